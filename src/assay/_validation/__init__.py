@@ -1,0 +1,27 @@
+"""Checks at the public boundary. Private: import the functions, not the package path."""
+
+from assay._validation._common import (
+    check_1d,
+    check_choice,
+    check_features,
+    check_fraction,
+    check_int,
+    check_labels,
+    check_pred_probs,
+    check_random_state,
+    check_same_length,
+    did_you_mean,
+)
+
+__all__ = [
+    "check_1d",
+    "check_choice",
+    "check_features",
+    "check_fraction",
+    "check_int",
+    "check_labels",
+    "check_pred_probs",
+    "check_random_state",
+    "check_same_length",
+    "did_you_mean",
+]

@@ -1,0 +1,218 @@
+"""Shared validation helpers. Each raises an assay exception whose message says how to fix it."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from assay.exceptions import InputValidationError, InvalidParameterError
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str], *, owner: str = "") -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise raise with a suggestion."""
+    if value not in choices:
+        raise InvalidParameterError(
+            name,
+            "one of " + ", ".join(repr(c) for c in choices),
+            value,
+            owner=owner,
+            hint=did_you_mean(str(value), choices).strip(),
+        )
+    return str(value)
+
+
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    owner: str = "",
+) -> int:
+    """Return ``value`` as an int in ``[low, high]`` (either bound optional)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidParameterError(name, _range_text("an int", low, high), value, owner=owner)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidParameterError(name, _range_text("an int", low, high), value, owner=owner)
+    return int(value)
+
+
+def check_fraction(
+    name: str, value: Any, *, inclusive: bool = False, owner: str = ""
+) -> float:
+    """Return ``value`` as a float in (0, 1), or [0, 1] when ``inclusive``."""
+    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = (0.0 <= v <= 1.0) if inclusive else (0.0 < v < 1.0)
+    if not ok:
+        rng = "[0, 1]" if inclusive else "(0, 1)"
+        raise InvalidParameterError(name, f"a float in the range {rng}", value, owner=owner)
+    return float(value)
+
+
+def check_random_state(random_state: Any) -> np.random.Generator:
+    """Turn ``None``, an int, or a Generator into a ``np.random.Generator``."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or (
+        isinstance(random_state, int | np.integer) and not isinstance(random_state, bool)
+    ):
+        return np.random.default_rng(random_state)
+    raise InvalidParameterError(
+        "random_state", "None, an int or a numpy.random.Generator", random_state
+    )
+
+
+def check_1d(name: str, values: Any) -> np.ndarray:
+    """Return ``values`` as a 1-d array; raise when it has another shape."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputValidationError(
+            f"{name} must be one-dimensional (one value per row). Got an array of shape "
+            f"{arr.shape}. Pass a list, a pandas Series or a 1-d numpy array."
+        )
+    return arr
+
+
+def check_same_length(**arrays: Any) -> int:
+    """Raise unless every array has the same number of rows; return that number."""
+    lengths = {name: len(a) for name, a in arrays.items() if a is not None}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} has {v}" for k, v in lengths.items())
+        raise InputValidationError(
+            f"Inputs must have one row per sample, but their lengths differ: {shown}. "
+            "Pass arrays aligned with the same rows."
+        )
+    return next(iter(lengths.values()), 0)
+
+
+def check_labels(labels: Any, *, name: str = "labels", min_classes: int = 2) -> np.ndarray:
+    """Return integer labels ``0..K-1`` as an int64 array.
+
+    Labels must already be encoded as non-negative integers (use ``Dataset`` to encode names).
+    """
+    arr = check_1d(name, labels)
+    if arr.size == 0:
+        raise InputValidationError(f"{name} is empty. Pass at least one labelled row.")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.sum(~np.isfinite(arr)))
+            raise InputValidationError(
+                f"{name} contains {bad} missing or non-finite value(s). "
+                "Drop unlabelled rows or give them a label before auditing."
+            )
+        if not np.all(arr == np.round(arr)):
+            raise InputValidationError(
+                f"{name} must hold integer class indices 0..K-1; got non-integer floats. "
+                "Encode class names with assay.load(...) or numpy.unique(..., return_inverse=True)."
+            )
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iu":
+        raise InputValidationError(
+            f"{name} must hold integer class indices 0..K-1; got dtype {arr.dtype}. "
+            "Encode class names with assay.load(...) or numpy.unique(..., return_inverse=True)."
+        )
+    arr = arr.astype(np.int64, copy=False)
+    if arr.min() < 0:
+        raise InputValidationError(
+            f"{name} must hold class indices >= 0; got {int(arr.min())}. "
+            "Encode classes as 0..K-1."
+        )
+    n_classes = int(np.unique(arr).size)
+    if n_classes < min_classes:
+        raise InputValidationError(
+            f"{name} contain {n_classes} class(es); at least {min_classes} are needed. "
+            "Check that the label column is the right one and not constant."
+        )
+    return arr
+
+
+def check_pred_probs(
+    pred_probs: Any, *, n_rows: int | None = None, n_classes: int | None = None,
+    classes: Sequence[Any] | None = None, atol: float = 1e-3,
+) -> np.ndarray:
+    """Validate an ``(N, K)`` matrix of predicted probabilities and return it as float64."""
+    arr = np.asarray(pred_probs, dtype=np.float64)
+    if arr.ndim != 2:
+        raise InputValidationError(
+            f"pred_probs must be a 2-d array (rows x classes); got shape {arr.shape}."
+        )
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise InputValidationError(
+            f"pred_probs has {arr.shape[0]} rows but the data has {n_rows}. "
+            "Pass one row of probabilities per sample, in the same order."
+        )
+    if n_classes is not None and arr.shape[1] != n_classes:
+        order = f" ({list(classes)[:8]}{'...' if len(classes) > 8 else ''})" if classes else ""
+        raise InputValidationError(
+            f"pred_probs has {arr.shape[1]} columns but labels contain {n_classes} classes. "
+            f"Pass one column per class, in the order of `classes`{order}."
+        )
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr).all(axis=1)))
+        raise InputValidationError(
+            f"pred_probs has NaN or infinite values in {bad} row(s). "
+            "Pass finite probabilities (check the model's output for those rows)."
+        )
+    if arr.min() < -1e-9 or arr.max() > 1 + 1e-9:
+        raise InputValidationError(
+            f"pred_probs must lie in [0, 1]; got values from {arr.min():.4g} to {arr.max():.4g}. "
+            "Pass probabilities, not logits (apply a softmax first)."
+        )
+    sums = arr.sum(axis=1)
+    worst = float(np.max(np.abs(sums - 1.0)))
+    if worst > atol:
+        raise InputValidationError(
+            f"Rows of pred_probs must sum to 1 (within {atol}); the worst row sums to "
+            f"{sums[np.argmax(np.abs(sums - 1.0))]:.4g}. Pass normalised probabilities "
+            "(apply a softmax to logits, or divide each row by its sum)."
+        )
+    return np.clip(arr, 0.0, 1.0)
+
+
+def check_features(features: Any, *, name: str = "features", n_rows: int | None = None) -> np.ndarray:
+    """Validate an ``(N, d)`` finite numeric matrix and return it as C-contiguous float32."""
+    try:
+        arr = np.asarray(features, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InputValidationError(
+            f"{name} must be a numeric (N, d) matrix; it could not be converted to float ({exc})."
+        ) from exc
+    if arr.ndim != 2:
+        raise InputValidationError(
+            f"{name} must be a 2-d array (rows x dimensions); got shape {arr.shape}. "
+            "Reshape a single feature with x.reshape(-1, 1)."
+        )
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise InputValidationError(
+            f"{name} has {arr.shape[0]} rows but the data has {n_rows}. "
+            "Pass one row per sample, in the same order."
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputValidationError(f"{name} is empty (shape {arr.shape}).")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr).all(axis=1)))
+        raise InputValidationError(
+            f"{name} has NaN or infinite values in {bad} row(s). Impute or drop them first."
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _range_text(kind: str, low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"{kind} in the range [{low}, {high}]"
+    if low is not None:
+        return f"{kind} >= {low}"
+    if high is not None:
+        return f"{kind} <= {high}"
+    return kind

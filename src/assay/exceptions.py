@@ -1,0 +1,82 @@
+"""Exceptions raised by assay.
+
+Every error raised at the public boundary is an :class:`AssayError`. Each message says what is
+wrong, what was expected, what was received and how to fix it. The CLI turns an ``AssayError``
+into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AssayError",
+    "InputValidationError",
+    "InvalidParameterError",
+    "MissingDependencyError",
+    "StoreError",
+]
+
+
+class AssayError(Exception):
+    """Base class of every error assay raises on purpose."""
+
+
+class InvalidParameterError(AssayError, ValueError):
+    """A keyword option has a value outside its allowed range or set.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name.
+    expected : str
+        What values are allowed, in words (``"an int in the range [1, 100]"``).
+    got : object
+        The value received.
+    owner : str, optional
+        The function or command that owns the parameter.
+    hint : str, optional
+        How to fix it, when that is more than "pass an allowed value".
+    """
+
+    def __init__(
+        self, name: str, expected: str, got: object, *, owner: str = "", hint: str = ""
+    ) -> None:
+        self.name = name
+        self.expected = expected
+        self.got = got
+        self.owner = owner
+        where = f" of {owner}" if owner else ""
+        msg = f"The '{name}' parameter{where} must be {expected}. Got {got!r} instead."
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+
+
+class InputValidationError(AssayError, ValueError):
+    """The data passed in (arrays, tables, files) does not have the expected form."""
+
+
+class MissingDependencyError(AssayError, ImportError):
+    """An optional dependency is needed for this feature but is not installed.
+
+    Parameters
+    ----------
+    package : str
+        The importable name that is missing (``"torch"``).
+    extra : str
+        The pip extra of assay that installs it (``"torch"``).
+    feature : str
+        What needs it, in words (``"assay.torch"``).
+    """
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        self.package = package
+        self.extra = extra
+        self.feature = feature
+        super().__init__(
+            f"{feature} needs {package}, which is not installed. "
+            f"Install it with: pip install 'assay[{extra}]'"
+        )
+
+
+class StoreError(AssayError):
+    """The workspace store cannot be opened, read or written."""
