@@ -25,6 +25,7 @@ app = typer.Typer(
 # Modules under assay.cli that define ``register(app)``; each adds its commands.
 _COMMAND_MODULES: tuple[str, ...] = (
     "audit",
+    "runs",
 )
 
 

@@ -1,0 +1,1 @@
+"""Numeric kernels: numpy in, numpy out, no validation, no I/O. Private."""

@@ -1,0 +1,61 @@
+"""k-NN kernels: numpy in, numpy out, no validation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def normalise_rows(x: np.ndarray) -> np.ndarray:
+    """Return float32 rows scaled to unit L2 norm (zero rows stay zero). Shape (N, d)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(x / norms, dtype=np.float32)
+
+
+def blocked_topk(
+    queries: np.ndarray,
+    reference: np.ndarray,
+    *,
+    k: int,
+    metric: str,
+    exclude_self: bool,
+    block: int = 2048,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` nearest reference rows for each query row, computed in row blocks.
+
+    ``queries`` (Q, d) and ``reference`` (M, d) are float32; for ``metric="cosine"`` both must be
+    unit-normalised already. With ``exclude_self`` (queries is reference), row i never returns i.
+    Returns indices (Q, k) int64 and distances (Q, k) float32, ascending. Ties break by index.
+    """
+    q = queries.shape[0]
+    out_idx = np.empty((q, k), dtype=np.int64)
+    out_dist = np.empty((q, k), dtype=np.float32)
+    ref_sq = np.einsum("ij,ij->i", reference, reference) if metric == "euclidean" else None
+    for start in range(0, q, block):
+        stop = min(start + block, q)
+        d = _block_distances(queries[start:stop], reference, metric, ref_sq)
+        if exclude_self:
+            rows = np.arange(stop - start)
+            d[rows, rows + start] = np.inf
+        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.tile(
+            np.arange(d.shape[1]), (d.shape[0], 1)
+        )
+        pd_ = np.take_along_axis(d, part, axis=1)
+        order = np.lexsort((part, pd_), axis=1)
+        out_idx[start:stop] = np.take_along_axis(part, order, axis=1)
+        out_dist[start:stop] = np.take_along_axis(pd_, order, axis=1)
+    return out_idx, out_dist
+
+
+def _block_distances(
+    qb: np.ndarray, reference: np.ndarray, metric: str, ref_sq: np.ndarray | None
+) -> np.ndarray:
+    prod = qb @ reference.T
+    if metric == "cosine":
+        d = 1.0 - prod
+        np.clip(d, 0.0, 2.0, out=d)
+        return d
+    q_sq = np.einsum("ij,ij->i", qb, qb)
+    d2 = q_sq[:, None] + ref_sq[None, :] - 2.0 * prod  # type: ignore[index]
+    np.maximum(d2, 0.0, out=d2)
+    return np.sqrt(d2, out=d2)

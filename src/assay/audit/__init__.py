@@ -1,0 +1,18 @@
+"""The audit: shared artifacts, registered checks, and the combined result."""
+
+from assay.audit._context import AuditConfig, AuditContext
+from assay.audit._registry import CheckSpec, register_check, registered_checks
+from assay.audit._result import AuditResult, CheckResult, Threshold
+from assay.audit._run import audit
+
+__all__ = [
+    "AuditConfig",
+    "AuditContext",
+    "AuditResult",
+    "CheckResult",
+    "CheckSpec",
+    "Threshold",
+    "audit",
+    "register_check",
+    "registered_checks",
+]

@@ -1,0 +1,216 @@
+"""Results of an audit: one ``CheckResult`` per check and the combined ``AuditResult``."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.exceptions import InputValidationError
+
+__all__ = ["AuditResult", "CheckResult", "Threshold", "SCHEMA_VERSION", "STATUSES"]
+
+#: Version of the JSON form written by ``AuditResult.to_json``.
+SCHEMA_VERSION = 1
+STATUSES = ("pass", "warn", "fail", "error")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A threshold a check used, and where its value came from."""
+
+    value: Any
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": _jsonable(self.value), "source": self.source}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check found.
+
+    Attributes
+    ----------
+    name : str
+    status : {"pass", "warn", "fail", "error"}
+    summary : dict
+        JSON-able figures (counts, rates).
+    rows : pandas.DataFrame or None
+        Per-row columns aligned with the dataset (row ``i`` of the frame is row ``i`` of the data).
+    evidence : dict
+        JSON-able detail: duplicate sets, class pairs, leaked pairs, slices.
+    thresholds : dict of str to Threshold
+        Every threshold used, with its provenance.
+    message : str
+        One sentence for people.
+    error : str or None
+        The exception text when ``status == "error"``.
+    duration_s : float
+    """
+
+    name: str
+    status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    rows: pd.DataFrame | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    message: str = ""
+    error: str | None = None
+    duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (without the per-row frame)."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "summary": _jsonable(self.summary),
+            "evidence": _jsonable(self.evidence),
+            "thresholds": {k: t.to_dict() for k, t in self.thresholds.items()},
+            "error": self.error,
+            "duration_s": round(self.duration_s, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+        return cls(
+            name=d["name"], status=d["status"], summary=d.get("summary", {}),
+            evidence=d.get("evidence", {}),
+            thresholds={k: Threshold(v["value"], v["source"]) for k, v in d.get("thresholds", {}).items()},
+            message=d.get("message", ""), error=d.get("error"), duration_s=d.get("duration_s", 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit found.
+
+    Attributes
+    ----------
+    checks : dict of str to CheckResult
+        In the order they ran.
+    issues : pandas.DataFrame
+        One row per data row, with stable columns: ``row``, ``id``, ``given_label``,
+        ``label_score``, ``is_label_issue``, ``suggested_label``, ``label_error_probability``,
+        ``knn_label_agreement``, ``is_exact_duplicate``, ``is_near_duplicate``,
+        ``duplicate_set``, ``outlier_score``, ``is_outlier`` (those of checks that ran).
+    summary : dict
+        Dataset facts (rows, classes, fingerprint, featurizer, model, k-NN method), per-check
+        status counts and headline figures.
+    """
+
+    checks: dict[str, CheckResult]
+    issues: pd.DataFrame
+    summary: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        """Worst status over the checks (error > fail > warn > pass)."""
+        rank = {s: i for i, s in enumerate(STATUSES)}
+        return max((c.status for c in self.checks.values()), key=rank.__getitem__, default="pass")
+
+    def metrics(self) -> dict[str, float]:
+        """Headline figures usable in ``--fail-on`` rules (shares are in [0, 1])."""
+        out: dict[str, float] = {"errors": float(sum(c.status == "error" for c in self.checks.values()))}
+        iss = self.issues
+        n = max(len(iss), 1)
+        for col, name in [("is_label_issue", "label"), ("is_outlier", "outlier"),
+                          ("is_exact_duplicate", "exact_duplicate"),
+                          ("is_near_duplicate", "near_duplicate")]:
+            if col in iss:
+                out[name] = float(iss[col].sum()) / n
+        if "is_exact_duplicate" in iss and "is_near_duplicate" in iss:
+            out["duplicate"] = float((iss["is_exact_duplicate"] | iss["is_near_duplicate"]).sum()) / n
+        prof = self.checks.get("class_profile")
+        if prof is not None and "imbalance_ratio" in prof.summary:
+            out["imbalance_ratio"] = float(prof.summary["imbalance_ratio"])
+        for name, check in self.checks.items():
+            for key, value in check.summary.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    out.setdefault(f"{name}.{key}", float(value))
+        return out
+
+    def to_dict(self, *, include_issues: bool = True) -> dict[str, Any]:
+        """JSON-able form; ``include_issues=False`` leaves out the per-row table."""
+        d: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "status": self.status,
+            "summary": _jsonable(self.summary),
+            "checks": [c.to_dict() for c in self.checks.values()],
+            "metrics": _jsonable(self.metrics()),
+        }
+        if include_issues:
+            d["issues"] = {c: _jsonable(self.issues[c].tolist()) for c in self.issues.columns}
+        return d
+
+    def to_json(self, path: str | Path | None = None, *, include_issues: bool = True) -> str:
+        """Serialise to versioned JSON (and write it to ``path`` when given)."""
+        text = json.dumps(self.to_dict(include_issues=include_issues), indent=1, allow_nan=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> AuditResult:
+        """Read a result written by :meth:`to_json` (a path or the JSON text).
+
+        When the JSON has no per-row table but names an ``issues_file`` (as ``assay audit``
+        writes it), the table is read from that Parquet file beside the JSON.
+        """
+        base: Path | None = None
+        text = str(source)
+        if isinstance(source, Path) or (not text.lstrip().startswith("{") and Path(text).exists()):
+            base = Path(source).parent
+            text = Path(source).read_text(encoding="utf-8")
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputValidationError(f"Not an audit JSON document ({exc}).") from exc
+        version = d.get("schema_version")
+        if version is None or version > SCHEMA_VERSION:
+            raise InputValidationError(
+                f"Audit JSON schema version {version!r} is not supported by this assay (reads up "
+                f"to {SCHEMA_VERSION}). Upgrade assay to read it."
+            )
+        checks = {c["name"]: CheckResult.from_dict(c) for c in d.get("checks", [])}
+        if "issues" in d:
+            issues = pd.DataFrame(d["issues"])
+        elif base is not None and d.get("summary", {}).get("issues_file"):
+            issues = pd.read_parquet(base / d["summary"]["issues_file"])
+        else:
+            issues = pd.DataFrame()
+        return cls(checks, issues, d.get("summary", {}))
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, frames and non-finite floats to plain JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return [_jsonable(r) for r in obj.to_dict(orient="records")]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if obj is None or isinstance(obj, int | str):
+        return obj
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return str(obj)

@@ -1,0 +1,226 @@
+"""``assay.audit``: load, compute the shared artifacts once, run every check, combine."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay._validation import check_choice, check_int, check_pred_probs
+from assay.audit._context import ArtifactCache, AuditConfig, AuditContext
+from assay.audit._registry import registered_checks
+from assay.audit._result import AuditResult, CheckResult
+from assay.data import Dataset, load
+from assay.exceptions import InputValidationError, InvalidParameterError
+
+__all__ = ["audit"]
+
+_NEEDS_ARTIFACT = ("features", "pred_probs", "knn")
+
+
+def audit(
+    data: str | Path | pd.DataFrame | Dataset,
+    *,
+    label: str | None = None,
+    id: str | None = None,  # noqa: A002
+    split: str | None = None,
+    group: str | None = None,
+    text: str | None = None,
+    image: str | None = None,
+    features: Sequence[str] | None = None,
+    embeddings: Any = None,
+    meta: Sequence[str] | None = None,
+    pred_probs: Any = None,
+    estimator: Any = None,
+    checks: Sequence[str] | None = None,
+    k: int = 10,
+    n_folds: int = 5,
+    text_model: str = "tfidf",
+    knn_method: str = "auto",
+    label_method: str = "prune_by_noise_rate",
+    annotations: Any = None,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    cache: ArtifactCache | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AuditResult:
+    """Audit a labelled dataset: label errors, duplicates, outliers, the class profile, and more.
+
+    Parameters
+    ----------
+    data : path, DataFrame or Dataset
+        A file (CSV, TSV, Parquet, JSON Lines), an image folder, a DataFrame, or a loaded
+        :class:`assay.Dataset` (then the column-role arguments are ignored).
+    label : str
+        The label column (required unless ``data`` is a Dataset).
+    id, split, group, text, image, features, embeddings, meta
+        Column roles, as in :func:`assay.load`. ``embeddings`` may be an (N, d) array.
+    pred_probs : array-like of shape (N, K), optional
+        Out-of-fold predicted probabilities from your own model, columns in the order of the
+        dataset's classes. Default: cross-fitted ``estimator``.
+    estimator : scikit-learn classifier, optional
+        Model for the out-of-fold probabilities (default: standardised logistic regression).
+    checks : sequence of str, optional
+        Checks to run (default: every registered check the data supports).
+    k : int, default=10
+        Neighbours in the shared k-NN graph.
+    n_folds : int, default=5
+    text_model : {"tfidf", "minilm"}, default="tfidf"
+    knn_method : {"auto", "exact", "faiss"}, default="auto"
+    label_method : {"prune_by_noise_rate", "off_diagonal"}, default="prune_by_noise_rate"
+    annotations : DataFrame, optional
+        Long-format annotations ``(item, annotator, label)`` for the annotator checks.
+    random_state : int, default=0
+    n_jobs : int, optional
+        Parallel cross-fitting folds (joblib).
+    cache : ArtifactCache, optional
+        A workspace that stores and reuses features, probabilities and the k-NN graph.
+    progress : callable, optional
+        ``progress(step, done, total)`` for long steps.
+
+    Returns
+    -------
+    AuditResult
+
+    Examples
+    --------
+    >>> import assay
+    >>> from sklearn.datasets import load_wine
+    >>> frame = load_wine(as_frame=True).frame
+    >>> result = assay.audit(frame, label="target", checks=["label_issues", "class_profile"])
+    >>> sorted(result.checks)
+    ['class_profile', 'label_issues']
+    """
+    t0 = time.perf_counter()
+    if isinstance(data, Dataset):
+        dataset = data
+    else:
+        if label is None:
+            raise InvalidParameterError(
+                "label", "the name of the label column", None, owner="audit",
+                hint="Pass label='your_label_column'.",
+            )
+        dataset = load(data, label=label, id=id, split=split, group=group, text=text,
+                       image=image, features=features, embeddings=embeddings, meta=meta)
+    t_load = time.perf_counter() - t0
+    check_int("k", k, low=1, owner="audit")
+    check_choice("label_method", label_method, ("prune_by_noise_rate", "off_diagonal"),
+                 owner="audit")
+    user_probs = None
+    if pred_probs is not None:
+        user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
+                                      n_classes=dataset.n_classes, classes=dataset.classes)
+    if dataset.n_rows < 3:
+        raise InputValidationError(
+            f"The data has {dataset.n_rows} rows; an audit needs at least 3. Add rows."
+        )
+    config = AuditConfig(k=k, n_folds=n_folds, text_model=text_model, knn_method=knn_method,
+                         label_method=label_method, random_state=random_state, n_jobs=n_jobs)
+    ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
+                       cache=cache, progress=progress, annotations=annotations)
+    specs = registered_checks()
+    selected = list(specs) if checks is None else list(checks)
+    unknown = [c for c in selected if c not in specs]
+    if unknown:
+        from assay._validation import did_you_mean
+
+        raise InvalidParameterError(
+            "checks", "names of registered checks: " + ", ".join(specs), unknown, owner="audit",
+            hint=did_you_mean(unknown[0], specs).strip(),
+        )
+    skipped: dict[str, str] = {}
+    runnable = []
+    for name in selected:
+        missing = [n for n in specs[name].needs if not ctx.available(n)]
+        if missing:
+            skipped[name] = "needs " + ", ".join(missing)
+        else:
+            runnable.append(specs[name])
+    # Shared artifacts first: a user error here (bad data) is raised, not recorded per check.
+    needed = {n for s in runnable for n in s.needs}
+    for artifact in _NEEDS_ARTIFACT:
+        if artifact in needed:
+            getattr(ctx, artifact)
+    results: dict[str, CheckResult] = {}
+    for i, spec in enumerate(runnable):
+        if progress is not None:
+            progress(f"check {spec.name}", i, len(runnable))
+        start = time.perf_counter()
+        try:
+            res = spec.func(ctx)
+            res = _with_duration(res, time.perf_counter() - start)
+        except Exception as exc:  # a crashing check is recorded as an error and shown
+            res = CheckResult(
+                name=spec.name, status="error", error=f"{type(exc).__name__}: {exc}",
+                message=f"The check crashed: {type(exc).__name__}: {exc}",
+                evidence={"traceback": traceback.format_exc(limit=8)},
+                duration_s=time.perf_counter() - start,
+            )
+        results[spec.name] = res
+    issues = _combine(dataset, results)
+    timings = {"load": t_load, **ctx.timings,
+               **{f"check.{n}": r.duration_s for n, r in results.items()},
+               "total": time.perf_counter() - t0}
+    summary = _summary(ctx, results, skipped, timings)
+    return AuditResult(results, issues, summary)
+
+
+def _with_duration(res: CheckResult, seconds: float) -> CheckResult:
+    from dataclasses import replace
+
+    return replace(res, duration_s=seconds)
+
+
+def _combine(dataset: Dataset, results: dict[str, CheckResult]) -> pd.DataFrame:
+    n = dataset.n_rows
+    frame = pd.DataFrame({
+        "row": np.arange(n),
+        "id": dataset.ids,
+        "given_label": pd.array([dataset.classes[i] for i in dataset.labels], dtype=object),
+    })
+    parts = [frame]
+    for res in results.values():
+        if res.rows is not None:
+            if len(res.rows) != n:
+                raise RuntimeError(f"check {res.name} returned {len(res.rows)} rows, expected {n}")
+            parts.append(res.rows.reset_index(drop=True))
+    out = pd.concat(parts, axis=1)
+    if out.columns.duplicated().any():
+        dup = out.columns[out.columns.duplicated()].tolist()
+        raise RuntimeError(f"checks wrote the same issue columns twice: {dup}")
+    return out
+
+
+def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[str, str],
+             timings: dict[str, float]) -> dict[str, Any]:
+    ds = ctx.dataset
+    s: dict[str, Any] = {
+        "n_rows": ds.n_rows,
+        "n_classes": ds.n_classes,
+        "classes": ds.classes,
+        "fingerprint": ds.fingerprint,
+        "source": ds.source,
+        "roles": ds.roles.to_dict(),
+        "random_state": ctx.config.random_state,
+        "statuses": {n: r.status for n, r in results.items()},
+        "skipped": skipped,
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+    }
+    if ctx._features is not None:
+        s["featurizer"] = ctx._features.featurizer
+        s["feature_dims"] = int(ctx._features.matrix.shape[1])
+    if ctx._pred_probs is not None:
+        s["pred_probs"] = "user" if ctx.user_pred_probs is not None else "out-of-fold"
+        if ctx.user_pred_probs is None:
+            s["model"] = repr(ctx.estimator) if ctx.estimator is not None else \
+                "StandardScaler + LogisticRegression"
+            s["n_folds"] = ctx.config.n_folds
+    if ctx._knn is not None:
+        s["knn"] = {"k": ctx._knn.k, "metric": ctx._knn.metric, "method": ctx._knn.method,
+                    **ctx._knn.info}
+    return s

@@ -1,0 +1,69 @@
+"""Label issues by confident learning, with suggested labels and a trust estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from assay.audit._context import AuditContext
+from assay.audit._registry import register_check
+from assay.audit._result import CheckResult, Threshold
+from assay.labels import (
+    estimate_label_issues,
+    knn_label_agreement,
+    label_quality_scores,
+    suggest_labels,
+)
+
+WARN_RATE = 0.01
+FAIL_RATE = 0.05
+_SOURCE = ("assay default; Northcutt et al. 2021 found >= 3.3 % label errors on average in 10 "
+           "benchmark test sets")
+
+
+@register_check("label_issues", needs=("labels", "pred_probs", "knn"))
+def check_label_issues(ctx: AuditContext) -> CheckResult:
+    """Rows whose given label is likely wrong (confident learning), with a suggested label."""
+    y, p = ctx.labels, ctx.pred_probs
+    method = ctx.config.label_method
+    flags = ctx.label_flags
+    scores = label_quality_scores(y, p, method="self_confidence")
+    est = estimate_label_issues(y, p, flagged=flags)
+    suggested = suggest_labels(y, p)
+    agreement = knn_label_agreement(y, ctx.knn.indices)
+    classes = ctx.dataset.classes
+    rows = pd.DataFrame({
+        "label_score": scores,
+        "is_label_issue": flags,
+        "suggested_label": pd.array([classes[i] for i in suggested], dtype=object),
+        "label_error_probability": est.error_probability,
+        "knn_label_agreement": agreement,
+    })
+    rate = float(flags.mean())
+    status = "fail" if rate > FAIL_RATE else "warn" if rate > WARN_RATE else "pass"
+    top = np.argsort(scores + ~flags * 2.0, kind="stable")[: min(50, int(flags.sum()))]
+    return CheckResult(
+        name="label_issues",
+        status=status,
+        summary={
+            "n_flagged": int(flags.sum()),
+            "rate": rate,
+            "n_estimated_errors": est.n_estimated,
+            "estimated_noise_rate": est.noise_rate,
+            "estimated_precision": est.estimated_precision,
+            "method": method,
+            "pred_probs": "user" if ctx.user_pred_probs is not None else "out-of-fold",
+            "model_accuracy": float((p.argmax(axis=1) == y).mean()),
+        },
+        rows=rows,
+        evidence={"top_rows": top.tolist()},
+        thresholds={
+            "warn_rate": Threshold(WARN_RATE, _SOURCE),
+            "fail_rate": Threshold(FAIL_RATE, _SOURCE),
+            "method": Threshold(method, "confident learning (Northcutt et al., JAIR 2021)"),
+        },
+        message=(f"{int(flags.sum())} rows ({rate:.1%}) look mislabelled; about "
+                 f"{est.n_estimated} errors estimated in the data, and about "
+                 f"{est.estimated_precision:.0%} of the flagged rows are expected to be real errors."
+                 if flags.any() else "No likely label errors found."),
+    )

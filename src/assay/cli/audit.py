@@ -1,0 +1,232 @@
+"""``assay audit`` and ``assay demo``."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assay.cli._common import console, err_console, print_json
+from assay.exceptions import InputValidationError, InvalidParameterError
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+}
+_RULE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+_STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "bold red"}
+
+
+def parse_fail_on(text: str) -> list[tuple[str, str, float]]:
+    """Parse ``"label>0.05,duplicate>0"`` into ``[(metric, op, value), ...]``."""
+    rules = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = _RULE.match(part)
+        if not m:
+            raise InvalidParameterError(
+                "--fail-on", "rules like 'label>0.05' (metric, one of > >= < <=, a number), "
+                "comma-separated", part,
+            )
+        rules.append((m.group(1), m.group(2), float(m.group(3))))
+    return rules
+
+
+def evaluate_fail_on(
+    rules: list[tuple[str, str, float]], metrics: dict[str, float]
+) -> list[str]:
+    """Return a description of each rule that is exceeded (raises on unknown metrics)."""
+    broken = []
+    for name, op, value in rules:
+        if name not in metrics:
+            from assay._validation import did_you_mean
+
+            known = ", ".join(sorted(k for k in metrics if "." not in k))
+            raise InvalidParameterError(
+                "--fail-on", f"a rule on a known metric ({known}, or check.figure)", name,
+                hint=did_you_mean(name, metrics).strip(),
+            )
+        if _OPS[op](metrics[name], value):
+            broken.append(f"{name} = {metrics[name]:.4g} {op} {value:g}")
+    return broken
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as prog:
+        tasks: dict[str, Any] = {}
+
+        def update(step: str, done: int, total: int) -> None:
+            key = step.split(" ")[0]
+            if key not in tasks:
+                tasks[key] = prog.add_task(step, total=total)
+            prog.update(tasks[key], completed=done, total=total, description=step)
+
+        yield update
+
+
+def _split_cols(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def _load_npy(path: Path | None, what: str) -> np.ndarray | None:
+    if path is None:
+        return None
+    if not path.exists():
+        raise InputValidationError(f"{what} file not found: '{path}'. Check the path.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise InputValidationError(
+            f"Could not read '{path}' as a numeric .npy array without pickle ({exc})."
+        ) from exc
+
+
+def print_result(result: Any) -> None:
+    """Print the audit's summary table."""
+    s = result.summary
+    console.print(
+        f"[bold]{s['n_rows']:,}[/] rows, [bold]{s['n_classes']}[/] classes"
+        f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
+        f" · probabilities: {s.get('pred_probs', '-')}"
+        f" · k-NN: {s.get('knn', {}).get('method', '-')}"
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("finding", overflow="fold")
+    for name, check in result.checks.items():
+        style = _STATUS_STYLE.get(check.status, "")
+        table.add_row(name, f"[{style}]{check.status.upper()}[/]", check.message)
+    for name, why in s.get("skipped", {}).items():
+        table.add_row(name, "[dim]SKIP[/]", f"[dim]{why}[/]")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``audit`` and ``demo`` to the CLI."""
+
+    @app.command("audit")
+    def audit_cmd(
+        data: Path = typer.Argument(..., help="CSV, TSV, Parquet or JSONL file, or image folder."),
+        label: str = typer.Option(..., "--label", help="Label column."),
+        text: str | None = typer.Option(None, "--text", help="Free-text column."),
+        image: str | None = typer.Option(None, "--image", help="Image path column."),
+        features: str | None = typer.Option(None, "--features", help="Comma-separated feature columns."),
+        embeddings: Path | None = typer.Option(None, "--embeddings", help="Aligned .npy embeddings."),
+        pred_probs: Path | None = typer.Option(None, "--pred-probs", help="Aligned .npy (N, K) probabilities."),
+        split: str | None = typer.Option(None, "--split", help="Split column."),
+        group: str | None = typer.Option(None, "--group", help="Group column (rows kept together)."),
+        id_col: str | None = typer.Option(None, "--id", help="Unique row id column."),
+        meta: str | None = typer.Option(None, "--meta", help="Comma-separated columns to slice by."),
+        checks: str | None = typer.Option(None, "--checks", help="Comma-separated checks to run."),
+        text_model: str = typer.Option("tfidf", "--text-model", help="tfidf or minilm."),
+        k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        out: Path = typer.Option(Path("assay-audit"), "--out", help="Output folder."),
+        fail_on: str | None = typer.Option(None, "--fail-on", help="Exit 1 when e.g. 'label>0.05'."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Audit a labelled dataset: label errors, duplicates, outliers, class profile."""
+        from assay.audit import audit
+
+        rules = parse_fail_on(fail_on) if fail_on else []
+        with _progress(not as_json) as progress:
+            result = audit(
+                data, label=label, id=id_col, split=split, group=group, text=text, image=image,
+                features=_split_cols(features),
+                embeddings=str(embeddings) if embeddings is not None else None,
+                meta=_split_cols(meta), pred_probs=_load_npy(pred_probs, "pred_probs"),
+                checks=_split_cols(checks), k=k, text_model=text_model, random_state=seed,
+                progress=progress,
+            )
+        paths = write_outputs(result, out)
+        broken = evaluate_fail_on(rules, result.metrics()) if rules else []
+        if as_json:
+            payload = result.to_dict(include_issues=False)
+            payload["outputs"] = {k: str(v) for k, v in paths.items()}
+            payload["fail_on"] = broken
+            print_json(payload)
+        else:
+            print_result(result)
+            console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
+            for rule in broken:
+                err_console.print(f"[red]--fail-on exceeded:[/] {rule}")
+        if broken:
+            raise typer.Exit(1)
+
+    @app.command("demo")
+    def demo_cmd(
+        out: Path = typer.Option(Path("assay-demo"), "--out", help="Output folder."),
+        noise: float = typer.Option(0.1, "--noise", help="Share of labels flipped."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+    ) -> None:
+        """Audit scikit-learn's digits with injected label noise and duplicates; score the audit."""
+        from assay.audit import audit
+        from assay.demo import make_demo_data, score_demo
+
+        demo = make_demo_data(noise=noise, random_state=seed)
+        out.mkdir(parents=True, exist_ok=True)
+        data_path = out / "digits_noisy.csv"
+        demo.table.drop(columns=["true_label"]).to_csv(data_path, index=False)
+        if not as_json:
+            console.print(
+                f"Demo data: scikit-learn digits, {len(demo.table):,} rows; injected "
+                f"{int(demo.flipped.sum())} flipped labels ({noise:.0%} uniform), "
+                f"{len(demo.near_copies)} near and {len(demo.exact_copies)} exact duplicates "
+                f"→ {data_path}"
+            )
+        with _progress(not as_json) as progress:
+            result = audit(data_path, label="label", id="id", random_state=seed, progress=progress)
+        paths = write_outputs(result, out)
+        scores = score_demo(demo, result.issues)
+        est = result.checks["label_issues"].summary
+        scores["estimated_precision"] = est["estimated_precision"]
+        scores["estimated_errors"] = est["n_estimated_errors"]
+        if as_json:
+            print_json({"scores": scores, "outputs": {k: str(v) for k, v in paths.items()}})
+            return
+        print_result(result)
+        t = Table(title="Scored against the injected truth", show_header=True)
+        t.add_column("measure")
+        t.add_column("value", justify="right")
+        t.add_row("label issues flagged / injected", f"{scores['n_flagged']} / {scores['n_flipped']}")
+        t.add_row("precision (actual)", f"{scores['precision']:.3f}")
+        t.add_row("precision (assay's own estimate)", f"{scores['estimated_precision']:.3f}")
+        t.add_row("recall", f"{scores['recall']:.3f}")
+        t.add_row("F1", f"{scores['f1']:.3f}")
+        t.add_row("errors estimated / injected", f"{scores['estimated_errors']} / {scores['n_flipped']}")
+        t.add_row("suggested label = true label", f"{scores['suggested_label_accuracy']:.3f}")
+        t.add_row("near-duplicate pairs found", f"{scores['near_duplicate_recall']:.0%}")
+        t.add_row("exact-duplicate pairs found", f"{scores['exact_duplicate_recall']:.0%}")
+        console.print(t)
+        console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def write_outputs(result: Any, out: Path) -> dict[str, Path]:
+    """Write ``issues.parquet``, ``issues.csv`` and ``audit.json`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"issues": out / "issues.parquet", "issues_csv": out / "issues.csv",
+             "json": out / "audit.json"}
+    issues = result.issues.copy()
+    for col in issues.columns:
+        if issues[col].dtype == object:
+            issues[col] = issues[col].astype(str)
+    issues.to_parquet(paths["issues"], index=False)
+    issues.to_csv(paths["issues_csv"], index=False)
+    result.summary["issues_file"] = "issues.parquet"
+    result.to_json(paths["json"], include_issues=False)
+    return paths

@@ -1,0 +1,93 @@
+"""Reading tables from files, with errors that say what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from assay.exceptions import InputValidationError
+
+_READERS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, Parquet or JSON Lines file into a DataFrame.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file. The format comes from the extension (``.csv``, ``.tsv``, ``.parquet``,
+        ``.jsonl``, ``.json``).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    InputValidationError
+        When the file is missing, empty, not UTF-8, of an unknown format or unparsable.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_text("x,y\\n1,a\\n2,b\\n")
+    >>> read_table(p).shape
+    (2, 2)
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputValidationError(f"File not found: '{p}'. Check the path and try again.")
+    if p.is_dir():
+        raise InputValidationError(
+            f"'{p}' is a folder, not a table file. Pass a .csv/.tsv/.parquet/.jsonl file "
+            "(an image folder laid out root/<class>/<file> loads with assay.load(root, label=...))."
+        )
+    kind = _READERS.get(p.suffix.lower())
+    if kind is None:
+        raise InputValidationError(
+            f"Unknown file type '{p.suffix}' for '{p.name}'. Expected one of "
+            f"{', '.join(sorted(_READERS))}. Convert the file or rename it with the right extension."
+        )
+    if p.stat().st_size == 0:
+        raise InputValidationError(f"'{p}' is empty (0 bytes). Pass a file with a header and rows.")
+    try:
+        frame = _read(p, kind)
+    except UnicodeDecodeError as exc:
+        raise InputValidationError(
+            f"'{p}' is not valid UTF-8 (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}). "
+            "Re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
+        ) from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
+        raise InputValidationError(
+            f"Could not read '{p}' as {kind.upper()}: {exc}. Check that the file is a valid "
+            f"{kind.upper()} file."
+        ) from exc
+    if frame.shape[0] == 0:
+        raise InputValidationError(f"'{p}' has a header but no rows. Pass a file with data rows.")
+    return frame
+
+
+def _read(p: Path, kind: str) -> pd.DataFrame:
+    opts: dict[str, Any] = {}
+    if kind == "csv":
+        return pd.read_csv(p, encoding="utf-8", encoding_errors="strict", **opts)
+    if kind == "tsv":
+        return pd.read_csv(p, sep="\t", encoding="utf-8", encoding_errors="strict")
+    if kind == "parquet":
+        return pd.read_parquet(p)
+    if kind == "jsonl":
+        return pd.read_json(p, lines=True, encoding="utf-8")
+    return pd.read_json(p, encoding="utf-8")

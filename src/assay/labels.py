@@ -1,0 +1,363 @@
+"""Label issues by confident learning, label quality scores, and how far to trust the list.
+
+The flags follow confident learning (Northcutt, Jiang and Chuang, JAIR 2021): per-class
+thresholds, a confident joint of (given, true) labels calibrated to the label counts, and either
+``prune_by_noise_rate`` (the default: for each off-diagonal cell of the joint, the rows with the
+largest margin) or ``off_diagonal`` (every confidently counted row whose guessed class differs
+from its label). In both, a row whose given label is the model's top prediction is never flagged.
+On the same inputs the flags equal cleanlab's ``find_label_issues`` with ``filter_by`` set to
+``"prune_by_noise_rate"`` or ``"confident_learning"`` (tested).
+
+Beyond the flags, :func:`estimate_label_issues` says how many errors the data likely holds and
+the expected precision of the flagged set, so a user knows how far to trust the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay._kernels import _confident as cl
+from assay._validation import check_choice, check_labels, check_pred_probs
+from assay.exceptions import InputValidationError
+
+__all__ = [
+    "LabelIssueEstimate",
+    "ambiguous_class_pairs",
+    "compute_confident_joint",
+    "estimate_label_issues",
+    "find_label_issues",
+    "knn_label_agreement",
+    "label_quality_scores",
+    "suggest_labels",
+]
+
+_FIND_METHODS = ("prune_by_noise_rate", "off_diagonal")
+_SCORE_METHODS = ("self_confidence", "normalized_margin")
+
+
+def _inputs(labels: Any, pred_probs: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = check_labels(labels, min_classes=1)
+    p = check_pred_probs(pred_probs, n_rows=len(y))
+    if y.max() >= p.shape[1]:
+        raise InputValidationError(
+            f"labels contain class index {int(y.max())} but pred_probs has only {p.shape[1]} "
+            "columns. Pass one column per class, in the order of `classes`."
+        )
+    return y, p
+
+
+def compute_confident_joint(labels: Any, pred_probs: Any, *, calibrate: bool = True) -> np.ndarray:
+    """The confident joint: counts of (given label, likely true label) pairs.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+        Class indices ``0..K-1``.
+    pred_probs : array-like of shape (N, K)
+        Out-of-fold predicted probabilities.
+    calibrate : bool, default=True
+        Rescale rows to the label counts and the total to N (integers, row totals kept).
+
+    Returns
+    -------
+    ndarray of shape (K, K), int64
+        ``C[i, j]``: rows labelled i that are confidently of class j.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    >>> compute_confident_joint([0, 0, 1, 1], p).tolist()
+    [[2, 0], [1, 1]]
+    """
+    y, p = _inputs(labels, pred_probs)
+    return _joint(y, p, calibrate=calibrate)
+
+
+def _joint(y: np.ndarray, p: np.ndarray, *, calibrate: bool) -> np.ndarray:
+    k = p.shape[1]
+    guess, confident = cl.true_label_guess(p, cl.confident_thresholds(y, p))
+    cj = cl.confident_joint(y, guess, confident, k)
+    if calibrate:
+        cj = cl.calibrate_joint(cj, np.bincount(y, minlength=k))
+    return cj
+
+
+def find_label_issues(
+    labels: Any, pred_probs: Any, *, method: str = "prune_by_noise_rate"
+) -> np.ndarray:
+    """Flag rows whose given label is likely wrong.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+        Class indices ``0..K-1``.
+    pred_probs : array-like of shape (N, K)
+        Out-of-fold predicted probabilities (each row predicted by a model that did not see it).
+    method : {"prune_by_noise_rate", "off_diagonal"}, default="prune_by_noise_rate"
+        ``prune_by_noise_rate``: for each (given k, true j) cell of the calibrated confident
+        joint, flag that many rows labelled k with the largest ``p_j - p_k``.
+        ``off_diagonal``: flag rows confidently counted off the diagonal of the joint.
+
+    Returns
+    -------
+    ndarray of shape (N,), bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 4 + [[0.95, 0.05]])
+    >>> find_label_issues([0, 0, 0, 0, 1, 1, 1, 1, 1], p).nonzero()[0].tolist()
+    [8]
+    """
+    method = check_choice("method", method, _FIND_METHODS, owner="find_label_issues")
+    y, p = _inputs(labels, pred_probs)
+    return _find(y, p, method)
+
+
+def _find(y: np.ndarray, p: np.ndarray, method: str) -> np.ndarray:
+    k = p.shape[1]
+    guess, confident = cl.true_label_guess(p, cl.confident_thresholds(y, p))
+    off = confident & (guess != y)
+    if method == "off_diagonal":
+        mask = off.copy()
+    else:
+        cj = cl.calibrate_joint(cl.confident_joint(y, guess, confident, k), np.bincount(y, minlength=k))
+        mask = cl.prune_by_noise_rate(y, p, cl.keep_at_least_one(cj.T))
+    mask[cl.given_is_predicted(y, p)] = False
+    return mask
+
+
+def label_quality_scores(
+    labels: Any, pred_probs: Any, *, method: str = "self_confidence"
+) -> np.ndarray:
+    """Per-row label quality in [0, 1]; low means the label is likely wrong.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+    pred_probs : array-like of shape (N, K)
+    method : {"self_confidence", "normalized_margin"}, default="self_confidence"
+        ``self_confidence`` is ``p[given]``; ``normalized_margin`` is
+        ``(p[given] - max_{j != given} p[j] + 1) / 2``.
+
+    Returns
+    -------
+    ndarray of shape (N,), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.7, 0.2, 0.1], [0.2, 0.3, 0.5]])
+    >>> label_quality_scores([0, 1], p, method="normalized_margin").round(2).tolist()
+    [0.75, 0.4]
+    """
+    method = check_choice("method", method, _SCORE_METHODS, owner="label_quality_scores")
+    y, p = _inputs(labels, pred_probs)
+    idx = np.arange(len(y))
+    given = p[idx, y]
+    if method == "self_confidence":
+        return given.copy()
+    others = p.copy()
+    others[idx, y] = -np.inf
+    return np.clip((given - others.max(axis=1) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def suggest_labels(labels: Any, pred_probs: Any) -> np.ndarray:
+    """The most likely other class for each row: the top prediction, or the runner-up when the
+    top prediction is the given label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> suggest_labels([0, 0], np.array([[0.2, 0.8], [0.6, 0.4]])).tolist()
+    [1, 1]
+    """
+    y, p = _inputs(labels, pred_probs)
+    masked = p.copy()
+    masked[np.arange(len(y)), y] = -np.inf
+    return masked.argmax(axis=1).astype(np.int64)
+
+
+def knn_label_agreement(labels: Any, neighbor_indices: Any) -> np.ndarray:
+    """Share of each row's k nearest neighbours that carry the same label, in [0, 1].
+
+    A k-NN label-consensus signal that needs no model: low values mark rows whose label differs
+    from their neighbourhood.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+    neighbor_indices : array-like of shape (N, k)
+        From :func:`assay.knn_graph` (self excluded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> knn_label_agreement([0, 0, 1], np.array([[1, 2], [0, 2], [0, 1]])).tolist()
+    [0.5, 0.5, 0.0]
+    """
+    y = check_labels(labels, min_classes=1)
+    idx = np.asarray(neighbor_indices, dtype=np.int64)
+    if idx.ndim != 2 or idx.shape[0] != len(y):
+        raise InputValidationError(
+            f"neighbor_indices must have shape (N, k) with N = {len(y)}; got {idx.shape}. "
+            "Pass knn_graph(features).indices."
+        )
+    return (y[idx] == y[:, None]).mean(axis=1)
+
+
+@dataclass(frozen=True)
+class LabelIssueEstimate:
+    """How many label errors the data likely holds, and how far to trust a flagged set.
+
+    Attributes
+    ----------
+    n_estimated : int
+        Estimated number of mislabelled rows: N minus the trace of the calibrated joint.
+    noise_rate : float
+        ``n_estimated / N``.
+    n_flagged : int
+    estimated_precision : float
+        Expected share of flagged rows that are truly mislabelled (see Notes of
+        :func:`estimate_label_issues`); NaN when nothing is flagged.
+    error_probability : ndarray of shape (N,)
+        Each row's estimated probability that its label is wrong.
+    noise_matrix : ndarray of shape (K, K)
+        ``P(given = i | true = j)`` estimated from the calibrated joint (columns sum to 1).
+    """
+
+    n_estimated: int
+    noise_rate: float
+    n_flagged: int
+    estimated_precision: float
+    error_probability: np.ndarray
+    noise_matrix: np.ndarray
+
+
+def estimate_label_issues(
+    labels: Any, pred_probs: Any, *, flagged: Any = None
+) -> LabelIssueEstimate:
+    """Estimate the number of label errors and the precision of a flagged set.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+    pred_probs : array-like of shape (N, K)
+    flagged : array-like of shape (N,), bool, optional
+        The flagged set to assess; default :func:`find_label_issues`.
+
+    Returns
+    -------
+    LabelIssueEstimate
+
+    Notes
+    -----
+    The calibrated confident joint gives the noise process ``T[i, j] = P(given = i | true = j)``
+    (its columns, normalised). A model trained on noisy labels predicts the noisy posterior
+    ``p(x) = T q(x)``; inverting ``T`` (clipped at zero, renormalised) recovers an estimate of
+    the clean posterior ``q(x)``. Bayes' rule then gives
+    ``P(true = j | x, given = i) ∝ q_j(x) T[i, j]``; the row's error probability
+    is ``1 - P(true = given | x, given)``. The estimated precision is the mean error probability
+    over flagged rows. Its accuracy depends on calibration of ``pred_probs`` and is measured in
+    ``benchmarks/label_noise.py``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 4 + [[0.95, 0.05]])
+    >>> est = estimate_label_issues([0, 0, 0, 0, 1, 1, 1, 1, 1], p)
+    >>> est.n_estimated, est.n_flagged
+    (1, 1)
+    """
+    y, p = _inputs(labels, pred_probs)
+    n, k = p.shape
+    cj = _joint(y, p, calibrate=True).astype(np.float64)
+    n_est = int(round(n - np.trace(cj)))
+    col = cj.sum(axis=0, keepdims=True)
+    noise = np.divide(cj, col, out=np.eye(k), where=col > 0)  # P(given=i | true=j)
+    clean = _clean_posterior(p, noise)
+    lik = clean * noise[y, :]  # q_j(x) * P(given = y | true = j)
+    post_given = lik[np.arange(n), y] / np.maximum(lik.sum(axis=1), 1e-300)
+    err = np.clip(1.0 - post_given, 0.0, 1.0)
+    mask = _find(y, p, "prune_by_noise_rate") if flagged is None else np.asarray(flagged, bool)
+    if mask.shape != (n,):
+        raise InputValidationError(
+            f"flagged must be a boolean array of length {n}; got shape {mask.shape}."
+        )
+    precision = float(err[mask].mean()) if mask.any() else float("nan")
+    return LabelIssueEstimate(n_est, n_est / n, int(mask.sum()), precision, err, noise)
+
+
+def _clean_posterior(p: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Solve ``p = T q`` row-wise for q, clipped at 0 and renormalised (p when T is singular)."""
+    try:
+        q = np.linalg.solve(noise, p.T).T
+    except np.linalg.LinAlgError:
+        return p
+    q = np.clip(q, 0.0, None)
+    sums = q.sum(axis=1, keepdims=True)
+    return np.where(sums > 0, q / np.maximum(sums, 1e-300), p)
+
+
+def ambiguous_class_pairs(
+    labels: Any, pred_probs: Any, *, top: int = 10, n_examples: int = 5, min_count: int = 1
+) -> pd.DataFrame:
+    """Class pairs with the most mutual confusion in the confident joint.
+
+    Candidates for a guideline fix or a merge: many rows labelled ``a`` look confidently like
+    ``b`` and the other way round.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+    pred_probs : array-like of shape (N, K)
+    top : int, default=10
+        Pairs returned, most confused first.
+    n_examples : int, default=5
+        Example rows per pair (the rows with the largest cross-class margin).
+    min_count : int, default=1
+        Pairs with fewer confused rows in total are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``class_a``, ``class_b`` (indices, a < b), ``a_as_b``, ``b_as_a`` (rows of
+        the calibrated joint), ``n_confused``, ``rate`` (confused rows over the pair's rows),
+        ``examples`` (row indices).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1, 0.0]] * 3 + [[0.4, 0.6, 0.0]] * 3 + [[0.0, 0.0, 1.0]] * 3)
+    >>> pairs = ambiguous_class_pairs([0, 0, 0, 1, 1, 0, 2, 2, 2], p)
+    >>> pairs[["class_a", "class_b", "n_confused"]].values.tolist()
+    [[0, 1, 1]]
+    """
+    y, p = _inputs(labels, pred_probs)
+    k = p.shape[1]
+    cj = _joint(y, p, calibrate=True)
+    counts = np.bincount(y, minlength=k)
+    a, b = np.triu_indices(k, 1)
+    conf = cj[a, b] + cj[b, a]
+    keep = conf >= max(min_count, 1)
+    order = np.argsort(-conf[keep], kind="stable")[:top]
+    a, b = a[keep][order], b[keep][order]
+    rows = []
+    for i, j in zip(a.tolist(), b.tolist(), strict=True):
+        in_pair = np.flatnonzero((y == i) | (y == j))
+        other = np.where(y[in_pair] == i, j, i)
+        margin = p[in_pair, other] - p[in_pair, y[in_pair]]
+        ex = in_pair[np.argsort(-margin, kind="stable")[:n_examples]]
+        n_conf = int(cj[i, j] + cj[j, i])
+        rows.append({
+            "class_a": i, "class_b": j, "a_as_b": int(cj[i, j]), "b_as_a": int(cj[j, i]),
+            "n_confused": n_conf, "rate": n_conf / max(int(counts[i] + counts[j]), 1),
+            "examples": ex.tolist(),
+        })
+    cols = ["class_a", "class_b", "a_as_b", "b_as_a", "n_confused", "rate", "examples"]
+    return pd.DataFrame(rows, columns=cols)
