@@ -13,12 +13,13 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "AuditResult": "assay.audit",
-    "CheckResult": "assay.audit",
+    "AuditResult": "assay._audit",
+    "CheckResult": "assay._audit",
+    "Threshold": "assay._audit",
     "Dataset": "assay.data",
     "KnnGraph": "assay.neighbors",
     "ambiguous_class_pairs": "assay.labels",
-    "audit": "assay.audit",
+    "audit": "assay._audit",
     "class_profile": "assay.imbalance",
     "compute_confident_joint": "assay.labels",
     "cross_val_pred_probs": "assay.models",
@@ -32,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "label_quality_scores": "assay.labels",
     "load": "assay.data",
     "outlier_scores": "assay.outliers",
+    "register_check": "assay._audit",
+    "registered_checks": "assay._audit",
     "suggest_labels": "assay.labels",
 }
 
@@ -52,7 +55,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from assay.audit import AuditResult, CheckResult, audit
+    from assay._audit import (
+        AuditResult,
+        CheckResult,
+        Threshold,
+        audit,
+        register_check,
+        registered_checks,
+    )
     from assay.data import Dataset, featurize, load
     from assay.duplicates import find_duplicates
     from assay.imbalance import class_profile

@@ -55,7 +55,9 @@ def round_rows(mat: np.ndarray) -> np.ndarray:
     """Round each row to integers whose sum equals the rounded row sum.
 
     Entries are first rounded; the remaining difference is given to (or taken from) the entries
-    with the largest (smallest) rounding residue, as in the reference implementation.
+    with the largest (smallest) rounding residue, as in the reference implementation. Exact
+    residue ties are broken by column order (so results can depend on the class order when
+    counts are tiny and tie exactly).
     """
     ints = np.round(mat)
     target = np.round(mat.sum(axis=1))

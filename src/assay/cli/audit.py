@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Audit a labelled dataset: label errors, duplicates, outliers, class profile."""
-        from assay.audit import audit
+        from assay._audit import audit
 
         rules = parse_fail_on(fail_on) if fail_on else []
         with _progress(not as_json) as progress:
@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     ) -> None:
         """Audit scikit-learn's digits with injected label noise and duplicates; score the audit."""
-        from assay.audit import audit
+        from assay._audit import audit
         from assay.demo import make_demo_data, score_demo
 
         demo = make_demo_data(noise=noise, random_state=seed)

@@ -26,6 +26,7 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "runs",
+    "train",
 )
 
 

@@ -1,9 +1,9 @@
 """The audit: shared artifacts, registered checks, and the combined result."""
 
-from assay.audit._context import AuditConfig, AuditContext
-from assay.audit._registry import CheckSpec, register_check, registered_checks
-from assay.audit._result import AuditResult, CheckResult, Threshold
-from assay.audit._run import audit
+from assay._audit._context import AuditConfig, AuditContext
+from assay._audit._registry import CheckSpec, register_check, registered_checks
+from assay._audit._result import AuditResult, CheckResult, Threshold
+from assay._audit._run import audit
 
 __all__ = [
     "AuditConfig",

@@ -31,7 +31,7 @@ class AuditConfig:
     knn_method: str = "auto"
     n_folds: int = 5
     text_model: str = "tfidf"
-    label_method: str = "prune_by_noise_rate"
+    label_method: str = "hybrid"
     many: int = 100
     few: int = 20
     random_state: int = 0

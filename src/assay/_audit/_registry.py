@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assay.audit._context import AuditContext
-from assay.audit._result import CheckResult
+from assay._audit._context import AuditContext
+from assay._audit._result import CheckResult
 
 __all__ = ["CheckSpec", "register_check", "registered_checks"]
 
@@ -46,6 +46,6 @@ def register_check(name: str, *, needs: tuple[str, ...]) -> Callable[[CheckFunc]
 
 def registered_checks() -> dict[str, CheckSpec]:
     """Every registered check, in registration order (imports the built-in checks first)."""
-    import assay.audit.checks  # noqa: F401  (registers the built-in checks)
+    import assay._audit.checks  # noqa: F401  (registers the built-in checks)
 
     return dict(_REGISTRY)

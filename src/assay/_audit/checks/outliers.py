@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from assay.audit._context import AuditContext
-from assay.audit._registry import register_check
-from assay.audit._result import CheckResult, Threshold
+from assay._audit._context import AuditContext
+from assay._audit._registry import register_check
+from assay._audit._result import CheckResult, Threshold
 from assay.outliers import IQR_FACTOR, find_outliers
 
 WARN_SHARE = 0.02

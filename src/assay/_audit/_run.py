@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from assay._validation import check_choice, check_int, check_pred_probs
-from assay.audit._context import ArtifactCache, AuditConfig, AuditContext
-from assay.audit._registry import registered_checks
-from assay.audit._result import AuditResult, CheckResult
+from assay._audit._context import ArtifactCache, AuditConfig, AuditContext
+from assay._audit._registry import registered_checks
+from assay._audit._result import AuditResult, CheckResult
 from assay.data import Dataset, load
 from assay.exceptions import InputValidationError, InvalidParameterError
 
@@ -42,7 +42,7 @@ def audit(
     n_folds: int = 5,
     text_model: str = "tfidf",
     knn_method: str = "auto",
-    label_method: str = "prune_by_noise_rate",
+    label_method: str = "hybrid",
     annotations: Any = None,
     random_state: int = 0,
     n_jobs: int | None = None,
@@ -72,7 +72,8 @@ def audit(
     n_folds : int, default=5
     text_model : {"tfidf", "minilm"}, default="tfidf"
     knn_method : {"auto", "exact", "faiss"}, default="auto"
-    label_method : {"prune_by_noise_rate", "off_diagonal"}, default="prune_by_noise_rate"
+    label_method : {"hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"}, default="hybrid"
+        See :func:`assay.find_label_issues`.
     annotations : DataFrame, optional
         Long-format annotations ``(item, annotator, label)`` for the annotator checks.
     random_state : int, default=0
@@ -109,7 +110,7 @@ def audit(
                        image=image, features=features, embeddings=embeddings, meta=meta)
     t_load = time.perf_counter() - t0
     check_int("k", k, low=1, owner="audit")
-    check_choice("label_method", label_method, ("prune_by_noise_rate", "off_diagonal"),
+    check_choice("label_method", label_method, ("hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"),
                  owner="audit")
     user_probs = None
     if pred_probs is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assay.audit._context import AuditContext
-from assay.audit._registry import register_check
-from assay.audit._result import CheckResult, Threshold
+from assay._audit._context import AuditContext
+from assay._audit._registry import register_check
+from assay._audit._result import CheckResult, Threshold
 from assay.duplicates import NEAR_FRACTION, find_duplicates
 
 FAIL_SHARE = 0.05

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assay.audit._context import AuditContext
-from assay.audit._registry import register_check
-from assay.audit._result import CheckResult, Threshold
+from assay._audit._context import AuditContext
+from assay._audit._registry import register_check
+from assay._audit._result import CheckResult, Threshold
 from assay.imbalance import class_profile
 
 WARN_RATIO = 10.0

