@@ -1,0 +1,196 @@
+"""``assay agree``: annotator agreement, disagreement hot spots and consensus labels."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from assay.cli._common import console, print_json
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "undefined"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns holding dicts or lists become JSON text so that every Parquet reader copes."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, dict | list)).any():
+            out[col] = out[col].map(lambda v: json.dumps(v, default=str))
+        elif out[col].dtype == object:
+            out[col] = out[col].map(lambda v: v if v is None else str(v))
+    return out
+
+
+def write_outputs(report: Any, out: Path) -> dict[str, str]:
+    """Write ``agreement.json`` and one Parquet file per table; return name -> path."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "agreement.json"}
+    paths["json"].write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    frames = {
+        "coefficients": report.coefficients,
+        "per_class": report.per_class,
+        "revision_list": report.revision_list,
+        "items_to_discuss": report.items_to_discuss,
+        "pairwise": report.pairwise,
+        "annotators": report.annotators,
+        "consensus": report.consensus,
+    }
+    if report.rounds is not None:
+        frames["rounds"] = report.rounds.per_round
+        frames["round_pairs"] = report.rounds.pairs
+    for name, frame in frames.items():
+        paths[name] = out / f"{name}.parquet"
+        _parquet_safe(frame).to_parquet(paths[name], index=False)
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _print_summary(report: Any, outputs: dict[str, str]) -> None:
+    console.print(
+        f"[bold]Annotator agreement[/bold]: {report.n_items} items "
+        f"({report.n_pairable_items} with 2+ ratings), {report.n_annotators} annotators, "
+        f"{report.n_ratings} ratings, level {report.level}"
+    )
+    coef = Table(title="Coefficients (95% bootstrap interval over items)")
+    for col in ("coefficient", "value", "interval"):
+        coef.add_column(col)
+    for row in report.coefficients.itertuples():
+        interval = (
+            f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
+            if not (math.isnan(row.ci_low) or math.isnan(row.ci_high)) else ""
+        )
+        coef.add_row(row.coefficient, _fmt(row.value), interval)
+    console.print(coef)
+    per = Table(title="Per-class agreement (worst first)")
+    for col in ("class", "pairable", "alpha", "fleiss kappa", "specific agreement"):
+        per.add_column(col)
+    for row in report.per_class.head(10).itertuples():
+        per.add_row(str(row[1]), _fmt(row.n_pairable, 1), _fmt(row.alpha), _fmt(row.fleiss_kappa),
+                    _fmt(row.specific_agreement))
+    console.print(per)
+    if len(report.revision_list):
+        rev = Table(title="Guideline revision list: class pairs to clarify")
+        for col in ("rank", "classes", "disagreements", "share", "obs/exp", "example items"):
+            rev.add_column(col)
+        for row in report.revision_list.head(5).itertuples():
+            rev.add_row(str(row.rank), f"{row.class_a} / {row.class_b}", _fmt(row.disagreements, 1),
+                        _fmt(row.share_of_disagreement), _fmt(row.observed_over_expected, 2),
+                        ", ".join(map(str, row.example_items)))
+        console.print(rev)
+    ann = Table(title="Annotators")
+    cols = [c for c in ("annotator", "n_ratings", "accuracy_vs_others", "accuracy_vs_consensus",
+                        "kappa_vs_consensus", "dawid_skene_accuracy") if c in report.annotators]
+    for col in cols:
+        ann.add_column(col.replace("_", " "))
+    for _, row in report.annotators.iterrows():
+        ann.add_row(*[_fmt(row[c]) if isinstance(row[c], float) else str(row[c]) for c in cols])
+    console.print(ann)
+    if report.rounds is not None:
+        rd = Table(title=f"Rounds ({report.rounds.coefficient})")
+        for col in ("round", "items", "value", "interval"):
+            rd.add_column(col)
+        for row in report.rounds.per_round.itertuples():
+            rd.add_row(str(row.round), str(row.n_items), _fmt(row.value),
+                       f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]")
+        console.print(rd)
+        for row in report.rounds.changes.itertuples():
+            console.print(
+                f"round {row.from_round} -> {row.to_round}: change {row.change:+.3f} "
+                f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
+                + (" (significant)" if row.significant else " (not significant)")
+            )
+        moved = report.rounds.pairs[report.rounds.pairs["status"] != "no clear change"]
+        for row in moved.itertuples():
+            console.print(
+                f"  {row.class_a} / {row.class_b}: {row.status} "
+                f"({row.rate_from:.3f} -> {row.rate_to:.3f} of pairable values)"
+            )
+    c = report.ceiling
+    console.print(
+        f"Ceiling: a single annotator matches the others' majority {_fmt(c.single_annotator_accuracy)}"
+        f" of the time; Bayes-error estimate {_fmt(c.bayes_error)} (ceiling {_fmt(c.ceiling)}). "
+        "Model gains beyond this level are not credible."
+    )
+    for note in report.notes:
+        console.print(f"[yellow]note[/yellow]: {note}")
+    console.print(f"Wrote {outputs['json']} and Parquet tables to {Path(outputs['json']).parent}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``assay agree`` to the app."""
+
+    @app.command("agree")
+    def agree_cmd(
+        data: Path = typer.Argument(
+            ..., help="Long table of ratings, one row per (item, annotator) (CSV, TSV, Parquet, JSONL)."
+        ),
+        item: str = typer.Option(..., "--item", help="Column identifying the rated item."),
+        annotator: str = typer.Option(..., "--annotator", help="Column identifying the annotator."),
+        label: str = typer.Option(..., "--label", help="Column with the label."),
+        round_: str | None = typer.Option(
+            None, "--round", help="Column with the guideline round (v1, v2, ...)."
+        ),
+        level: str = typer.Option(
+            "nominal", "--level", help="nominal, ordinal, interval or ratio."
+        ),
+        categories: str | None = typer.Option(
+            None, "--categories",
+            help="Comma-separated scale in order (needed for ordinal text labels).",
+        ),
+        consensus: str = typer.Option(
+            "dawid_skene", "--consensus", help="dawid_skene or majority."
+        ),
+        n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap resamples (0 to skip)."),
+        seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
+        top: int = typer.Option(10, "--top", help="Length of the revision list."),
+        out: Path | None = typer.Option(
+            None, "--out",
+            help="Output folder (default: .assay/agree-<file stem> beside the data).",
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Measure annotator agreement, show where annotators disagree, build consensus labels."""
+        from assay.agreement import agree
+        from assay.data import read_table
+
+        table = read_table(data)
+        cats = _parse_categories(categories, table, label) if categories else None
+        report = agree(
+            table, item=item, annotator=annotator, label=label, round=round_, level=level,
+            categories=cats, consensus=consensus, n_boot=n_boot, random_state=seed, top=top,
+        )
+        target = out if out is not None else data.parent / ".assay" / f"agree-{data.stem}"
+        outputs = write_outputs(report, target)
+        if as_json:
+            payload = report.to_dict()
+            payload["outputs"] = outputs
+            print_json(payload)
+        else:
+            _print_summary(report, outputs)
+
+
+def _parse_categories(text: str, table: pd.DataFrame, label: str) -> list[Any]:
+    """Split ``--categories``; cast to the label column's numeric type when it is numeric."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if label in table.columns and pd.api.types.is_numeric_dtype(table[label]):
+        from assay.exceptions import InvalidParameterError
+
+        try:
+            return [float(p) for p in parts]
+        except ValueError as exc:
+            raise InvalidParameterError(
+                "--categories", "comma-separated numbers for a numeric label column", text,
+                owner="assay agree",
+            ) from exc
+    return parts
