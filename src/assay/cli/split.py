@@ -1,0 +1,177 @@
+"""``assay split``: leak-free, stratified train / valid / test splits of a table."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from assay.cli._common import console, err_console, print_json
+from assay.exceptions import InputValidationError, InvalidParameterError
+
+_WRITERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
+            ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _parse_list(text: str, name: str) -> list[str]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InvalidParameterError(name, "a comma-separated list", text, owner="assay split")
+    return parts
+
+
+def _parse_fractions(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(p) for p in _parse_list(text, "--fractions"))
+    except ValueError as exc:
+        raise InvalidParameterError(
+            "--fractions", "comma-separated numbers such as 0.8,0.1,0.1", text,
+            owner="assay split",
+        ) from exc
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """Write ``table`` in the format given by the extension of ``path``."""
+    kind = _WRITERS.get(path.suffix.lower())
+    if kind is None:
+        raise InputValidationError(
+            f"Cannot write '{path}': unknown extension '{path.suffix}'. Use one of "
+            + ", ".join(sorted(_WRITERS)) + "."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        table.to_csv(path, index=False)
+    elif kind == "tsv":
+        table.to_csv(path, index=False, sep="\t")
+    elif kind == "parquet":
+        table.to_parquet(path, index=False)
+    else:
+        table.to_json(path, orient="records", lines=True)
+
+
+def run_split(
+    data: Path,
+    *,
+    label: str,
+    group: str | None,
+    fractions: tuple[float, ...],
+    names: list[str],
+    seed: int,
+    dedup: bool,
+    text: str | None,
+    min_per_class: int,
+    column: str,
+) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+    """Split the table at ``data``; return the table with the split column and a summary."""
+    from assay.data import featurize, load
+    from assay.splits import make_splits, split_units
+
+    ds = load(data, label=label, group=group, text=text)
+    table = ds.table
+    if column in table.columns:
+        raise InputValidationError(
+            f"The table already has a column named '{column}'. Pass --column with another "
+            "name for the new split column."
+        )
+    features = featurize(ds, random_state=seed).matrix if dedup and ds.n_rows > 2 else None
+    groups = table[group].to_numpy() if group is not None else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        split = make_splits(
+            ds.labels, features=features, group=groups, fractions=fractions, names=names,
+            min_per_class=min_per_class, random_state=seed,
+        )
+    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    units = split_units(ds.n_rows, features=features, group=groups)
+    out = table.copy()
+    out[column] = split
+    counts = pd.crosstab(pd.Series(np.asarray(ds.classes, dtype=object)[ds.labels], name="class"),
+                         pd.Series(split, name="split"))
+    counts = counts.reindex(columns=names, fill_value=0)
+    summary = {
+        "n_rows": int(ds.n_rows),
+        "n_units": int(units.max()) + 1,
+        "n_rows_in_multi_row_units": int((np.bincount(units)[units] > 1).sum()),
+        "deduplicated": features is not None,
+        "seed": seed,
+        "fractions": dict(zip(names, fractions, strict=True)),
+        "sizes": {s: int((split == s).sum()) for s in names},
+        "per_class": {str(c): {s: int(counts.loc[c, s]) for s in names} for c in counts.index},
+        "classes_missing_from_a_split": [
+            str(c) for c in counts.index if (counts.loc[c] == 0).any()
+        ],
+        "notes": notes,
+    }
+    return out, summary, notes
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``assay split`` to the app."""
+
+    @app.command("split")
+    def split_cmd(
+        data: Path = typer.Argument(..., help="Table to split (CSV, TSV, Parquet, JSONL)."),
+        label: str = typer.Option(..., "--label", help="Label column (stratified by it)."),
+        group: str | None = typer.Option(
+            None, "--group", help="Column of groups (patient, speaker) kept in one split."
+        ),
+        fractions: str = typer.Option(
+            "0.8,0.1,0.1", "--fractions", help="Share of rows per split, comma-separated."
+        ),
+        names: str = typer.Option(
+            "train,valid,test", "--names", help="Split names, comma-separated (train first)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
+        dedup: bool = typer.Option(
+            True, "--dedup/--no-dedup",
+            help="Keep exact and near copies (from the featurized rows) in one split.",
+        ),
+        text: str | None = typer.Option(None, "--text", help="Free-text column to featurize."),
+        min_per_class: int = typer.Option(
+            1, "--min-per-class", help="Rows of every class in each evaluation split."
+        ),
+        column: str = typer.Option("split", "--column", help="Name of the new split column."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output table (format by extension)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Leak-free train / valid / test split: stratified, groups and duplicates kept whole."""
+        frac = _parse_fractions(fractions)
+        split_names = _parse_list(names, "--names")
+        if len(frac) != len(split_names):
+            raise InvalidParameterError(
+                "--fractions", f"one fraction per split name ({len(split_names)}: "
+                f"{', '.join(split_names)})", fractions, owner="assay split",
+            )
+        if out.suffix.lower() not in _WRITERS:
+            raise InputValidationError(
+                f"Cannot write '{out}': unknown extension '{out.suffix}'. Use one of "
+                + ", ".join(sorted(_WRITERS)) + "."
+            )
+        table, summary, notes = run_split(
+            data, label=label, group=group, fractions=frac, names=split_names, seed=seed,
+            dedup=dedup, text=text, min_per_class=min_per_class, column=column,
+        )
+        write_table(table, out)
+        summary["output"] = str(out)
+        if as_json:
+            print_json(summary)
+            return
+        tab = Table(title=f"assay split: {summary['n_rows']} rows -> {out}")
+        tab.add_column("class")
+        for s in split_names:
+            tab.add_column(s, justify="right")
+        for cls, row in list(summary["per_class"].items())[:30]:
+            tab.add_row(cls, *(str(row[s]) for s in split_names))
+        tab.add_row("[bold]total[/bold]", *(str(summary["sizes"][s]) for s in split_names))
+        console.print(tab)
+        console.print(
+            f"{summary['n_units']} independent units; {summary['n_rows_in_multi_row_units']} "
+            "rows share a unit with another row (same group or duplicate) and stay together."
+        )
+        for note in notes:
+            err_console.print(f"[yellow]note:[/yellow] {note}")

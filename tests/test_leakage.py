@@ -1,0 +1,329 @@
+"""Tests of assay.leakage: cross-split leaks and target leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.leakage import find_leakage, find_target_leakage, leakage_summary
+
+
+def _brute_force_leaks(x, split, group, threshold, order):
+    """O(N^2) reference: every cross-split pair and its kind (cosine distance)."""
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    dist = np.clip(1 - unit @ unit.T, 0, 2)
+    rank = {s: r for r, s in enumerate(order)}
+    found = set()
+    n = len(x)
+    for i in range(n):
+        for j in range(n):
+            if rank[split[i]] >= rank[split[j]]:
+                continue
+            if np.array_equal(x[i], x[j]):
+                found.add((i, j, "exact"))
+            elif dist[i, j] <= threshold:
+                found.add((i, j, "near"))
+            if group is not None and group[i] == group[j]:
+                found.add((i, j, "group"))
+    return found
+
+
+# ---------------------------------------------------------------------------- hand-built cases
+def test_duplicated_row_across_splits_is_an_exact_leak():
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [5.0, 5.0], [0.0, 1.0]])
+    leaks = find_leakage(x, ["train", "train", "valid", "test"])
+    exact = leaks[leaks["kind"] == "exact"]
+    # rows 0 (train) and 3 (test) are identical; nothing else is
+    assert exact[["i", "j", "split_i", "split_j"]].values.tolist() == [[0, 3, "train", "test"]]
+    assert exact["distance"].tolist() == [0.0]
+
+
+def test_near_copy_is_found_and_not_called_exact():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8))
+    x[50] = x[3] + 1e-3  # near copy of a training row placed in the test split
+    split = np.array(["train"] * 50 + ["test"] * 10)
+    leaks = find_leakage(x, split)
+    near = leaks[leaks["kind"] == "near"]
+    assert (3, 50) in set(zip(near["i"], near["j"], strict=True))
+    assert (leaks["kind"] == "exact").sum() == 0
+    assert leaks.attrs["thresholds"]["near_threshold"] > 0
+
+
+def test_shared_group_is_a_group_leak():
+    x = np.arange(12, dtype=float).reshape(6, 2) ** 2 + 1
+    split = ["train", "train", "train", "test", "test", "test"]
+    group = ["a", "b", "c", "d", "b", "e"]  # 'b' is in train (row 1) and test (row 4)
+    leaks = find_leakage(x, split, group=group, kinds=("group",))
+    assert leaks[["i", "j", "kind"]].values.tolist() == [[1, 4, "group"]]
+    # the reported distance is the cosine distance between the two rows
+    a, b = x[1], x[4]
+    expect = 1 - a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    assert leaks["distance"].iloc[0] == pytest.approx(expect, abs=1e-9)
+
+
+def test_raw_content_makes_exact_leaks_even_when_features_differ():
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.2, 0.9]])
+    raw = ["a cat", "a dog", "a bird", "a cat"]
+    leaks = find_leakage(x, ["train", "train", "test", "test"], raw=raw, kinds=("exact",))
+    assert leaks[["i", "j"]].values.tolist() == [[0, 3]]
+
+
+def test_no_leaks_gives_empty_frame_with_columns():
+    x = np.eye(4)
+    leaks = find_leakage(x, ["train", "train", "test", "test"], near_threshold=0.0)
+    assert leaks.empty
+    assert list(leaks.columns) == ["i", "j", "split_i", "split_j", "kind", "distance"]
+
+
+def test_custom_split_names_ordered_by_appearance_and_splits_selects():
+    x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    leaks = find_leakage(x, ["fold_b", "fold_a", "fold_c"], kinds=("exact",))
+    assert leaks[["split_i", "split_j"]].values.tolist() == [["fold_b", "fold_a"]]
+    leaks = find_leakage(x, ["fold_b", "fold_a", "fold_c"], kinds=("exact",),
+                         splits=["fold_a", "fold_b"])
+    assert leaks[["i", "j", "split_i"]].values.tolist() == [[1, 0, "fold_a"]]
+
+
+def test_k_caps_partners_per_row():
+    x = np.vstack([np.ones((8, 2)), [[1.0, 1.0]]])
+    split = ["train"] * 8 + ["test"]
+    leaks = find_leakage(x, split, kinds=("exact",), k=3)
+    assert leaks["i"].tolist() == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------------- brute force
+@pytest.mark.parametrize("seed", range(5))
+def test_matches_brute_force_on_small_data(seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    x = rng.normal(size=(n, 4))
+    x[rng.integers(0, n, 4)] = x[rng.integers(0, n, 4)]  # exact copies
+    idx = rng.integers(0, n, 4)
+    x[idx] = x[rng.integers(0, n, 4)] + rng.normal(scale=0.01, size=(4, 4))  # near copies
+    split = rng.choice(["train", "valid", "test"], size=n)
+    group = rng.integers(0, 15, size=n)
+    threshold = 0.05
+    leaks = find_leakage(x, split, group=group, near_threshold=threshold, k=n)
+    got = set(zip(leaks["i"], leaks["j"], leaks["kind"], strict=True))
+    assert got == _brute_force_leaks(x, split, group, threshold, ["train", "valid", "test"])
+
+
+def test_default_threshold_is_factor_times_median_nearest_neighbour_distance():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(50, 5))
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    d = 1 - unit @ unit.T
+    np.fill_diagonal(d, np.inf)
+    median = np.median(d.min(axis=1))
+    leaks = find_leakage(x, ["train"] * 25 + ["test"] * 25, near_factor=0.5)
+    th = leaks.attrs["thresholds"]
+    assert th["median_nn_distance"] == pytest.approx(median, rel=1e-4)
+    assert th["near_threshold"] == pytest.approx(0.5 * median, rel=1e-4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_leak_pairs_always_cross_splits_in_order(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=(30, 2)).astype(float) + 0.1
+    split = rng.choice(["train", "valid", "test"], size=30)
+    group = rng.integers(0, 8, size=30)
+    leaks = find_leakage(x, split, group=group)
+    rank = {"train": 0, "valid": 1, "test": 2}
+    assert all(rank[a] < rank[b] for a, b in zip(leaks["split_i"], leaks["split_j"], strict=True))
+    assert (split[leaks["i"]] == leaks["split_i"]).all()
+    assert (split[leaks["j"]] == leaks["split_j"]).all()
+    ex = leaks[leaks["kind"] == "exact"]
+    assert all(np.array_equal(x[i], x[j]) for i, j in zip(ex["i"], ex["j"], strict=True))
+    gr = leaks[leaks["kind"] == "group"]
+    assert (group[gr["i"]] == group[gr["j"]]).all()
+
+
+# ---------------------------------------------------------------------------- summary
+def test_summary_counts_leaked_share_of_evaluation_split():
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [3.0, 1.0], [9.0, 1.0]])
+    split = ["train", "train", "test", "test", "test", "test"]
+    leaks = find_leakage(x, split, kinds=("exact",))
+    summ = leakage_summary(leaks, split)
+    row = summ.iloc[0]
+    assert (row["n_i"], row["n_j"], row["n_exact"], row["n_leaked"]) == (2, 4, 2, 2)
+    assert row["share_leaked"] == pytest.approx(0.5)
+
+
+def test_summary_rejects_other_frames():
+    with pytest.raises(InputValidationError, match="Pass the DataFrame returned by find_leakage"):
+        leakage_summary(pd.DataFrame({"a": [1]}), ["train", "test"])
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_split_with_one_value_is_an_error():
+    with pytest.raises(InputValidationError, match="only one value .'train'.; leakage needs"):
+        find_leakage(np.eye(3), ["train"] * 3)
+
+
+def test_split_name_not_in_data_is_an_error():
+    with pytest.raises(InvalidParameterError, match="Did you mean 'test'"):
+        find_leakage(np.eye(3), ["train", "test", "test"], splits=["train", "tset"])
+
+
+def test_group_with_missing_values_is_an_error():
+    with pytest.raises(InputValidationError, match="group has 1 missing value"):
+        find_leakage(np.eye(3), ["train", "test", "test"], group=["a", None, "b"])
+
+
+def test_split_with_missing_values_is_an_error():
+    with pytest.raises(InputValidationError, match="split column has 1 missing"):
+        find_leakage(np.eye(3), ["train", None, "test"])
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(InputValidationError, match="lengths differ"):
+        find_leakage(np.eye(3), ["train", "test"])
+
+
+def test_bad_kind_and_threshold():
+    with pytest.raises(InvalidParameterError, match="'kinds' parameter"):
+        find_leakage(np.eye(3), ["train", "test", "test"], kinds=("fuzzy",))
+    with pytest.raises(InvalidParameterError, match="'near_threshold' parameter"):
+        find_leakage(np.eye(3), ["train", "test", "test"], near_threshold=-1.0)
+
+
+# ---------------------------------------------------------------------------- target leakage
+def _table(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.choice(["cat", "dog", "bird"], size=n)
+    return rng, y
+
+
+def test_feature_copying_the_label_is_flagged_and_noise_is_not():
+    rng, y = _table()
+    df = pd.DataFrame({
+        "y": y,
+        "noise": rng.normal(size=y.size),
+        "leak": pd.Series(y).map({"cat": 0.1, "dog": 2.0, "bird": 7.5}) + rng.normal(0, 0.01, y.size),
+        "colour": rng.choice(["red", "blue"], size=y.size),
+    })
+    res = find_target_leakage(df, "y")
+    single = res[res["check"] == "single_feature"].set_index("column")
+    assert single.loc["leak", "flagged"]
+    assert single.loc["leak", "score"] == pytest.approx(1.0)
+    assert not single.loc["noise", "flagged"] and not single.loc["colour", "flagged"]
+    assert single.loc["noise", "score"] < 0.3
+
+
+def test_categorical_proxy_of_the_label_is_flagged():
+    rng, y = _table()
+    df = pd.DataFrame({"y": y, "code": pd.Series(y).map({"cat": "C1", "dog": "D7", "bird": "B2"})})
+    res = find_target_leakage(df, "y")
+    assert res.loc[res["check"] == "single_feature", "flagged"].all()
+
+
+def test_id_column_sorted_by_label_is_flagged_shuffled_is_not():
+    rng, y = _table(300)
+    y = np.sort(y)  # rows sorted by label, ids follow row order
+    df = pd.DataFrame({
+        "y": y, "row_id": np.arange(y.size), "random_id": rng.permutation(y.size)
+    })
+    res = find_target_leakage(df, "y", random_state=1)
+    order = res[res["check"] == "identifier_order"].set_index("column")
+    assert order.loc["row_id", "flagged"] and order.loc["row_id", "score"] == pytest.approx(1.0)
+    assert not order.loc["random_id", "flagged"]
+    assert abs(order.loc["random_id", "score"]) < 0.2
+
+
+def test_runs_score_by_hand():
+    from assay.leakage import _order_runs
+
+    # two a's and two b's: expected runs under random order = 1 + 3 * (1 - (2 + 2) / 12) = 3;
+    # sorted by label (a a b b) there are 2 runs (the fewest possible, K = 2)
+    # score = (expected - runs) / (expected - K)
+    y = np.array([0, 1, 0, 1])
+    rng = np.random.default_rng(0)
+    score, _ = _order_runs(pd.Series([0, 2, 1, 3]), y, 50, rng)  # reads a a b b: 2 runs
+    assert score == pytest.approx((3 - 2) / (3 - 2))
+    score, _ = _order_runs(pd.Series([0, 1, 3, 2]), y, 50, rng)  # reads a b b a: 3 runs
+    assert score == pytest.approx(0.0)
+    score, _ = _order_runs(pd.Series([0, 1, 2, 3]), y, 50, rng)  # reads a b a b: 4 runs
+    assert score == pytest.approx((3 - 4) / (3 - 2))
+
+
+def test_text_column_naming_the_label_is_flagged():
+    rng, y = _table()
+    words = ["a photo", "taken outside", "blurry shot", "close up"]
+    df = pd.DataFrame({
+        "y": y,
+        "path": [f"data/{lab}/{i:04d}.jpg" for i, lab in enumerate(y)],
+        "caption": rng.choice(words, size=y.size),
+    })
+    res = find_target_leakage(df, "y")
+    text = res[res["check"] == "label_in_text"].set_index("column")
+    assert text.loc["path", "flagged"] and text.loc["path", "score"] == pytest.approx(1.0)
+    assert text.loc["path", "baseline"] == pytest.approx(0.0)
+    assert not text.loc["caption", "flagged"]
+
+
+def test_label_word_inside_another_word_does_not_count():
+    df = pd.DataFrame({"y": ["cat", "dog"] * 20, "t": ["category", "dogma"] * 20})
+    res = find_target_leakage(df, "y")
+    assert res.loc[res["check"] == "label_in_text", "score"].iloc[0] == 0.0
+
+
+def test_target_leakage_bad_input():
+    df = pd.DataFrame({"label": [0, 1] * 10, "x": range(20)})
+    with pytest.raises(InputValidationError, match="Did you mean 'label'"):
+        find_target_leakage(df, "lable")
+    with pytest.raises(InputValidationError, match="one class"):
+        find_target_leakage(df.assign(label=0), "label")
+    with pytest.raises(InputValidationError, match="must be a pandas DataFrame"):
+        find_target_leakage(np.zeros((3, 2)), "label")
+    with pytest.raises(InvalidParameterError, match="'columns' parameter"):
+        find_target_leakage(df, "label", columns=["nope"])
+    with pytest.raises(InvalidParameterError, match="'max_lift' parameter"):
+        find_target_leakage(df, "label", max_lift=2.0)
+
+
+# ---------------------------------------------------------------------------- audit checks
+def _audit_frame(n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    # 16 dimensions: random rows are then never within 0.35 x the median 1-NN distance
+    df = pd.DataFrame(rng.normal(size=(n, 16)), columns=[f"f{i}" for i in range(16)])
+    df["y"] = rng.choice(["u", "v"], n)
+    df["split"] = rng.choice(["train", "valid", "test"], n, p=[0.6, 0.2, 0.2])
+    df["patient"] = np.arange(n)
+    return df
+
+
+def test_audit_leakage_check_flags_copied_row_and_shared_group():
+    from assay._audit import audit
+
+    df = _audit_frame()
+    train = np.flatnonzero(df["split"] == "train")
+    test = np.flatnonzero(df["split"] == "test")
+    cols = [f"f{i}" for i in range(16)]
+    df.loc[test[0], cols] = df.loc[train[0], cols].to_numpy()
+    df.loc[test[1], "patient"] = df.loc[train[1], "patient"]
+    res = audit(df, label="y", split="split", group="patient", checks=["leakage"])
+    check = res.checks["leakage"]
+    assert check.status == "fail"
+    assert check.rows["is_leaked"].sum() == 2
+    assert check.rows.loc[test[0], "leak_kind"] == "exact"
+    assert check.rows.loc[test[0], "leak_partner"] == train[0]
+    assert check.rows.loc[test[1], "leak_kind"] == "group"
+    assert check.summary["n_exact"] == 1 and check.summary["n_group"] == 1
+    assert "near_factor" in check.thresholds
+
+
+def test_audit_target_leakage_check_and_skips_without_split():
+    from assay._audit import audit
+
+    df = _audit_frame().drop(columns="split")
+    df["leak"] = (df["y"] == "v").astype(float)
+    res = audit(df, label="y", checks=["target_leakage", "leakage"])
+    assert res.checks["target_leakage"].status == "warn"
+    assert res.checks["target_leakage"].summary["flagged_columns"] == ["leak"]
+    assert "leakage" not in res.checks or res.checks["leakage"].status != "fail"
