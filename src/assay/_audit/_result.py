@@ -140,6 +140,41 @@ class AuditResult:
                     out.setdefault(f"{name}.{key}", float(value))
         return out
 
+    def findings(self) -> pd.DataFrame:
+        """Long per-row findings for storage: ``row_id``, ``check``, ``score``, ``flag``, details.
+
+        One row per (data row, check) for the checks with a per-row verdict: label issues
+        (score = label_score, flag, suggested label), duplicates (flag = exact or near copy,
+        duplicate set) and outliers (score, flag). ``row_id`` is the dataset's id column when
+        given, so findings of two dataset versions can be matched.
+        """
+        iss = self.issues
+        if iss.empty:
+            return pd.DataFrame(columns=["row_id", "check", "score", "flag"])
+        row_id = iss["id"] if "id" in iss else iss["row"]
+        parts = []
+        if "is_label_issue" in iss:
+            parts.append(pd.DataFrame({
+                "row_id": row_id, "check": "label_issues", "score": iss["label_score"],
+                "flag": iss["is_label_issue"].astype(bool),
+                "suggested_label": iss["suggested_label"].astype(str),
+                "given_label": iss["given_label"].astype(str),
+            }))
+        if "duplicate_set" in iss:
+            parts.append(pd.DataFrame({
+                "row_id": row_id, "check": "duplicates", "score": np.nan,
+                "flag": (iss["is_exact_duplicate"] | iss["is_near_duplicate"]).astype(bool),
+                "duplicate_set": iss["duplicate_set"].astype(np.int64),
+            }))
+        if "is_outlier" in iss:
+            parts.append(pd.DataFrame({
+                "row_id": row_id, "check": "outliers", "score": iss["outlier_score"],
+                "flag": iss["is_outlier"].astype(bool),
+            }))
+        if not parts:
+            return pd.DataFrame(columns=["row_id", "check", "score", "flag"])
+        return pd.concat(parts, ignore_index=True)
+
     def to_dict(self, *, include_issues: bool = True) -> dict[str, Any]:
         """JSON-able form; ``include_issues=False`` leaves out the per-row table."""
         d: dict[str, Any] = {

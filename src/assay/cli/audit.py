@@ -136,21 +136,30 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         out: Path = typer.Option(Path("assay-audit"), "--out", help="Output folder."),
+        workspace: Path | None = typer.Option(
+            None, "--workspace", "-w", help="Workspace folder (default: .assay/ beside the data)."),
+        no_workspace: bool = typer.Option(False, "--no-workspace", help="Do not record the run."),
         fail_on: str | None = typer.Option(None, "--fail-on", help="Exit 1 when e.g. 'label>0.05'."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Audit a labelled dataset: label errors, duplicates, outliers, class profile."""
-        from assay._audit import audit
+        from assay.data import load
 
         rules = parse_fail_on(fail_on) if fail_on else []
+        dataset = load(data, label=label, id=id_col, split=split, group=group, text=text,
+                       image=image, features=_split_cols(features),
+                       embeddings=str(embeddings) if embeddings is not None else None,
+                       meta=_split_cols(meta))
+        params = {"data": str(data), "label": label, "checks": checks, "k": k,
+                  "text_model": text_model, "seed": seed,
+                  "pred_probs": str(pred_probs) if pred_probs else None,
+                  "embeddings": str(embeddings) if embeddings else None}
+        ws_path = None if no_workspace else (workspace or _default_ws(data))
         with _progress(not as_json) as progress:
-            result = audit(
-                data, label=label, id=id_col, split=split, group=group, text=text, image=image,
-                features=_split_cols(features),
-                embeddings=str(embeddings) if embeddings is not None else None,
-                meta=_split_cols(meta), pred_probs=_load_npy(pred_probs, "pred_probs"),
-                checks=_split_cols(checks), k=k, text_model=text_model, random_state=seed,
-                progress=progress,
+            result, run_id = run_recorded(
+                dataset, ws_path, params, progress=progress,
+                pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
+                text_model=text_model, random_state=seed,
             )
         paths = write_outputs(result, out)
         broken = evaluate_fail_on(rules, result.metrics()) if rules else []
@@ -158,10 +167,13 @@ def register(app: typer.Typer) -> None:
             payload = result.to_dict(include_issues=False)
             payload["outputs"] = {k: str(v) for k, v in paths.items()}
             payload["fail_on"] = broken
+            payload["run_id"] = run_id
             print_json(payload)
         else:
             print_result(result)
             console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
+            if run_id:
+                console.print(f"Recorded run [bold]{run_id}[/] in {ws_path}")
             for rule in broken:
                 err_console.print(f"[red]--fail-on exceeded:[/] {rule}")
         if broken:
@@ -175,7 +187,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     ) -> None:
         """Audit scikit-learn's digits with injected label noise and duplicates; score the audit."""
-        from assay._audit import audit
         from assay.demo import make_demo_data, score_demo
 
         demo = make_demo_data(noise=noise, random_state=seed)
@@ -189,8 +200,14 @@ def register(app: typer.Typer) -> None:
                 f"{len(demo.near_copies)} near and {len(demo.exact_copies)} exact duplicates "
                 f"→ {data_path}"
             )
+        from assay.data import load
+
+        dataset = load(data_path, label="label", id="id")
         with _progress(not as_json) as progress:
-            result = audit(data_path, label="label", id="id", random_state=seed, progress=progress)
+            result, run_id = run_recorded(
+                dataset, out / ".assay", {"data": str(data_path), "demo": True, "noise": noise},
+                random_state=seed, progress=progress,
+            )
         paths = write_outputs(result, out)
         scores = score_demo(demo, result.issues)
         est = result.checks["label_issues"].summary
@@ -214,6 +231,39 @@ def register(app: typer.Typer) -> None:
         t.add_row("exact-duplicate pairs found", f"{scores['exact_duplicate_recall']:.0%}")
         console.print(t)
         console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _default_ws(data: Path) -> Path:
+    from assay.workspace import default_workspace
+
+    return default_workspace(data)
+
+
+def run_recorded(
+    dataset: Any, ws_path: Path | None, params: dict[str, Any], **audit_kwargs: Any
+) -> tuple[Any, str | None]:
+    """Run the audit; with a workspace, record the run and its findings and reuse artifacts."""
+    from assay._audit import audit
+
+    if ws_path is None:
+        return audit(dataset, **audit_kwargs), None
+    from assay.workspace import Workspace
+
+    ws = Workspace.open(ws_path)
+    ws.register_dataset(
+        dataset.fingerprint, n_rows=dataset.n_rows, source=dataset.source,
+        schema={str(c): str(t) for c, t in dataset.table.dtypes.items()},
+        roles=dataset.roles.to_dict(),
+    )
+    with ws.record_run("audit", params, fingerprint=dataset.fingerprint) as rec:
+        result = audit(dataset, cache=ws, **audit_kwargs)
+        ws.record_findings(rec.run_id, result.findings())
+        rec.summary.update({"status": result.status, "metrics": result.metrics(),
+                            "checks": {n: c.status for n, c in result.checks.items()},
+                            "n_rows": dataset.n_rows, "classes": dataset.class_names()})
+        rec.timings.update(result.summary.get("timings_s", {}))
+    result.summary["run_id"] = rec.run_id
+    return result, rec.run_id
 
 
 def write_outputs(result: Any, out: Path) -> dict[str, Path]:

@@ -5,6 +5,7 @@ This package is the only importer of ``duckdb`` in assay. See ``docs/workspace.m
 
 from __future__ import annotations
 
+from assay.workspace._diff import RunDiff, diff_runs
 from assay.workspace._schema import SCHEMA_VERSION
 from assay.workspace._store import (
     DECISION_ACTIONS,
@@ -18,9 +19,11 @@ from assay.workspace._store import (
 __all__ = [
     "DECISION_ACTIONS",
     "RUN_STATUSES",
+    "RunDiff",
     "SCHEMA_VERSION",
     "RunRecord",
     "Workspace",
     "default_workspace",
+    "diff_runs",
     "open_workspace",
 ]
