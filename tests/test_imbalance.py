@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assay.exceptions import InvalidParameterError
-from assay.imbalance import class_profile, gini, wilson_interval
+from assay.imbalance import class_profile, gini
 
 
 def brute_gini(c):
@@ -18,16 +18,6 @@ def brute_gini(c):
 @pytest.mark.parametrize("counts", [[10, 10, 10], [1, 2, 3, 4, 100], [0, 0, 30], [5]])
 def test_gini_matches_pairwise_definition(counts):
     assert gini(counts) == pytest.approx(brute_gini(counts))
-
-
-def test_wilson_matches_statsmodels():
-    proportion = pytest.importorskip("statsmodels.stats.proportion")
-    k = np.array([0, 3, 10, 47])
-    n = np.array([10, 20, 10, 300])
-    lo, hi = wilson_interval(k, n)
-    ref_lo, ref_hi = proportion.proportion_confint(k, n, method="wilson")
-    np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
-    np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
 
 
 def test_cifar100_lt_profile_groups():

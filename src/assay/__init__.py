@@ -15,27 +15,42 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "AuditResult": "assay._audit",
     "CheckResult": "assay._audit",
-    "Threshold": "assay._audit",
     "Dataset": "assay.data",
     "KnnGraph": "assay.neighbors",
+    "Threshold": "assay._audit",
+    "Workspace": "assay.workspace",
+    "agree": "assay.agreement",
     "ambiguous_class_pairs": "assay.labels",
     "audit": "assay._audit",
+    "bootstrap_interval": "assay.evaluation",
     "class_profile": "assay.imbalance",
+    "compare_splits": "assay.evaluation",
     "compute_confident_joint": "assay.labels",
+    "consensus_labels": "assay.consensus",
     "cross_val_pred_probs": "assay.models",
+    "dawid_skene": "assay.consensus",
     "estimate_label_issues": "assay.labels",
+    "evaluation_intervals": "assay.evaluation",
     "featurize": "assay.data",
     "find_duplicates": "assay.duplicates",
     "find_label_issues": "assay.labels",
+    "find_leakage": "assay.leakage",
     "find_outliers": "assay.outliers",
+    "find_slices": "assay.slices",
+    "find_target_leakage": "assay.leakage",
     "knn_graph": "assay.neighbors",
     "knn_label_agreement": "assay.labels",
+    "krippendorff_alpha": "assay.agreement",
     "label_quality_scores": "assay.labels",
+    "leakage_summary": "assay.leakage",
     "load": "assay.data",
+    "make_splits": "assay.splits",
+    "open_workspace": "assay.workspace",
     "outlier_scores": "assay.outliers",
     "register_check": "assay._audit",
     "registered_checks": "assay._audit",
     "suggest_labels": "assay.labels",
+    "wilson_interval": "assay.evaluation",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -64,7 +79,19 @@ if TYPE_CHECKING:  # pragma: no cover
         registered_checks,
     )
     from assay.data import Dataset, featurize, load
+    from assay.agreement import agree, krippendorff_alpha
+    from assay.consensus import consensus_labels, dawid_skene
     from assay.duplicates import find_duplicates
+    from assay.evaluation import (
+        bootstrap_interval,
+        compare_splits,
+        evaluation_intervals,
+        wilson_interval,
+    )
+    from assay.leakage import find_leakage, find_target_leakage, leakage_summary
+    from assay.slices import find_slices
+    from assay.splits import make_splits
+    from assay.workspace import Workspace, open_workspace
     from assay.imbalance import class_profile
     from assay.labels import (
         ambiguous_class_pairs,

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from assay._validation import check_int, check_labels
+from assay.evaluation import wilson_interval
 from assay.exceptions import InputValidationError, InvalidParameterError
 
-__all__ = ["ClassProfile", "class_profile", "gini", "wilson_interval"]
+__all__ = ["ClassProfile", "class_profile", "gini"]
 
 
 @dataclass(frozen=True)
@@ -49,27 +50,6 @@ def gini(counts: Any) -> float:
         return 0.0
     ranks = np.arange(1, n + 1)
     return float((2 * np.sum(ranks * c) / (n * c.sum())) - (n + 1) / n)
-
-
-def wilson_interval(successes: Any, totals: Any, *, z: float = 1.959963984540054) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for proportions (vectorised); (0, 1) where a total is 0.
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval([5], [10])
-    >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
-    (0.2366, 0.7634)
-    """
-    k = np.asarray(successes, dtype=np.float64)
-    n = np.asarray(totals, dtype=np.float64)
-    safe = np.maximum(n, 1.0)
-    p = k / safe
-    denom = 1.0 + z**2 / safe
-    centre = (p + z**2 / (2 * safe)) / denom
-    half = z * np.sqrt(p * (1 - p) / safe + z**2 / (4 * safe**2)) / denom
-    lo = np.where(n > 0, np.clip(centre - half, 0, 1), 0.0)
-    hi = np.where(n > 0, np.clip(centre + half, 0, 1), 1.0)
-    return lo, hi
 
 
 def class_profile(

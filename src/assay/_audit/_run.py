@@ -75,7 +75,10 @@ def audit(
     label_method : {"hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"}, default="hybrid"
         See :func:`assay.find_label_issues`.
     annotations : DataFrame, optional
-        Long-format annotations ``(item, annotator, label)`` for the annotator checks.
+        Long-format annotations with columns ``item`` (matching the id column, or the row
+        number without one), ``annotator`` and ``label``. Adds the ``annotators`` check
+        (Dawid-Skene consensus per row) and counts a confident consensus that contradicts the
+        given label as a label issue.
     random_state : int, default=0
     n_jobs : int, optional
         Parallel cross-fitting folds (joblib).
@@ -112,6 +115,13 @@ def audit(
     check_int("k", k, low=1, owner="audit")
     check_choice("label_method", label_method, ("hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"),
                  owner="audit")
+    if annotations is not None:
+        missing = [c for c in ("item", "annotator", "label") if c not in annotations.columns]
+        if missing:
+            raise InputValidationError(
+                f"annotations need the columns item, annotator and label; missing {missing}. "
+                f"Got columns {list(map(str, annotations.columns))}. Rename them first."
+            )
     user_probs = None
     if pred_probs is not None:
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,

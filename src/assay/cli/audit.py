@@ -132,6 +132,11 @@ def register(app: typer.Typer) -> None:
         id_col: str | None = typer.Option(None, "--id", help="Unique row id column."),
         meta: str | None = typer.Option(None, "--meta", help="Comma-separated columns to slice by."),
         checks: str | None = typer.Option(None, "--checks", help="Comma-separated checks to run."),
+        annotations: Path | None = typer.Option(
+            None, "--annotations", help="Long-format annotations file (item, annotator, label)."),
+        annotation_columns: str = typer.Option(
+            "item,annotator,label", "--annotation-columns",
+            help="Names of the item, annotator and label columns in --annotations."),
         text_model: str = typer.Option("tfidf", "--text-model", help="tfidf or minilm."),
         k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -155,11 +160,12 @@ def register(app: typer.Typer) -> None:
                   "pred_probs": str(pred_probs) if pred_probs else None,
                   "embeddings": str(embeddings) if embeddings else None}
         ws_path = None if no_workspace else (workspace or _default_ws(data))
+        ann = _read_annotations(annotations, annotation_columns) if annotations else None
         with _progress(not as_json) as progress:
             result, run_id = run_recorded(
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
-                text_model=text_model, random_state=seed,
+                text_model=text_model, random_state=seed, annotations=ann,
             )
         paths = write_outputs(result, out)
         broken = evaluate_fail_on(rules, result.metrics()) if rules else []
@@ -231,6 +237,26 @@ def register(app: typer.Typer) -> None:
         t.add_row("exact-duplicate pairs found", f"{scores['exact_duplicate_recall']:.0%}")
         console.print(t)
         console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _read_annotations(path: Path, columns: str) -> Any:
+    from assay.data import read_table
+
+    names = [c.strip() for c in columns.split(",")]
+    if len(names) != 3:
+        raise InvalidParameterError(
+            "--annotation-columns", "three comma-separated names: item,annotator,label", columns
+        )
+    table = read_table(path)
+    from assay._validation import did_you_mean
+
+    for name in names:
+        if name not in table.columns:
+            raise InputValidationError(
+                f"Column '{name}' not found in {path}.{did_you_mean(name, table.columns)} "
+                f"Columns: {', '.join(map(str, table.columns))}. Set --annotation-columns."
+            )
+    return table[names].set_axis(["item", "annotator", "label"], axis=1)
 
 
 def _default_ws(data: Path) -> Path:

@@ -26,7 +26,19 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
     """Rows whose given label is likely wrong (confident learning), with a suggested label."""
     y, p = ctx.labels, ctx.pred_probs
     method = ctx.config.label_method
-    flags = ctx.label_flags
+    flags = ctx.label_flags.copy()
+    n_from_annotators = 0
+    if ctx.annotations is not None:
+        # annotators' consensus contradicting the given label is evidence of a label error
+        from assay._audit.checks.annotators import CONFLICT_CONFIDENCE, consensus_by_row
+
+        cons = consensus_by_row(ctx)
+        given = np.array([str(ctx.dataset.classes[i]) for i in y])
+        conflict = cons["consensus_label"].notna().to_numpy() & (
+            cons["consensus_label"].astype(str).to_numpy() != given) & (
+            cons["confidence"].fillna(0).to_numpy() >= CONFLICT_CONFIDENCE)
+        n_from_annotators = int((conflict & ~flags).sum())
+        flags |= conflict
     scores = label_quality_scores(y, p, method="self_confidence")
     est = estimate_label_issues(y, p, flagged=flags)
     suggested = suggest_labels(y, p)
@@ -54,6 +66,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "method": method,
             "pred_probs": "user" if ctx.user_pred_probs is not None else "out-of-fold",
             "model_accuracy": float((p.argmax(axis=1) == y).mean()),
+            "n_flagged_by_annotators_only": n_from_annotators,
         },
         rows=rows,
         evidence={"top_rows": top.tolist()},
