@@ -244,14 +244,14 @@ def _column_slices(
 
 
 def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+    """k-means clusters of ``x``: fitted on at most 20,000 sampled rows, assigned for all rows."""
+    from sklearn.cluster import KMeans
 
     seed = int(rng.integers(2**31 - 1))
-    if x.shape[0] > 20_000:
-        model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096)
-    else:
-        model = KMeans(n_clusters=k, random_state=seed, n_init=3)
-    return model.fit_predict(x).astype(np.int64)
+    n = x.shape[0]
+    fit_rows = np.sort(rng.choice(n, size=20_000, replace=False)) if n > 20_000 else slice(None)
+    model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(x[fit_rows])
+    return model.predict(x).astype(np.int64)
 
 
 def normalized_confusion(
