@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 import assay
-from assay._audit import AuditResult, CheckResult, register_check, registered_checks
-from assay._audit import _registry  # noqa: I001
+from assay._audit import AuditResult, CheckResult, _registry, register_check, registered_checks
 from assay.demo import make_demo_data, score_demo
 from assay.exceptions import InputValidationError, InvalidParameterError
 

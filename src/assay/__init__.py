@@ -78,9 +78,9 @@ if TYPE_CHECKING:  # pragma: no cover
         register_check,
         registered_checks,
     )
-    from assay.data import Dataset, featurize, load
     from assay.agreement import agree, krippendorff_alpha
     from assay.consensus import consensus_labels, dawid_skene
+    from assay.data import Dataset, featurize, load
     from assay.duplicates import find_duplicates
     from assay.evaluation import (
         bootstrap_interval,
@@ -88,10 +88,6 @@ if TYPE_CHECKING:  # pragma: no cover
         evaluation_intervals,
         wilson_interval,
     )
-    from assay.leakage import find_leakage, find_target_leakage, leakage_summary
-    from assay.slices import find_slices
-    from assay.splits import make_splits
-    from assay.workspace import Workspace, open_workspace
     from assay.imbalance import class_profile
     from assay.labels import (
         ambiguous_class_pairs,
@@ -102,6 +98,10 @@ if TYPE_CHECKING:  # pragma: no cover
         label_quality_scores,
         suggest_labels,
     )
+    from assay.leakage import find_leakage, find_target_leakage, leakage_summary
     from assay.models import cross_val_pred_probs
     from assay.neighbors import KnnGraph, knn_graph
     from assay.outliers import find_outliers, outlier_scores
+    from assay.slices import find_slices
+    from assay.splits import make_splits
+    from assay.workspace import Workspace, open_workspace

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._validation import check_choice, check_int, check_pred_probs
 from assay._audit._context import ArtifactCache, AuditConfig, AuditContext
 from assay._audit._registry import registered_checks
 from assay._audit._result import AuditResult, CheckResult
+from assay._validation import check_choice, check_int, check_pred_probs
 from assay.data import Dataset, load
 from assay.exceptions import InputValidationError, InvalidParameterError
 

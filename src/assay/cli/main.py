@@ -25,8 +25,13 @@ app = typer.Typer(
 # Modules under assay.cli that define ``register(app)``; each adds its commands.
 _COMMAND_MODULES: tuple[str, ...] = (
     "audit",
+    "diff",
     "runs",
     "train",
+    "split",
+    "agree",
+    "value",
+    "curve",
 )
 
 
