@@ -60,6 +60,9 @@ def test_embeddings_npy_array_and_column(frame, tmp_path):
         np.testing.assert_array_equal(f.matrix, emb)
     ds = load(frame.assign(vec=list(emb)), label="y", embeddings="vec")
     assert ds.roles.embedding_column == "vec" and "vec" not in ds.roles.features
+    # vector cells are hashable for the fingerprint, and a changed vector changes it
+    other = load(frame.assign(vec=list(emb + 1)), label="y", embeddings="vec")
+    assert ds.fingerprint != other.fingerprint
 
 
 def test_embeddings_pickle_refused(frame, tmp_path):

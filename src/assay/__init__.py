@@ -19,11 +19,14 @@ _EXPORTS: dict[str, str] = {
     "KnnGraph": "assay.neighbors",
     "Threshold": "assay._audit",
     "Workspace": "assay.workspace",
+    "adjust_logits": "assay.longtail",
     "agree": "assay.agreement",
     "ambiguous_class_pairs": "assay.labels",
     "audit": "assay._audit",
     "bootstrap_interval": "assay.evaluation",
+    "class_balanced_weights": "assay.longtail",
     "class_profile": "assay.imbalance",
+    "compare_runs": "assay.compare",
     "compare_splits": "assay.evaluation",
     "compute_confident_joint": "assay.labels",
     "consensus_labels": "assay.consensus",
@@ -38,17 +41,22 @@ _EXPORTS: dict[str, str] = {
     "find_outliers": "assay.outliers",
     "find_slices": "assay.slices",
     "find_target_leakage": "assay.leakage",
+    "gradient_conflict": "assay.multitask",
+    "group_accuracy": "assay.longtail",
     "knn_graph": "assay.neighbors",
     "knn_label_agreement": "assay.labels",
     "krippendorff_alpha": "assay.agreement",
     "label_quality_scores": "assay.labels",
     "leakage_summary": "assay.leakage",
     "load": "assay.data",
+    "make_long_tailed": "assay.longtail",
     "make_splits": "assay.splits",
     "open_workspace": "assay.workspace",
     "outlier_scores": "assay.outliers",
+    "project_conflicting": "assay.multitask",
     "register_check": "assay._audit",
     "registered_checks": "assay._audit",
+    "shot_groups": "assay.longtail",
     "suggest_labels": "assay.labels",
     "wilson_interval": "assay.evaluation",
 }
@@ -79,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover
         registered_checks,
     )
     from assay.agreement import agree, krippendorff_alpha
+    from assay.compare import compare_runs
     from assay.consensus import consensus_labels, dawid_skene
     from assay.data import Dataset, featurize, load
     from assay.duplicates import find_duplicates
@@ -99,7 +108,15 @@ if TYPE_CHECKING:  # pragma: no cover
         suggest_labels,
     )
     from assay.leakage import find_leakage, find_target_leakage, leakage_summary
+    from assay.longtail import (
+        adjust_logits,
+        class_balanced_weights,
+        group_accuracy,
+        make_long_tailed,
+        shot_groups,
+    )
     from assay.models import cross_val_pred_probs
+    from assay.multitask import gradient_conflict, project_conflicting
     from assay.neighbors import KnnGraph, knn_graph
     from assay.outliers import find_outliers, outlier_scores
     from assay.slices import find_slices

@@ -32,8 +32,15 @@ def runs_command(
     command: str | None = typer.Option(None, "--command", help="Only runs of this command."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Newest N runs only."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    compare: bool = typer.Option(
+        False, "--compare", help="Leaderboard of training runs, with like-for-like flags."),
+    records: Path = typer.Option(
+        Path(".assay/runs"), "--records", help="Folder of training run records (assay train --out)."),
 ) -> None:
-    """List the runs recorded in a workspace, newest first."""
+    """List the runs recorded in a workspace, newest first (``--compare``: a leaderboard)."""
+    if compare:
+        _compare(records, as_json)
+        return
     with _open(workspace) as ws:
         frame = ws.runs(command=command, limit=limit)
         location = ws.path
@@ -59,6 +66,34 @@ def runs_command(
             Text(r["run_id"]), Text(r["command"]), _status_text(r["status"]),
             Text(_duration(r["duration_s"])), Text((r["fingerprint"] or "-")[:12]),
             Text(f"{r['n_findings']:,}"),
+        )
+    console.print(table)
+
+
+def _compare(records: Path, as_json: bool) -> None:
+    """Print the leaderboard of training runs: accuracy next to cost, unfair comparisons flagged."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from assay.compare import compare_runs, load_run_records
+
+    board = compare_runs(load_run_records(records))
+    rows = [_plain(r) for r in board.to_dict(orient="records")]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=Text(f"Training runs in {records}"), title_justify="left")
+    for col in ("run", "recipe", "backbone", "balanced", "few", "overall", "params", "train s",
+                "like for like", "flags"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        fmt = (lambda v: "-" if v is None else f"{v:.3f}")  # noqa: E731
+        table.add_row(
+            Text(str(r.get("run_id"))), Text(str(r.get("recipe"))), Text(str(r.get("backbone"))),
+            fmt(r.get("balanced")), fmt(r.get("few")), fmt(r.get("overall")),
+            Text(f"{r.get('params_trained') or 0:,}"), fmt(r.get("train_seconds")),
+            Text("yes" if r.get("like_for_like") else "NO", style="green" if r.get("like_for_like") else "red"),
+            Text(str(r.get("flags") or "")),
         )
     console.print(table)
 

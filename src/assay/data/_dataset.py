@@ -95,7 +95,7 @@ class Dataset:
         """Content hash of the rows, roles and embeddings (identifies a dataset version)."""
         if not self._fingerprint:
             h = hashlib.sha256()
-            hashed = pd.util.hash_pandas_object(self.table, index=False).to_numpy()
+            hashed = _hash_table(self.table)
             h.update(hashed.tobytes())
             h.update(json.dumps(list(map(str, self.table.columns))).encode())
             h.update(json.dumps(self.roles.to_dict(), sort_keys=True).encode())
@@ -112,6 +112,19 @@ class Dataset:
     def class_names(self) -> list[str]:
         """Classes as strings, for display."""
         return [str(c) for c in self.classes]
+
+
+def _hash_table(table: pd.DataFrame) -> np.ndarray:
+    """Row hashes of a table; cells holding arrays or lists (vectors) are hashed by their bytes."""
+    try:
+        return pd.util.hash_pandas_object(table, index=False).to_numpy()
+    except TypeError:
+        safe = table.copy(deep=False)
+        for col in safe.columns:
+            if safe[col].dtype == object:
+                safe[col] = [np.asarray(v).tobytes() if isinstance(v, np.ndarray | list | tuple)
+                             else v for v in safe[col]]
+        return pd.util.hash_pandas_object(safe, index=False).to_numpy()
 
 
 def load(

@@ -1,0 +1,79 @@
+"""Optional PyTorch layer: long-tail losses, samplers, light heads on frozen features, PCGrad.
+
+The only package of assay that imports torch (extra ``torch``: ``pip install 'assay[torch]'``).
+``assay.torch.tracin`` is a separate module, imported by its own path.
+"""
+
+from __future__ import annotations
+
+try:
+    import torch as _torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised by a test that hides torch
+    from assay.exceptions import MissingDependencyError
+
+    raise MissingDependencyError("torch", "torch", "assay.torch") from exc
+
+from assay.torch.functional import (
+    balanced_softmax_loss,
+    cross_entropy,
+    focal_loss,
+    ldam_loss,
+    ldam_margins,
+    logit_adjusted_loss,
+)
+from assay.torch.heads import (
+    RECIPES,
+    CosineClassifier,
+    HeadFit,
+    LightHead,
+    fit_head,
+    tau_normalize,
+)
+from assay.torch.losses import (
+    LOSSES,
+    BalancedSoftmaxLoss,
+    ClassBalancedLoss,
+    CrossEntropyLoss,
+    FocalLoss,
+    LDAMLoss,
+    LogitAdjustedLoss,
+    make_loss,
+)
+from assay.torch.pcgrad import PCGrad
+from assay.torch.samplers import (
+    SAMPLERS,
+    ClassPowerSampler,
+    ProgressiveSampler,
+    make_sampler,
+)
+from assay.torch.sanity import SanityResult, overfit_check
+
+__all__ = [
+    "LOSSES",
+    "RECIPES",
+    "SAMPLERS",
+    "BalancedSoftmaxLoss",
+    "ClassBalancedLoss",
+    "ClassPowerSampler",
+    "CosineClassifier",
+    "CrossEntropyLoss",
+    "FocalLoss",
+    "HeadFit",
+    "LDAMLoss",
+    "LightHead",
+    "LogitAdjustedLoss",
+    "PCGrad",
+    "ProgressiveSampler",
+    "SanityResult",
+    "balanced_softmax_loss",
+    "cross_entropy",
+    "fit_head",
+    "focal_loss",
+    "ldam_loss",
+    "ldam_margins",
+    "logit_adjusted_loss",
+    "make_loss",
+    "make_sampler",
+    "overfit_check",
+    "tau_normalize",
+]
