@@ -32,6 +32,8 @@ def test_audit_writes_outputs(csv_path, tmp_path, capsys):
     issues = pd.read_parquet(out / "issues.parquet")
     assert len(issues) == 120 and bool(issues.loc[0, "is_label_issue"])
     assert (out / "issues.csv").exists()
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "label_issues" in html
     doc = json.loads((out / "audit.json").read_text())
     assert doc["schema_version"] == 1 and doc["summary"]["issues_file"] == "issues.parquet"
     assert "label_issues" in capsys.readouterr().out

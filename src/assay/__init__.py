@@ -56,9 +56,11 @@ _EXPORTS: dict[str, str] = {
     "project_conflicting": "assay.multitask",
     "register_check": "assay._audit",
     "registered_checks": "assay._audit",
+    "render_report": "assay.report",
     "shot_groups": "assay.longtail",
     "suggest_labels": "assay.labels",
     "wilson_interval": "assay.evaluation",
+    "write_report": "assay.report",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -119,6 +121,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from assay.multitask import gradient_conflict, project_conflicting
     from assay.neighbors import KnnGraph, knn_graph
     from assay.outliers import find_outliers, outlier_scores
+    from assay.report import render_report, write_report
     from assay.slices import find_slices
     from assay.splits import make_splits
     from assay.workspace import Workspace, open_workspace

@@ -188,6 +188,12 @@ class AuditResult:
             d["issues"] = {c: _jsonable(self.issues[c].tolist()) for c in self.issues.columns}
         return d
 
+    def to_html(self, dataset: Any = None, **options: Any) -> str:
+        """The self-contained HTML report (see :func:`assay.report.render_report`)."""
+        from assay.report import render_report
+
+        return render_report(self, dataset, **options)
+
     def to_json(self, path: str | Path | None = None, *, include_issues: bool = True) -> str:
         """Serialise to versioned JSON (and write it to ``path`` when given)."""
         text = json.dumps(self.to_dict(include_issues=include_issues), indent=1, allow_nan=False)

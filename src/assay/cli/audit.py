@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann,
             )
-        paths = write_outputs(result, out)
+        paths = write_outputs(result, out, dataset)
         broken = evaluate_fail_on(rules, result.metrics()) if rules else []
         if as_json:
             payload = result.to_dict(include_issues=False)
@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
                 dataset, out / ".assay", {"data": str(data_path), "demo": True, "noise": noise},
                 random_state=seed, progress=progress,
             )
-        paths = write_outputs(result, out)
+        paths = write_outputs(result, out, dataset)
         scores = score_demo(demo, result.issues)
         est = result.checks["label_issues"].summary
         scores["estimated_precision"] = est["estimated_precision"]
@@ -292,8 +292,8 @@ def run_recorded(
     return result, rec.run_id
 
 
-def write_outputs(result: Any, out: Path) -> dict[str, Path]:
-    """Write ``issues.parquet``, ``issues.csv`` and ``audit.json`` into ``out``."""
+def write_outputs(result: Any, out: Path, dataset: Any = None) -> dict[str, Path]:
+    """Write ``issues.parquet``, ``issues.csv``, ``audit.json`` and ``report.html`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"issues": out / "issues.parquet", "issues_csv": out / "issues.csv",
              "json": out / "audit.json"}
@@ -305,4 +305,7 @@ def write_outputs(result: Any, out: Path) -> dict[str, Path]:
     issues.to_csv(paths["issues_csv"], index=False)
     result.summary["issues_file"] = "issues.parquet"
     result.to_json(paths["json"], include_issues=False)
+    from assay.report import write_report
+
+    paths["report"] = write_report(result, out / "report.html", dataset=dataset)
     return paths

@@ -1,0 +1,122 @@
+"""``assay report``: re-render the HTML report from a saved audit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from assay.cli._common import console, err_console, print_json
+from assay.exceptions import InputValidationError
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to the CLI."""
+    app.command("report")(report_command)
+
+
+def report_command(
+    source: str = typer.Argument(
+        ..., help="Audit folder (as written by 'assay audit --out') or its audit.json."),
+    out: Path | None = typer.Option(
+        None, "-o", "--out", help="HTML file to write. Default: report.html beside audit.json."),
+    data: Path | None = typer.Option(
+        None, "--data", help="The audited data, to show the samples themselves. Default: the "
+        "file recorded in audit.json, when it still exists."),
+    label: str | None = typer.Option(None, "--label", help="Label column of --data (default: "
+                                     "the roles recorded in audit.json)."),
+    text: str | None = typer.Option(None, "--text", help="Free-text column of --data."),
+    image: str | None = typer.Option(None, "--image", help="Image path column of --data."),
+    id_col: str | None = typer.Option(None, "--id", help="Row id column of --data."),
+    no_data: bool = typer.Option(False, "--no-data", help="Render without samples."),
+    max_rows: int = typer.Option(200, "--max-rows", help="Most rows per gallery."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Write the self-contained HTML report of a saved audit (offline, printable)."""
+    from assay.report import write_report
+
+    result, base = _load_result(source)
+    target = out if out is not None else base / "report.html"
+    dataset, note = _dataset(result, data=data, label=label, text=text, image=image,
+                             id_col=id_col, skip=no_data)
+    href = _issues_href(result, base, target)
+    path = write_report(result, target, dataset=dataset, issues_href=href, max_rows=max_rows)
+    payload = {"report": str(path), "bytes": path.stat().st_size, "status": result.status,
+               "samples": dataset is not None, "issues_href": href}
+    if as_json:
+        if note:
+            payload["note"] = note
+        print_json(payload)
+        return
+    if note:
+        err_console.print(f"[yellow]note:[/] {note}")
+    console.print(f"Wrote {path} ({payload['bytes'] / 1e3:,.0f} kB"
+                  f"{', with samples' if dataset is not None else ''}).")
+
+
+def _load_result(source: str) -> tuple[Any, Path]:
+    """The audit a SOURCE names, and the folder its files live in.
+
+    Hook for the workspace: a SOURCE that is not a path will be looked up as a run id
+    (``Workspace.resolve_run``) once the store keeps each run's audit.json; add that branch here.
+    """
+    from assay import AuditResult
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / "audit.json"
+        if not path.exists():
+            raise InputValidationError(
+                f"No audit.json in '{source}'. Pass the folder that 'assay audit --out' wrote, "
+                "or the audit.json file itself."
+            )
+    elif not path.exists():
+        raise InputValidationError(
+            f"No audit found at '{source}'. Pass an audit folder (written by 'assay audit "
+            "--out') or its audit.json; workspace run ids are not accepted by 'assay report' yet."
+        )
+    return AuditResult.from_json(path), path.parent
+
+
+def _dataset(
+    result: Any, *, data: Path | None, label: str | None, text: str | None,
+    image: str | None, id_col: str | None, skip: bool,
+) -> tuple[Any, str | None]:
+    """The audited data to show samples from (or None), and a note for the user when left out."""
+    from assay.report import load_dataset_for
+    from assay.report._source import check_alignment
+
+    if skip:
+        return None, None
+    if data is not None and label is not None:
+        from assay.data import load
+
+        ds = load(data, label=label, text=text, image=image, id=id_col)
+        check_alignment(result, ds)
+        return ds, None
+    if data is not None:
+        if not (result.summary.get("roles") or {}).get("label"):
+            raise InputValidationError(
+                "audit.json records no column roles, so --data needs --label (and --text, "
+                "--image, --id as in the audit)."
+            )
+        return load_dataset_for(result, data), None
+    try:
+        ds = load_dataset_for(result)
+    except InputValidationError as exc:
+        return None, f"samples left out: {exc}"
+    if ds is None:
+        return None, ("samples left out: the audited data file was not found; pass it with "
+                      "--data to show the rows themselves.")
+    return ds, None
+
+
+def _issues_href(result: Any, base: Path, target: Path) -> str | None:
+    """Relative link from the report to the full per-row Parquet table, when it exists."""
+    name = result.summary.get("issues_file")
+    if not name or not (base / str(name)).exists():
+        return None
+    rel = os.path.relpath((base / str(name)).resolve(), target.resolve().parent)
+    return Path(rel).as_posix()

@@ -1,0 +1,14 @@
+"""The HTML audit report: one self-contained, offline, printable file.
+
+:func:`render_report` is a pure function from an :class:`~assay.AuditResult` (plus, optionally,
+the audited :class:`~assay.Dataset`, to show the samples themselves) to an HTML string;
+:func:`write_report` writes it to disk. ``audit.json`` stays the machine interface; the report
+is rendered from the same result object. See ``docs/report.md``.
+"""
+
+from __future__ import annotations
+
+from assay.report._render import render_report, safe_json, write_report
+from assay.report._source import load_dataset_for
+
+__all__ = ["load_dataset_for", "render_report", "safe_json", "write_report"]

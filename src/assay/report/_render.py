@@ -1,0 +1,734 @@
+"""``render_report``: a pure function from an :class:`~assay.AuditResult` (and the data) to HTML.
+
+The HTML is one self-contained file: the CSS and JavaScript of ``static/`` are inlined, images are
+``data:`` URIs, nothing is fetched from the network. Every string that comes from the data goes
+through Jinja2 autoescaping; the one block of data handed to JavaScript is JSON with ``<``,
+``>``, ``&``, U+2028 and U+2029 escaped, so no label can close the ``<script>`` element.
+
+Large audits stay fast: the renderer never loops over all rows in Python; it selects the rows to
+show (at most ``max_rows`` per section) with numpy first and reads only those from the data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay._audit._result import SCHEMA_VERSION, _jsonable
+from assay._validation import check_int
+from assay.exceptions import InputValidationError
+
+__all__ = ["render_report", "write_report", "safe_json"]
+
+#: Classes drawn as separate bars in the class-profile chart; above this, a step line.
+MAX_BARS = 240
+#: Classes shown in the confusion matrix.
+MAX_CONFUSION = 30
+#: Members of one duplicate set shown side by side.
+MAX_SET_MEMBERS = 6
+#: Duplicate sets shown.
+MAX_SETS = 100
+#: Rows of evidence tables (pairs, columns, slices) shown.
+MAX_TABLE = 200
+
+_STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2, "error": 3}
+_STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skip": "SKIP"}
+# Sections in display order: (anchor id, title, check that feeds it).
+_SECTIONS = [
+    ("class-profile", "Class profile", "class_profile"),
+    ("label-issues", "Suspected label errors", "label_issues"),
+    ("duplicates", "Duplicate sets", "duplicates"),
+    ("outliers", "Outliers", "outliers"),
+    ("ambiguous-pairs", "Ambiguous class pairs", "ambiguous_pairs"),
+    ("confusion", "Confusion matrix", None),
+    ("leakage", "Leakage across splits", "leakage"),
+    ("target-leakage", "Target leakage", "target_leakage"),
+    ("slices", "Weak slices", "slices"),
+    ("evaluation-size", "Evaluation set size", "evaluation_size"),
+    ("split-shift", "Split shift", "split_shift"),
+]
+_KNOWN = {check for _, _, check in _SECTIONS if check}
+
+
+def render_report(
+    result: Any,
+    dataset: Any = None,
+    *,
+    issues_href: str | None = None,
+    max_rows: int = 200,
+    title: str | None = None,
+) -> str:
+    """Render an audit as one self-contained, offline, printable HTML page.
+
+    Parameters
+    ----------
+    result : AuditResult
+        What :func:`assay.audit` returned (or :meth:`AuditResult.from_json` read back).
+    dataset : Dataset, optional
+        The audited data, aligned with ``result.issues``. When given, the galleries show each
+        row itself: an image thumbnail, a text excerpt or a few table cells. Without it they
+        show what the per-row issues table holds.
+    issues_href : str, optional
+        Link to the full per-row table (e.g. ``"issues.parquet"``), shown under each capped
+        gallery.
+    max_rows : int, default=200
+        Most rows shown per gallery (label errors, outliers); the page paginates them.
+    title : str, optional
+        Page title. Default: "assay audit" and the data source's file name.
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from assay import AuditResult, CheckResult
+    >>> res = AuditResult({"outliers": CheckResult("outliers", "pass", message="No outliers.")},
+    ...                   pd.DataFrame({"row": [0, 1]}), {"n_rows": 2, "n_classes": 1})
+    >>> html = render_report(res)
+    >>> html.startswith("<!DOCTYPE html>"), "No outliers." in html
+    (True, True)
+    """
+    ctx = build_context(result, dataset, issues_href=issues_href, max_rows=max_rows, title=title)
+    return _environment().get_template("report.html.j2").render(**ctx)
+
+
+def write_report(
+    result: Any,
+    path: str | Path,
+    *,
+    dataset: Any = None,
+    issues_href: str | None = None,
+    max_rows: int = 200,
+) -> Path:
+    """Render the report and write it to ``path`` (a folder gets ``report.html`` inside).
+
+    The file is written to a temporary name first and renamed, so a reader never sees half a
+    report. When ``issues_href`` is not given and ``result.summary["issues_file"]`` names a file
+    beside the report, the report links to it.
+
+    Parameters
+    ----------
+    result : AuditResult
+    path : str or Path
+        The HTML file to write, or an existing folder.
+    dataset : Dataset, optional
+        See :func:`render_report`.
+    issues_href : str, optional
+        See :func:`render_report`.
+    max_rows : int, default=200
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from assay import AuditResult
+    >>> res = AuditResult({}, pd.DataFrame(), {"n_rows": 0, "n_classes": 0})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_report(res, d).name
+    'report.html'
+    """
+    target = Path(path)
+    if target.is_dir():
+        target = target / "report.html"
+    if not target.parent.exists():
+        raise InputValidationError(
+            f"Cannot write the report to '{target}': the folder '{target.parent}' does not exist. "
+            "Create it first or pick another path."
+        )
+    if issues_href is None:
+        name = result.summary.get("issues_file") if isinstance(result.summary, dict) else None
+        if name and (target.parent / str(name)).exists():
+            issues_href = str(name)
+    html = render_report(result, dataset, issues_href=issues_href, max_rows=max_rows)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def safe_json(obj: Any) -> str:
+    """JSON text that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c``, ``\\u003e`` and ``\\u0026``; U+2028 and U+2029
+    (line breaks in older JavaScript) are escaped too. ``JSON.parse`` reads the same value back.
+
+    Examples
+    --------
+    >>> safe_json({"label": "</script>"})
+    '{"label": "\\\\u003c/script\\\\u003e"}'
+    """
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str)
+    for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(raw, esc)
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Context: plain dicts and lists, everything the template shows
+# --------------------------------------------------------------------------------------------
+def build_context(
+    result: Any,
+    dataset: Any = None,
+    *,
+    issues_href: str | None = None,
+    max_rows: int = 200,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Everything the template needs, as JSON-able values (the report's view model)."""
+    from assay._audit import AuditResult
+
+    if not isinstance(result, AuditResult):
+        raise InputValidationError(
+            f"render_report needs an assay.AuditResult; got {type(result).__name__}. Pass what "
+            "assay.audit() returned or AuditResult.from_json('audit.json')."
+        )
+    max_rows = check_int("max_rows", max_rows, low=1, high=10_000, owner="render_report")
+    if issues_href is not None and not isinstance(issues_href, str):
+        raise InputValidationError(
+            f"issues_href must be a string (a link such as 'issues.parquet'); got "
+            f"{type(issues_href).__name__}."
+        )
+    issues = result.issues if isinstance(result.issues, pd.DataFrame) else pd.DataFrame()
+    if dataset is not None:
+        _check_dataset(dataset, issues)
+    # The same figures as result.to_dict(), without converting large evidence (a K x K
+    # confusion matrix) to Python lists: the builders read arrays and frames directly.
+    summary = _jsonable(result.summary)
+    checks = {c.name: _check_view(c) for c in result.checks.values()}
+    sel = _Selector(issues, max_rows)
+
+    sections: list[dict[str, Any]] = []
+    for anchor, heading, name in _SECTIONS:
+        check = checks.get(name) if name else None
+        if name and check is None:
+            continue
+        if check is not None and check["status"] == "error":
+            continue  # shown under "Checks that errored"
+        builder = _BUILDERS[anchor]
+        body = builder(check, checks, sel, summary)
+        if body is None:
+            continue
+        sections.append({"id": anchor, "title": heading, "check": check, "kind": anchor, **body})
+    for name, check in checks.items():
+        if name not in _KNOWN and check["status"] != "error":
+            sections.append({"id": f"check-{_slug(name)}", "title": name, "check": check,
+                             "kind": "generic", **_generic(check)})
+    errored = [c for c in checks.values() if c["status"] == "error"]
+
+    samples: dict[int, dict[str, Any]] = {}
+    if dataset is not None and sel.wanted:
+        from assay.report._samples import build_samples
+
+        samples = build_samples(dataset, np.fromiter(sel.wanted, dtype=np.int64, count=len(sel.wanted)))
+    for sec in sections:
+        for item in sec.get("items", []):
+            item["sample"] = samples.get(item["row"])
+        for dup in sec.get("sets", []):
+            for member in dup["members"]:
+                member["sample"] = samples.get(member["row"])
+
+    rows_table = [
+        {"name": name, "status": c["status"], "word": _STATUS_WORD[c["status"]],
+         "message": c["message"], "duration_s": c.get("duration_s", 0.0),
+         "thresholds": [{"name": k, "value": _fmt_value(t.get("value")), "source": t.get("source", "")}
+                        for k, t in c.get("thresholds", {}).items()],
+         "anchor": next((s["id"] for s in sections if s.get("check") is c),
+                        "errors" if c["status"] == "error" else None)}
+        for name, c in checks.items()
+    ]
+    skipped = [{"name": str(k), "why": str(v)} for k, v in (summary.get("skipped") or {}).items()]
+    counts = {s: sum(c["status"] == s for c in checks.values()) for s in _STATUS_RANK}
+    status = result.status
+    source = summary.get("source")
+    page_title = title or ("assay audit" + (f" · {Path(str(source)).name}" if source else ""))
+    data_block = {
+        "schema_version": SCHEMA_VERSION,
+        "status": status,
+        "statuses": {n: c["status"] for n, c in checks.items()},
+        "counts": {s["id"]: s.get("count") for s in sections if s.get("count") is not None},
+        "shown": {s["id"]: s.get("shown") for s in sections if s.get("shown") is not None},
+        "n_rows": summary.get("n_rows"),
+        "n_classes": summary.get("n_classes"),
+        "fingerprint": summary.get("fingerprint"),
+    }
+    return {
+        "title": page_title,
+        "status": status,
+        "status_word": _STATUS_WORD.get(status, status.upper()),
+        "facts": _facts(summary),
+        "checks": rows_table,
+        "skipped": skipped,
+        "status_counts": counts,
+        "sections": sections,
+        "errored": errored,
+        "issues_href": issues_href,
+        "has_samples": dataset is not None,
+        "sample_kind": _sample_kind(dataset),
+        "max_rows": max_rows,
+        "data_json": safe_json(data_block),
+        "version": _version(),
+        "css": _static("report.css"),
+        "js": _static("report.js"),
+        "script_hash": _script_hash(_static("report.js")),
+    }
+
+
+def _check_view(check: Any) -> dict[str, Any]:
+    """A check as in ``CheckResult.to_dict``, with the evidence left as it is."""
+    return {
+        "name": check.name, "status": check.status, "message": check.message,
+        "summary": _jsonable(check.summary), "evidence": dict(check.evidence),
+        "thresholds": {k: t.to_dict() for k, t in check.thresholds.items()},
+        "error": check.error, "duration_s": check.duration_s,
+    }
+
+
+def _check_dataset(dataset: Any, issues: pd.DataFrame) -> None:
+    from assay.data import Dataset
+
+    if not isinstance(dataset, Dataset):
+        raise InputValidationError(
+            f"dataset must be an assay.Dataset (from assay.load); got {type(dataset).__name__}. "
+            "Load the audited data with assay.load(path, label=...)."
+        )
+    if len(issues) and dataset.n_rows != len(issues):
+        raise InputValidationError(
+            f"The dataset has {dataset.n_rows:,} rows but the audit has {len(issues):,}: they "
+            "are not the same data. Pass the dataset that was audited (same file, same rows)."
+        )
+
+
+class _Selector:
+    """Picks the rows to show from the per-row frame with numpy, and remembers them."""
+
+    def __init__(self, issues: pd.DataFrame, max_rows: int) -> None:
+        self.issues = issues
+        self.max_rows = max_rows
+        self.wanted: dict[int, None] = {}  # rows to show, in priority (section) order
+        self.n = len(issues)
+
+    def _column(self, name: str) -> np.ndarray | None:
+        return self.issues[name].to_numpy() if name in self.issues.columns else None
+
+    def flagged(self, flag: str, score: str) -> tuple[int, np.ndarray]:
+        """(number flagged, positions of the ``max_rows`` lowest-scored flagged rows)."""
+        mask = self._column(flag)
+        if mask is None:
+            return 0, np.empty(0, np.int64)
+        pos = np.flatnonzero(np.asarray(mask, dtype=bool))
+        scores = self._column(score)
+        if scores is not None and pos.size:
+            s = np.asarray(pd.to_numeric(pd.Series(scores[pos]), errors="coerce"), dtype=float)
+            s = np.where(np.isnan(s), np.inf, s)
+            if pos.size > self.max_rows:
+                part = np.argpartition(s, self.max_rows - 1)[: self.max_rows]
+                pos, s = pos[part], s[part]
+            pos = pos[np.argsort(s, kind="stable")]
+        return int(np.asarray(mask, dtype=bool).sum()), pos[: self.max_rows]
+
+    def records(self, pos: np.ndarray, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Display values (id and the named per-row columns) of the rows at ``pos``."""
+        pos = np.asarray(pos, dtype=np.int64)
+        self.wanted.update(dict.fromkeys(pos.tolist()))
+        part = self.issues.iloc[pos]
+        cols = {f: [_plain(v) for v in part[f].tolist()] if f in part.columns else [None] * len(pos)
+                for f in ("id", *fields)}
+        return [{"row": int(r), **{f: cols[f][i] for f in cols}} for i, r in enumerate(pos)]
+
+    def id_of(self, row: int) -> Any:
+        if "id" in self.issues.columns and 0 <= row < self.n:
+            return _plain(self.issues["id"].iat[row])
+        return row
+
+
+# --------------------------------------------------------------------------------------------
+# Section builders: (check, all checks, selector, summary) -> body dict or None to leave out
+# --------------------------------------------------------------------------------------------
+def _class_profile(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    classes = _records(check["evidence"].get("classes"))
+    classes.sort(key=lambda r: -_num(r.get("count")))
+    s = check["summary"]
+    many = s.get("many_threshold", check["thresholds"].get("many", {}).get("value", 100))
+    few = s.get("few_threshold", check["thresholds"].get("few", {}).get("value", 20))
+    table = [{"class": _plain(r.get("class")), "count": _int(r.get("count")),
+              "share": r.get("share"), "group": r.get("group") or "",
+              "n_issues": r.get("n_issues"), "issue_rate": r.get("issue_rate"),
+              "low": r.get("issue_rate_low"), "high": r.get("issue_rate_high"),
+              "trusted": r.get("rate_trusted")} for r in classes]
+    return {
+        "count": len(table),
+        "stats": [("classes", s.get("n_classes", len(table))),
+                  ("imbalance ratio", _fmt_value(s.get("imbalance_ratio"))),
+                  (f"many (> {many})", s.get("n_many")),
+                  ("medium", s.get("n_medium")),
+                  (f"few (< {few})", s.get("n_few")),
+                  ("Gini", _fmt_value(s.get("gini")))],
+        "chart": _class_chart(table, many=_num(many), few=_num(few)),
+        "rows": table[: max(sel.max_rows, 50)],
+        "n_total": len(table),
+    }
+
+
+def _class_chart(table: list[dict], *, many: float, few: float) -> dict[str, Any]:
+    """Geometry of the log-scale bar chart (drawn as SVG by the template)."""
+    width, height, left, top, bottom = 960, 260, 52, 12, 28
+    plot_w, plot_h = width - left - 12, height - top - bottom
+    counts = np.array([max(r["count"] or 0, 0) for r in table], dtype=float)
+    k = len(counts)
+    top_count = max(float(counts.max()) if k else 1.0, 1.0)
+    decades = max(1, math.ceil(math.log10(top_count + 1)))
+    ymax = 10.0 ** decades
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - math.log10(max(v, 1.0)) / math.log10(ymax))
+
+    ticks = [{"y": round(y(10.0 ** d), 1), "label": f"{10 ** d:,}"} for d in range(decades + 1)]
+    lines = [{"y": round(y(v), 1), "label": name, "value": v}
+             for v, name in ((many, "many"), (few, "few")) if 1 <= v <= ymax]
+    bars: list[dict[str, Any]] = []
+    path = ""
+    if 0 < k <= MAX_BARS:
+        step = min(plot_w / k, 72.0)
+        gap = min(step * 0.15, 2.0)
+        for i, r in enumerate(table):
+            yv = y(counts[i]) if counts[i] > 0 else top + plot_h
+            bars.append({"x": round(left + i * step + gap / 2, 2), "y": round(yv, 2),
+                         "w": round(max(step - gap, 0.5), 2), "h": round(top + plot_h - yv, 2),
+                         "group": r["group"], "name": r["class"], "count": r["count"]})
+    elif k:
+        xs = left + plot_w * np.arange(k + 1) / k
+        ys = np.array([y(c) if c > 0 else top + plot_h for c in counts])
+        pts = [f"M{left:.1f},{top + plot_h:.1f}"]
+        for i in range(k):
+            pts.append(f"L{xs[i]:.1f},{ys[i]:.1f}L{xs[i + 1]:.1f},{ys[i]:.1f}")
+        pts.append(f"L{xs[k]:.1f},{top + plot_h:.1f}Z")
+        path = "".join(pts) if k <= 20_000 else ""
+    labels = [{"x": round(b["x"] + b["w"] / 2, 1), "name": b["name"]} for b in bars] if k <= 40 else []
+    return {"width": width, "height": height, "left": left, "top": top, "plot_w": plot_w,
+            "plot_h": plot_h, "ticks": ticks, "lines": lines, "bars": bars, "path": path,
+            "labels": labels, "k": k, "bottom_y": top + plot_h}
+
+
+_LABEL_FIELDS = ("given_label", "suggested_label", "label_score", "label_error_probability",
+                 "knn_label_agreement")
+
+
+def _label_issues(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    n, pos = sel.flagged("is_label_issue", "label_score")
+    s = check["summary"]
+    return {
+        "count": int(s.get("n_flagged", n)),
+        "shown": int(pos.size),
+        "items": sel.records(pos, _LABEL_FIELDS),
+        "stats": [("flagged", s.get("n_flagged", n)), ("share", _fmt_pct(s.get("rate"))),
+                  ("errors estimated", s.get("n_estimated_errors")),
+                  ("expected precision", _fmt_pct(s.get("estimated_precision"))),
+                  ("model accuracy", _fmt_pct(s.get("model_accuracy"))),
+                  ("method", s.get("method"))],
+    }
+
+
+def _duplicates(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    raw = _records(check["evidence"].get("sets"))
+    sets = []
+    for d in raw[:MAX_SETS]:
+        rows = [int(r) for r in d.get("rows", [])]
+        labels = list(d.get("labels") or [None] * len(rows))
+        ids = list(d.get("ids") or [sel.id_of(r) for r in rows])
+        members = []
+        for r, lab, ident in list(zip(rows, labels, ids, strict=False))[:MAX_SET_MEMBERS]:
+            sel.wanted[r] = None
+            members.append({"row": r, "id": _plain(ident), "label": _plain(lab)})
+        size = int(d.get("size", len(rows)))
+        sets.append({"size": size, "members": members, "more": max(size - len(members), 0),
+                     "conflict": len({str(x) for x in labels}) > 1})
+    s = check["summary"]
+    return {
+        "count": int(s.get("n_sets", len(raw))),
+        "shown": len(sets),
+        "sets": sets,
+        "stats": [("sets", s.get("n_sets")), ("rows with an exact copy", s.get("n_exact")),
+                  ("rows with a near copy", s.get("n_near")),
+                  ("redundant rows", s.get("n_redundant_rows")),
+                  ("sets with conflicting labels", s.get("n_sets_with_conflicting_labels"))],
+    }
+
+
+def _outliers(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    n, pos = sel.flagged("is_outlier", "outlier_score")
+    s = check["summary"]
+    return {
+        "count": int(s.get("n_outliers", n)),
+        "shown": int(pos.size),
+        "items": sel.records(pos, ("given_label", "outlier_score")),
+        "stats": [("outliers", s.get("n_outliers", n)), ("share", _fmt_pct(s.get("share")))],
+    }
+
+
+def _ambiguous(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    pairs = _records(check["evidence"].get("pairs"))
+    warn = _num(check["thresholds"].get("warn_rate", {}).get("value"), default=math.inf)
+    rows = [{"a": _plain(p.get("name_a", p.get("class_a"))),
+             "b": _plain(p.get("name_b", p.get("class_b"))),
+             "a_as_b": p.get("a_as_b"), "b_as_a": p.get("b_as_a"), "n": p.get("n_confused"),
+             "rate": p.get("rate"), "over": _num(p.get("rate")) > warn,
+             "examples": [sel.id_of(int(r)) for r in (p.get("examples") or [])[:5]]}
+            for p in pairs[:MAX_TABLE]]
+    return {"count": len(pairs), "shown": len(rows), "rows": rows}
+
+
+def _confusion(check: Any, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    conf = next((c["evidence"]["confusion"] for c in checks.values()
+                 if c["status"] != "error" and isinstance(c["evidence"].get("confusion"), dict)),
+                None)
+    if conf is None or conf.get("matrix") is None:
+        return None
+    names = [str(x) for x in conf.get("classes", [])]
+    m = np.asarray(conf["matrix"], dtype=float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.size == 0:
+        return None
+    k = m.shape[0]
+    names = (names + [str(i) for i in range(len(names), k)])[:k]
+    keep = np.arange(k)
+    if k > MAX_CONFUSION:  # keep the classes with the most confusion
+        off = m.sum(axis=1) - np.diag(m)
+        keep = np.sort(np.argsort(-off, kind="stable")[:MAX_CONFUSION])
+    sub = np.nan_to_num(m[np.ix_(keep, keep)])
+    cells = [[{"v": float(sub[i, j]), "diag": i == j,
+               "alpha": round(min(max(float(sub[i, j]), 0.0), 1.0) ** 0.5 * 0.85, 3)}
+              for j in range(len(keep))] for i in range(len(keep))]
+    return {"names": [names[i] for i in keep], "cells": cells, "k": k, "shown": len(keep)}
+
+
+def _leakage(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    ev = check["evidence"]
+    s = check["summary"]
+    pairs = _records(ev.get("pairs"))
+    return {
+        "count": int(s.get("n_leaked_rows", 0)),
+        "stats": [("leaked rows", s.get("n_leaked_rows")), ("exact", s.get("n_exact")),
+                  ("near", s.get("n_near")), ("group", s.get("n_group")),
+                  ("worst split pair leaked", _fmt_pct(s.get("worst_share_leaked")))],
+        "tables": [_table("Split pairs", _records(ev.get("split_pairs"))),
+                   _table("Leaked pairs", pairs, total=ev.get("n_pairs", len(pairs)))],
+    }
+
+
+def _target_leakage(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    cols = _records(check["evidence"].get("columns"))
+    cols.sort(key=lambda r: (not r.get("flagged"), -_num(r.get("score"))))
+    s = check["summary"]
+    return {"count": int(s.get("n_flagged", 0)),
+            "stats": [("columns screened", s.get("n_columns")), ("flagged", s.get("n_flagged"))],
+            "tables": [_table("Columns, most suspicious first", cols[:50], total=len(cols))]}
+
+
+def _slices(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    s = check["summary"]
+    ev = check["evidence"]
+    return {"count": int(s.get("n_slices_flagged", 0)),
+            "stats": [("slices tested", s.get("n_slices_tested")),
+                      ("flagged", s.get("n_slices_flagged")),
+                      ("overall error rate", _fmt_pct(s.get("error_rate"))),
+                      ("rows in flagged slices", s.get("rows_in_flagged_slices"))],
+            "tables": [_table("Slices, by significance", _records(ev.get("slices"))),
+                       _table("Hardest examples per class", _records(ev.get("hardest")))]}
+
+
+def _evaluation_size(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    ev = check["evidence"]
+    return {"stats": _flat_stats(check["summary"]),
+            "tables": [_table("Classes whose interval is too wide", _records(ev.get("classes_too_wide"))),
+                       _table("Intervals", _records(ev.get("intervals")))]}
+
+
+def _generic(check: dict, *_: Any) -> dict[str, Any]:
+    tables = [_table(str(k), _records(v)) for k, v in check["evidence"].items()
+              if isinstance(v, list) and v and all(isinstance(x, dict) for x in v[:5])]
+    return {"stats": _flat_stats(check["summary"]), "tables": tables}
+
+
+_BUILDERS: dict[str, Callable[..., dict[str, Any] | None]] = {
+    "class-profile": _class_profile,
+    "label-issues": _label_issues,
+    "duplicates": _duplicates,
+    "outliers": _outliers,
+    "ambiguous-pairs": _ambiguous,
+    "confusion": _confusion,
+    "leakage": _leakage,
+    "target-leakage": _target_leakage,
+    "slices": _slices,
+    "evaluation-size": _evaluation_size,
+    "split-shift": _generic,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+def _table(title: str, records: list[dict], *, total: int | None = None) -> dict[str, Any]:
+    shown = records[:MAX_TABLE]
+    columns: list[str] = []
+    for r in shown:
+        for c in r:
+            if c not in columns and not isinstance(r[c], dict | list | tuple | np.ndarray):
+                columns.append(str(c))
+    rows = [[_fmt_value(r.get(c)) for c in columns] for r in shown]
+    return {"title": title, "columns": columns, "rows": rows,
+            "total": int(total if total is not None else len(records))}
+
+
+def _flat_stats(summary: dict) -> list[tuple[str, Any]]:
+    return [(str(k), _fmt_value(v)) for k, v in summary.items() if not isinstance(v, dict)]
+
+
+def _records(obj: Any) -> list[dict]:
+    if obj is None:
+        return []
+    if isinstance(obj, pd.DataFrame):
+        return obj.to_dict(orient="records")
+    if isinstance(obj, list):
+        return [dict(r) for r in obj if isinstance(r, dict)]
+    return []
+
+
+def _facts(summary: dict) -> list[tuple[str, Any]]:
+    knn = summary.get("knn") or {}
+    total = (summary.get("timings_s") or {}).get("total")
+    facts = [
+        ("rows", _fmt_value(summary.get("n_rows"))),
+        ("classes", _fmt_value(summary.get("n_classes"))),
+        ("source", summary.get("source")),
+        ("fingerprint", summary.get("fingerprint")),
+        ("features", " · ".join(str(x) for x in (summary.get("featurizer"),
+                                                 summary.get("feature_dims") and
+                                                 f"{summary.get('feature_dims')} dims") if x)),
+        ("probabilities", " · ".join(str(x) for x in (summary.get("pred_probs"),
+                                                      summary.get("model")) if x)),
+        ("k-NN", " · ".join(f"{k}={v}" for k, v in knn.items()) if isinstance(knn, dict) else knn),
+        ("random state", summary.get("random_state")),
+        ("audit time", f"{total:.1f} s" if isinstance(total, int | float) else None),
+    ]
+    return [(k, v) for k, v in facts if v not in (None, "")]
+
+
+def _sample_kind(dataset: Any) -> str | None:
+    if dataset is None:
+        return None
+    roles = dataset.roles
+    return "image" if roles.image else "text" if roles.text else "fields"
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _num(v: Any, default: float = 0.0) -> float:
+    try:
+        out = float(v)
+    except (TypeError, ValueError):
+        return default
+    return out if math.isfinite(out) else default
+
+
+def _int(v: Any) -> int:
+    return int(_num(v))
+
+
+def _fmt_pct(v: Any) -> str | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return f"{float(v):.1%}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _fmt_value(v: Any) -> Any:
+    """Numbers to short text (ints with separators, floats to 4 significant digits)."""
+    v = _plain(v)
+    if isinstance(v, bool) or v is None:
+        return "—" if v is None else ("yes" if v else "no")
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() and abs(v) < 1e15 else f"{v:.4g}"
+    if isinstance(v, list):
+        return ", ".join(str(_fmt_value(x)) for x in v[:20]) + (" …" if len(v) > 20 else "")
+    return str(v)
+
+
+def _fmt_score(v: Any) -> str:
+    """Scores in [0, 1]: three decimals, or two significant digits when tiny."""
+    v = _plain(v)
+    if v is None or isinstance(v, bool | str):
+        return "—" if v is None else str(v)
+    f = _num(v)
+    return f"{f:.1e}" if 0 < abs(f) < 0.001 else f"{f:.3f}"
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in str(name).lower()).strip("-") or "check"
+
+
+def _version() -> str:
+    from assay import __version__
+
+    return __version__
+
+
+def _script_hash(js: str) -> str:
+    """CSP source allowing exactly our inline script (an injected one would not run)."""
+    import base64
+    import hashlib
+
+    return "sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
+
+
+def _static(name: str) -> str:
+    return _static_cached(name)
+
+
+@lru_cache(maxsize=8)
+def _static_cached(name: str) -> str:
+    text = (resources.files("assay.report") / "static" / name).read_text(encoding="utf-8")
+    if "</script" in text.lower() or "</style" in text.lower():  # would end the element early
+        raise RuntimeError(f"static/{name} must not contain a closing </script> or </style> tag")
+    return text
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("assay.report", "templates"),
+        autoescape=True,  # every template, whatever its file name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _fmt_value
+    env.filters["pct"] = lambda v: _fmt_pct(v) or "—"
+    env.filters["score"] = _fmt_score
+    return env

@@ -1,0 +1,538 @@
+"""The HTML report as a pure function: sections, counts, escaping, size and speed.
+
+The results here are built directly (no audit runs), so the tests are fast and every figure the
+page must show is known in advance. ``test_report_browser.py`` opens real reports in Chromium.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import time
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assay import AuditResult, CheckResult, Threshold
+from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.report import load_dataset_for, render_report, safe_json, write_report
+
+EVIL = '<script>window.__xss=1</script>"</div>'
+
+
+# --------------------------------------------------------------------------------------------
+# A synthetic result with every kind of evidence (the shapes the real checks produce)
+# --------------------------------------------------------------------------------------------
+def make_result(n=300, k=4, *, classes=None, seed=0, n_flag=None, confusion_k=None):
+    rng = np.random.default_rng(seed)
+    classes = list(classes) if classes is not None else [f"class_{i}" for i in range(k)]
+    k = len(classes)
+    # long tail: class j has roughly n / 2**j rows, each class at least one row
+    weights = 0.5 ** np.arange(k)
+    codes = rng.choice(k, size=n, p=weights / weights.sum())
+    codes[:k] = np.arange(k)
+    names = np.asarray(classes, dtype=object)
+    score = rng.random(n)
+    n_flag = n // 10 if n_flag is None else n_flag
+    flagged = np.zeros(n, bool)
+    flagged[np.argsort(score)[:n_flag]] = True
+    dup_set = np.full(n, -1)
+    dup_set[[5, 6, 7]] = 0
+    dup_set[[10, 11]] = 1
+    outlier_score = rng.random(n)
+    is_outlier = outlier_score < 0.03
+    issues = pd.DataFrame({
+        "row": np.arange(n), "id": [f"r{i}" for i in range(n)], "given_label": names[codes],
+        "label_score": score, "is_label_issue": flagged,
+        "suggested_label": names[(codes + 1) % k], "label_error_probability": 1 - score,
+        "knn_label_agreement": rng.random(n),
+        "is_exact_duplicate": np.isin(np.arange(n), [5, 6]),
+        "is_near_duplicate": np.isin(np.arange(n), [7, 10, 11]), "duplicate_set": dup_set,
+        "outlier_score": outlier_score, "is_outlier": is_outlier,
+    })
+    counts = np.bincount(codes, minlength=k)
+    order = np.argsort(-counts, kind="stable")
+    profile = pd.DataFrame({
+        "class": names[order], "count": counts[order], "share": counts[order] / n,
+        "group": np.where(counts[order] > 100, "many", np.where(counts[order] < 20, "few", "medium")),
+        "n_issues": np.bincount(codes[flagged], minlength=k)[order],
+    })
+    ck = k if confusion_k is None else confusion_k
+    conf = rng.random((ck, ck)) * 0.1 + np.eye(ck)
+    conf /= conf.sum(axis=1, keepdims=True)
+    th = {"warn_rate": Threshold(0.01, "assay default; Northcutt et al. 2021")}
+    checks = {
+        "label_issues": CheckResult(
+            "label_issues", "fail", summary={"n_flagged": int(flagged.sum()),
+                                             "rate": float(flagged.mean())},
+            evidence={"top_rows": np.flatnonzero(flagged)[:50].tolist()}, thresholds=th,
+            message=f"{int(flagged.sum())} rows look mislabelled."),
+        "duplicates": CheckResult(
+            "duplicates", "warn", summary={"n_exact": 2, "n_near": 3, "n_sets": 2},
+            evidence={"sets": [
+                {"rows": [5, 6, 7], "size": 3, "ids": ["r5", "r6", "r7"],
+                 "labels": [str(names[codes[i]]) for i in (5, 6, 7)]},
+                {"rows": [10, 11], "size": 2, "ids": ["r10", "r11"],
+                 "labels": [str(names[codes[i]]) for i in (10, 11)]}]},
+            thresholds={"near_fraction": Threshold(0.13, "cleanlab Datalab's default")},
+            message="2 duplicate sets."),
+        "outliers": CheckResult(
+            "outliers", "pass", summary={"n_outliers": int(is_outlier.sum())},
+            message=f"{int(is_outlier.sum())} outliers."),
+        "class_profile": CheckResult(
+            "class_profile", "warn", summary={"n_classes": k, "imbalance_ratio":
+                                               float(counts.max() / counts.min()),
+                                               "many_threshold": 100, "few_threshold": 20},
+            evidence={"classes": profile}, message="Long tail."),
+        "ambiguous_pairs": CheckResult(
+            "ambiguous_pairs", "pass",
+            evidence={"pairs": [{"class_a": 0, "class_b": 1, "a_as_b": 3, "b_as_a": 2,
+                                 "n_confused": 5, "rate": 0.04, "examples": [1, 2, 3],
+                                 "name_a": str(names[0]), "name_b": str(names[1 % k])}]},
+            thresholds={"warn_rate": Threshold(0.05, "assay default")}, message="One pair."),
+        "slices": CheckResult(
+            "slices", "pass", summary={"n_slices_flagged": 0},
+            evidence={"confusion": {"classes": [str(c) for c in names[:ck]], "matrix": conf},
+                      "slices": pd.DataFrame({"source": ["cluster"], "slice": [1],
+                                              "size": [40], "flagged": [False]})},
+            message="No weak slice."),
+        "broken": CheckResult("broken", "error", message="The check crashed.",
+                              error="ValueError: boom </pre><b>bold</b>"),
+        "custom_check": CheckResult("custom_check", "warn", summary={"widgets": 7},
+                                    evidence={"things": [{"name": "a", "value": 1}]},
+                                    message="Seven widgets."),
+    }
+    summary = {"n_rows": n, "n_classes": k, "classes": [str(c) for c in classes],
+               "fingerprint": "abc123", "source": None, "skipped": {"leakage": "needs split"},
+               "timings_s": {"total": 1.5}}
+    return AuditResult(checks, issues, summary)
+
+
+class _Collect(HTMLParser):
+    """Sections with their data-count, every tag's attributes, and script bodies."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections: dict[str, dict[str, str]] = {}
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "section" and a.get("id"):
+            self.sections[a["id"]] = a
+        self._in_script = tag == "script"
+        if self._in_script:
+            self.scripts.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def parse(html):
+    p = _Collect()
+    p.feed(html)
+    return p
+
+
+@pytest.fixture(scope="module")
+def result():
+    return make_result()
+
+
+@pytest.fixture(scope="module")
+def page(result):
+    return render_report(result)
+
+
+# --------------------------------------------------------------------------------------------
+# Structure and counts
+# --------------------------------------------------------------------------------------------
+def test_every_section_is_present(page):
+    ids = set(parse(page).sections)
+    assert {"summary", "class-profile", "label-issues", "duplicates", "outliers",
+            "ambiguous-pairs", "confusion", "slices", "errors", "check-custom-check"} <= ids
+
+
+def test_counts_match_the_json(result, page):
+    doc = {c["name"]: c for c in json.loads(result.to_json(include_issues=False))["checks"]}
+    sec = parse(page).sections
+    assert int(sec["label-issues"]["data-count"]) == doc["label_issues"]["summary"]["n_flagged"]
+    assert int(sec["duplicates"]["data-count"]) == doc["duplicates"]["summary"]["n_sets"]
+    assert int(sec["outliers"]["data-count"]) == doc["outliers"]["summary"]["n_outliers"]
+    assert int(sec["class-profile"]["data-count"]) == doc["class_profile"]["summary"]["n_classes"]
+    assert int(sec["errors"]["data-count"]) == 1
+
+
+def test_data_block_is_the_json_status(result, page):
+    scripts = parse(page).scripts
+    data = json.loads(scripts[0])
+    assert data["statuses"] == {n: c.status for n, c in result.checks.items()}
+    assert data["status"] == result.status == "error"
+    assert data["counts"]["label-issues"] == int(result.issues["is_label_issue"].sum())
+
+
+def test_summary_table_lists_checks_thresholds_and_skips(result, page):
+    rows = {a["data-check"]: a["data-status"] for t, a in parse(page).tags
+            if t == "tr" and "data-check" in a}
+    assert rows == {**{n: c.status for n, c in result.checks.items()}, "leakage": "skip"}
+    assert "Northcutt et al. 2021" in page and "warn_rate" in page
+
+
+def test_label_gallery_shows_lowest_scores_first_capped():
+    res = make_result(n=2000, n_flag=500)
+    html = render_report(res, max_rows=50)
+    shown = [int(a["data-row"]) for t, a in parse(html).tags
+             if t == "tr" and "data-row" in a]
+    iss = res.issues
+    # reference: sort every flagged row by score in plain Python and take the first 50
+    flagged = [(s, r) for r, s, f in zip(iss["row"], iss["label_score"], iss["is_label_issue"],
+                                         strict=True) if f]
+    expected = [r for _, r in sorted(flagged)[:50]]
+    assert shown[:50] == expected
+    assert "Showing the 50 most severe of 500" in html
+
+
+def test_duplicate_sets_side_by_side(page):
+    assert page.count('class="dupset pg-item') == 2
+    assert page.count('data-size="3"') == 1
+
+
+def test_errored_check_is_shown_with_its_message(page):
+    i = page.index('id="errors"')
+    assert "The check crashed." in page[i:] and "ValueError: boom" in page[i:]
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_class_chart_is_log_scale():
+    # counts 1000, 100, 10, 1: on a log axis the bar heights are 3 : 2 : 1 : 0
+    classes = ["a", "b", "c", "d"]
+    res = make_result(n=50, classes=classes)
+    prof = pd.DataFrame({"class": classes, "count": [1000, 100, 10, 1], "share": [0.9, .09, .009, .001],
+                         "group": ["many", "medium", "few", "few"]})
+    res.checks["class_profile"].evidence["classes"] = prof
+    html = render_report(res)
+    heights = [float(a["height"]) for t, a in parse(html).tags
+               if t == "rect" and "bar" in (a.get("class") or "")]
+    assert len(heights) == 4
+    unit = heights[0] / 3
+    assert heights == pytest.approx([3 * unit, 2 * unit, unit, 0.0], abs=0.05)
+    assert 'class="bar g-many"' in html and 'class="bar g-few"' in html
+    assert "many: 100" in html and "few: 20" in html
+
+
+def test_many_classes_draw_one_curve_and_a_capped_confusion_matrix():
+    res = make_result(n=3000, classes=[f"c{i}" for i in range(400)], confusion_k=50)
+    html = render_report(res)
+    assert "<path class=\"bar g-many\"" in html
+    assert html.count("<rect class=\"bar") == 0
+    assert "Showing the 30 of 50 classes" in html
+    assert html.count('class="rowh"') == 30
+
+
+# --------------------------------------------------------------------------------------------
+# Escaping: data never becomes markup
+# --------------------------------------------------------------------------------------------
+def test_labels_ids_and_messages_are_escaped():
+    res = make_result(n=60, classes=[EVIL, 'say "hi"', "</div>", "ok"])
+    html = render_report(res)
+    assert EVIL not in html
+    assert "<script>window.__xss" not in html
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;&#34;&lt;/div&gt;" in html
+    p = parse(html)
+    assert len(p.scripts) == 2  # ours: the JSON block and the page script
+    assert json.loads(p.scripts[0])["n_classes"] == 4
+    assert html.count("<div") == html.count("</div>")  # no stray </div> closed ours
+
+
+def test_column_names_and_text_are_escaped():
+    from assay.data import load
+
+    n = 40
+    res = make_result(n=n, classes=["a", "b"])
+    table = pd.DataFrame({"label": res.issues["given_label"], EVIL: np.arange(n),
+                          "note": [EVIL] * n})
+    ds = load(table, label="label")
+    html = render_report(res, ds)
+    assert EVIL not in html and "<script>window" not in html
+    assert html.count("&lt;script&gt;window.__xss=1&lt;/script&gt;") > 2  # name and value cells
+    ds_text = load(table, label="label", text="note")
+    html = render_report(res, ds_text)
+    assert '<p class="excerpt">&lt;script&gt;window.__xss=1&lt;/script&gt;&#34;&lt;/div&gt;' in html
+
+
+def test_safe_json_cannot_close_a_script():
+    text = safe_json({"x": "</script><!-- & \u2028\u2029"})
+    assert not set(text) & {"<", ">", "&", "\u2028", "\u2029"}
+    assert json.loads(text) == {"x": "</script><!-- & \u2028\u2029"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.text(max_size=20), st.lists(st.text(max_size=30) | st.integers(),
+                                                      max_size=4), max_size=4))
+def test_safe_json_round_trips_anything(value):
+    text = safe_json(value)
+    assert json.loads(text) == value
+    assert "<" not in text and ">" not in text and "&" not in text
+
+
+# --------------------------------------------------------------------------------------------
+# Self-contained, offline, pure
+# --------------------------------------------------------------------------------------------
+def test_page_is_self_contained(result):
+    html = render_report(result, issues_href="issues.parquet")
+    p = parse(html)
+    for tag, a in p.tags:
+        for attr in ("src", "href", "action", "srcset", "data"):
+            v = a.get(attr)
+            if v is not None:
+                assert v.startswith(("#", "data:")) or v == "issues.parquet", (tag, attr, v)
+        assert tag not in {"link", "iframe", "object", "embed", "base"}
+    assert not re.search(r"url\(|@import|https?://", html.split("<body>")[0].split("<style>")[1])
+    assert "default-src 'none'" in html
+
+
+def test_script_is_allowed_by_hash_only(page):
+    import hashlib
+
+    script = parse(page).scripts[1]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in page
+    assert "unsafe-inline'; script" not in page.replace("style-src 'unsafe-inline'", "")
+
+
+def test_render_is_deterministic_and_does_not_mutate(result):
+    before = result.to_json()
+    assert render_report(result) == render_report(result)
+    assert result.to_json() == before
+
+
+def test_round_trip_through_json_renders_the_same_counts(result, tmp_path):
+    path = tmp_path / "audit.json"
+    result.to_json(path)
+    back = AuditResult.from_json(path)
+    a, b = parse(render_report(result)).sections, parse(render_report(back)).sections
+    assert {k: v.get("data-count") for k, v in a.items()} == \
+        {k: v.get("data-count") for k, v in b.items()}
+
+
+def test_empty_result_renders():
+    html = render_report(AuditResult({}, pd.DataFrame(), {}))
+    assert 'id="summary"' in html and 'data-status="pass"' in html
+
+
+# --------------------------------------------------------------------------------------------
+# Samples: thumbnails, text excerpts, table cells
+# --------------------------------------------------------------------------------------------
+def test_image_thumbnails_are_small_inline_pngs(tmp_path):
+    from PIL import Image
+
+    from assay.data import load
+
+    n = 30
+    res = make_result(n=n, classes=["a", "b"], n_flag=4)
+    paths = []
+    for i in range(n):
+        if i != int(np.flatnonzero(res.issues["is_label_issue"])[0]):
+            Image.new("RGB", (300, 200), (i * 8, 100, 200)).save(tmp_path / f"{i}.png")
+        paths.append(f"{i}.png")
+    ds = load(pd.DataFrame({"path": paths, "label": res.issues["given_label"]}), label="label",
+              image="path")
+    ds = type(ds)(ds.table, ds.roles, ds.classes, ds.labels, root=tmp_path)
+    html = render_report(res, ds)
+    srcs = [a["src"] for t, a in parse(html).tags if t == "img"]
+    assert len(srcs) == 4 + 5 - 1  # flagged rows + duplicate members, one file missing
+    for s in srcs:
+        assert s.startswith("data:image/png;base64,")
+        im = Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1])))
+        assert im.format == "PNG" and max(im.size) <= 96
+    assert "file not found" in html
+
+
+def test_photos_become_jpeg_and_the_thumbnail_budget_holds(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from assay.data import load
+    from assay.report import _samples
+
+    noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "photo.png")
+    Image.new("RGB", (50, 50), (1, 2, 3)).save(tmp_path / "flat.png")
+    ds = load(pd.DataFrame({"p": ["photo.png", "flat.png", "flat.png"], "y": ["a", "b", "a"]}),
+              label="y", image="p")
+    ds = type(ds)(ds.table, ds.roles, ds.classes, ds.labels, root=tmp_path)
+    monkeypatch.setattr(_samples, "MAX_THUMBNAILS", 2)
+    got = _samples.build_samples(ds, np.array([1, 0, 1, 2]))  # priority order, one repeat
+    assert got[1]["src"].startswith("data:image/png;base64,")
+    assert got[0]["src"].startswith("data:image/jpeg;base64,")
+    assert len(got[0]["src"]) < 4 / 3 * 10_000
+    assert got[2] == {"kind": "missing", "path": "flat.png", "reason": "thumbnail budget (2) used"}
+
+
+def test_long_text_is_excerpted():
+    from assay.data import load
+
+    res = make_result(n=20, classes=["a", "b"], n_flag=2)
+    table = pd.DataFrame({"label": res.issues["given_label"], "t": ["word " * 200] * 20})
+    html = render_report(res, load(table, label="label", text="t"))
+    m = re.search(r'<p class="excerpt">([^<]*)<span class="muted">…</span>', html)
+    assert m is not None and len(m.group(1)) == 280
+
+
+def test_without_dataset_no_sample_column(page):
+    assert "sample-col" not in page
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+def test_bad_inputs_raise_clear_errors(result, tmp_path):
+    from assay.data import load
+
+    with pytest.raises(InputValidationError, match="needs an assay.AuditResult; got dict"):
+        render_report({"checks": []})
+    with pytest.raises(InvalidParameterError, match="'max_rows' parameter of render_report"):
+        render_report(result, max_rows=0)
+    with pytest.raises(InputValidationError, match="issues_href must be a string"):
+        render_report(result, issues_href=3)
+    small = load(pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}), label="y")
+    with pytest.raises(InputValidationError, match="dataset has 2 rows but the audit has 300"):
+        render_report(result, small)
+    with pytest.raises(InputValidationError, match="must be an assay.Dataset"):
+        render_report(result, pd.DataFrame())
+    with pytest.raises(InputValidationError, match="does not exist"):
+        write_report(result, tmp_path / "nope" / "r.html")
+
+
+def test_write_report_links_the_parquet_beside_it(result, tmp_path):
+    (tmp_path / "issues.parquet").write_bytes(b"x")
+    res = AuditResult(result.checks, result.issues, {**result.summary, "issues_file": "issues.parquet"})
+    path = write_report(res, tmp_path)
+    assert path == tmp_path / "report.html"
+    assert 'href="issues.parquet"' in path.read_text(encoding="utf-8")
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_load_dataset_for_checks_alignment(tmp_path):
+    res = make_result(n=20, classes=["a", "b"])
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"y": res.issues["given_label"], "x": np.arange(20)}).to_csv(data, index=False)
+    summary = {**res.summary, "source": str(data), "roles": {"label": "y"}}
+    ds = load_dataset_for(AuditResult(res.checks, res.issues, summary))
+    assert ds.n_rows == 20
+    flipped = res.issues["given_label"].map({"a": "b", "b": "a"})
+    pd.DataFrame({"y": flipped, "x": np.arange(20)}).to_csv(data, index=False)
+    with pytest.raises(InputValidationError, match="labels differ from the audit's on 20 rows"):
+        load_dataset_for(AuditResult(res.checks, res.issues, summary))
+    with pytest.raises(InputValidationError, match="Data file not found"):
+        load_dataset_for(AuditResult(res.checks, res.issues, summary), tmp_path / "gone.csv")
+    assert load_dataset_for(AuditResult(res.checks, res.issues, {**summary, "source": "/gone"})) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Scale: a 1M-row audit renders in seconds and stays small
+# --------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_million_row_report_is_fast_and_small():
+    res = make_result(n=1_000_000, classes=[f"class_{i}" for i in range(1000)], n_flag=50_000,
+                      confusion_k=1000)
+    t0 = time.perf_counter()
+    html = render_report(res)
+    elapsed = time.perf_counter() - t0
+    size = len(html.encode("utf-8"))
+    assert elapsed < 5.0, elapsed
+    assert size < 3_000_000, size
+    assert int(parse(html).sections["label-issues"]["data-count"]) == 50_000
+
+
+# --------------------------------------------------------------------------------------------
+# CLI: assay report
+# --------------------------------------------------------------------------------------------
+def _saved_audit(tmp_path, n=50):
+    res = make_result(n=n, classes=["a", "b"])
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    res.issues.to_parquet(folder / "issues.parquet")
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"y": res.issues["given_label"], "txt": [f"text {EVIL} {i}" for i in range(n)]}
+                 ).to_csv(data, index=False)
+    summary = {**res.summary, "issues_file": "issues.parquet", "source": str(data),
+               "roles": {"label": "y", "text": "txt"}}
+    AuditResult(res.checks, res.issues, summary).to_json(folder / "audit.json",
+                                                         include_issues=False)
+    return folder, data
+
+
+def test_cli_report_rerenders_with_samples(tmp_path, capsys):
+    from assay.cli.main import main
+
+    folder, _ = _saved_audit(tmp_path)
+    assert main(["report", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["report"] == str(folder / "report.html") and out["samples"] is True
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'href="issues.parquet"' in html and '<p class="excerpt">text &lt;script&gt;' in html
+    target = tmp_path / "elsewhere" / "r.html"
+    target.parent.mkdir()
+    assert main(["report", str(folder / "audit.json"), "-o", str(target), "--no-data"]) == 0
+    html = target.read_text(encoding="utf-8")
+    assert 'href="../audit/issues.parquet"' in html and 'class="excerpt"' not in html
+    assert "Wrote" in capsys.readouterr().out
+
+
+def test_cli_report_explicit_data_and_errors(tmp_path, capsys):
+    from assay.cli.main import main
+
+    folder, data = _saved_audit(tmp_path)
+    assert main(["report", str(folder), "--data", str(data), "--label", "y", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] is True
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"y": ["a", "b", "a"]}).to_csv(other, index=False)
+    assert main(["report", str(folder), "--data", str(other), "--label", "y"]) == 2
+    assert "3 rows but the audit has 50" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "No audit found" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "No audit.json in" in capsys.readouterr().err
+    data.unlink()  # the recorded source is gone: render without samples, and say so
+    assert main(["report", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["samples"] is False and "not found" in out["note"]
+
+
+def test_real_audit_counts_and_json_round_trip(tmp_path):
+    import assay
+
+    rng = np.random.default_rng(1)
+    n = 150
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 3)) + y[:, None] * 2.0
+    noisy = np.where(rng.random(n) < 0.1, (y + 1) % 3, y)
+    df = pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=[f"k{v}" for v in noisy])
+    logits = -((x[:, None, :] - 2.0 * np.arange(3)[:, None] * np.ones((1, 3))) ** 2).sum(-1)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    res = assay.audit(df, label="label", pred_probs=probs, random_state=0,
+                      checks=["label_issues", "duplicates", "outliers", "class_profile",
+                              "ambiguous_pairs"])
+    for r in (res, AuditResult.from_json(res.to_json())):
+        sec = parse(render_report(r)).sections
+        doc = {c["name"]: c for c in r.to_dict(include_issues=False)["checks"]}
+        assert int(sec["label-issues"]["data-count"]) == doc["label_issues"]["summary"]["n_flagged"]
+        assert int(sec["outliers"]["data-count"]) == doc["outliers"]["summary"]["n_outliers"]
+        assert int(sec["duplicates"]["data-count"]) == doc["duplicates"]["summary"]["n_sets"]
+        assert int(sec["class-profile"]["data-count"]) == 3
+        assert int(sec["label-issues"]["data-shown"]) == int(r.issues["is_label_issue"].sum())

@@ -1,0 +1,173 @@
+"""The HTML report in a real browser: Debian's chromium driven by Playwright, fully offline.
+
+Never downloads a browser (no ``playwright install``): the tests use ``/usr/bin/chromium`` and
+skip with the reason when it is missing. Every request except ``file:`` is aborted and recorded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+EVIL = '<script>window.__xss=1</script>"</div>'
+EVIL_IMG = '<img src=x onerror="window.__xss=2">'
+CHECKS = ["label_issues", "duplicates", "outliers", "class_profile", "ambiguous_pairs", "slices"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium "
+                    "(apt-get install chromium); browser tests need it")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    """A real audit of a small table whose labels, column names and text are hostile."""
+    import assay
+    from assay.report import write_report
+
+    rng = np.random.default_rng(0)
+    n = 240
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 4)) + y[:, None] * 1.5
+    names = np.array([EVIL, 'say "hi"', "</div><b>c</b>" + EVIL_IMG], dtype=object)
+    df = pd.DataFrame(x, columns=["f0", "f1", EVIL, "f3"])
+    flip = rng.random(n) < 0.1
+    df["label"] = names[np.where(flip, (y + 1) % 3, y)]
+    df["note"] = [f"{EVIL} {EVIL_IMG} row {i}" for i in range(n)]
+    df = pd.concat([df, df.iloc[:3]], ignore_index=True)  # three exact duplicates
+    ds = assay.load(df, label="label", features=["f0", "f1", EVIL, "f3"], text="note")
+    # class probabilities from the distance to each class centre (known in this simulation),
+    # so the audit needs no model fit and the test stays quick
+    centres = np.arange(3)[:, None] * 1.5 * np.ones((1, 4))
+    logits = -((df[["f0", "f1", EVIL, "f3"]].to_numpy()[:, None, :] - centres) ** 2).sum(-1)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    order = [list(names).index(c) for c in ds.classes]  # columns in the dataset's class order
+    res = assay.audit(ds, pred_probs=probs[:, order], checks=CHECKS, random_state=0)
+    out = tmp_path_factory.mktemp("report")
+    res.issues.to_parquet(out / "issues.parquet")
+    path = write_report(res, out / "report.html", dataset=ds, issues_href="issues.parquet")
+    return res, path
+
+
+def _open(browser, path, *, width=1280):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    requests: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            requests.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: requests.append(r.url))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    return page, requests, errors
+
+
+def test_sections_and_counts_match_the_json(browser, audited):
+    res, path = audited
+    doc = json.loads(res.to_json(include_issues=False))
+    checks = {c["name"]: c for c in doc["checks"]}
+    page, requests, errors = _open(browser, path)
+    for sid in ["summary", "class-profile", "label-issues", "duplicates", "outliers",
+                "ambiguous-pairs", "confusion", "slices"]:
+        assert page.locator(f"section#{sid}").count() == 1, sid
+    count = lambda sid: int(page.get_attribute(f"section#{sid}", "data-count"))  # noqa: E731
+    assert count("label-issues") == checks["label_issues"]["summary"]["n_flagged"]
+    assert count("duplicates") == checks["duplicates"]["summary"]["n_sets"]
+    assert count("outliers") == checks["outliers"]["summary"]["n_outliers"]
+    assert count("class-profile") == checks["class_profile"]["summary"]["n_classes"] == 3
+    # one row per check in the summary table, with the JSON's status
+    statuses = page.eval_on_selector_all(
+        "#checks-table tbody tr", "rs => rs.map(r => [r.dataset.check, r.dataset.status])")
+    assert dict(statuses) == {c["name"]: c["status"] for c in doc["checks"]}
+    assert page.inner_text("#overall-status") == doc["status"].upper()
+    # the rows in the gallery are the flagged rows (all of them: fewer than the cap)
+    rows = page.eval_on_selector_all("#label-issues tr[data-row]", "rs => rs.map(r => +r.dataset.row)")
+    assert sorted(rows) == sorted(np.flatnonzero(res.issues["is_label_issue"]).tolist())
+    data = json.loads(page.inner_text("#assay-data"))
+    assert data["statuses"] == {c["name"]: c["status"] for c in doc["checks"]}
+    assert page.locator("#class-profile svg rect.bar").count() == 3
+    assert requests == [] and errors == []
+    page.close()
+
+
+def test_hostile_strings_render_as_text(browser, audited):
+    _, path = audited
+    page, requests, errors = _open(browser, path)
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("script").count() == 2  # the JSON block and the page script
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("b:text('c')").count() == 0
+    text = page.inner_text("#class-profile table")
+    assert EVIL in text and 'say "hi"' in text and "</div><b>c</b>" in text
+    assert EVIL in page.inner_text("#label-issues")  # column name and text excerpt, as text
+    assert requests == [] and errors == []
+    page.close()
+
+
+def test_pagination_and_filter(browser, tmp_path):
+    from assay.report import write_report
+    from test_report import make_result
+
+    path = write_report(make_result(n=2000, n_flag=300), tmp_path / "r.html", max_rows=200)
+    page, requests, errors = _open(browser, path)
+    visible = "#label-issues tr.pg-item:not(.pg-hidden)"
+    assert page.locator("#label-issues tr.pg-item").count() == 200
+    assert page.locator(visible).count() == 25
+    pager = page.locator("#label-issues .pager")
+    assert "page 1 of 8" in pager.inner_text()
+    pager.locator("button", has_text="Next").click()
+    assert "page 2 of 8" in pager.inner_text()
+    pager.locator("input").fill("r1999999")  # no such id
+    assert page.locator(visible).count() == 0
+    pager.locator("input").fill("")
+    assert page.locator(visible).count() == 25
+    # printed, every row shows and the navigation bar does not
+    page.emulate_media(media="print")
+    shown = page.eval_on_selector_all(
+        "#label-issues tr.pg-item", "rs => rs.filter(r => getComputedStyle(r).display !== 'none').length")
+    assert shown == 200
+    assert page.locator(".top").is_hidden()
+    assert requests == [] and errors == []
+    page.close()
+
+
+def test_screenshot_is_not_blank(browser, audited, tmp_path):
+    from PIL import Image
+
+    _, path = audited
+    page, _, errors = _open(browser, path)
+    png = page.screenshot(full_page=False)
+    page.close()
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    assert im.size == (1280, 900)
+    colours = im.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50
+    # the dark top bar, the red FAIL verdict and white cards are all there
+    arr = np.asarray(im)
+    assert (arr.reshape(-1, 3).std(axis=0) > 20).all()
+    assert errors == []
