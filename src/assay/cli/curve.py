@@ -1,0 +1,333 @@
+"""``assay curve``: learning curve, data plan, per-class budget, and clean-or-collect."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from assay.cli._common import console, err_console, print_json
+from assay.exceptions import InputValidationError, InvalidParameterError
+
+_PLOT_FORMATS = ("png", "svg")
+
+
+def _split_cols(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def _parse_sizes(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise InvalidParameterError(
+            "--sizes", "comma-separated fractions in (0, 1] or row counts", text
+        ) from exc
+    return vals if all(v <= 1 for v in vals) else [int(v) for v in vals]
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _points(fit: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct sizes, mean and standard deviation of the score at each."""
+    df = pd.DataFrame({"n": fit.sizes, "s": fit.scores}).groupby("n")["s"]
+    agg = df.agg(["mean", "std"]).fillna(0.0)
+    return agg.index.to_numpy(float), agg["mean"].to_numpy(), agg["std"].to_numpy()
+
+
+def plot_curves(
+    fits: dict[str, Any], path: Path, *, target: float | None = None, n_max: float | None = None
+) -> Path:
+    """Log-log plot of error (or loss) against n: points, fit, and its bootstrap band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, fit) in enumerate(fits.items()):
+        c = colours[i % len(colours)]
+        to_y = (lambda s: 1.0 - np.asarray(s)) if fit.kind == "accuracy" else np.asarray
+        n, mean, sd = _points(fit)
+        ax.errorbar(n, np.maximum(to_y(mean), 1e-6), yerr=sd, fmt="o", color=c, ms=4,
+                    label=f"{name} (measured)")
+        top = max(float(n.max()) * 10.0, n_max or 0.0)
+        grid = np.geomspace(float(n.min()), top, 200)
+        lo, hi = fit.predict_interval(grid, level=0.8)
+        ax.plot(grid, to_y(fit.predict(grid)), color=c,
+                label=f"{name}: {fit.family} fit")
+        ax.fill_between(grid, to_y(lo), to_y(hi), color=c, alpha=0.2, lw=0)
+        ax.axvline(float(n.max()), color=c, ls=":", lw=0.8)
+    if target is not None:
+        first = next(iter(fits.values()))
+        ax.axhline(1.0 - target if first.kind == "accuracy" else target, color="k", ls="--",
+                   lw=0.8, label="target")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training samples n")
+    first = next(iter(fits.values()))
+    ax.set_ylabel("error (1 - score)" if first.kind == "accuracy" else "loss")
+    ax.set_title("Learning curve with 80 % extrapolation band")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run_curve(
+    data: Path,
+    *,
+    label: str,
+    target: float | None = None,
+    metric: str = "accuracy",
+    per_class: bool = False,
+    budget: int | None = None,
+    objective: str = "balanced_accuracy",
+    compare_clean: bool = False,
+    text: str | None = None,
+    features: str | None = None,
+    embeddings: Path | None = None,
+    sizes: str | None = None,
+    seeds: int = 3,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> dict[str, Any]:
+    """Everything ``assay curve`` computes, as a dictionary (frames and fits included)."""
+    from assay.curves import (
+        allocate_budget,
+        fit_learning_curve,
+        fit_per_class_curves,
+        learning_curve,
+    )
+    from assay.data import featurize, load
+
+    if metric not in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss"):
+        raise InvalidParameterError(
+            "--metric", "one of accuracy, balanced_accuracy, macro_f1, log_loss", metric
+        )
+    dataset = load(data, label=label, text=text, features=_split_cols(features),
+                   embeddings=str(embeddings) if embeddings is not None else None)
+    X = featurize(dataset, random_state=seed).matrix
+    y = dataset.labels
+    names = [str(c) for c in dataset.classes]
+    curve = learning_curve(X, y, sizes=_parse_sizes(sizes), n_seeds=seeds, class_names=names,
+                           random_state=seed, n_jobs=n_jobs)
+    kind = "loss" if metric == "log_loss" else "accuracy"
+    fit = fit_learning_curve(curve["n_train"], curve[metric], kind=kind,
+                             n_bootstrap=n_bootstrap, random_state=seed)
+    n_pool = int(curve["n_train"].max())
+    out: dict[str, Any] = {"curve": curve, "fit": fit, "n_pool": n_pool, "metric": metric,
+                           "n_rows": dataset.n_rows, "classes": names}
+    out["forecast"] = [
+        {"n": int(m * n_pool), "predicted": float(fit.predict(m * n_pool)),
+         "low": float(fit.predict_interval(m * n_pool)[0][0]),
+         "high": float(fit.predict_interval(m * n_pool)[1][0])}
+        for m in (1, 2, 5, 10)
+    ]
+    if target is not None:
+        out["requirement"] = fit.samples_for(target)
+    if per_class or budget is not None:
+        fits = fit_per_class_curves(curve, random_state=seed)
+        counts = {k: int(curve.loc[curve["n_train"] == n_pool, f"n_train[{k}]"].iloc[0])
+                  for k in fits}
+        out["per_class_fits"] = fits
+        out["per_class"] = pd.DataFrame({
+            "class": list(fits),
+            "n_train": [counts[k] for k in fits],
+            "recall_now": [float(f.predict(max(counts[k], 1))) for k, f in fits.items()],
+            "recall_ceiling": [float(f.ceiling) for f in fits.values()],
+            "family": [getattr(f, "family", "flat") for f in fits.values()],
+        })
+        if budget is not None:
+            out["allocation"] = allocate_budget(fits, counts, budget, objective=objective)
+    if compare_clean:
+        from assay.curves import relabel_or_collect
+        from assay.labels import find_label_issues
+        from assay.models import cross_val_pred_probs
+
+        probs = cross_val_pred_probs(X, y, random_state=seed, n_jobs=n_jobs)
+        issues = find_label_issues(y, probs)
+        out["clean"] = relabel_or_collect(
+            X, y, issues, n_seeds=seeds, sizes=_parse_sizes(sizes),
+            metric=metric if metric != "log_loss" else "accuracy", random_state=seed,
+            n_jobs=n_jobs,
+        )
+    return out
+
+
+def write_outputs(result: dict[str, Any], out: Path, *, plot_format: str = "png",
+                  target: float | None = None) -> dict[str, Path]:
+    """Write the curve (CSV), the fits and plans (JSON) and the plot into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"curve": out / "curve.csv", "fits": out / "fits.json",
+             "plot": out / f"curve.{plot_format}"}
+    result["curve"].to_csv(paths["curve"], index=False)
+    fits = {"as is": result["fit"]}
+    if "clean" in result:
+        result["clean"].curve_clean.to_csv(out / "curve_clean.csv", index=False)
+        paths["curve_clean"] = out / "curve_clean.csv"
+        fits = {"as is": result["clean"].fit_as_is, "cleaned": result["clean"].fit_clean}
+    paths["fits"].write_text(json.dumps(to_payload(result), indent=2, allow_nan=False,
+                                        default=_json_default))
+    req = result.get("requirement")
+    n_max = req.n if req is not None and req.reachable and math.isfinite(req.n) else None
+    plot_curves(fits, paths["plot"], target=target,
+                n_max=min(n_max, 1000 * result["n_pool"]) if n_max else None)
+    return paths
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return _finite(float(obj))
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _finite(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in df.to_dict(orient="records")]
+
+
+def to_payload(result: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready summary of :func:`run_curve`'s result."""
+    payload: dict[str, Any] = {
+        "metric": result["metric"],
+        "n_rows": result["n_rows"],
+        "n_train": result["n_pool"],
+        "fit": result["fit"].to_dict(),
+        "forecast": result["forecast"],
+    }
+    if "requirement" in result:
+        payload["requirement"] = result["requirement"].to_dict()
+    if "per_class" in result:
+        payload["per_class"] = _records(result["per_class"])
+        payload["per_class_fits"] = {k: f.to_dict() for k, f in result["per_class_fits"].items()}
+    if "allocation" in result:
+        alloc = result["allocation"]
+        payload["allocation"] = {
+            "objective": alloc.attrs["objective"],
+            "predicted_before": alloc.attrs["predicted_before"],
+            "predicted_after": alloc.attrs["predicted_after"],
+            "classes": _records(alloc),
+        }
+    if "clean" in result:
+        payload["clean"] = result["clean"].summary()
+        payload["clean"]["fit_clean"] = result["clean"].fit_clean.to_dict()
+    return payload
+
+
+def print_plan(result: dict[str, Any]) -> None:
+    """Print the plan as tables and sentences."""
+    fit = result["fit"]
+    metric = result["metric"]
+    console.print(
+        f"[bold]{result['n_rows']:,}[/] rows; learning curve of [bold]{metric}[/] on "
+        f"{len(result['curve'])} fits up to n={result['n_pool']:,}; best extrapolating family: "
+        f"[bold]{fit.family}[/] ({fit.to_dict()['formula']}); ceiling {fit.ceiling:.4f}"
+    )
+    if not fit.quality.well_behaved:
+        for issue in fit.quality.issues:
+            err_console.print(f"[yellow]ill-behaved curve:[/] {issue}")
+    t = Table(title="Forecast", show_header=True, header_style="bold")
+    for col in ("training samples", f"predicted {metric}", "80 % interval"):
+        t.add_column(col, justify="right")
+    for row in result["forecast"]:
+        t.add_row(f"{row['n']:,}", f"{row['predicted']:.4f}",
+                  f"{row['low']:.4f} - {row['high']:.4f}")
+    console.print(t)
+    if "requirement" in result:
+        console.print(result["requirement"].message)
+    if "per_class" in result:
+        t = Table(title="Per class", show_header=True, header_style="bold")
+        for col in ("class", "train rows", "recall now", "recall ceiling", "family"):
+            t.add_column(col, justify="right" if col != "class" else "left")
+        for r in result["per_class"].itertuples(index=False):
+            t.add_row(str(r[0]), f"{r[1]:,}", f"{r[2]:.3f}", f"{r[3]:.3f}", str(r[4]))
+        console.print(t)
+    if "allocation" in result:
+        a = result["allocation"]
+        t = Table(title=f"Collection budget ({a.attrs['objective']}: "
+                        f"{a.attrs['predicted_before']:.4f} -> {a.attrs['predicted_after']:.4f})",
+                  show_header=True, header_style="bold")
+        for col in ("class", "collect", "total", "recall now", "recall after"):
+            t.add_column(col, justify="right" if col != "class" else "left")
+        for r in a.itertuples(index=False):
+            t.add_row(str(r[0]), f"{r[2]:,}", f"{r[3]:,}", f"{r[4]:.3f}", f"{r[5]:.3f}")
+        console.print(t)
+    if "clean" in result:
+        s = result["clean"].summary()
+        console.print(
+            f"Clean or collect: {s['n_flagged']:,} training rows flagged; {metric} "
+            f"{s['score_as_is']:.4f} as is vs {s['score_clean']:.4f} cleaned. {s['message']}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``curve`` to the CLI."""
+
+    @app.command("curve")
+    def curve_cmd(
+        data: Path = typer.Argument(..., help="CSV, TSV, Parquet or JSONL file."),
+        label: str = typer.Option(..., "--label", help="Label column."),
+        target: float | None = typer.Option(None, "--target", help="Score to reach, e.g. 0.95."),
+        metric: str = typer.Option("accuracy", "--metric",
+                                   help="accuracy, balanced_accuracy, macro_f1 or log_loss."),
+        per_class: bool = typer.Option(False, "--per-class", help="Per-class recall curves."),
+        budget: int | None = typer.Option(None, "--budget",
+                                          help="New samples to allocate across classes."),
+        objective: str = typer.Option("balanced_accuracy", "--objective",
+                                      help="balanced_accuracy or worst_class (with --budget)."),
+        compare_clean: bool = typer.Option(False, "--compare-clean",
+                                           help="Curve with suspected label errors removed."),
+        text: str | None = typer.Option(None, "--text", help="Free-text column."),
+        features: str | None = typer.Option(None, "--features",
+                                            help="Comma-separated feature columns."),
+        embeddings: Path | None = typer.Option(None, "--embeddings",
+                                               help="Aligned .npy embeddings."),
+        sizes: str | None = typer.Option(None, "--sizes",
+                                         help="Comma-separated fractions or row counts."),
+        seeds: int = typer.Option(3, "--seeds", help="Subsets per size."),
+        n_bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples."),
+        plot_format: str = typer.Option("png", "--plot-format", help="png or svg."),
+        out: Path = typer.Option(Path("assay-curve"), "--out", help="Output folder."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        n_jobs: int | None = typer.Option(None, "--n-jobs", help="Parallel fits."),
+        as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    ) -> None:
+        """How much more data, of which class? Fit a learning curve and plan collection."""
+        if plot_format not in _PLOT_FORMATS:
+            raise InvalidParameterError("--plot-format", "png or svg", plot_format)
+        if not data.exists():
+            raise InputValidationError(f"Data file not found: '{data}'. Check the path.")
+        result = run_curve(
+            data, label=label, target=target, metric=metric, per_class=per_class, budget=budget,
+            objective=objective, compare_clean=compare_clean, text=text, features=features,
+            embeddings=embeddings, sizes=sizes, seeds=seeds, n_bootstrap=n_bootstrap, seed=seed,
+            n_jobs=n_jobs,
+        )
+        paths = write_outputs(result, out, plot_format=plot_format, target=target)
+        if as_json:
+            payload = to_payload(result)
+            payload["outputs"] = {k: str(v) for k, v in paths.items()}
+            print_json(payload)
+            return
+        print_plan(result)
+        console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")

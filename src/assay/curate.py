@@ -1,0 +1,313 @@
+"""A multi-stage curation funnel: rank rows by quality, cut stage quotas, hand queues to people.
+
+The Emu recipe (Dai et al. 2023) filters automatically to about 200k candidates, has generalist
+annotators keep about 20k, and experts keep about 2k. :func:`curation_funnel` does the ranking
+and the cuts from the audit's per-row signals; what people then keep from each queue is theirs
+to decide, so later stages are provisional (the best-ranked rows of the stage before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay._validation import check_1d, check_int
+from assay.exceptions import InputValidationError, InvalidParameterError
+
+__all__ = ["CurationFunnel", "balanced_quota", "curation_funnel", "quality_rank"]
+
+_OWNER = "curation_funnel"
+DEFAULT_STAGES = ("automatic", "amateur", "expert")
+
+
+def _signal(name: str, values: Any, n: int | None) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = check_1d(name, values)
+    if n is not None and arr.size != n:
+        raise InputValidationError(
+            f"{name} has {arr.size} rows but the other signals have {n}. Pass one value per row."
+        )
+    if arr.dtype == bool:
+        return arr
+    try:
+        arr = arr.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise InputValidationError(f"{name} must be numeric ({exc}).") from exc
+    if not np.all(np.isfinite(arr)):
+        raise InputValidationError(
+            f"{name} has {int(np.sum(~np.isfinite(arr)))} missing or infinite value(s). Fill "
+            "them (e.g. with the median) before ranking."
+        )
+    return arr
+
+
+def _percentile(x: np.ndarray) -> np.ndarray:
+    """Average-rank percentile in [0, 1] (ties share their mean rank)."""
+    if x.size == 1:
+        return np.ones(1)
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(x.size)
+    ranks[order] = np.arange(x.size)
+    uniq, inv = np.unique(x, return_inverse=True)
+    mean_rank = np.bincount(inv, weights=ranks) / np.bincount(inv)
+    return mean_rank[inv] / (x.size - 1)
+
+
+def quality_rank(
+    *,
+    label_quality: Any = None,
+    outlier_score: Any = None,
+    value: Any = None,
+    weights: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Combine per-row quality signals into one score in [0, 1] (higher is better).
+
+    Each given signal is turned into its percentile rank (so scales do not matter) and the
+    percentiles are averaged with ``weights`` (default equal).
+
+    Parameters
+    ----------
+    label_quality : array-like of shape (N,), optional
+        Label quality in [0, 1], low = likely wrong (``assay.labels.label_quality_scores``).
+    outlier_score : array-like of shape (N,), optional
+        In [0, 1], low = more outlying (the audit's ``outlier_score``).
+    value : array-like of shape (N,), optional
+        Data value, higher = more useful (``assay.valuation``).
+    weights : dict, optional
+        Weight per signal name (``"label_quality"``, ``"outlier_score"``, ``"value"``).
+
+    Returns
+    -------
+    ndarray of shape (N,)
+
+    Examples
+    --------
+    >>> from assay.curate import quality_rank
+    >>> quality_rank(label_quality=[0.9, 0.1, 0.5], value=[3.0, 1.0, 2.0]).tolist()
+    [1.0, 0.0, 0.5]
+    """
+    given = {"label_quality": label_quality, "outlier_score": outlier_score, "value": value}
+    n: int | None = None
+    arrays: dict[str, np.ndarray] = {}
+    for name, vals in given.items():
+        arr = _signal(name, vals, n)
+        if arr is not None:
+            arrays[name] = arr.astype(float)
+            n = arr.size
+    if not arrays:
+        raise InputValidationError(
+            "No quality signal given. Pass at least one of label_quality, outlier_score or "
+            "value (one value per row)."
+        )
+    weights = dict(weights or {})
+    unknown = sorted(set(weights) - set(given))
+    if unknown:
+        raise InvalidParameterError(
+            "weights", "a dict with keys among 'label_quality', 'outlier_score', 'value'",
+            weights, owner="quality_rank",
+        )
+    w = np.array([float(weights.get(k, 1.0)) for k in arrays])
+    if np.any(w < 0) or w.sum() <= 0:
+        raise InvalidParameterError("weights", "non-negative weights with a positive sum",
+                                    weights, owner="quality_rank")
+    stacked = np.vstack([_percentile(a) for a in arrays.values()])
+    return (w[:, None] * stacked).sum(axis=0) / w.sum()
+
+
+def balanced_quota(available: np.ndarray, quota: int) -> np.ndarray:
+    """Split ``quota`` across classes as evenly as their ``available`` counts allow.
+
+    Water-filling: every class gets the same share, a class with fewer rows gives its unused
+    share to the others; the remainder goes to the classes listed first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.curate import balanced_quota
+    >>> balanced_quota(np.array([100, 3, 50]), 60).tolist()
+    [29, 3, 28]
+    """
+    avail = np.asarray(available, dtype=np.int64)
+    quota = int(min(quota, avail.sum()))
+    take = np.zeros_like(avail)
+    left = quota
+    open_ = avail > 0
+    while left > 0 and open_.any():
+        share = max(left // int(open_.sum()), 1)
+        room = avail - take
+        add = np.where(open_, np.minimum(room, share), 0)
+        if share == 1 and add.sum() > left:
+            first = np.flatnonzero(add)[:left]
+            add = np.zeros_like(add)
+            add[first] = 1
+        take += add
+        left -= int(add.sum())
+        open_ = take < avail
+    return take
+
+
+@dataclass(frozen=True)
+class CurationFunnel:
+    """The ranking and the stage cuts of a curation funnel.
+
+    Attributes
+    ----------
+    ranking : pandas.DataFrame
+        One row per input row: ``row`` (position in the input), ``score`` (in [0, 1], higher
+        is better), ``rank`` (1 = best; excluded rows last), ``excluded`` (why a row never
+        enters the funnel, or ``""``), ``stage`` (deepest stage the row reaches, or
+        ``"filtered_out"``) and ``label`` when labels were given.
+    queues : dict of str to pandas.DataFrame
+        For each stage, the rows entering it in review order (best first), with the columns of
+        ``ranking``. People reviewing stage ``i`` keep ``quotas[i + 1]`` of its queue.
+    quotas : dict of str to int
+        Rows per stage as asked (a stage may get fewer when fewer rows qualify).
+    """
+
+    ranking: pd.DataFrame
+    queues: dict[str, pd.DataFrame]
+    quotas: dict[str, int]
+
+    def summary(self) -> pd.DataFrame:
+        """Rows per stage, and per class when labels were given."""
+        rows = []
+        for name, q in self.queues.items():
+            rec: dict[str, Any] = {"stage": name, "quota": self.quotas[name], "rows": len(q)}
+            if "label" in q.columns:
+                rec["classes"] = int(q["label"].nunique())
+            rows.append(rec)
+        return pd.DataFrame(rows)
+
+
+def curation_funnel(
+    *,
+    label_quality: Any = None,
+    outlier_score: Any = None,
+    value: Any = None,
+    is_duplicate: Any = None,
+    labels: Any = None,
+    quotas: Sequence[int] = (200_000, 20_000, 2_000),
+    stage_names: Sequence[str] = DEFAULT_STAGES,
+    class_balanced: bool = False,
+    weights: dict[str, float] | None = None,
+) -> CurationFunnel:
+    """Rank rows by the audit's quality signals and cut a multi-stage review funnel.
+
+    Rows flagged ``is_duplicate`` never enter (keep one copy of each duplicate set unflagged).
+    The first stage takes the ``quotas[0]`` best-ranked rows; each later stage takes the best
+    ``quotas[i]`` of the stage before, so stages are nested. With ``class_balanced`` each cut
+    is split across classes as evenly as the classes allow (:func:`balanced_quota`), best rows
+    first within each class.
+
+    Parameters
+    ----------
+    label_quality, outlier_score, value : array-like of shape (N,), optional
+        Quality signals (see :func:`quality_rank`); at least one is needed.
+    is_duplicate : array-like of shape (N,), bool, optional
+        Redundant copies to exclude.
+    labels : array-like of shape (N,), optional
+        Class of each row (any values); needed for ``class_balanced``.
+    quotas : sequence of int, default=(200_000, 20_000, 2_000)
+        Rows per stage, non-increasing.
+    stage_names : sequence of str, default=("automatic", "amateur", "expert")
+        One name per quota.
+    class_balanced : bool, default=False
+    weights : dict, optional
+        Weights of the signals in the score.
+
+    Returns
+    -------
+    CurationFunnel
+
+    Examples
+    --------
+    >>> from assay.curate import curation_funnel
+    >>> f = curation_funnel(label_quality=[0.9, 0.2, 0.8, 0.7], is_duplicate=[False] * 3 + [True],
+    ...                     quotas=(2, 1), stage_names=("auto", "expert"))
+    >>> f.queues["auto"]["row"].tolist(), f.queues["expert"]["row"].tolist()
+    ([0, 2], [0])
+    """
+    score = quality_rank(label_quality=label_quality, outlier_score=outlier_score, value=value,
+                         weights=weights)
+    n = score.size
+    quotas = [check_int(f"quotas[{i}]", q, low=1, owner=_OWNER) for i, q in enumerate(quotas)]
+    names = [str(s) for s in stage_names]
+    if not quotas or len(names) != len(quotas):
+        raise InvalidParameterError(
+            "stage_names", f"one name per quota ({len(quotas)})", list(stage_names), owner=_OWNER
+        )
+    if len(set(names)) != len(names):
+        raise InvalidParameterError("stage_names", "distinct names", names, owner=_OWNER)
+    if any(b > a for a, b in zip(quotas, quotas[1:], strict=False)):
+        raise InvalidParameterError(
+            "quotas", "non-increasing stage sizes (each stage keeps part of the one before)",
+            quotas, owner=_OWNER,
+        )
+    dup = np.zeros(n, dtype=bool)
+    if is_duplicate is not None:
+        dup = check_1d("is_duplicate", is_duplicate)
+        if dup.dtype != bool or dup.size != n:
+            raise InputValidationError(
+                f"is_duplicate must be a boolean mask with one value per row ({n}); got dtype "
+                f"{dup.dtype} and {dup.size} values."
+            )
+    codes = None
+    if labels is not None:
+        lab = check_1d("labels", labels)
+        if lab.size != n:
+            raise InputValidationError(
+                f"labels has {lab.size} rows but the signals have {n}. Pass one label per row."
+            )
+        _, codes = np.unique(lab.astype(str) if lab.dtype == object else lab,
+                             return_inverse=True)
+    elif class_balanced:
+        raise InputValidationError(
+            "class_balanced=True needs labels (one class per row) to balance the stages."
+        )
+
+    order = np.lexsort((np.arange(n), -score, dup))  # eligible first, then best score
+    eligible = order[~dup[order]]
+    stage = np.full(n, "filtered_out", dtype=object)
+    current = eligible
+    queues: dict[str, pd.DataFrame] = {}
+    members: list[np.ndarray] = []
+    for name, quota in zip(names, quotas, strict=True):
+        current = _cut(current, quota, codes if class_balanced else None)
+        stage[current] = name
+        members.append(current)
+
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
+    ranking = pd.DataFrame({
+        "row": np.arange(n),
+        "score": score,
+        "rank": rank,
+        "excluded": np.where(dup, "duplicate", ""),
+        "stage": stage,
+    })
+    if labels is not None:
+        ranking["label"] = check_1d("labels", labels)
+    for name, rows in zip(names, members, strict=True):
+        queues[name] = ranking.iloc[rows].reset_index(drop=True)
+    return CurationFunnel(ranking=ranking, queues=queues,
+                          quotas=dict(zip(names, quotas, strict=True)))
+
+
+def _cut(ranked: np.ndarray, quota: int, codes: np.ndarray | None) -> np.ndarray:
+    """The best ``quota`` of ``ranked`` (already best first), class-balanced when ``codes``."""
+    if codes is None:
+        return ranked[:quota]
+    c = codes[ranked]
+    k = int(codes.max()) + 1
+    take = balanced_quota(np.bincount(c, minlength=k), quota)
+    # Position of each row within its class, in ranked order.
+    pos = np.empty(ranked.size, dtype=np.int64)
+    by_class = np.argsort(c, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=k))[:-1]])
+    pos[by_class] = np.arange(ranked.size) - np.repeat(starts, np.bincount(c, minlength=k))
+    return ranked[pos < take[c]]

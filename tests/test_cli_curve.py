@@ -1,0 +1,89 @@
+"""``assay curve`` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+
+from assay.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def data_csv(tmp_path_factory):
+    X, y = make_classification(n_samples=500, n_features=6, n_informative=4, n_classes=3,
+                               weights=[0.5, 0.3, 0.2], class_sep=1.2, random_state=0)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    df["kind"] = np.array(["ant", "bee", "cow"])[y]
+    path = tmp_path_factory.mktemp("curve") / "data.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_curve_json_plan_with_budget(data_csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["curve", str(data_csv), "--label", "kind", "--target", "0.99", "--budget", "300",
+               "--seeds", "2", "--bootstrap", "20", "--out", str(out), "--json",
+               "--sizes", "0.1,0.2,0.35,0.6,1.0"])
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["n_rows"] == 500 and payload["n_train"] == 400
+    assert payload["fit"]["family"] in ("pow3", "pow2", "pow4", "exp3", "logistic")
+    req = payload["requirement"]
+    assert req["target"] == 0.99
+    if not req["reachable"]:
+        assert "ceiling" in req["message"]
+    alloc = payload["allocation"]
+    assert sum(c["collect"] for c in alloc["classes"]) == 300
+    assert {c["class"] for c in alloc["classes"]} == {"ant", "bee", "cow"}
+    curve = pd.read_csv(out / "curve.csv")
+    assert len(curve) == 10 and "recall[bee]" in curve.columns
+    fits = json.loads((out / "fits.json").read_text())
+    assert fits["fit"]["family"] == payload["fit"]["family"]
+    assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_curve_prints_a_plan_and_writes_svg(data_csv, tmp_path, capsys):
+    out = tmp_path / "svg"
+    rc = main(["curve", str(data_csv), "--label", "kind", "--per-class", "--seeds", "1",
+               "--bootstrap", "0", "--plot-format", "svg", "--out", str(out),
+               "--sizes", "40,80,160,400"])
+    assert rc == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Forecast" in text and "Per class" in text and "best extrapolating family" in text
+    assert (out / "curve.svg").read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.slow
+def test_curve_compare_clean(data_csv, tmp_path, capsys):
+    rc = main(["curve", str(data_csv), "--label", "kind", "--compare-clean", "--seeds", "1",
+               "--bootstrap", "0", "--out", str(tmp_path / "c"), "--json",
+               "--sizes", "0.1,0.2,0.4,0.7,1.0"])
+    assert rc == 0
+    clean = json.loads(capsys.readouterr().out)["clean"]
+    assert clean["n_flagged"] >= 0 and "worth" in clean["message"]
+    assert (tmp_path / "c" / "curve_clean.csv").exists()
+
+
+def test_curve_user_errors_exit_2(data_csv, tmp_path, capsys):
+    rc = main(["curve", str(data_csv), "--label", "kind", "--sizes", "50,100,200",
+               "--out", str(tmp_path / "e")])
+    assert rc == 2
+    assert "at least 4 distinct training-set sizes" in capsys.readouterr().err
+    rc = main(["curve", str(data_csv), "--label", "kind", "--sizes", "50,100,200,5000",
+               "--out", str(tmp_path / "e")])
+    assert rc == 2
+    assert "sizes go up to 5000 but only 400 rows" in capsys.readouterr().err
+    rc = main(["curve", str(data_csv), "--label", "kind", "--plot-format", "gif"])
+    assert rc == 2
+    assert "png or svg" in capsys.readouterr().err
+    rc = main(["curve", str(tmp_path / "missing.csv"), "--label", "kind"])
+    assert rc == 2
+    assert "not found" in capsys.readouterr().err
+    rc = main(["curve", str(data_csv), "--label", "kind", "--metric", "auc"])
+    assert rc == 2
+    assert "'--metric' parameter" in capsys.readouterr().err
