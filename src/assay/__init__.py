@@ -21,8 +21,11 @@ _EXPORTS: dict[str, str] = {
     "Workspace": "assay.workspace",
     "adjust_logits": "assay.longtail",
     "agree": "assay.agreement",
+    "allocate_budget": "assay.curves",
     "ambiguous_class_pairs": "assay.labels",
     "audit": "assay._audit",
+    "banzhaf": "assay.valuation",
+    "beta_shapley": "assay.valuation",
     "bootstrap_interval": "assay.evaluation",
     "class_balanced_weights": "assay.longtail",
     "class_profile": "assay.imbalance",
@@ -31,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "compute_confident_joint": "assay.labels",
     "consensus_labels": "assay.consensus",
     "cross_val_pred_probs": "assay.models",
+    "curation_funnel": "assay.curate",
+    "data_oob": "assay.valuation",
     "dawid_skene": "assay.consensus",
     "estimate_label_issues": "assay.labels",
     "evaluation_intervals": "assay.evaluation",
@@ -41,24 +46,32 @@ _EXPORTS: dict[str, str] = {
     "find_outliers": "assay.outliers",
     "find_slices": "assay.slices",
     "find_target_leakage": "assay.leakage",
+    "fit_learning_curve": "assay.curves",
+    "fit_scaling_law": "assay.curves",
     "gradient_conflict": "assay.multitask",
     "group_accuracy": "assay.longtail",
+    "group_values": "assay.valuation",
     "knn_graph": "assay.neighbors",
     "knn_label_agreement": "assay.labels",
+    "knn_shapley": "assay.valuation",
     "krippendorff_alpha": "assay.agreement",
     "label_quality_scores": "assay.labels",
     "leakage_summary": "assay.leakage",
+    "learning_curve": "assay.curves",
     "load": "assay.data",
     "make_long_tailed": "assay.longtail",
     "make_splits": "assay.splits",
     "open_workspace": "assay.workspace",
     "outlier_scores": "assay.outliers",
+    "plan_samples": "assay.curves",
     "project_conflicting": "assay.multitask",
     "register_check": "assay._audit",
     "registered_checks": "assay._audit",
+    "relabel_or_collect": "assay.curves",
     "render_report": "assay.report",
     "shot_groups": "assay.longtail",
     "suggest_labels": "assay.labels",
+    "tmc_shapley": "assay.valuation",
     "wilson_interval": "assay.evaluation",
     "write_report": "assay.report",
 }
@@ -91,6 +104,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from assay.agreement import agree, krippendorff_alpha
     from assay.compare import compare_runs
     from assay.consensus import consensus_labels, dawid_skene
+    from assay.curate import curation_funnel
+    from assay.curves import (
+        allocate_budget,
+        fit_learning_curve,
+        fit_scaling_law,
+        learning_curve,
+        plan_samples,
+        relabel_or_collect,
+    )
     from assay.data import Dataset, featurize, load
     from assay.duplicates import find_duplicates
     from assay.evaluation import (
@@ -124,4 +146,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from assay.report import render_report, write_report
     from assay.slices import find_slices
     from assay.splits import make_splits
+    from assay.valuation import (
+        banzhaf,
+        beta_shapley,
+        data_oob,
+        group_values,
+        knn_shapley,
+        tmc_shapley,
+    )
     from assay.workspace import Workspace, open_workspace
