@@ -146,6 +146,12 @@ def register(app: typer.Typer) -> None:
         no_workspace: bool = typer.Option(False, "--no-workspace", help="Do not record the run."),
         fail_on: str | None = typer.Option(None, "--fail-on", help="Exit 1 when e.g. 'label>0.05'."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        mlflow: bool = typer.Option(
+            False, "--mlflow",
+            help="Also log parameters, metrics, report and audit.json to MLflow "
+                 "(server from MLFLOW_TRACKING_URI)."),
+        mlflow_experiment: str = typer.Option(
+            "assay", "--mlflow-experiment", help="MLflow experiment name (with --mlflow)."),
     ) -> None:
         """Audit a labelled dataset: label errors, duplicates, outliers, class profile."""
         from assay.data import load
@@ -169,17 +175,31 @@ def register(app: typer.Typer) -> None:
             )
         paths = write_outputs(result, out, dataset)
         broken = evaluate_fail_on(rules, result.metrics()) if rules else []
+        mlflow_run = None
+        if mlflow:
+            from assay.tracking import log_mlflow
+
+            mlflow_run = log_mlflow(
+                run_name=run_id or "assay-audit", params=params, metrics=result.metrics(),
+                artifacts=[paths["report"], paths["json"]], experiment=mlflow_experiment,
+                tags={"assay.command": "audit", "assay.fingerprint": dataset.fingerprint,
+                      "assay.status": result.status, **({"assay.run_id": run_id} if run_id else {})},
+            )
         if as_json:
             payload = result.to_dict(include_issues=False)
             payload["outputs"] = {k: str(v) for k, v in paths.items()}
             payload["fail_on"] = broken
             payload["run_id"] = run_id
+            payload["mlflow_run_id"] = mlflow_run
             print_json(payload)
         else:
             print_result(result)
             console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
             if run_id:
                 console.print(f"Recorded run [bold]{run_id}[/] in {ws_path}")
+            if mlflow_run:
+                console.print(f"Logged to MLflow run [bold]{mlflow_run}[/] "
+                              f"(experiment {mlflow_experiment!r})")
             for rule in broken:
                 err_console.print(f"[red]--fail-on exceeded:[/] {rule}")
         if broken:
