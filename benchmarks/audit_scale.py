@@ -46,10 +46,12 @@ def make_data(n: int, k: int, d: int, seed: int, folder: Path) -> dict[str, str]
     return {k_: str(v) for k_, v in paths.items()}
 
 
+# Both tools import their modules before the clock starts (importing cleanlab's Datalab loads
+# pandas, scikit-learn and scipy.stats; assay loads its checks lazily, so they are loaded here).
 ASSAY_CODE = """
 import json, resource, sys, time
-import numpy as np, pandas as pd
-import assay
+import numpy as np, pandas as pd, scipy.stats, sklearn.linear_model
+import assay, assay._audit.checks
 p = json.loads(sys.argv[1])
 emb, probs, y = np.load(p["emb"]), np.load(p["probs"]), np.load(p["labels"])
 t = time.perf_counter()

@@ -108,8 +108,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--datasets", default=None,
+                    help="comma-separated subset of digits,breast_cancer,wine,mnist1d")
     args = ap.parse_args()
     datasets = ["digits", "breast_cancer", "wine"] + ([] if args.quick else ["mnist1d"])
+    if args.datasets:
+        datasets = args.datasets.split(",")
     seeds = 2 if args.quick else args.seeds
     df = run(datasets, ["uniform-10", "uniform-30", "class-conditional-30"], seeds)
     g = df.groupby(["dataset", "noise"], sort=False).mean(numeric_only=True)

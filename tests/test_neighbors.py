@@ -47,27 +47,58 @@ def test_tiny_hand_worked():
     assert g.distances.ravel().tolist() == [1.0, 1.0, 2.0]
 
 
-def test_faiss_recall_against_exact(rng):
-    pytest.importorskip("faiss")
+def _requires(method):
+    if method == "faiss":
+        pytest.importorskip("faiss")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("method", ["ivf", "faiss"])
+def test_approximate_recall_against_exact(rng, method, metric):
+    _requires(method)
     centres = rng.normal(size=(30, 32))
     x = (centres[rng.integers(0, 30, 6000)] + rng.normal(size=(6000, 32)) * 0.8).astype(np.float32)
-    exact = knn_graph(x, k=10, method="exact")
-    approx = knn_graph(x, k=10, method="faiss")
+    exact = knn_graph(x, k=10, method="exact", metric=metric)
+    approx = knn_graph(x, k=10, method=method, metric=metric)
     hits = (approx.indices[:, :, None] == exact.indices[:, None, :]).any(axis=2).mean()
     assert hits >= 0.95
-    assert approx.method == "faiss-ivf"
+    assert approx.method == {"ivf": "ivf", "faiss": "faiss-ivf"}[method]
     assert approx.info["sample_recall"] >= 0.95
     assert not (approx.indices == np.arange(6000)[:, None]).any()
+    # each returned distance is the true distance of the returned neighbour, ascending
+    rows = rng.choice(6000, 200, replace=False)
+    xs = x.astype(np.float64)
+    if metric == "cosine":
+        xs /= np.linalg.norm(xs, axis=1, keepdims=True)
+        true = 1.0 - np.einsum("ij,ikj->ik", xs[rows], xs[approx.indices[rows]])
+    else:
+        true = np.linalg.norm(xs[rows][:, None, :] - xs[approx.indices[rows]], axis=2)
+    np.testing.assert_allclose(approx.distances[rows], true, atol=2e-3, rtol=1e-4)
+    assert (np.diff(approx.distances, axis=1) >= 0).all()
 
 
-def test_faiss_recall_on_unstructured_data(rng):
+@pytest.mark.parametrize("method", ["ivf", "faiss"])
+def test_approximate_recall_on_unstructured_data(rng, method):
     """Gaussian noise has no clusters: the probe count must grow until recall is reached."""
-    pytest.importorskip("faiss")
+    _requires(method)
     x = rng.normal(size=(4000, 24)).astype(np.float32)
     exact = knn_graph(x, k=5, method="exact")
-    approx = knn_graph(x, k=5, method="faiss")
+    approx = knn_graph(x, k=5, method=method)
     hits = (approx.indices[:, :, None] == exact.indices[:, None, :]).any(axis=2).mean()
     assert hits >= 0.95
+    assert approx.info["nprobe"] > 8  # it had to widen
+
+
+def test_ivf_with_duplicate_rows_and_tiny_lists(rng):
+    """Exact copies (distance 0) and lists smaller than k still give k valid neighbours."""
+    base = rng.normal(size=(300, 8)).astype(np.float32)
+    x = np.vstack([base, base[:50], base[:50]])
+    g = knn_graph(x, k=12, method="ivf", metric="euclidean")
+    assert g.indices.shape == (400, 12) and (g.indices >= 0).all()
+    assert not (g.indices == np.arange(400)[:, None]).any()
+    assert (np.sort(g.indices, axis=1)[:, 1:] != np.sort(g.indices, axis=1)[:, :-1]).all()
+    # row 0 has two exact copies (300 and 350): both are its nearest neighbours at distance 0
+    assert set(g.indices[0, :2]) == {300, 350} and np.allclose(g.distances[0, :2], 0.0)
 
 
 def test_knn_query_matches_brute_force(rng):

@@ -314,9 +314,10 @@ def _error_probability(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.nda
 def _clean_posterior(p: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Solve ``p = T q`` row-wise for q, clipped at 0 and renormalised (p when T is singular)."""
     try:
-        q = np.linalg.solve(noise, p.T).T
+        inv = np.linalg.inv(noise)
     except np.linalg.LinAlgError:
         return p
+    q = p @ inv.T  # one matrix product for all rows (q_i = T^-1 p_i)
     q = np.clip(q, 0.0, None)
     sums = q.sum(axis=1, keepdims=True)
     return np.where(sums > 0, q / np.maximum(sums, 1e-300), p)

@@ -1,9 +1,11 @@
-"""One shared k-nearest-neighbour graph, exact for small data and approximate (faiss) above.
+"""One shared k-nearest-neighbour graph, exact for small data and approximate above.
 
 Every neighbourhood check (near duplicates, outliers, k-NN label consensus, leakage) reads the one
 graph built here. Memory stays ``O(N * k + block * N)``: distances are computed in row blocks with
-float32 matrix products and only the ``k`` best of each row are kept. This module is the only
-owner of ``faiss`` (extra ``fast``), which is imported lazily.
+float32 matrix products and only the ``k`` best of each row are kept. Above ``EXACT_MAX_ROWS`` rows
+the graph is an inverted file searched list by list with matrix products (``method="ivf"``, numpy
+only), with its recall measured against exact search. This module is the only owner of ``faiss``
+(extra ``fast``, ``method="faiss"``), which is imported lazily.
 """
 
 from __future__ import annotations
@@ -13,18 +15,19 @@ from typing import Any
 
 import numpy as np
 
+from assay._kernels._ivf import ivf_graph
 from assay._kernels._knn import blocked_topk, normalise_rows
 from assay._validation import check_choice, check_features, check_int
 from assay.exceptions import InvalidParameterError, MissingDependencyError
 
 __all__ = ["KnnGraph", "knn_graph", "knn_query", "EXACT_MAX_ROWS"]
 
-#: Above this many rows ``method="auto"`` uses faiss (when installed); below, exact search.
+#: Above this many rows ``method="auto"`` uses the inverted-file search; below, exact search.
 EXACT_MAX_ROWS = 20_000
 
 _METRICS = ("cosine", "euclidean")
 _TARGET_RECALL = 0.97
-_METHODS = ("auto", "exact", "faiss")
+_METHODS = ("auto", "exact", "ivf", "faiss")
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,15 @@ def knn_graph(
         Neighbours per row; must be smaller than N.
     metric : {"cosine", "euclidean"}, default="cosine"
         Distance. Cosine distance is ``1 - cos``; rows of zeros have distance 1 to everything.
-    method : {"auto", "exact", "faiss"}, default="auto"
-        ``"exact"`` uses blocked float32 matrix products (never N x N in memory). ``"faiss"``
-        uses an inverted-file index (extra ``fast``); the number of probed lists is doubled
-        until the recall measured on a sample of 256 rows against exact search reaches 0.97
-        (recorded in ``info["sample_recall"]``). ``"auto"`` is exact up to ``EXACT_MAX_ROWS`` rows and
-        faiss above when it is installed.
+    method : {"auto", "exact", "ivf", "faiss"}, default="auto"
+        ``"exact"`` uses blocked float32 matrix products (never N x N in memory). ``"ivf"``
+        clusters the rows into about sqrt(N) k-means lists and searches each list's rows
+        against the rows of its nearest lists with one matrix product per list (threads share
+        the lists). ``"faiss"`` uses faiss's inverted-file index (extra ``fast``). For both
+        approximate methods the number of probed lists is doubled until the recall measured on
+        a sample of 256 rows against exact search reaches 0.97 (recorded in
+        ``info["sample_recall"]``). ``"auto"`` is exact up to ``EXACT_MAX_ROWS`` rows and
+        ``"ivf"`` above.
     block_size : int, default=2048
         Rows per block in exact search.
     random_state : int, default=0
@@ -122,12 +128,16 @@ def knn_graph(
             hint=f"Pass k <= {n - 1}.",
         )
     if method == "auto":
-        method = "faiss" if n > EXACT_MAX_ROWS and _has_faiss() else "exact"
+        method = "ivf" if n > EXACT_MAX_ROWS else "exact"
     if metric == "cosine":
         x = normalise_rows(x)
     if method == "exact":
         idx, dist = blocked_topk(x, x, k=k, metric=metric, exclude_self=True, block=block_size)
         return KnnGraph(idx, dist, metric, "exact")
+    if method == "ivf":
+        idx, dist, info = ivf_graph(x, k=k, metric=metric, target_recall=_TARGET_RECALL,
+                                    random_state=random_state)
+        return KnnGraph(idx, dist, metric, "ivf", info)
     idx, dist, info = _faiss_graph(x, k=k, metric=metric, random_state=random_state)
     return KnnGraph(idx, dist, metric, "faiss-ivf", info)
 
@@ -178,14 +188,6 @@ def knn_query(
     if metric == "cosine":
         ref, qry = normalise_rows(ref), normalise_rows(qry)
     return blocked_topk(qry, ref, k=k, metric=metric, exclude_self=False, block=block_size)
-
-
-def _has_faiss() -> bool:
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _faiss_graph(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._kernels._ivf import assign_rows, kmeans
 from assay._validation import (
     check_features,
     check_fraction,
@@ -244,14 +245,13 @@ def _column_slices(
 
 
 def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means clusters of ``x``: fitted on at most 20,000 sampled rows, assigned for all rows."""
-    from sklearn.cluster import KMeans
-
-    seed = int(rng.integers(2**31 - 1))
+    """k-means clusters of ``x``: Lloyd's algorithm (20 iterations) on at most 20,000 sampled
+    rows, then every row assigned to its nearest centre."""
     n = x.shape[0]
     fit_rows = np.sort(rng.choice(n, size=20_000, replace=False)) if n > 20_000 else slice(None)
-    model = KMeans(n_clusters=k, random_state=seed, n_init=1).fit(x[fit_rows])
-    return model.predict(x).astype(np.int64)
+    xf = np.ascontiguousarray(x, dtype=np.float32)
+    centres = kmeans(xf[fit_rows], k, n_iter=20, rng=rng)
+    return assign_rows(xf, centres)[0]
 
 
 def normalized_confusion(

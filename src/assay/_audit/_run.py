@@ -71,7 +71,7 @@ def audit(
         Neighbours in the shared k-NN graph.
     n_folds : int, default=5
     text_model : {"tfidf", "minilm"}, default="tfidf"
-    knn_method : {"auto", "exact", "faiss"}, default="auto"
+    knn_method : {"auto", "exact", "ivf", "faiss"}, default="auto"
     label_method : {"hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"}, default="hybrid"
         See :func:`assay.find_label_issues`.
     annotations : DataFrame, optional
