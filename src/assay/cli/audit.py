@@ -303,28 +303,47 @@ def run_recorded(
     )
     with ws.record_run("audit", params, fingerprint=dataset.fingerprint) as rec:
         result = audit(dataset, cache=ws, **audit_kwargs)
+        result.summary["run_id"] = rec.run_id
         ws.record_findings(rec.run_id, result.findings())
+        save_result(result, run_folder(ws.path, rec.run_id))
         rec.summary.update({"status": result.status, "metrics": result.metrics(),
                             "checks": {n: c.status for n, c in result.checks.items()},
                             "n_rows": dataset.n_rows, "classes": dataset.class_names()})
         rec.timings.update(result.summary.get("timings_s", {}))
-    result.summary["run_id"] = rec.run_id
     return result, rec.run_id
 
 
-def write_outputs(result: Any, out: Path, dataset: Any = None) -> dict[str, Path]:
-    """Write ``issues.parquet``, ``issues.csv``, ``audit.json`` and ``report.html`` into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"issues": out / "issues.parquet", "issues_csv": out / "issues.csv",
-             "json": out / "audit.json"}
+def run_folder(workspace: Path, run_id: str) -> Path:
+    """Where the workspace keeps an audit run's ``audit.json`` and ``issues.parquet``."""
+    return Path(workspace) / "runs" / run_id
+
+
+def save_result(result: Any, folder: Path) -> dict[str, Path]:
+    """Write ``issues.parquet`` and ``audit.json`` (which names it) into ``folder``.
+
+    Each file is written to a temporary name and renamed, so a crash never leaves a torn file.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"issues": folder / "issues.parquet", "json": folder / "audit.json"}
     issues = result.issues.copy()
     for col in issues.columns:
         if issues[col].dtype == object:
             issues[col] = issues[col].astype(str)
-    issues.to_parquet(paths["issues"], index=False)
-    issues.to_csv(paths["issues_csv"], index=False)
+    tmp = folder / ".issues.parquet.tmp"
+    issues.to_parquet(tmp, index=False)
+    tmp.replace(paths["issues"])
     result.summary["issues_file"] = "issues.parquet"
-    result.to_json(paths["json"], include_issues=False)
+    tmp = folder / ".audit.json.tmp"
+    result.to_json(tmp, include_issues=False)
+    tmp.replace(paths["json"])
+    return paths
+
+
+def write_outputs(result: Any, out: Path, dataset: Any = None) -> dict[str, Path]:
+    """Write ``issues.parquet``, ``issues.csv``, ``audit.json`` and ``report.html`` into ``out``."""
+    paths = save_result(result, out)
+    paths["issues_csv"] = out / "issues.csv"
+    result.issues.to_csv(paths["issues_csv"], index=False)
     from assay.report import write_report
 
     paths["report"] = write_report(result, out / "report.html", dataset=dataset)

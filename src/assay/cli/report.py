@@ -19,9 +19,14 @@ def register(app: typer.Typer) -> None:
 
 def report_command(
     source: str = typer.Argument(
-        ..., help="Audit folder (as written by 'assay audit --out') or its audit.json."),
+        ..., help="Audit folder (as written by 'assay audit --out'), its audit.json, or a run id "
+        "of the workspace ('latest', or a unique prefix; see 'assay runs')."),
     out: Path | None = typer.Option(
-        None, "-o", "--out", help="HTML file to write. Default: report.html beside audit.json."),
+        None, "-o", "--out", help="HTML file to write. Default: report.html beside audit.json; "
+        "report-RUN.html in the current folder for a run id."),
+    workspace: Path | None = typer.Option(
+        None, "--workspace", "-w", help="Workspace to look a run id up in (default: .assay/ here "
+        "or $ASSAY_WORKSPACE)."),
     data: Path | None = typer.Option(
         None, "--data", help="The audited data, to show the samples themselves. Default: the "
         "file recorded in audit.json, when it still exists."),
@@ -37,8 +42,9 @@ def report_command(
     """Write the self-contained HTML report of a saved audit (offline, printable)."""
     from assay.report import write_report
 
-    result, base = _load_result(source)
-    target = out if out is not None else base / "report.html"
+    result, base, run_id = _load_result(source, workspace)
+    default = base / "report.html" if run_id is None else Path(f"report-{run_id}.html")
+    target = out if out is not None else default
     dataset, note = _dataset(result, data=data, label=label, text=text, image=image,
                              id_col=id_col, skip=no_data)
     href = _issues_href(result, base, target)
@@ -56,11 +62,11 @@ def report_command(
                   f"{', with samples' if dataset is not None else ''}).")
 
 
-def _load_result(source: str) -> tuple[Any, Path]:
-    """The audit a SOURCE names, and the folder its files live in.
+def _load_result(source: str, workspace: Path | None) -> tuple[Any, Path, str | None]:
+    """The audit a SOURCE names, the folder its files live in, and its run id (None for a path).
 
-    Hook for the workspace: a SOURCE that is not a path will be looked up as a run id
-    (``Workspace.resolve_run``) once the store keeps each run's audit.json; add that branch here.
+    A SOURCE that is an existing path is an audit folder or audit.json; anything else is looked
+    up as a run id in the workspace, which keeps every audit's audit.json and issues.parquet.
     """
     from assay import AuditResult
 
@@ -72,12 +78,40 @@ def _load_result(source: str) -> tuple[Any, Path]:
                 f"No audit.json in '{source}'. Pass the folder that 'assay audit --out' wrote, "
                 "or the audit.json file itself."
             )
-    elif not path.exists():
+        return AuditResult.from_json(path), path.parent, None
+    if path.exists():
+        return AuditResult.from_json(path), path.parent, None
+    if "/" in source or os.sep in source or source.endswith(".json"):
         raise InputValidationError(
             f"No audit found at '{source}'. Pass an audit folder (written by 'assay audit "
-            "--out') or its audit.json; workspace run ids are not accepted by 'assay report' yet."
+            "--out'), its audit.json, or a workspace run id."
         )
-    return AuditResult.from_json(path), path.parent
+    from assay.cli.audit import run_folder
+    from assay.workspace import Workspace, default_workspace
+
+    ws_path = workspace or default_workspace()
+    if not (ws_path / "assay.duckdb").exists():
+        raise InputValidationError(
+            f"'{source}' is neither an audit folder nor an audit.json, and there is no workspace "
+            f"at {ws_path} to look it up as a run id. Pass an audit folder, or the workspace "
+            "with --workspace."
+        )
+    ws = Workspace.open(ws_path, create=False, read_only=True)
+    run_id = ws.resolve_run(source)
+    run = ws.run(run_id)
+    if run["command"] != "audit":
+        raise InputValidationError(
+            f"Run {run_id} is an 'assay {run['command']}' run; 'assay report' renders audits. "
+            "Pick an audit run from 'assay runs'."
+        )
+    doc = run_folder(ws.path, run_id) / "audit.json"
+    if not doc.exists():
+        raise InputValidationError(
+            f"The workspace has no stored result for audit run {run_id} (status "
+            f"{run['status']!r}; runs recorded before results were kept, and interrupted runs, "
+            "have none). Re-run the audit, or pass its --out folder."
+        )
+    return AuditResult.from_json(doc), doc.parent, run_id
 
 
 def _dataset(
