@@ -213,7 +213,7 @@ def _faiss_graph(
     # sample recall reaches the target: the graph's quality is measured, not assumed.
     sample = np.sort(rng.choice(n, size=min(n, 256), replace=False))
     exact_idx, _ = blocked_topk(x[sample], x, k=k + 1, metric=metric, exclude_self=False)
-    nprobe = min(nlist, 8)
+    nprobe = min(nlist, 2)  # the smallest power of two that reaches the recall target
     while True:
         index.nprobe = nprobe
         _, approx = index.search(x[sample], k + 1)

@@ -296,8 +296,12 @@ def run_recorded(
     from assay.workspace import Workspace
 
     ws = Workspace.open(ws_path)
+    # the absolute path, so commands run from another folder (export, review) find the data
+    source = dataset.source
+    if source is not None and Path(source).exists():
+        source = str(Path(source).resolve())
     ws.register_dataset(
-        dataset.fingerprint, n_rows=dataset.n_rows, source=dataset.source,
+        dataset.fingerprint, n_rows=dataset.n_rows, source=source,
         schema={str(c): str(t) for c, t in dataset.table.dtypes.items()},
         roles=dataset.roles.to_dict(),
     )
