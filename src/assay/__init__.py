@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "dawid_skene": "assay.consensus",
     "estimate_label_issues": "assay.labels",
     "evaluation_intervals": "assay.evaluation",
+    "export_version": "assay.export",
     "featurize": "assay.data",
     "find_duplicates": "assay.duplicates",
     "find_label_issues": "assay.labels",
@@ -121,6 +122,7 @@ if TYPE_CHECKING:  # pragma: no cover
         evaluation_intervals,
         wilson_interval,
     )
+    from assay.export import export_version
     from assay.imbalance import class_profile
     from assay.labels import (
         ambiguous_class_pairs,

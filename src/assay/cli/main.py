@@ -33,6 +33,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "value",
     "curve",
     "report",
+    "export",
 )
 
 

@@ -1,0 +1,933 @@
+"""Export a corrected dataset version from the review decisions recorded in a workspace.
+
+The source data is never modified. :func:`export_version` reads the dataset an audit run looked
+at, applies the review decisions in force (see :func:`resolve_decisions`) and writes a new version
+in the same format into a fresh folder, with a ``changelog.json`` beside the data. The new
+version is registered in the workspace, so ``assay audit`` on it and ``assay diff`` between the
+two audits show what the fixes changed. See ``docs/export.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay._validation import check_choice
+from assay.exceptions import AssayError, InputValidationError, InvalidParameterError
+
+__all__ = [
+    "CHANGELOG_NAME",
+    "DECISION_POLICIES",
+    "EXPORT_ACTIONS",
+    "STAGE_ORDER",
+    "ExportResult",
+    "export_version",
+    "resolve_decisions",
+]
+
+#: Curation stages in increasing authority: a decision of a later stage overrides every decision
+#: of an earlier stage on the same row. A missing stage (``None``) counts as ``"review"``.
+STAGE_ORDER: dict[str, int] = {"review": 0, "expert": 1}
+#: Review actions understood by the export. ``duplicate`` arrives with workspace schema 4.
+EXPORT_ACTIONS: tuple[str, ...] = ("keep", "relabel", "remove", "defer", "duplicate")
+#: How the reviewers' latest decisions in the deciding stage are combined.
+DECISION_POLICIES: tuple[str, ...] = ("consensus", "latest")
+CHANGELOG_NAME = "changelog.json"
+CHANGELOG_VERSION = 1
+
+_TABLE_FORMATS = {
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+}
+_DROP_ACTIONS = frozenset({"remove", "duplicate"})
+
+
+class ExportError(AssayError):
+    """An export cannot proceed (missing or changed source, unsafe output path, bad decision)."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_version` wrote and recorded.
+
+    Attributes
+    ----------
+    path : Path
+        The version folder (``out``).
+    data_path : Path
+        The data inside it: the table file (same name as the source) or the image root.
+    fingerprint, parent_fingerprint : str
+        Content fingerprints of the new version and of the audited source.
+    run_id : str
+        The audit run whose dataset and decisions were exported.
+    version_id : int
+        The id of the version in the workspace (``Workspace.versions()``).
+    counts : dict of str to int
+        ``relabelled``, ``removed``, ``duplicates_removed``, ``kept``, ``deferred``,
+        ``conflicts``, ``undecided``, ``rows_before``, ``rows_after``.
+    changelog : dict
+        The content of ``changelog.json``.
+    """
+
+    path: Path
+    data_path: Path
+    fingerprint: str
+    parent_fingerprint: str
+    run_id: str
+    version_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+    changelog: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (without the per-row changelog entries)."""
+        return {
+            "path": str(self.path), "data_path": str(self.data_path),
+            "fingerprint": self.fingerprint, "parent_fingerprint": self.parent_fingerprint,
+            "run_id": self.run_id, "version_id": self.version_id, "counts": dict(self.counts),
+            "changelog": str(self.path / CHANGELOG_NAME),
+        }
+
+
+# ---------------------------------------------------------------------- decision semantics
+def resolve_decisions(
+    decisions: pd.DataFrame,
+    *,
+    policy: str = "consensus",
+) -> pd.DataFrame:
+    """The decision in force for each row, following the curation rules.
+
+    1. Stages: only decisions of the row's highest stage count (``STAGE_ORDER``: a missing stage
+       is ``"review"``, then ``"expert"``); an unknown stage is an error.
+    2. Within that stage each reviewer's latest decision (highest ``decision_id``) counts; their
+       earlier ones are superseded.
+    3. ``policy="consensus"``: when those reviewers disagree (a different action, or a different
+       ``new_label``), the row is a conflict and stays unchanged. ``policy="latest"``: the most
+       recent of them wins.
+
+    Parameters
+    ----------
+    decisions : pandas.DataFrame
+        As returned by ``Workspace.decisions()``: ``decision_id``, ``row_id``, ``reviewer``,
+        ``action``, ``new_label`` and optionally ``stage`` and ``duplicate_of``.
+    policy : {'consensus', 'latest'}, default 'consensus'
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per decided row id, sorted by ``row_id``: ``row_id`` (str), ``action`` (the action
+        in force, or ``"conflict"``), ``new_label`` (or None), ``duplicate_of`` (or None),
+        ``stage``, ``reviewers`` (list of str), ``decision_ids`` (list of int, the decisions in
+        force) and ``n_superseded`` (decisions on the row that no longer count).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from assay.export import resolve_decisions
+    >>> d = pd.DataFrame({"decision_id": [1, 2, 3], "row_id": ["7", "7", "8"],
+    ...                   "reviewer": ["ana", "bo", "ana"],
+    ...                   "action": ["relabel", "relabel", "remove"],
+    ...                   "new_label": ["cat", "dog", None]})
+    >>> resolve_decisions(d)[["row_id", "action"]].values.tolist()
+    [['7', 'conflict'], ['8', 'remove']]
+    """
+    check_choice("policy", policy, DECISION_POLICIES, owner="resolve_decisions")
+    columns = ["row_id", "action", "new_label", "duplicate_of", "stage", "reviewers",
+               "decision_ids", "n_superseded"]
+    if not isinstance(decisions, pd.DataFrame):
+        raise InputValidationError(
+            f"decisions must be a pandas DataFrame (from Workspace.decisions()); got "
+            f"{type(decisions).__name__}."
+        )
+    required = ["decision_id", "row_id", "reviewer", "action", "new_label"]
+    missing = [c for c in required if c not in decisions.columns]
+    if missing:
+        raise InputValidationError(
+            f"decisions lacks the column(s) {missing}; it needs {required} (plus optionally "
+            "'stage' and 'duplicate_of'). Pass the frame from Workspace.decisions()."
+        )
+    if decisions.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    d = pd.DataFrame({
+        "decision_id": decisions["decision_id"].astype(np.int64).to_numpy(),
+        "row_id": decisions["row_id"].astype(str).to_numpy(),
+        "reviewer": decisions["reviewer"].astype(str).to_numpy(),
+        "action": decisions["action"].astype(str).to_numpy(),
+        "new_label": _optional_text(decisions["new_label"]),
+        "stage": (_optional_text(decisions["stage"]) if "stage" in decisions
+                  else np.full(len(decisions), None, dtype=object)),
+        "duplicate_of": (_optional_text(decisions["duplicate_of"]) if "duplicate_of" in decisions
+                         else np.full(len(decisions), None, dtype=object)),
+    })
+    unknown_actions = sorted(set(d["action"]) - set(EXPORT_ACTIONS))
+    if unknown_actions:
+        raise InputValidationError(
+            f"Decisions use the action(s) {unknown_actions}, which this assay cannot export; "
+            f"known actions: {', '.join(EXPORT_ACTIONS)}. Upgrade assay, or record a known action "
+            "for those rows."
+        )
+    stage = d["stage"].where(d["stage"].notna(), "review")
+    unknown_stages = sorted(set(stage) - set(STAGE_ORDER))
+    if unknown_stages:
+        first_row = d.loc[stage.isin(unknown_stages), "row_id"].iloc[0]
+        raise InputValidationError(
+            f"Decisions use the curation stage(s) {unknown_stages} (e.g. on row {first_row!r}); "
+            f"known stages, in increasing authority: {', '.join(STAGE_ORDER)}. Record the "
+            "decisions under a known stage, or upgrade assay."
+        )
+    d["stage"] = stage
+    d["rank"] = stage.map(STAGE_ORDER).astype(np.int64)
+    d = d.sort_values("decision_id", kind="stable")
+    n_all = d.groupby("row_id").size()
+    top = d["rank"] == d.groupby("row_id")["rank"].transform("max")
+    deciding = d[top].drop_duplicates(["row_id", "reviewer"], keep="last")
+    deciding = deciding.assign(
+        key=deciding["action"] + "\x00" + deciding["new_label"].fillna("")
+    )
+    grouped = deciding.groupby("row_id", sort=True)
+    latest = grouped.tail(1).set_index("row_id").sort_index()
+    n_keys = grouped["key"].nunique()
+    out = pd.DataFrame({
+        "row_id": latest.index.to_numpy(dtype=object),
+        "action": latest["action"].to_numpy(dtype=object),
+        "new_label": latest["new_label"].to_numpy(dtype=object),
+        "duplicate_of": latest["duplicate_of"].to_numpy(dtype=object),
+        "stage": latest["stage"].to_numpy(dtype=object),
+        "reviewers": grouped["reviewer"].agg(list).reindex(latest.index).to_numpy(),
+        "decision_ids": grouped["decision_id"].agg(
+            lambda s: [int(v) for v in s]).reindex(latest.index).to_numpy(),
+    })
+    n_used = grouped.size().reindex(latest.index).to_numpy()
+    out["n_superseded"] = (n_all.reindex(latest.index).to_numpy() - n_used).astype(np.int64)
+    if policy == "consensus":
+        conflict = n_keys.reindex(latest.index).to_numpy() > 1
+        for col, value in (("action", "conflict"), ("new_label", None), ("duplicate_of", None)):
+            values = out[col].to_numpy(dtype=object).copy()
+            values[conflict] = value
+            out[col] = pd.Series(values, dtype=object)
+    for col in ("new_label", "duplicate_of"):  # None, never NaN, for a missing value
+        values = out[col].to_numpy(dtype=object)
+        out[col] = pd.Series([None if pd.isna(v) else v for v in values], dtype=object)
+    return out.reset_index(drop=True)
+
+
+def _optional_text(values: pd.Series) -> np.ndarray:
+    arr = values.to_numpy(dtype=object)
+    missing = pd.isna(values).to_numpy()
+    return np.array([None if m else str(v) for v, m in zip(arr, missing, strict=True)],
+                    dtype=object)
+
+
+# ---------------------------------------------------------------------- export
+def export_version(
+    workspace: Any,
+    out: str | os.PathLike[str],
+    *,
+    run: str | None = None,
+    source: str | os.PathLike[str] | None = None,
+    policy: str = "consensus",
+    reviewer: str | Sequence[str] | None = None,
+    allow_new_classes: bool = False,
+    force: bool = False,
+) -> ExportResult:
+    """Write the reviewed, corrected version of an audited dataset into the folder ``out``.
+
+    Which decisions apply: those recorded against any run on the same dataset version
+    (fingerprint) as ``run`` (decisions without a run are not applied: their row ids cannot be
+    tied to a dataset version). For each row, the decision in force follows
+    :func:`resolve_decisions` (later stages override earlier ones; each reviewer's latest
+    decision counts; under ``policy="consensus"`` reviewers who disagree leave the row unchanged
+    and it is listed under ``conflicts``). Then ``relabel`` replaces the label by ``new_label``;
+    ``remove`` and ``duplicate`` drop the row; ``keep`` and ``defer`` leave it unchanged.
+
+    The new version has the source's format (CSV, TSV, Parquet, JSON Lines, JSON, or an image
+    folder ``root/<class>/<file>`` whose files are hard-linked, or copied where linking fails,
+    with relabelled images moved to their new class folder). Every other column, the column order
+    and the dtypes are kept. Everything is written to a temporary sibling folder and renamed into
+    place, so a crash never leaves a half-written version. ``out/changelog.json`` records the
+    parent and new fingerprints, the counts and one entry per decided row. The version is recorded
+    with ``Workspace.record_version`` and the new dataset registered, with an ``export`` run.
+
+    Parameters
+    ----------
+    workspace : Workspace or path-like
+        An open :class:`assay.workspace.Workspace` or its folder (which must exist).
+    out : path-like
+        The new version's folder. It must not exist or be empty (unless ``force``), and must not
+        be or contain the source or the workspace, nor lie inside an image-folder source.
+    run : str, optional
+        The run whose dataset is exported (an id, a unique prefix or ``'latest'``). Default: the
+        latest ``audit`` run.
+    source : path-like, optional
+        Where the audited data is now, when it moved since the audit. Its content fingerprint
+        must still equal the audited one.
+    policy : {'consensus', 'latest'}, default 'consensus'
+        How disagreeing reviewers in the deciding stage are treated (see above).
+    reviewer : str or sequence of str, optional
+        Only apply the decisions of these reviewers. Default: everyone's.
+    allow_new_classes : bool, default False
+        Allow ``relabel`` to a class the dataset does not have yet.
+    force : bool, default False
+        Replace a non-empty ``out`` (never the source or the workspace).
+
+    Returns
+    -------
+    ExportResult
+
+    Raises
+    ------
+    ExportError
+        When the source is missing or changed since the audit, or ``out`` is unsafe or not empty.
+    InputValidationError
+        When a decision names an unknown row, an unknown class, or an unknown stage.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> import assay
+    >>> from assay.workspace import Workspace
+    >>> from assay.export import export_version
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"id": [1, 2, 3, 4], "x": [0.1, 0.2, 0.3, 0.4],
+    ...               "y": ["a", "b", "b", "b"]}).to_csv(tmp / "data.csv", index=False)
+    >>> ds = assay.load(tmp / "data.csv", label="y", id="id")
+    >>> ws = Workspace.open(tmp / "ws")
+    >>> ws.register_dataset(ds.fingerprint, n_rows=4, source=str(tmp / "data.csv"),
+    ...                     roles=ds.roles.to_dict())
+    >>> run_id = ws.start_run("audit", fingerprint=ds.fingerprint)
+    >>> ws.finish_run(run_id)
+    >>> _ = ws.append_decision(2, "relabel", new_label="a", reviewer="ana", run_id=run_id)
+    >>> _ = ws.append_decision(3, "remove", reviewer="ana", run_id=run_id)
+    >>> res = export_version(ws, tmp / "v2")
+    >>> res.counts["relabelled"], res.counts["removed"], res.counts["rows_after"]
+    (1, 1, 3)
+    >>> pd.read_csv(tmp / "v2" / "data.csv")["y"].tolist()
+    ['a', 'a', 'b']
+    """
+    from assay.workspace import Workspace
+
+    if not isinstance(allow_new_classes, bool):
+        raise InvalidParameterError("allow_new_classes", "a bool", allow_new_classes,
+                                    owner="export_version")
+    if not isinstance(force, bool):
+        raise InvalidParameterError("force", "a bool", force, owner="export_version")
+    check_choice("policy", policy, DECISION_POLICIES, owner="export_version")
+    reviewers = _check_reviewers(reviewer)
+    ws = workspace if isinstance(workspace, Workspace) else _open_workspace(workspace)
+    if ws.read_only:
+        raise ExportError(
+            f"The workspace {ws.path} was opened read-only, but an export records the new "
+            "version in it. Open it with read_only=False."
+        )
+    with ws.hold():  # one connection for the reads; the decisions are a snapshot
+        run_info = _resolve_run(ws, run)
+        parent_fp = run_info["fingerprint"]
+        record = ws.dataset(parent_fp)
+        frame = _applicable_decisions(ws, parent_fp, reviewers)
+    if record is None:
+        raise ExportError(
+            f"Run {run_info['run_id']} refers to dataset {parent_fp}, which is not registered in "
+            f"the workspace {ws.path}. Re-run 'assay audit' on the data with this workspace."
+        )
+    roles = dict(record.get("roles") or {})
+    if not roles.get("label"):
+        raise ExportError(
+            f"The workspace has no label column recorded for dataset {parent_fp}, so the labels "
+            "cannot be corrected. Re-run 'assay audit' on the data with this workspace."
+        )
+    src = _locate_source(ws, record, run_info, source)
+    emb_src = _embeddings_file(ws, run_info, roles)
+    dataset = _load_version(src, roles, emb_src)
+    if dataset.fingerprint != parent_fp:
+        hint = ("Pass --source PATH (source=...) pointing at the data exactly as audited, or "
+                "re-run 'assay audit' on the current file and review that run.")
+        raise ExportError(
+            f"The source '{src}' changed since run {run_info['run_id']} audited it: its content "
+            f"fingerprint is now {dataset.fingerprint}, the audit saw {parent_fp}. The review "
+            f"decisions refer to the audited rows, so they cannot be applied. {hint}"
+        )
+    is_folder = src.is_dir()
+    out_path = _check_out(Path(out), src, is_folder=is_folder, ws_path=ws.path, force=force)
+
+    resolved = resolve_decisions(frame, policy=policy)
+    plan = _plan(dataset, resolved, allow_new_classes=allow_new_classes)
+
+    params = {"run": run_info["run_id"], "out": str(out_path), "source": str(src),
+              "policy": policy, "reviewers": reviewers, "allow_new_classes": allow_new_classes}
+    with ws.record_run("export", params, fingerprint=parent_fp) as rec:
+        tmp = out_path.parent / f".{out_path.name}.tmp-{secrets.token_hex(4)}"
+        try:
+            tmp.mkdir()
+            data_rel, entries = _write_version(dataset, src, tmp, plan, emb_src)
+            new_ds = _load_version(tmp / data_rel, roles,
+                                   tmp / emb_src.name if emb_src is not None else None)
+            changelog = _changelog(run_info["run_id"], parent_fp, new_ds.fingerprint, src,
+                                   out_path / data_rel, plan, entries, policy, reviewers)
+            _write_json(tmp / CHANGELOG_NAME, changelog)
+            _fsync_dir(tmp)
+            _replace_dir(tmp, out_path, force=force)
+            with _rollback_on_error(out_path), ws.hold():
+                data_path = out_path / data_rel
+                if new_ds.fingerprint != parent_fp:  # an unchanged copy keeps the parent's source
+                    ws.register_dataset(
+                        new_ds.fingerprint, n_rows=new_ds.n_rows, source=str(data_path),
+                        schema={str(c): str(t) for c, t in new_ds.table.dtypes.items()},
+                        roles=new_ds.roles.to_dict(),
+                    )
+                version_id = ws.record_version(
+                    new_ds.fingerprint, data_path, parent_fingerprint=parent_fp,
+                    changelog={k: v for k, v in changelog.items() if k != "rows"},
+                )
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        rec.summary.update({"counts": changelog["counts"], "fingerprint": new_ds.fingerprint,
+                            "parent_fingerprint": parent_fp, "path": str(data_path),
+                            "version_id": version_id})
+    return ExportResult(out_path, data_path, new_ds.fingerprint, parent_fp, run_info["run_id"],
+                        version_id, dict(changelog["counts"]), changelog)
+
+
+# ---------------------------------------------------------------------- inputs
+def _check_reviewers(reviewer: Any) -> list[str] | None:
+    if reviewer is None:
+        return None
+    names = [reviewer] if isinstance(reviewer, str) else reviewer
+    if not isinstance(names, Sequence) or not names or not all(
+        isinstance(n, str) and n.strip() for n in names
+    ):
+        raise InvalidParameterError(
+            "reviewer", "a reviewer name or a non-empty list of names", reviewer,
+            owner="export_version",
+        )
+    return [str(n) for n in names]
+
+
+def _open_workspace(path: Any) -> Any:
+    from assay.workspace import Workspace
+
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidParameterError(
+            "workspace", "a Workspace or the path of a workspace folder", path,
+            owner="export_version",
+        )
+    if not (Path(path) / "assay.duckdb").exists():
+        raise ExportError(
+            f"No assay workspace at '{path}'. Run 'assay audit' with --workspace first, or pass "
+            "--workspace with the folder that holds assay.duckdb."
+        )
+    return Workspace.open(path, create=False)
+
+
+def _resolve_run(ws: Any, run: str | None) -> dict[str, Any]:
+    if run is None:
+        audits = ws.runs(command="audit", limit=1)
+        if audits.empty:
+            raise ExportError(
+                f"The workspace {ws.path} has no audit run yet. Run 'assay audit DATA --label COL "
+                f"--workspace {ws.path}' and review its findings first."
+            )
+        run = str(audits["run_id"].iloc[0])
+    info = ws.run(run)
+    if not info.get("fingerprint"):
+        raise ExportError(
+            f"Run {info['run_id']} ('{info['command']}') has no dataset, so there is nothing to "
+            "export. Pass --run with an audit run (see 'assay runs --command audit')."
+        )
+    return info
+
+
+def _candidates(raw: str, ws: Any) -> list[Path]:
+    p = Path(raw).expanduser()
+    if p.is_absolute():
+        return [p]
+    return [Path.cwd() / p, ws.path.resolve().parent / p]
+
+
+def _locate_source(ws: Any, record: Mapping[str, Any], run_info: Mapping[str, Any],
+                   source: Any) -> Path:
+    if source is not None:
+        if not isinstance(source, str | os.PathLike):
+            raise InvalidParameterError("source", "a path", source, owner="export_version")
+        p = Path(source).expanduser()
+        if not p.exists():
+            raise ExportError(f"The source '{p}' given with --source does not exist. Check the path.")
+        return p.resolve()
+    raw = record.get("source") or (run_info.get("params") or {}).get("data")
+    if not raw:
+        raise ExportError(
+            f"The workspace does not know where dataset {record['fingerprint']} was read from "
+            "(it was audited from an in-memory table). Pass --source PATH (source=...) with the "
+            "file or image folder exactly as audited."
+        )
+    for cand in _candidates(str(raw), ws):
+        if cand.exists():
+            return cand.resolve()
+    raise ExportError(
+        f"The audited source '{raw}' no longer exists (looked in {Path.cwd()} and beside the "
+        f"workspace {ws.path}). If it moved, pass --source PATH (source=...) with its new "
+        "location; its content must be unchanged."
+    )
+
+
+def _embeddings_file(ws: Any, run_info: Mapping[str, Any], roles: Mapping[str, Any]) -> Path | None:
+    raw = (run_info.get("params") or {}).get("embeddings")
+    if not raw or roles.get("embedding_column"):
+        return None
+    for cand in _candidates(str(raw), ws):
+        if cand.exists():
+            return cand.resolve()
+    raise ExportError(
+        f"Run {run_info['run_id']} used the embeddings file '{raw}', which no longer exists. "
+        "The export must subset it to the kept rows; restore it next to the data."
+    )
+
+
+def _load_version(path: Path, roles: Mapping[str, Any], embeddings: Path | None) -> Any:
+    from assay.data import load
+
+    feats = list(roles.get("features") or []) or None
+    return load(
+        path, label=roles["label"], id=roles.get("id"), split=roles.get("split"),
+        group=roles.get("group"), text=roles.get("text"), image=roles.get("image"),
+        features=feats, meta=list(roles.get("meta") or []) or None,
+        embeddings=roles.get("embedding_column") or (str(embeddings) if embeddings else None),
+    )
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def _check_out(out: Path, src: Path, *, is_folder: bool, ws_path: Path, force: bool) -> Path:
+    target = out.expanduser().resolve()
+    src = src.resolve()
+    wsr = Path(ws_path).resolve()
+    if target == src or _inside(src, target):
+        raise ExportError(
+            f"The output folder '{out}' is or contains the source '{src}'; the source is never "
+            "written over. Choose a new folder, e.g. -o data.v2"
+        )
+    if is_folder and _inside(target, src):
+        raise ExportError(
+            f"The output folder '{out}' is inside the source image folder '{src}'; it would "
+            "become part of the data. Choose a folder outside it."
+        )
+    if _inside(wsr, target):
+        raise ExportError(
+            f"The output folder '{out}' is or contains the workspace '{wsr}'. Choose a folder "
+            "outside it."
+        )
+    if target.exists():
+        if not target.is_dir():
+            raise ExportError(f"The output '{out}' is a file; pass a folder path for the version.")
+        if any(target.iterdir()) and not force:
+            raise ExportError(
+                f"The output folder '{out}' is not empty. Pass a new folder, or --force "
+                "(force=True) to replace it."
+            )
+    if not target.parent.exists():
+        raise ExportError(
+            f"The parent folder of '{out}' does not exist. Create it first or choose another path."
+        )
+    return target
+
+
+def _applicable_decisions(ws: Any, fingerprint: str, reviewers: list[str] | None) -> pd.DataFrame:
+    runs = ws.runs()
+    run_ids = set(runs.loc[runs["fingerprint"] == fingerprint, "run_id"])
+    frame = ws.decisions()
+    frame = frame[frame["run_id"].isin(run_ids)]
+    if reviewers is not None:
+        frame = frame[frame["reviewer"].isin(reviewers)]
+    return frame
+
+
+# ---------------------------------------------------------------------- the plan
+@dataclass
+class _Plan:
+    n_rows: int
+    keep: np.ndarray                     # (N,) bool: row survives
+    new_values: dict[int, Any]           # row position -> new label value (changed only)
+    resolved: pd.DataFrame               # resolve_decisions output with "pos"
+    old_values: np.ndarray               # (N,) label values as loaded
+    counts: dict[str, int]
+
+
+def _row_keys(dataset: Any) -> np.ndarray:
+    if dataset.roles.id is not None:
+        return dataset.table[dataset.roles.id].astype(str).to_numpy(dtype=object)
+    return np.arange(dataset.n_rows).astype(str).astype(object)
+
+
+def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool) -> _Plan:
+    n = dataset.n_rows
+    keys = _row_keys(dataset)
+    pos_of = pd.Series(np.arange(n), index=pd.Index(keys))
+    pos = pos_of.reindex(resolved["row_id"].to_numpy()).to_numpy()
+    unknown = resolved["row_id"].to_numpy()[pd.isna(pos)]
+    if unknown.size:
+        what = f"id column '{dataset.roles.id}'" if dataset.roles.id else "row numbers 0..N-1"
+        raise InputValidationError(
+            f"{unknown.size} decision(s) refer to rows not in the dataset (row ids "
+            f"{sorted(unknown.tolist(), key=str)[:5]}); rows are identified by the {what}. "
+            "Check that the decisions were made on this dataset version's audit."
+        )
+    resolved = resolved.assign(pos=pos.astype(np.int64))
+    label_col = dataset.roles.label
+    old_values = dataset.table[label_col].to_numpy(dtype=object)
+    by_text = {str(c): c for c in dataset.classes}
+    keep = np.ones(n, dtype=bool)
+    new_values: dict[int, Any] = {}
+    is_folder = dataset.source is not None and Path(dataset.source).is_dir()
+    counts = dict.fromkeys(("relabelled", "relabel_same_label", "removed", "duplicates_removed",
+                            "kept", "deferred", "conflicts"), 0)
+    for r in resolved.itertuples(index=False):
+        if r.action in _DROP_ACTIONS:
+            keep[r.pos] = False
+            counts["duplicates_removed" if r.action == "duplicate" else "removed"] += 1
+        elif r.action == "relabel":
+            value = _class_value(r.new_label, by_text, dataset, row_id=r.row_id,
+                                 allow_new=allow_new_classes, is_folder=is_folder)
+            if str(value) == str(old_values[r.pos]):
+                counts["relabel_same_label"] += 1
+            else:
+                new_values[int(r.pos)] = value
+                counts["relabelled"] += 1
+        elif r.action == "keep":
+            counts["kept"] += 1
+        elif r.action == "defer":
+            counts["deferred"] += 1
+        else:
+            counts["conflicts"] += 1
+    counts["undecided"] = n - len(resolved)
+    counts["rows_before"] = n
+    counts["rows_after"] = int(keep.sum())
+    if counts["rows_after"] == 0:
+        raise InputValidationError(
+            f"The decisions remove every one of the {n} rows, which would leave an empty "
+            "dataset. Check the decisions (assay review) before exporting."
+        )
+    final = old_values[keep].copy()
+    kept_pos = np.flatnonzero(keep)
+    for p_, v in new_values.items():
+        if keep[p_]:
+            final[np.searchsorted(kept_pos, p_)] = v
+    n_final = int(pd.Series(final).astype(str).nunique())
+    if n_final < 2:
+        raise InputValidationError(
+            f"After the decisions, the {counts['rows_after']} remaining row(s) would all have "
+            f"one class ({str(final[0])!r}); assay needs at least two classes to load the new "
+            "version. Check the decisions (assay review) before exporting."
+        )
+    return _Plan(n, keep, new_values, resolved, old_values, counts)
+
+
+def _class_value(text: Any, by_text: Mapping[str, Any], dataset: Any, *, row_id: str,
+                 allow_new: bool, is_folder: bool) -> Any:
+    text = "" if text is None else str(text)
+    if text in by_text:
+        return by_text[text]
+    shown = ", ".join(sorted(by_text)[:20])
+    if not allow_new:
+        raise InputValidationError(
+            f"Row {row_id!r} is relabelled to {text!r}, which is not one of the dataset's classes "
+            f"({shown}). Fix the decision, or pass --allow-new-classes (allow_new_classes=True) "
+            "to add the class."
+        )
+    if is_folder:
+        if not text or text in (".", "..") or any(ch in text for ch in "/\\\x00"):
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {text!r}, which cannot be a class folder name "
+                "(it is empty, '.' or '..', or holds a path separator). Use a plain name."
+            )
+        return text
+    dtype = dataset.table[dataset.roles.label].dtype
+    if dtype.kind in "iu":
+        try:
+            return int(text)
+        except ValueError:
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {text!r}, but the label column "
+                f"'{dataset.roles.label}' holds integers. Use an integer class."
+            ) from None
+    if dtype.kind == "f":
+        try:
+            return float(text)
+        except ValueError:
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {text!r}, but the label column "
+                f"'{dataset.roles.label}' holds numbers. Use a numeric class."
+            ) from None
+    if dtype.kind == "b":
+        raise InputValidationError(
+            f"Row {row_id!r} is relabelled to {text!r}, but the label column "
+            f"'{dataset.roles.label}' is boolean and has both classes already."
+        )
+    return text
+
+
+# ---------------------------------------------------------------------- writing
+def _write_version(dataset: Any, src: Path, tmp: Path, plan: _Plan,
+                   emb_src: Path | None) -> tuple[str, list[dict[str, Any]]]:
+    """Write the data into ``tmp``; return its path relative to ``tmp`` and the row entries."""
+    entries = _entries(dataset, plan)
+    if src.is_dir():
+        paths = _write_image_folder(dataset, src, tmp, plan)
+        by_pos = {e["_pos"]: e for e in entries}
+        for pos, (old, new) in paths.items():
+            if pos in by_pos:
+                by_pos[pos]["old_path"], by_pos[pos]["new_path"] = old, new
+        data_rel = "."
+    else:
+        table = _corrected_table(dataset, plan)
+        _write_table(table, tmp / src.name, _TABLE_FORMATS[src.suffix.lower()])
+        if dataset.roles.image is not None:
+            _link_table_images(table[dataset.roles.image], src.parent, tmp)
+        data_rel = src.name
+    if emb_src is not None:
+        emb = np.load(emb_src, allow_pickle=False)
+        with open(tmp / emb_src.name, "wb") as fh:
+            np.save(fh, emb[plan.keep])
+            _flush(fh)
+    for e in entries:
+        e.pop("_pos")
+    return data_rel, entries
+
+
+def _entries(dataset: Any, plan: _Plan) -> list[dict[str, Any]]:
+    out = []
+    for r in plan.resolved.sort_values("pos").itertuples(index=False):
+        old = _jsonable(plan.old_values[r.pos])
+        new = _jsonable(plan.new_values.get(r.pos, plan.old_values[r.pos]))
+        entry: dict[str, Any] = {
+            "_pos": int(r.pos), "row_id": r.row_id, "row": int(r.pos), "action": r.action,
+            "old_label": old, "new_label": new if plan.keep[r.pos] else None,
+            "reviewers": list(r.reviewers), "decision_ids": list(r.decision_ids),
+            "stage": r.stage,
+        }
+        if r.action == "relabel" and r.new_label is not None and r.pos not in plan.new_values:
+            entry["note"] = "relabelled to the label it already had"
+        if r.action == "duplicate" and r.duplicate_of is not None:
+            entry["duplicate_of"] = r.duplicate_of
+        if r.n_superseded:
+            entry["n_superseded"] = int(r.n_superseded)
+        out.append(entry)
+    return out
+
+
+def _corrected_table(dataset: Any, plan: _Plan) -> pd.DataFrame:
+    table = dataset.table.copy(deep=False)  # as read from the file (column names are str)
+    col_name = dataset.roles.label
+    if plan.new_values:
+        col = table[col_name].copy()
+        positions = np.fromiter(plan.new_values, dtype=np.int64)
+        values = list(plan.new_values.values())
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            extra = [v for v in dict.fromkeys(values) if v not in col.cat.categories]
+            if extra:
+                col = col.cat.add_categories(extra)
+        if col.dtype.kind in "iu" and not all(isinstance(v, int | np.integer) for v in values):
+            col = col.astype(object)
+        col.iloc[positions] = values
+        table[col_name] = col
+    return table.iloc[np.flatnonzero(plan.keep)].reset_index(drop=True)
+
+
+def _write_table(table: pd.DataFrame, path: Path, kind: str) -> None:
+    if kind in ("csv", "tsv"):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            table.to_csv(fh, index=False, sep="," if kind == "csv" else "\t")
+            _flush(fh)
+    elif kind == "parquet":
+        with open(path, "wb") as fh:
+            table.to_parquet(fh, index=False)
+            _flush(fh)
+    else:
+        records = table.to_dict(orient="records")
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            if kind == "jsonl":
+                for rec in records:
+                    fh.write(json.dumps({k: _json_value(v) for k, v in rec.items()},
+                                        default=_json_default, ensure_ascii=False,
+                                        allow_nan=False) + "\n")
+            else:
+                json.dump([{k: _json_value(v) for k, v in rec.items()} for rec in records], fh,
+                          default=_json_default, ensure_ascii=False, allow_nan=False)
+            _flush(fh)
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _write_image_folder(dataset: Any, src: Path, tmp: Path,
+                        plan: _Plan) -> dict[int, tuple[str, str]]:
+    """Link each kept image to ``tmp/<class>/<rest>``; return moved rows' (old, new) paths."""
+    rel_paths = dataset.table[dataset.roles.image].astype(str).tolist()
+    kept = np.flatnonzero(plan.keep).tolist()
+    used: set[str] = {rel_paths[i] for i in kept if i not in plan.new_values}
+    moves: dict[int, tuple[str, str]] = {}
+    for i in kept:
+        rel = rel_paths[i]
+        if i in plan.new_values:
+            new_rel = _free_name(str(plan.new_values[i]), rel, used)
+            used.add(new_rel)
+            moves[int(i)] = (rel, new_rel)
+        else:
+            new_rel = rel
+        _link(src / rel, tmp / new_rel)
+    return moves
+
+
+def _free_name(new_class: str, rel: str, used: set[str]) -> str:
+    old_class, _, rest = rel.partition("/")
+    cand = f"{new_class}/{rest}"
+    if cand not in used:
+        return cand
+    stem, dot, suffix = rest.rpartition(".")
+    stem, suffix = (stem, f".{suffix}") if dot else (rest, "")
+    for k in range(1, 1_000_000):
+        tag = f"__from_{old_class}" + (f"_{k}" if k > 1 else "")
+        cand = f"{new_class}/{stem}{tag}{suffix}"
+        if cand not in used:
+            return cand
+    raise ExportError(f"Could not find a free file name for '{rel}' in class '{new_class}'.")
+
+
+def _link_table_images(paths: pd.Series, root: Path, tmp: Path) -> None:
+    """Link the images a table refers to by relative path into the version (same layout)."""
+    for value in dict.fromkeys(paths.dropna().astype(str)):
+        p = Path(value)
+        if p.is_absolute():
+            continue
+        if ".." in p.parts:
+            raise ExportError(
+                f"The image path '{value}' leaves the data folder ('..'), so the new version "
+                "cannot hold it at the same relative path. Use absolute paths, or keep the images "
+                "below the data file's folder."
+            )
+        source = root / p
+        if not source.exists():
+            raise ExportError(f"The image '{source}' referred to by the data is missing.")
+        _link(source, tmp / p)
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: copy instead
+        shutil.copy2(source, target)
+
+
+def _flush(fh: Any) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a folder
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, ensure_ascii=False, default=_json_default,
+                  allow_nan=False)
+        fh.write("\n")
+        _flush(fh)
+
+
+def _replace_dir(tmp: Path, out: Path, *, force: bool) -> None:
+    """Rename ``tmp`` to ``out``; a non-empty ``out`` (``force``) is moved aside and deleted."""
+    old = None
+    if out.exists():
+        if any(out.iterdir()):
+            if not force:  # re-checked: something may have appeared since the first check
+                raise ExportError(f"The output folder '{out}' is not empty; pass --force.")
+            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+            os.rename(out, old)
+        else:
+            out.rmdir()
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        if old is not None:  # put the previous content back
+            os.rename(old, out)
+        raise
+    _fsync_dir(out.parent)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+@contextlib.contextmanager
+def _rollback_on_error(out: Path) -> Iterator[None]:
+    """When recording in the workspace fails after the rename, take the new version away again."""
+    try:
+        yield
+    except BaseException:
+        if out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _changelog(run_id: str, parent_fp: str, new_fp: str, src: Path, data_path: Path,
+               plan: _Plan, entries: list[dict[str, Any]], policy: str,
+               reviewers: list[str] | None) -> dict[str, Any]:
+    from assay import __version__
+
+    conflicts = [e["row_id"] for e in entries if e["action"] == "conflict"]
+    return {
+        "changelog_version": CHANGELOG_VERSION,
+        "assay_version": __version__,
+        "run_id": run_id,
+        "parent_fingerprint": parent_fp,
+        "fingerprint": new_fp,
+        "source": str(src),
+        "path": str(data_path),
+        "policy": policy,
+        "reviewers": reviewers,
+        "stage_order": list(STAGE_ORDER),
+        "counts": dict(plan.counts),
+        "conflicts": conflicts,
+        "rows": entries,
+    }
