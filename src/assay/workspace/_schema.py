@@ -134,10 +134,20 @@ _V3 = (
     "ALTER TABLE runs ADD COLUMN findings_schema JSON",
 )
 
+# Version 4: the review app (which queue and curation stage a decision came from, an
+# idempotency key so a retried request never records a decision twice, duplicate_of).
+_V4 = (
+    "ALTER TABLE decisions ADD COLUMN queue VARCHAR",
+    "ALTER TABLE decisions ADD COLUMN stage VARCHAR",
+    "ALTER TABLE decisions ADD COLUMN client_key VARCHAR",
+    "ALTER TABLE decisions ADD COLUMN duplicate_of VARCHAR",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "0.1.0", "datasets, runs and findings", _V1),
     Migration(2, "0.1.0", "review decisions and dataset versions", _V2),
     Migration(3, "0.1.0", "artifact cache; typed findings round trip", _V3),
+    Migration(4, "0.1.0", "review queue, stage, idempotency key and duplicate_of on decisions", _V4),
 )
 
 SCHEMA_VERSION: int = len(MIGRATIONS)

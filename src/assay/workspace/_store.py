@@ -39,7 +39,7 @@ from assay.workspace._schema import SCHEMA_VERSION, apply_migrations, read_meta
 
 DB_NAME = "assay.duckdb"
 RUN_STATUSES = ("ok", "error")
-DECISION_ACTIONS = ("keep", "relabel", "remove", "defer")
+DECISION_ACTIONS = ("keep", "relabel", "remove", "duplicate", "defer")
 _RUN_COLUMNS = (
     "run_id, command, status, started, finished, fingerprint, n_findings, pid, host"
 )
@@ -829,6 +829,10 @@ class Workspace:
         run_id: str | None = None,
         new_label: Any = None,
         note: str | None = None,
+        queue: str | None = None,
+        stage: str | None = None,
+        duplicate_of: str | int | None = None,
+        client_key: str | None = None,
     ) -> int:
         """Append a review decision (decisions are never updated; a later one supersedes).
 
@@ -836,8 +840,9 @@ class Workspace:
         ----------
         row_id : str or int
             The row the decision is about.
-        action : {'keep', 'relabel', 'remove', 'defer'}
-            ``relabel`` needs ``new_label``; the others must not have one.
+        action : {'keep', 'relabel', 'remove', 'duplicate', 'defer'}
+            ``relabel`` needs ``new_label``; the others must not have one. ``duplicate`` marks
+            the row as a copy to drop (optionally of ``duplicate_of``); ``defer`` is a skip.
         reviewer : str
             Who decided.
         run_id : str, optional
@@ -846,6 +851,15 @@ class Workspace:
             The corrected label (stored as text).
         note : str, optional
             Free text.
+        queue : str, optional
+            The finding type (review queue) the decision was made in.
+        stage : str, optional
+            The curation stage (``'review'``, ``'expert'``); ``None`` counts as ``'review'``.
+        duplicate_of : str or int, optional
+            For ``duplicate``: the row kept instead.
+        client_key : str, optional
+            Idempotency key: appending again with a key already recorded returns the recorded
+            decision's id and writes nothing (a retried request never doubles a decision).
 
         Returns
         -------
@@ -861,6 +875,10 @@ class Workspace:
         1
         >>> ws.decisions()["new_label"].tolist()
         ['cat']
+        >>> ws.append_decision(8, "keep", reviewer="ana", client_key="k1")
+        2
+        >>> ws.append_decision(8, "keep", reviewer="ana", client_key="k1")  # a retry
+        2
         """
         if action not in DECISION_ACTIONS:
             raise InvalidParameterError(
@@ -876,12 +894,27 @@ class Workspace:
                 f"new_label is only meaningful for action='relabel'; got action={action!r} with "
                 f"new_label={new_label!r}. Drop new_label or use action='relabel'."
             )
+        if duplicate_of is not None and action != "duplicate":
+            raise InputValidationError(
+                f"duplicate_of is only meaningful for action='duplicate'; got action={action!r}. "
+                "Drop duplicate_of or use action='duplicate'."
+            )
         _check_row_id(row_id)
         if not isinstance(reviewer, str) or not reviewer.strip():
             raise InvalidParameterError(
                 "reviewer", "a non-empty str", reviewer, owner="append_decision"
             )
+        for name, value in (("queue", queue), ("stage", stage), ("client_key", client_key)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidParameterError(name, "a non-empty str or None", value,
+                                            owner="append_decision")
         with self._connect(True) as con, transaction(con):
+            if client_key is not None:
+                done = first(con.execute(
+                    "SELECT decision_id FROM decisions WHERE client_key = ?", [client_key]
+                ).fetchall())
+                if done is not None:
+                    return int(done[0])
             if run_id is not None and con.execute(
                 "SELECT count(*) FROM runs WHERE run_id = ?", [run_id]
             ).fetchall()[0][0] == 0:
@@ -891,9 +924,11 @@ class Workspace:
                 )
             return int(con.execute(
                 "INSERT INTO decisions (run_id, row_id, reviewer, created, action, new_label, "
-                "note) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING decision_id",
+                "note, queue, stage, client_key, duplicate_of) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING decision_id",
                 [run_id, str(row_id), reviewer, utc_now(), action,
-                 None if new_label is None else str(new_label), note],
+                 None if new_label is None else str(new_label), note, queue, stage, client_key,
+                 None if duplicate_of is None else str(duplicate_of)],
             ).fetchall()[0][0])
 
     def decisions(
@@ -922,8 +957,8 @@ class Workspace:
         if row_id is not None:
             where.append("row_id = ?")
             args.append(str(row_id))
-        sql = ("SELECT decision_id, run_id, row_id, reviewer, created, action, new_label, note "
-               "FROM decisions")
+        sql = ("SELECT decision_id, run_id, row_id, reviewer, created, action, new_label, note, "
+               "queue, stage, duplicate_of, client_key FROM decisions")
         if where:
             sql += " WHERE " + " AND ".join(where)
         if latest:

@@ -1,0 +1,231 @@
+"""Review queues built from a recorded audit: what to look at, in which order, with what evidence.
+
+A queue is one finding type of one audit run (label issues, duplicates, outliers, leakage,
+ambiguous class pairs), flagged rows only, worst first. The audit's stored result (the
+``audit.json`` and ``issues.parquet`` the workspace keeps per run) is the source; the rows
+themselves are read from the dataset the run registered, when it is still there unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.exceptions import InputValidationError
+
+__all__ = ["QUEUES", "STAGES", "ReviewSession", "load_session"]
+
+#: Queue names, in the order the app shows them.
+QUEUES: tuple[str, ...] = ("label_issues", "duplicates", "outliers", "leakage", "ambiguous_pairs")
+#: Curation stages: ``review`` sees the queue (cut to a quota), ``expert`` sees only the rows the
+#: reviewers disagreed on or deferred.
+STAGES: tuple[str, ...] = ("review", "expert")
+_MAX_TEXT = 2000
+
+
+@dataclass
+class ReviewSession:
+    """Everything the server needs about one audit run, loaded once at start."""
+
+    workspace: Path
+    run_id: str
+    fingerprint: str | None
+    classes: list[str]
+    issues: pd.DataFrame
+    queues: dict[str, pd.DataFrame]
+    dataset: Any = None
+    banner: str | None = None
+    roles: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+
+    def row_ids(self) -> set[str]:
+        return set(self.issues["row_id"])
+
+
+def _row_ids(issues: pd.DataFrame) -> pd.Series:
+    col = issues["id"] if "id" in issues else issues["row"]
+    return col.astype(str)
+
+
+def _queue_frame(issues: pd.DataFrame, mask: np.ndarray, score: np.ndarray, *,
+                 ascending: bool, group: Any = None) -> pd.DataFrame:
+    q = pd.DataFrame({"row": issues["row"].to_numpy()[mask],
+                      "row_id": issues["row_id"].to_numpy()[mask],
+                      "score": np.asarray(score, dtype=float)[mask]})
+    if group is not None:
+        q["group"] = np.asarray(group)[mask]
+        q = q.sort_values(["group", "score", "row"], ascending=[True, ascending, True],
+                          kind="stable")
+    else:
+        q = q.sort_values(["score", "row"], ascending=[ascending, True], kind="stable")
+    return q.reset_index(drop=True)
+
+
+def build_queues(issues: pd.DataFrame, checks: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Flagged rows per finding type, worst first (columns ``row``, ``row_id``, ``score``...)."""
+    queues: dict[str, pd.DataFrame] = {}
+    if "is_label_issue" in issues:
+        queues["label_issues"] = _queue_frame(
+            issues, issues["is_label_issue"].to_numpy(bool), issues["label_score"], ascending=True)
+    if "duplicate_set" in issues:
+        dup = (issues["duplicate_set"].to_numpy() >= 0)
+        queues["duplicates"] = _queue_frame(issues, dup, issues["row"], ascending=True,
+                                            group=issues["duplicate_set"])
+    if "is_outlier" in issues:
+        queues["outliers"] = _queue_frame(
+            issues, issues["is_outlier"].to_numpy(bool), issues["outlier_score"], ascending=True)
+    if "is_leaked" in issues:
+        queues["leakage"] = _queue_frame(
+            issues, issues["is_leaked"].to_numpy(bool), issues["row"], ascending=True)
+    pairs = checks.get("ambiguous_pairs")
+    if pairs is not None:
+        frame = pd.DataFrame(pairs.evidence.get("pairs", []))
+        rows, scores = [], []
+        for rank, rec in enumerate(frame.to_dict("records")):
+            for r in rec.get("examples", []) or []:
+                if 0 <= int(r) < len(issues) and int(r) not in rows:
+                    rows.append(int(r))
+                    scores.append(rank)
+        mask = np.zeros(len(issues), dtype=bool)
+        score = np.full(len(issues), np.inf)
+        mask[rows] = True
+        score[rows] = scores
+        queues["ambiguous_pairs"] = _queue_frame(issues, mask, score, ascending=True)
+    return {name: queues[name] for name in QUEUES if name in queues}
+
+
+def load_session(ws: Any, run: str | None = None) -> ReviewSession:
+    """Load an audit run of the workspace ``ws`` for review (``run``: id, prefix or latest).
+
+    Raises
+    ------
+    InputValidationError
+        When the run is not an audit or its stored result is missing.
+    """
+    from assay._audit import AuditResult
+
+    if run is None:
+        audits = ws.runs(command="audit")
+        if audits.empty:
+            raise InputValidationError(
+                f"The workspace {ws.path} has no audit runs. Run 'assay audit DATA --label COL' "
+                "first, then 'assay review'."
+            )
+        run_id = str(audits["run_id"].iloc[0])
+    else:
+        run_id = ws.resolve_run(run)
+    info = ws.run(run_id)
+    if info["command"] != "audit":
+        raise InputValidationError(
+            f"Run {run_id} is an 'assay {info['command']}' run; 'assay review' reviews audits. "
+            "Pick an audit run from 'assay runs'."
+        )
+    doc = Path(ws.path) / "runs" / run_id / "audit.json"
+    if not doc.exists():
+        raise InputValidationError(
+            f"The workspace has no stored result for audit run {run_id} (interrupted, or "
+            "recorded by an older assay). Re-run the audit, then 'assay review'."
+        )
+    result = AuditResult.from_json(doc)
+    issues = result.issues.copy()
+    issues["row_id"] = _row_ids(issues)
+    classes = [str(c) for c in (ws.run(run_id)["summary"] or {}).get("classes", [])]
+    if not classes and "given_label" in issues:
+        classes = sorted(issues["given_label"].astype(str).unique())
+    session = ReviewSession(
+        workspace=Path(ws.path), run_id=run_id, fingerprint=info["fingerprint"], classes=classes,
+        issues=issues, queues=build_queues(issues, result.checks),
+    )
+    _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
+    return session
+
+
+def _attach_dataset(ws: Any, session: ReviewSession, embeddings: str | None) -> None:
+    """Load the audited rows for display; leave a banner (not an error) when they are gone."""
+    from assay.data import load
+
+    record = ws.dataset(session.fingerprint) if session.fingerprint else None
+    if record is None or not record.get("source"):
+        session.banner = "The audited data is not recorded; showing what the audit stored."
+        return
+    roles = {k: v for k, v in (record.get("roles") or {}).items() if v not in (None, [], ())}
+    session.roles = roles
+    src = Path(record["source"])
+    if not src.exists():
+        session.banner = (f"The audited data {src} is no longer there; showing what the audit "
+                          "stored. Decisions are still recorded against the audit's row ids.")
+        return
+    kwargs = {k: roles.get(k) for k in ("label", "id", "split", "group", "text", "image")}
+    kwargs["features"] = roles.get("features") or None
+    kwargs["meta"] = roles.get("meta") or None
+    kwargs["embeddings"] = roles.get("embedding_column") or (
+        embeddings if embeddings and Path(embeddings).exists() else None)
+    try:
+        ds = load(src, **{k: v for k, v in kwargs.items() if v is not None})
+    except InputValidationError as exc:
+        session.banner = f"The audited data could not be read again ({exc}); showing the audit's own table."
+        return
+    if ds.fingerprint != session.fingerprint:
+        session.banner = (f"{src} changed since the audit (its fingerprint differs); showing what "
+                          "the audit stored. Re-run the audit to review the current data.")
+        return
+    session.dataset = ds
+
+
+def row_view(session: ReviewSession, pos: int) -> dict[str, Any]:
+    """One row for display: given and suggested label, scores, and the sample's own fields."""
+    iss = session.issues.iloc[pos]
+    out: dict[str, Any] = {
+        "row": int(iss["row"]), "row_id": str(iss["row_id"]),
+        "given_label": None if "given_label" not in iss else str(iss["given_label"]),
+        "suggested_label": None if "suggested_label" not in iss else str(iss["suggested_label"]),
+        "scores": {}, "text": None, "fields": {}, "image": False,
+    }
+    for col in ("label_score", "label_error_probability", "knn_label_agreement",
+                "outlier_score"):
+        if col in iss and pd.notna(iss[col]):
+            out["scores"][col] = round(float(iss[col]), 4)
+    for col in ("duplicate_set", "leak_kind", "leak_partner", "weak_slice"):
+        if col in iss and pd.notna(iss[col]) and str(iss[col]) not in ("", "-1"):
+            out["scores"][col] = str(iss[col])
+    ds = session.dataset
+    if ds is not None:
+        rec = ds.table.iloc[pos]
+        roles = ds.roles
+        if roles.text is not None:
+            out["text"] = str(rec[roles.text])[:_MAX_TEXT]
+        out["image"] = roles.image is not None
+        skip = {roles.text, roles.image}
+        shown = [c for c in ds.table.columns if c not in skip][:24]
+        out["fields"] = {str(c): _cell(rec[c]) for c in shown}
+    return out
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return str(value)[:200]
+
+
+def image_path(session: ReviewSession, pos: int) -> Path | None:
+    """The image file of row ``pos`` if it resolves to a file inside the dataset's root."""
+    ds = session.dataset
+    if ds is None or ds.roles.image is None:
+        return None
+    root = Path(ds.root).resolve()
+    rel = str(ds.table.iloc[pos][ds.roles.image])
+    candidate = Path(rel)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        return None
+    real = (root / candidate).resolve()
+    if not real.is_file() or not real.is_relative_to(root):
+        return None
+    return real

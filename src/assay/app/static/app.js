@@ -1,0 +1,220 @@
+// assay review: plain JavaScript, no build step, no external requests.
+// Every string from the data is written with textContent, never as HTML.
+"use strict";
+
+const TOKEN = document.querySelector('meta[name="assay-token"]').content;
+const state = { session: null, queue: null, stage: "review", items: [], index: 0, pending: 0 };
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function status(text) { document.getElementById("status").textContent = text; }
+
+async function getJSON(url) {
+  const res = await fetch(url, { headers: { Accept: "application/json" } });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error || res.statusText);
+  return body;
+}
+
+function reviewer() { return document.getElementById("reviewer").value.trim(); }
+
+async function loadSession() {
+  state.session = await getJSON("/api/session");
+  const s = state.session;
+  document.getElementById("run").textContent = "run " + s.run_id;
+  const banner = document.getElementById("banner");
+  if (s.banner) { banner.textContent = s.banner; banner.hidden = false; }
+  const name = document.getElementById("reviewer");
+  if (!name.value) name.value = localStorage.getItem("assay-reviewer") || s.reviewer || "";
+  const classes = document.getElementById("classes");
+  const select = document.getElementById("relabel");
+  classes.replaceChildren();
+  select.replaceChildren();
+  s.classes.forEach((c, i) => {
+    const li = el("li", c);
+    if (i < 9) li.title = "key " + (i + 1);
+    classes.appendChild(li);
+    const opt = el("option", c);
+    opt.value = c;
+    select.appendChild(opt);
+  });
+  renderQueues();
+  if (!state.queue && s.queues.length) await openQueue(s.queues[0].name);
+  loadAgreement();
+}
+
+function renderQueues() {
+  const nav = document.getElementById("queues");
+  nav.replaceChildren();
+  for (const q of state.session.queues) {
+    const total = state.stage === "expert" ? q.expert : q.total;
+    const label = q.name.replace("_", " ") + " " + (state.stage === "expert" ? total : q.decided + "/" + total);
+    const b = el("button", label, q.name === state.queue ? "active" : "");
+    b.dataset.queue = q.name;
+    b.addEventListener("click", () => openQueue(q.name));
+    nav.appendChild(b);
+  }
+}
+
+async function openQueue(name) {
+  state.queue = name;
+  state.index = 0;
+  const who = encodeURIComponent(reviewer());
+  const data = await getJSON(`/api/queues/${encodeURIComponent(name)}?stage=${state.stage}&reviewer_name=${who}&limit=500`);
+  state.items = data.items;
+  renderQueues();
+  renderItem();
+}
+
+function renderItem() {
+  const box = document.getElementById("item");
+  box.replaceChildren();
+  const item = state.items[state.index];
+  if (!item) { box.appendChild(el("p", "Nothing to review in this queue.", "empty")); return; }
+  box.dataset.rowId = item.row_id;
+  box.appendChild(el("div", `${state.queue} · item ${state.index + 1} of ${state.items.length} · row ${item.row_id}`));
+  const labels = el("div", null, "labels");
+  labels.appendChild(el("span", "given: "));
+  labels.appendChild(el("b", item.given_label, "given"));
+  if (item.suggested_label !== null && item.suggested_label !== item.given_label) {
+    labels.appendChild(el("span", "  suggested: "));
+    labels.appendChild(el("b", item.suggested_label, "suggested"));
+  }
+  box.appendChild(labels);
+  if (item.decision) {
+    const d = item.decision;
+    const what = d.action + (d.new_label ? " → " + d.new_label : "") + " by " + d.reviewer + (d.note ? " (" + d.note + ")" : "");
+    const tag = el("div", "decided: " + what, "decided");
+    tag.id = "decided";
+    box.appendChild(tag);
+  }
+  if (item.image) {
+    const img = document.createElement("img");
+    img.alt = "row " + item.row_id;
+    img.src = `/api/rows/${encodeURIComponent(item.row_id)}/image`;
+    box.appendChild(img);
+  }
+  if (item.text !== null) box.appendChild(el("div", item.text, "text"));
+  const table = el("table", null, "fields");
+  for (const [k, v] of Object.entries(Object.assign({}, item.scores, item.fields))) {
+    const tr = document.createElement("tr");
+    tr.appendChild(el("td", k));
+    tr.appendChild(el("td", v));
+    table.appendChild(tr);
+  }
+  box.appendChild(table);
+  if (item.evidence && item.evidence.members) {
+    box.appendChild(el("div", "duplicate set " + item.evidence.duplicate_set + ": rows " + item.evidence.members.join(", ")));
+  }
+}
+
+function move(delta) {
+  if (!state.items.length) return;
+  state.index = Math.max(0, Math.min(state.items.length - 1, state.index + delta));
+  renderItem();
+}
+
+async function postDecision(payload) {
+  const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+  const body = JSON.stringify(Object.assign({ client_key: key }, payload));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const res = await fetch("/api/decisions", {
+        method: "POST", body,
+        headers: { "Content-Type": "application/json", "X-Assay-Token": TOKEN },
+      });
+      const data = await res.json();
+      if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { fatal: true });
+      return data;
+    } catch (err) {
+      if (err.fatal || attempt === 2) throw err;  // retries reuse the key: never recorded twice
+    }
+  }
+}
+
+async function decide(action, newLabel) {
+  const item = state.items[state.index];
+  if (!item) return;
+  const who = reviewer();
+  if (!who) { status("Enter your name as reviewer first."); document.getElementById("reviewer").focus(); return; }
+  localStorage.setItem("assay-reviewer", who);
+  const noteInput = document.getElementById("note");
+  const payload = { row_id: item.row_id, queue: state.queue, action, reviewer: who, stage: state.stage,
+                    note: noteInput.value || null };
+  if (action === "relabel") payload.new_label = newLabel;
+  if (action === "duplicate" && item.evidence && item.evidence.members) {
+    const other = item.evidence.members.find((m) => m !== item.row_id);
+    if (other !== undefined) payload.duplicate_of = other;
+  }
+  state.pending += 1;
+  try {
+    const res = await postDecision(payload);
+    item.decision = { action, new_label: newLabel || null, reviewer: who, note: payload.note, decision_id: res.decision_id };
+    noteInput.value = "";
+    status(`Saved decision ${res.decision_id}: ${action}${newLabel ? " → " + newLabel : ""} on row ${item.row_id}.`);
+    state.session = await getJSON("/api/session");
+    renderQueues();
+    if (state.items[state.index] === item) move(1);
+    loadAgreement();
+  } catch (err) {
+    status("Not saved: " + err.message);
+  } finally {
+    state.pending -= 1;
+  }
+}
+
+async function loadAgreement() {
+  const box = document.getElementById("agreement");
+  try {
+    const a = await getJSON("/api/agreement");
+    if (!a.n_items) { box.textContent = "no item decided by two reviewers yet"; return; }
+    const lines = [`${a.n_items} items, ${a.reviewers.length} reviewers`,
+                   `agreement ${(a.percent_agreement * 100).toFixed(1)} %`];
+    if (a.krippendorff_alpha !== null) lines.push(`Krippendorff alpha ${a.krippendorff_alpha.toFixed(3)}`);
+    for (const p of a.pairs) lines.push(`${p.a} / ${p.b}: n=${p.n}, kappa ${p.cohen_kappa === null ? "-" : p.cohen_kappa.toFixed(3)}`);
+    box.replaceChildren(...lines.map((t) => el("div", t)));
+  } catch (err) { box.textContent = err.message; }
+}
+
+function onKey(ev) {
+  const tag = (ev.target && ev.target.tagName) || "";
+  if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") {
+    if (ev.key === "Enter" || ev.key === "Escape") {
+      if (ev.target.id === "relabel" && ev.key === "Enter") decide("relabel", ev.target.value);
+      ev.target.blur();
+      ev.preventDefault();
+    }
+    return;
+  }
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const item = state.items[state.index];
+  const key = ev.key;
+  if (key === "k") decide("keep");
+  else if (key === "r" && item && item.suggested_label !== null) decide("relabel", item.suggested_label);
+  else if (/^[1-9]$/.test(key)) {
+    const c = state.session.classes[Number(key) - 1];
+    if (c !== undefined) decide("relabel", c);
+  } else if (key === "l") document.getElementById("relabel").focus();
+  else if (key === "d") decide("drop");
+  else if (key === "u") decide("duplicate");
+  else if (key === "s") decide("skip");
+  else if (key === "n") document.getElementById("note").focus();
+  else if (key === "ArrowDown" || key === "ArrowRight" || key === "j") move(1);
+  else if (key === "ArrowUp" || key === "ArrowLeft") move(-1);
+  else return;
+  ev.preventDefault();
+}
+
+document.addEventListener("keydown", onKey);
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("stage").addEventListener("change", (ev) => {
+    state.stage = ev.target.value;
+    if (state.queue) openQueue(state.queue);
+  });
+  loadSession().catch((err) => status("Could not load: " + err.message));
+});

@@ -1,0 +1,66 @@
+"""``assay review``: the local review app over an audit run."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import typer
+
+from assay.cli._common import console, err_console
+from assay.exceptions import InvalidParameterError
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``review`` to the CLI."""
+
+    @app.command("review")
+    def review_cmd(
+        workspace: Path | None = typer.Option(
+            None, "--workspace", "-w", help="Workspace (default: .assay/ here or $ASSAY_WORKSPACE)."),
+        run: str | None = typer.Option(None, "--run", help="Audit run id or prefix (default: latest audit)."),
+        port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default 127.0.0.1)."),
+        reviewer: str | None = typer.Option(None, "--reviewer", help="Your name, recorded with each decision."),
+        double: bool = typer.Option(False, "--double", help="Two-reviewer mode: each item to two reviewers, agreement measured."),
+        quota: int | None = typer.Option(None, "--quota", help="Review stage: only the N worst items per queue."),
+        no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
+    ) -> None:
+        """Review the findings of an audit in a local web app; decisions go to the workspace."""
+        from assay.app import create_app
+        from assay.workspace import default_workspace
+
+        if not 0 <= port <= 65535:
+            raise InvalidParameterError("--port", "an integer in 0..65535", port)
+        if quota is not None and quota < 1:
+            raise InvalidParameterError("--quota", "a positive integer", quota)
+        ws_path = workspace or default_workspace()
+        if not (ws_path / "assay.duckdb").exists():
+            raise InvalidParameterError(
+                "--workspace", "a workspace folder with an audit in it", str(ws_path),
+                hint="Run 'assay audit DATA --label COL' first, or pass --workspace.")
+        extra = set() if host in ("127.0.0.1", "localhost", "::1") else {host}
+        application = create_app(ws_path, run=run, reviewer=reviewer, double=double, quota=quota,
+                                 allowed_hosts=extra)
+        if extra:
+            err_console.print(f"[yellow]warning:[/] binding {host}: anyone who can reach it and "
+                              "has the token can record decisions.")
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{bound}/?token={application.state.token}"
+        session = application.state.session
+        console.print(f"assay review: run {session.run_id}, "
+                      f"{sum(len(q) for q in session.queues.values())} items in "
+                      f"{len(session.queues)} queues")
+        console.print(f"Open {url}", soft_wrap=True, highlight=False)
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        import uvicorn
+
+        server = uvicorn.Server(uvicorn.Config(application, log_level="warning", access_log=False))
+        server.run(sockets=[sock])

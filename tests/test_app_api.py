@@ -1,0 +1,219 @@
+"""The review app's API, in process: queues, decisions, idempotency, stages, agreement, security."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from assay.app import create_app, review_agreement  # noqa: E402
+from assay.cli.main import main  # noqa: E402
+from assay.workspace import Workspace  # noqa: E402
+
+EVIL = "<script>window.__xss=1</script>"
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    """A table with flipped labels, exact duplicates and a hostile class name, audited."""
+    tmp = tmp_path_factory.mktemp("review")
+    rng = np.random.default_rng(0)
+    n = 150
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 3)) + y[:, None] * 3.0
+    names = np.array(["cat", "dog", EVIL], dtype=object)
+    labels = names[y].copy()
+    flipped = np.arange(0, n, 15)
+    labels[flipped] = names[(y[flipped] + 1) % 3]
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=labels,
+                                                             uid=[f"r{i}" for i in range(n)])
+    frame = pd.concat([frame, frame.iloc[[3, 4]].assign(uid=["c3", "c4"])], ignore_index=True)
+    data = tmp / "data.csv"
+    frame.to_csv(data, index=False)
+    ws = tmp / "ws"
+    assert main(["audit", str(data), "--label", "label", "--id", "uid", "-w", str(ws),
+                 "--out", str(tmp / "out"), "--json"]) == 0
+    return ws, data, flipped
+
+
+@pytest.fixture
+def client(audited, tmp_path):
+    import shutil
+
+    ws, _, _ = audited
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    app = create_app(copy, token="t0k")
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        c.headers["X-Assay-Token"] = "t0k"
+        c.ws = copy
+        yield c
+
+
+def decide(client, row_id, action, **extra):
+    body = {"row_id": row_id, "queue": "label_issues", "action": action, "reviewer": "ana",
+            **extra}
+    return client.post("/api/decisions", json=body)
+
+
+def test_session_and_queues_ordered_worst_first(client, audited):
+    _, _, flipped = audited
+    s = client.get("/api/session").json()
+    names = [q["name"] for q in s["queues"]]
+    assert names[:3] == ["label_issues", "duplicates", "outliers"]
+    assert EVIL in s["classes"]
+    items = client.get("/api/queues/label_issues?limit=500").json()["items"]
+    scores = [it["scores"]["label_score"] for it in items]
+    assert scores == sorted(scores) and len(items) == s["queues"][0]["total"]
+    flagged = {it["row_id"] for it in items}
+    assert len(flagged & {f"r{i}" for i in flipped}) >= 0.8 * len(flipped)
+    first = items[0]
+    assert first["fields"]["uid"] == first["row_id"] and first["given_label"] is not None
+    dups = client.get("/api/queues/duplicates").json()["items"]
+    groups = {}
+    for it in dups:
+        groups.setdefault(it["evidence"]["duplicate_set"], set()).add(it["row_id"])
+    # the exact copies share a set (near neighbours in 3-d may join it)
+    assert any({"r3", "c3"} <= g for g in groups.values())
+    assert any({"r4", "c4"} <= g for g in groups.values())
+
+
+def test_decisions_are_appended_with_who_what_and_progress(client):
+    items = client.get("/api/queues/label_issues").json()["items"]
+    a, b = items[0], items[1]
+    r1 = decide(client, a["row_id"], "relabel", new_label=a["suggested_label"], note="obvious")
+    r2 = decide(client, b["row_id"], "drop")
+    assert r1.status_code == 200 and r2.status_code == 200
+    r3 = decide(client, a["row_id"], "keep")  # a changed mind supersedes, never overwrites
+    dec = Workspace.open(client.ws).decisions()
+    assert dec["action"].tolist() == ["relabel", "remove", "keep"]
+    assert dec["reviewer"].tolist() == ["ana"] * 3 and dec["queue"].tolist() == ["label_issues"] * 3
+    assert dec.loc[0, "new_label"] == a["suggested_label"] and dec.loc[0, "note"] == "obvious"
+    assert dec["decision_id"].tolist() == [r1.json()["decision_id"], r2.json()["decision_id"],
+                                           r3.json()["decision_id"]]
+    q = client.get("/api/session").json()["queues"][0]
+    assert q["decided"] == 2
+    shown = client.get("/api/queues/label_issues").json()["items"][0]["decision"]
+    assert shown["action"] == "keep" and shown["reviewer"] == "ana"
+
+
+def test_a_retried_request_is_recorded_once(client):
+    row = client.get("/api/queues/label_issues").json()["items"][0]["row_id"]
+    ids = {decide(client, row, "keep", client_key="same-key").json()["decision_id"]
+           for _ in range(3)}
+    assert len(ids) == 1 and len(Workspace.open(client.ws).decisions()) == 1
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"row_id": "nope"}, "is not a row of audit run"),
+    ({"action": "burn"}, "Unknown action 'burn'"),
+    ({"action": "relabel", "new_label": "horse"}, "Relabel needs new_label, one of"),
+    ({"action": "keep", "new_label": "cat"}, "only allowed with action 'relabel'"),
+    ({"queue": "x"}, "Unknown queue 'x'"),
+    ({"reviewer": " "}, "Field 'reviewer' is required"),
+    ({"stage": "boss"}, "Unknown stage 'boss'"),
+])
+def test_bad_decisions_are_refused_clearly(client, body, message):
+    row = client.get("/api/queues/label_issues").json()["items"][0]["row_id"]
+    payload = {"row_id": row, "queue": "label_issues", "action": "keep", "reviewer": "ana",
+               **body}
+    res = client.post("/api/decisions", json=payload)
+    assert res.status_code == 422 and message in res.json()["error"]
+    assert Workspace.open(client.ws).decisions().empty
+
+
+def test_token_host_and_paths(client):
+    res = client.post("/api/decisions", json={}, headers={"X-Assay-Token": "wrong"})
+    assert res.status_code == 403 and "X-Assay-Token" in res.json()["error"]
+    del client.headers["X-Assay-Token"]
+    assert client.post("/api/decisions", json={}).status_code == 403
+    assert client.get("/").status_code == 403  # the page needs the token too
+    page = client.get("/?token=t0k")
+    assert page.status_code == 200 and 'content="t0k"' in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    evil_host = client.get("/api/session", headers={"Host": "evil.example:8000"})
+    assert evil_host.status_code == 400 and "refused" in evil_host.json()["error"]
+    for path in ["/static/../_server.py", "/static/%2e%2e%2f_server.py", "/static/index.html",
+                 "/api/rows/..%2F..%2Fetc%2Fpasswd/image", "/api/rows/r1/image",
+                 "/static//etc/passwd"]:
+        assert client.get(path).status_code == 404, path
+    assert Workspace.open(client.ws).decisions().empty
+
+
+def test_hostile_label_comes_back_as_data(client):
+    items = client.get("/api/queues/label_issues?limit=500").json()["items"]
+    assert any(EVIL in (it["given_label"], it["suggested_label"]) for it in items)
+    body = json.dumps(client.get("/api/session").json())
+    assert EVIL.replace("/", "\\/") in body or EVIL in body
+
+
+def test_two_reviewers_agreement_matches_hand_computation(client):
+    rows = [it["row_id"] for it in client.get("/api/queues/label_issues?limit=8").json()["items"]]
+    a_actions = ["keep", "keep", "drop", "keep", "skip", "drop"]
+    b_actions = ["keep", "drop", "drop", "keep", "keep", "drop"]
+    for row, a, b in zip(rows, a_actions, b_actions, strict=False):
+        assert decide(client, row, a).status_code == 200
+        assert client.post("/api/decisions", json={
+            "row_id": row, "queue": "label_issues", "action": b, "reviewer": "bo"}).status_code == 200
+    agr = client.get("/api/agreement").json()
+    assert agr["n_items"] == 6 and agr["reviewers"] == ["ana", "bo"]
+    assert agr["percent_agreement"] == pytest.approx(4 / 6)
+    # Cohen's kappa by hand: categories keep/remove/defer
+    po = 4 / 6
+    pa = {"keep": 3 / 6, "remove": 2 / 6, "defer": 1 / 6}
+    pb = {"keep": 3 / 6, "remove": 3 / 6, "defer": 0}
+    pe = sum(pa[c] * pb[c] for c in pa)
+    assert agr["pairs"][0]["cohen_kappa"] == pytest.approx((po - pe) / (1 - pe))
+    sm = pytest.importorskip("statsmodels.stats.inter_rater")
+    table = pd.crosstab(pd.Series(["keep", "keep", "remove", "keep", "defer", "remove"]),
+                        pd.Series(["keep", "remove", "remove", "keep", "keep", "remove"]))
+    table = table.reindex(index=["keep", "remove", "defer"], columns=["keep", "remove", "defer"],
+                          fill_value=0)
+    assert agr["pairs"][0]["cohen_kappa"] == pytest.approx(sm.cohens_kappa(table.to_numpy()).kappa)
+    # the expert stage sees exactly the rows the reviewers disagreed on or deferred
+    expert = client.get("/api/queues/label_issues?stage=expert").json()["items"]
+    assert {it["row_id"] for it in expert} == {rows[1], rows[4]}
+    assert client.post("/api/decisions", json={
+        "row_id": rows[1], "queue": "label_issues", "action": "keep", "reviewer": "eve",
+        "stage": "expert"}).status_code == 200
+    assert Workspace.open(client.ws).decisions()["stage"].tolist()[-1] == "expert"
+
+
+def test_double_mode_hides_rows_two_others_decided(audited, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(audited[0], ws)
+    app = create_app(ws, token="x", double=True)
+    with TestClient(app, base_url="http://localhost") as c:
+        c.headers["X-Assay-Token"] = "x"
+        first = c.get("/api/queues/label_issues?reviewer_name=cy").json()["items"][0]["row_id"]
+        for who in ("ana", "bo"):
+            c.post("/api/decisions", json={"row_id": first, "queue": "label_issues",
+                                           "action": "keep", "reviewer": who})
+        for_cy = c.get("/api/queues/label_issues?reviewer_name=cy&limit=500").json()["items"]
+        for_ana = c.get("/api/queues/label_issues?reviewer_name=ana&limit=500").json()["items"]
+    assert first not in {it["row_id"] for it in for_cy}
+    mine = [it for it in for_ana if it["row_id"] == first]
+    assert mine and mine[0]["decision"]["reviewer"] == "ana"
+
+
+def test_quota_cuts_the_review_stage(audited, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(audited[0], ws)
+    with TestClient(create_app(ws, token="x", quota=3), base_url="http://127.0.0.1") as c:
+        items = c.get("/api/queues/label_issues?limit=500").json()["items"]
+    assert len(items) == 3
+
+
+def test_agreement_without_shared_items():
+    assert review_agreement(pd.DataFrame(columns=[
+        "decision_id", "row_id", "reviewer", "action", "new_label", "stage"]))["n_items"] == 0
