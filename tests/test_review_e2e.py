@@ -22,15 +22,25 @@ from assay.workspace import Workspace
 def accept_suggestions(ws: Workspace, run_id: str, *, reviewer: str = "e2e") -> int:
     """Accept the suggested label of every flagged label issue of ``run_id``; return the count.
 
-    This is the one place that records the review decisions of the end-to-end test. It uses the
-    workspace API now; when the review server lands it becomes a loop of POSTs to its API.
+    Done as a reviewer does it in the app: read the label-issue queue from the review server's
+    API and post a ``relabel`` to the suggested label for each item (with the server's token).
     """
-    flagged = ws.findings(run_id, check="label_issues", flagged_only=True, expand_details=True)
-    with ws.hold():  # one connection for the batch
-        for row in flagged.itertuples(index=False):
-            ws.append_decision(row.row_id, "relabel", new_label=row.suggested_label,
-                               reviewer=reviewer, run_id=run_id)
-    return len(flagged)
+    from fastapi.testclient import TestClient
+
+    from assay.app import create_app
+
+    app = create_app(ws.path, run=run_id, token="e2e")
+    with TestClient(app, base_url="http://127.0.0.1", headers={"X-Assay-Token": "e2e"}) as c:
+        items = c.get("/api/queues/label_issues?limit=500").json()["items"]
+        for item in items:
+            res = c.post("/api/decisions", json={
+                "row_id": item["row_id"], "queue": "label_issues", "action": "relabel",
+                "new_label": item["suggested_label"], "reviewer": reviewer,
+                "client_key": f"e2e-{item['row_id']}"})
+            assert res.status_code == 200, res.text
+    flagged = ws.findings(run_id, check="label_issues", flagged_only=True)
+    assert len(items) == len(flagged)  # the queue is exactly the flagged label issues
+    return len(items)
 
 
 def _sha256(path: Path) -> str:
@@ -52,6 +62,7 @@ def test_audit_accept_export_reaudit_diff(tmp_path, capsys):
     assert main(["audit", str(data), "--out", str(tmp_path / "a1"), *common]) == 0
     run_a = json.loads(capsys.readouterr().out)["run_id"]
     ws = Workspace.open(ws_dir)
+    pytest.importorskip("fastapi")
     n_accepted = accept_suggestions(ws, run_a)
     assert n_accepted > 100
 

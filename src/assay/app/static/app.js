@@ -3,7 +3,7 @@
 "use strict";
 
 const TOKEN = document.querySelector('meta[name="assay-token"]').content;
-const state = { session: null, queue: null, stage: "review", items: [], index: 0, pending: 0 };
+const state = { session: null, queue: null, stage: "review", items: [], index: 0, pending: 0, saved: 0 };
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -156,10 +156,12 @@ async function decide(action, newLabel) {
     const res = await postDecision(payload);
     item.decision = { action, new_label: newLabel || null, reviewer: who, note: payload.note, decision_id: res.decision_id };
     noteInput.value = "";
+    if (state.items[state.index] === item) move(1);
+    state.saved += 1;
+    document.body.dataset.saved = String(state.saved);
     status(`Saved decision ${res.decision_id}: ${action}${newLabel ? " → " + newLabel : ""} on row ${item.row_id}.`);
     state.session = await getJSON("/api/session");
     renderQueues();
-    if (state.items[state.index] === item) move(1);
     loadAgreement();
   } catch (err) {
     status("Not saved: " + err.message);

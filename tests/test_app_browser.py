@@ -1,0 +1,202 @@
+"""The review app as users run it: `assay review` in a subprocess, Debian's chromium, kill -9.
+
+Never downloads a browser: Playwright drives /usr/bin/chromium, and the tests skip with the
+reason when it is missing. The server is the real CLI command on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+
+from assay.cli.main import main  # noqa: E402
+from assay.workspace import Workspace  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+EVIL = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reviewapp")
+    rng = np.random.default_rng(3)
+    n = 120
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 3)) + y[:, None] * 3.0
+    names = np.array(["cat", "dog", EVIL], dtype=object)
+    labels = names[y].copy()
+    labels[::12] = names[(y[::12] + 1) % 3]
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(
+        label=labels, uid=[f"r{i}" for i in range(n)], note=[f"{EVIL} row {i}" for i in range(n)])
+    data = tmp / "data.csv"
+    frame.to_csv(data, index=False)
+    ws = tmp / "ws"
+    assert main(["audit", str(data), "--label", "label", "--id", "uid", "--text", "note",
+                 "-w", str(ws), "--out", str(tmp / "out"), "--json"]) == 0
+    return ws
+
+
+class Server:
+    """`assay review` in a subprocess; ``url`` is the address it printed (with the token)."""
+
+    def __init__(self, ws: Path, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assay.cli.main", "review", "-w", str(ws), "--no-browser",
+             "--port", "0", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "COLUMNS": "400"},
+        )
+        deadline = time.time() + 60
+        self.url = None
+        lines = []
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
+            if m:
+                self.url = m.group(1)
+                break
+        if self.url is None:
+            self.proc.kill()
+            raise AssertionError("server did not start: " + "".join(lines))
+        self.base = self.url.split("/?")[0]
+        self.token = self.url.split("token=")[1]
+        for _ in range(100):  # the URL is printed just before uvicorn starts serving
+            try:
+                httpx.get(self.base + "/api/session", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium "
+                    "(apt-get install chromium); browser tests need it")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_keyboard_review_survives_a_restart(workspace, browser, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    server = Server(ws)
+    try:
+        page = browser.new_page()
+        external = []
+        page.on("request", lambda r: external.append(r.url)
+                if not r.url.startswith(server.base) else None)
+        page.goto(server.url)
+        page.wait_for_selector("#item[data-row-id]")
+        first_row = page.get_attribute("#item", "data-row-id")
+        page.fill("#reviewer", "ana")
+        page.keyboard.press("Escape")
+        expected = []
+        for i, (key, action) in enumerate([("k", "keep"), ("d", "remove"), ("2", "relabel"),
+                                           ("s", "defer"), ("r", "relabel")]):
+            row = page.get_attribute("#item", "data-row-id")
+            page.keyboard.press(key)
+            page.wait_for_function("n => document.body.dataset.saved === String(n)", arg=i + 1)
+            expected.append((row, action))
+        assert len({row for row, _ in expected}) == 5  # each key moved on to the next item
+        assert page.evaluate("window.__xss") is None  # hostile labels and text stayed text
+        assert EVIL in page.inner_text("#classes")
+        assert external == []
+        dec = Workspace.open(ws).decisions()
+        assert list(zip(dec["row_id"], dec["action"], strict=True)) == expected
+        classes = httpx.get(server.base + "/api/session").json()["classes"]
+        assert dec.loc[2, "new_label"] == classes[1]  # key 2: the second class
+        assert (dec["reviewer"] == "ana").all()
+        page.close()
+    finally:
+        server.stop()
+
+    again = Server(ws)  # a new server, a new token: the decisions are still there
+    try:
+        page = browser.new_page()
+        page.goto(again.url)
+        page.wait_for_selector("#item[data-row-id]")
+        assert page.get_attribute("#item", "data-row-id") == first_row
+        assert "keep by ana" in page.inner_text("#decided")
+        listed = httpx.get(again.base + "/api/decisions").json()["decisions"]
+        assert [d["action"] for d in listed] == [a for _, a in expected]
+        page.close()
+    finally:
+        again.stop()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_burst_loses_no_acknowledged_decision(workspace, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    server = Server(ws)
+    rows = [it["row_id"] for it in httpx.get(
+        server.base + "/api/queues/label_issues?limit=500").json()["items"]]
+    bodies = [{"row_id": rows[i % len(rows)], "queue": "label_issues", "action": "keep",
+               "reviewer": f"r{i}", "client_key": f"burst-{i}"} for i in range(60)]
+    acked: dict[str, int] = {}
+
+    def burst() -> None:
+        with httpx.Client(headers={"X-Assay-Token": server.token}, timeout=10) as c:
+            for body in bodies:
+                try:
+                    res = c.post(server.base + "/api/decisions", json=body)
+                except httpx.TransportError:
+                    return
+                if res.status_code == 200:
+                    acked[body["client_key"]] = res.json()["decision_id"]
+
+    t = threading.Thread(target=burst)
+    t.start()
+    while len(acked) < 15 and t.is_alive():
+        time.sleep(0.01)
+    server.stop(signal.SIGKILL)
+    t.join(timeout=30)
+    assert 15 <= len(acked) < len(bodies)
+
+    dec = Workspace.open(ws).decisions()
+    stored = dict(zip(dec["client_key"], dec["decision_id"], strict=True))
+    assert all(stored.get(k) == v for k, v in acked.items())  # every acknowledged one is there
+    assert dec["client_key"].is_unique
+
+    again = Server(ws)  # the client retries everything with the same keys: nothing doubles
+    try:
+        with httpx.Client(headers={"X-Assay-Token": again.token}) as c:
+            for body in bodies:
+                assert c.post(again.base + "/api/decisions", json=body).status_code == 200
+    finally:
+        again.stop()
+    dec = Workspace.open(ws).decisions()
+    assert len(dec) == len(bodies) and dec["client_key"].is_unique
