@@ -74,6 +74,10 @@ def test_session_and_queues_ordered_worst_first(client, audited):
     assert len(flagged & {f"r{i}" for i in flipped}) >= 0.8 * len(flipped)
     first = items[0]
     assert first["fields"]["uid"] == first["row_id"] and first["given_label"] is not None
+    # evidence: the audit's nearest rows, with their labels, nearest first
+    nb = first["neighbours"]
+    assert len(nb) == 5 and first["row_id"] not in {n["row_id"] for n in nb}
+    assert [n["distance"] for n in nb] == sorted(n["distance"] for n in nb)
     dups = client.get("/api/queues/duplicates").json()["items"]
     groups = {}
     for it in dups:
@@ -217,3 +221,39 @@ def test_quota_cuts_the_review_stage(audited, tmp_path):
 def test_agreement_without_shared_items():
     assert review_agreement(pd.DataFrame(columns=[
         "decision_id", "row_id", "reviewer", "action", "new_label", "stage"]))["n_items"] == 0
+
+
+def _png(path, colour, rng):
+    from PIL import Image
+
+    arr = np.clip(np.array(colour)[None, None, :] + rng.normal(0, 20, (12, 12, 3)), 0, 255)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr.astype(np.uint8)).save(path)
+
+
+def test_images_are_served_by_row_id_and_only_from_inside_the_root(tmp_path):
+    pytest.importorskip("PIL")
+    rng = np.random.default_rng(0)
+    root = tmp_path / "photos"
+    colours = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
+    rows = []
+    for cls, colour in colours.items():
+        for i in range(14):
+            _png(root / cls / f"{cls}{i}.png", colour, rng)
+            rows.append({"path": f"{cls}/{cls}{i}.png", "label": cls, "uid": f"{cls}{i}"})
+    _png(tmp_path / "secret.png", (0, 0, 0), rng)  # outside the data's folder
+    rows[0]["path"] = "../secret.png"
+    rows[1]["path"] = str(tmp_path / "secret.png")
+    (root / "red" / "link.png").symlink_to(tmp_path / "secret.png")
+    rows[2]["path"] = "red/link.png"
+    table = root / "index.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    ws = tmp_path / "ws"
+    assert main(["audit", str(table), "--label", "label", "--image", "path", "--id", "uid",
+                 "-w", str(ws), "--out", str(tmp_path / "out")]) == 0
+    with TestClient(create_app(ws, token="x"), base_url="http://127.0.0.1") as c:
+        ok = c.get("/api/rows/green3/image")
+        assert ok.status_code == 200 and ok.headers["content-type"] == "image/png"
+        assert ok.content == (root / "green" / "green3.png").read_bytes()
+        for uid in ("red0", "red1", "red2"):  # ../, absolute, symlink out of the root
+            assert c.get(f"/api/rows/{uid}/image").status_code == 404, uid

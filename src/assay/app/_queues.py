@@ -40,7 +40,7 @@ class ReviewSession:
     dataset: Any = None
     banner: str | None = None
     roles: dict[str, Any] = field(default_factory=dict)
-    annotations: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    neighbours: Any = None  # the audit's k-NN graph (indices, distances), when cached
 
     def row_ids(self) -> set[str]:
         return set(self.issues["row_id"])
@@ -141,7 +141,23 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
         issues=issues, queues=build_queues(issues, result.checks),
     )
     _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
+    session.neighbours = _cached_knn(ws, session.fingerprint, len(issues))
     return session
+
+
+def _cached_knn(ws: Any, fingerprint: str | None, n_rows: int) -> Any:
+    """The audit's k-NN graph from the workspace's artifact cache (newest), or None."""
+    import json
+
+    if fingerprint is None:
+        return None
+    listing = ws.artifacts()
+    hits = listing[(listing["fingerprint"] == fingerprint) & (listing["kind"] == "knn")]
+    for params in hits["params"]:
+        graph = ws.load_artifact("knn", fingerprint, json.loads(params) if params else None)
+        if graph is not None and getattr(graph, "indices", np.empty((0, 0))).shape[0] == n_rows:
+            return graph
+    return None
 
 
 def _attach_dataset(ws: Any, session: ReviewSession, embeddings: str | None) -> None:
@@ -192,6 +208,15 @@ def row_view(session: ReviewSession, pos: int) -> dict[str, Any]:
     for col in ("duplicate_set", "leak_kind", "leak_partner", "weak_slice"):
         if col in iss and pd.notna(iss[col]) and str(iss[col]) not in ("", "-1"):
             out["scores"][col] = str(iss[col])
+    graph = session.neighbours
+    if graph is not None:
+        given = session.issues["given_label"].astype(str).to_numpy() if (
+            "given_label" in session.issues) else None
+        out["neighbours"] = [
+            {"row_id": str(session.issues["row_id"].iloc[int(j)]),
+             "label": None if given is None else given[int(j)],
+             "distance": round(float(d), 4)}
+            for j, d in zip(graph.indices[pos][:5], graph.distances[pos][:5], strict=True)]
     ds = session.dataset
     if ds is not None:
         rec = ds.table.iloc[pos]

@@ -108,6 +108,18 @@ function renderItem() {
     table.appendChild(tr);
   }
   box.appendChild(table);
+  if (item.neighbours && item.neighbours.length) {
+    const nb = el("table", null, "neighbours");
+    nb.appendChild(el("caption", "nearest rows"));
+    for (const n of item.neighbours) {
+      const tr = document.createElement("tr");
+      tr.appendChild(el("td", n.row_id));
+      tr.appendChild(el("td", n.label));
+      tr.appendChild(el("td", n.distance));
+      nb.appendChild(tr);
+    }
+    box.appendChild(nb);
+  }
   if (item.evidence && item.evidence.members) {
     box.appendChild(el("div", "duplicate set " + item.evidence.duplicate_set + ": rows " + item.evidence.members.join(", ")));
   }
