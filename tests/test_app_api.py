@@ -257,3 +257,18 @@ def test_images_are_served_by_row_id_and_only_from_inside_the_root(tmp_path):
         assert ok.content == (root / "green" / "green3.png").read_bytes()
         for uid in ("red0", "red1", "red2"):  # ../, absolute, symlink out of the root
             assert c.get(f"/api/rows/{uid}/image").status_code == 404, uid
+
+
+def test_low_value_queue_from_joined_values(tmp_path):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.normal(size=(90, 3)) + np.repeat([0, 4, 8], 30)[:, None],
+                         columns=["a", "b", "c"]).assign(label=np.repeat(["x", "y", "z"], 30))
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    v = rng.normal(size=90)
+    pd.DataFrame({"row": range(90), "data_value": v}).to_csv(tmp_path / "v.csv", index=False)
+    assert main(["audit", str(data), "--label", "label", "--values", str(tmp_path / "v.csv"),
+                 "-w", str(tmp_path / "ws"), "--out", str(tmp_path / "o")]) == 0
+    with TestClient(create_app(tmp_path / "ws", token="x"), base_url="http://127.0.0.1") as c:
+        items = c.get("/api/queues/low_value?limit=500").json()["items"]
+    assert [it["row_id"] for it in items] == [str(i) for i in np.argsort(v) if v[i] < 0]

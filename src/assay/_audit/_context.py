@@ -53,6 +53,7 @@ class AuditContext:
     cache: ArtifactCache | None = None
     progress: Callable[[str, int, int], None] | None = None
     annotations: Any = None
+    values: Any = None  # per-row data values (DataFrame aligned with the rows), when given
     _features: Features | None = None
     _pred_probs: np.ndarray | None = None
     _knn: KnnGraph | None = None
@@ -71,6 +72,7 @@ class AuditContext:
             "labels": True, "features": True, "pred_probs": True, "knn": True,
             "split": roles.split is not None, "group": roles.group is not None,
             "meta": bool(roles.meta), "annotations": self.annotations is not None,
+            "values": self.values is not None,
         }.get(need, False)
 
     @property

@@ -44,6 +44,7 @@ def audit(
     knn_method: str = "auto",
     label_method: str = "hybrid",
     annotations: Any = None,
+    values: Any = None,
     random_state: int = 0,
     n_jobs: int | None = None,
     cache: ArtifactCache | None = None,
@@ -74,6 +75,11 @@ def audit(
     knn_method : {"auto", "exact", "ivf", "faiss"}, default="auto"
     label_method : {"hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"}, default="hybrid"
         See :func:`assay.find_label_issues`.
+    values : DataFrame or array-like, optional
+        Per-row data values (``assay value``'s ``values.csv``: ``row``, ``data_value``,
+        ``is_low_value``; or one value per row). Adds the ``data_values`` check: the
+        ``data_value`` and ``is_low_value`` columns join the per-row table, and the summary says
+        how many low-value rows are also label issues.
     annotations : DataFrame, optional
         Long-format annotations with columns ``item`` (matching the id column, or the row
         number without one), ``annotator`` and ``label``. Adds the ``annotators`` check
@@ -122,6 +128,7 @@ def audit(
                 f"annotations need the columns item, annotator and label; missing {missing}. "
                 f"Got columns {list(map(str, annotations.columns))}. Rename them first."
             )
+    value_frame = None if values is None else align_values(values, dataset)
     user_probs = None
     if pred_probs is not None:
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
@@ -133,7 +140,8 @@ def audit(
     config = AuditConfig(k=k, n_folds=n_folds, text_model=text_model, knn_method=knn_method,
                          label_method=label_method, random_state=random_state, n_jobs=n_jobs)
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
-                       cache=cache, progress=progress, annotations=annotations)
+                       cache=cache, progress=progress, annotations=annotations,
+                       values=value_frame)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
     unknown = [c for c in selected if c not in specs]
@@ -235,3 +243,47 @@ def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[s
         s["knn"] = {"k": ctx._knn.k, "metric": ctx._knn.metric, "method": ctx._knn.method,
                     **ctx._knn.info}
     return s
+
+
+def align_values(values: Any, dataset: Dataset) -> pd.DataFrame:
+    """Per-row data values aligned with the dataset's rows (``data_value``, ``is_low_value``).
+
+    ``values`` is an array of N values, or a DataFrame with a ``data_value`` column (and
+    optionally ``is_low_value``), either N rows in the data's order or with a ``row`` column of
+    the data's ids (as ``assay value`` writes ``values.csv``).
+    """
+    if not isinstance(values, pd.DataFrame):
+        arr = np.asarray(values, dtype=float).ravel() if np.ndim(values) else np.array([])
+        values = pd.DataFrame({"data_value": arr})
+    if "data_value" not in values.columns:
+        raise InputValidationError(
+            f"values need a 'data_value' column (as 'assay value' writes values.csv); got "
+            f"columns {list(map(str, values.columns))}."
+        )
+    n = dataset.n_rows
+    if "row" in values.columns:
+        ids = pd.Index(pd.Series(dataset.ids).astype(str))
+        keyed = values.assign(row=values["row"].astype(str)).drop_duplicates("row")
+        pos = ids.get_indexer(keyed["row"])
+        missing = int((pos < 0).sum())
+        if missing or len(keyed) != n:
+            raise InputValidationError(
+                f"values cover {len(keyed) - missing} of the data's {n} rows ({missing} ids not "
+                "in the data). Pass the values.csv that 'assay value' wrote for this same data."
+            )
+        values = keyed.iloc[np.argsort(pos)].reset_index(drop=True)
+    elif len(values) != n:
+        raise InputValidationError(
+            f"values have {len(values)} rows but the data has {n}. Pass one value per row, in "
+            "the data's order, or a 'row' column of ids."
+        )
+    out = pd.DataFrame({"data_value": pd.to_numeric(values["data_value"], errors="coerce")})
+    if out["data_value"].isna().any():
+        raise InputValidationError(
+            f"values have {int(out['data_value'].isna().sum())} missing or non-numeric "
+            "data_value(s). Value every row."
+        )
+    if "is_low_value" in values.columns:
+        out["is_low_value"] = values["is_low_value"].astype(str).str.lower().isin(
+            ["true", "1", "yes"]).to_numpy()
+    return out

@@ -20,7 +20,8 @@ from assay.exceptions import InputValidationError
 __all__ = ["QUEUES", "STAGES", "ReviewSession", "load_session"]
 
 #: Queue names, in the order the app shows them.
-QUEUES: tuple[str, ...] = ("label_issues", "duplicates", "outliers", "leakage", "ambiguous_pairs")
+QUEUES: tuple[str, ...] = ("label_issues", "duplicates", "outliers", "leakage", "ambiguous_pairs",
+                           "low_value")
 #: Curation stages: ``review`` sees the queue (cut to a quota), ``expert`` sees only the rows the
 #: reviewers disagreed on or deferred.
 STAGES: tuple[str, ...] = ("review", "expert")
@@ -81,6 +82,9 @@ def build_queues(issues: pd.DataFrame, checks: dict[str, Any]) -> dict[str, pd.D
     if "is_leaked" in issues:
         queues["leakage"] = _queue_frame(
             issues, issues["is_leaked"].to_numpy(bool), issues["row"], ascending=True)
+    if "is_low_value" in issues:
+        queues["low_value"] = _queue_frame(
+            issues, issues["is_low_value"].to_numpy(bool), issues["data_value"], ascending=True)
     pairs = checks.get("ambiguous_pairs")
     if pairs is not None:
         frame = pd.DataFrame(pairs.evidence.get("pairs", []))
@@ -202,7 +206,7 @@ def row_view(session: ReviewSession, pos: int) -> dict[str, Any]:
         "scores": {}, "text": None, "fields": {}, "image": False,
     }
     for col in ("label_score", "label_error_probability", "knn_label_agreement",
-                "outlier_score"):
+                "outlier_score", "data_value"):
         if col in iss and pd.notna(iss[col]):
             out["scores"][col] = round(float(iss[col]), 4)
     for col in ("duplicate_set", "leak_kind", "leak_partner", "weak_slice"):

@@ -137,6 +137,8 @@ def register(app: typer.Typer) -> None:
         annotation_columns: str = typer.Option(
             "item,annotator,label", "--annotation-columns",
             help="Names of the item, annotator and label columns in --annotations."),
+        values: Path | None = typer.Option(
+            None, "--values", help="values.csv from 'assay value': joins data values to the rows."),
         text_model: str = typer.Option("tfidf", "--text-model", help="tfidf or minilm."),
         k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -164,7 +166,8 @@ def register(app: typer.Typer) -> None:
         params = {"data": str(data), "label": label, "checks": checks, "k": k,
                   "text_model": text_model, "seed": seed,
                   "pred_probs": str(pred_probs) if pred_probs else None,
-                  "embeddings": str(embeddings) if embeddings else None}
+                  "embeddings": str(embeddings) if embeddings else None,
+                  "values": str(values) if values else None}
         ws_path = None if no_workspace else (workspace or _default_ws(data))
         ann = _read_annotations(annotations, annotation_columns) if annotations else None
         with _progress(not as_json) as progress:
@@ -172,6 +175,7 @@ def register(app: typer.Typer) -> None:
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann,
+                values=_read_values(values) if values else None,
             )
         paths = write_outputs(result, out, dataset)
         broken = evaluate_fail_on(rules, result.metrics()) if rules else []
@@ -277,6 +281,12 @@ def _read_annotations(path: Path, columns: str) -> Any:
                 f"Columns: {', '.join(map(str, table.columns))}. Set --annotation-columns."
             )
     return table[names].set_axis(["item", "annotator", "label"], axis=1)
+
+
+def _read_values(path: Path) -> Any:
+    from assay.data import read_table
+
+    return read_table(path)
 
 
 def _default_ws(data: Path) -> Path:

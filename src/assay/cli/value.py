@@ -30,6 +30,7 @@ def run_value(
     max_samples: int = 100,
     max_time: float | None = 300.0,
     seed: int = 0,
+    id_col: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
     """Value every row of ``data``; return (per-row frame, per-group frame or None, summary).
 
@@ -47,7 +48,7 @@ def run_value(
         raise InvalidParameterError("--method", "one of " + ", ".join(_METHODS), method,
                                     owner=_OWNER, hint=did_you_mean(method, _METHODS).strip())
     task_cols = [label] + [t for t in (tasks or []) if t != label]
-    ds = load(data, label=label, group=group, text=text, embeddings=embeddings,
+    ds = load(data, label=label, id=id_col, group=group, text=text, embeddings=embeddings,
               meta=task_cols[1:] or None)
     feats = featurize(ds, random_state=seed)
     x = feats.matrix.astype(np.float64)
@@ -189,6 +190,8 @@ def register(app: typer.Typer) -> None:
             300.0, "--max-time", help="Seconds per half for Monte Carlo methods."
         ),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
+        id_col: str | None = typer.Option(
+            None, "--id", help="Row id column (the 'row' of values.csv; match the audit's --id)."),
         top: int = typer.Option(10, "--top", help="Lowest-valued rows to show."),
         out: Path | None = typer.Option(
             None, "--out", help="Output folder (default: .assay/value-<file stem> beside the data)."
@@ -200,7 +203,7 @@ def register(app: typer.Typer) -> None:
         frame, groups, summary = run_value(
             data, label=label, method=method, group=group, tasks=tasks, text=text,
             embeddings=embeddings, k=k, n_estimators=n_estimators, max_samples=max_samples,
-            max_time=max_time, seed=seed,
+            max_time=max_time, seed=seed, id_col=id_col,
         )
         target = out if out is not None else data.parent / ".assay" / f"value-{data.stem}"
         target.mkdir(parents=True, exist_ok=True)
