@@ -110,6 +110,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="digits only, IR 100, one seed")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--datasets", default=None, help="subset: digits-LT,MNIST-1D-LT")
+    ap.add_argument("--ratios", default=None, help="imbalance ratios, e.g. 10 (default 100,10)")
     args = ap.parse_args()
     import torch
 
@@ -117,7 +119,12 @@ def main() -> None:
     datasets = {"digits-LT": (_digits, 30, 10)}
     if not args.quick:
         datasets["MNIST-1D-LT"] = (_mnist1d, 150, 30)
+    if args.datasets:
+        datasets["MNIST-1D-LT"] = (_mnist1d, 150, 30)
+        datasets = {k: v for k, v in datasets.items() if k in args.datasets.split(",")}
     ratios = [100] if args.quick else [100, 10]
+    if args.ratios:
+        ratios = [int(r) for r in args.ratios.split(",")]
     seeds = range(1 if args.quick else args.seeds)
     start = time.perf_counter()
     for dname, (loader, n_test, n_val) in datasets.items():

@@ -25,9 +25,6 @@ httpx = pytest.importorskip("httpx")
 from assay.cli.main import main  # noqa: E402
 from assay.workspace import Workspace  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 EVIL = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
@@ -91,16 +88,6 @@ class Server:
         self.proc.stdout.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium "
-                    "(apt-get install chromium); browser tests need it")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.mark.browser
