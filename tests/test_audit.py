@@ -133,3 +133,20 @@ def test_text_audit_finds_flipped_sentiment():
     result = assay.audit(frame, label="y", text="review")
     assert result.summary["featurizer"] == "tfidf-svd"
     assert result.issues.loc[3, "is_label_issue"] and result.issues.loc[3, "suggested_label"] == "pos"
+
+
+def test_weak_model_marks_the_estimates_unreliable():
+    """Below 60 % out-of-fold accuracy the label check says its estimates are upper bounds."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 60)
+    given = y.copy()
+    given[::20] = (y[::20] + 1) % 4  # a few flipped labels, so something is flagged
+    strong = pd.DataFrame(rng.normal(size=(240, 3)) + y[:, None] * 4.0, columns=list("abc"))
+    weak = pd.DataFrame(rng.normal(size=(240, 3)) + y[:, None] * 0.15, columns=list("abc"))
+    for frame, reliable in ((strong, True), (weak, False)):
+        res = assay.audit(frame.assign(label=given), label="label", checks=["label_issues"])
+        check = res.checks["label_issues"]
+        assert check.summary["estimates_reliable"] is reliable
+        assert (check.summary["model_accuracy"] < 0.6) is not reliable
+        assert check.summary["n_flagged"] > 0
+        assert ("The model is weak" in check.message) is not reliable
