@@ -128,7 +128,7 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
             f"Run {run_id} is an 'assay {info['command']}' run; 'assay review' reviews audits. "
             "Pick an audit run from 'assay runs'."
         )
-    doc = Path(ws.path) / "runs" / run_id / "audit.json"
+    doc = ws.results_dir(run_id) / "audit.json"
     if not doc.exists():
         raise InputValidationError(
             f"The workspace has no stored result for audit run {run_id} (interrupted, or "

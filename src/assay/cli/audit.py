@@ -319,17 +319,12 @@ def run_recorded(
         result = audit(dataset, cache=ws, **audit_kwargs)
         result.summary["run_id"] = rec.run_id
         ws.record_findings(rec.run_id, result.findings())
-        save_result(result, run_folder(ws.path, rec.run_id))
+        save_result(result, ws.results_dir(rec.run_id))
         rec.summary.update({"status": result.status, "metrics": result.metrics(),
                             "checks": {n: c.status for n, c in result.checks.items()},
                             "n_rows": dataset.n_rows, "classes": dataset.class_names()})
         rec.timings.update(result.summary.get("timings_s", {}))
     return result, rec.run_id
-
-
-def run_folder(workspace: Path, run_id: str) -> Path:
-    """Where the workspace keeps an audit run's ``audit.json`` and ``issues.parquet``."""
-    return Path(workspace) / "runs" / run_id
 
 
 def save_result(result: Any, folder: Path) -> dict[str, Path]:

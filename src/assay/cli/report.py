@@ -86,7 +86,6 @@ def _load_result(source: str, workspace: Path | None) -> tuple[Any, Path, str | 
             f"No audit found at '{source}'. Pass an audit folder (written by 'assay audit "
             "--out'), its audit.json, or a workspace run id."
         )
-    from assay.cli.audit import run_folder
     from assay.workspace import Workspace, default_workspace
 
     ws_path = workspace or default_workspace()
@@ -104,7 +103,7 @@ def _load_result(source: str, workspace: Path | None) -> tuple[Any, Path, str | 
             f"Run {run_id} is an 'assay {run['command']}' run; 'assay report' renders audits. "
             "Pick an audit run from 'assay runs'."
         )
-    doc = run_folder(ws.path, run_id) / "audit.json"
+    doc = ws.results_dir(run_id) / "audit.json"
     if not doc.exists():
         raise InputValidationError(
             f"The workspace has no stored result for audit run {run_id} (status "

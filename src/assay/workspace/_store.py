@@ -1059,6 +1059,21 @@ class Workspace:
         """All cached artifacts, newest first."""
         return self._artifacts.listing()
 
+    def results_dir(self, run_id: str) -> Path:
+        """The folder where a run keeps its result files (an audit: audit.json, issues.parquet).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from assay.workspace import Workspace
+        >>> ws = Workspace.open(tempfile.mkdtemp())
+        >>> ws.results_dir("20261122-120000-ab12").parts[-2:]
+        ('runs', '20261122-120000-ab12')
+        """
+        if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id in (".", ".."):
+            raise InvalidParameterError("run_id", "a run id", run_id, owner="results_dir")
+        return self._path / "runs" / run_id
+
 
 def open_workspace(
     path: str | os.PathLike[str],
