@@ -141,6 +141,8 @@ def test_token_host_and_paths(client):
     assert page.status_code == 200 and 'content="t0k"' in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    for local in ("localhost:8000", "[::1]:8000", "127.0.0.1"):
+        assert client.get("/api/session", headers={"Host": local}).status_code == 200, local
     evil_host = client.get("/api/session", headers={"Host": "evil.example:8000"})
     assert evil_host.status_code == 400 and "refused" in evil_host.json()["error"]
     for path in ["/static/../_server.py", "/static/%2e%2e%2f_server.py", "/static/index.html",

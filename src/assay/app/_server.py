@@ -101,9 +101,8 @@ def create_app(
 
     @app.middleware("http")
     async def guard(request: Any, call_next: Any) -> Any:
-        host = (request.headers.get("host") or "").rsplit(":", 1)[0] if not (
-            request.headers.get("host") or "").startswith("[") else (
-            request.headers.get("host") or "").split("]")[0] + "]"
+        raw = request.headers.get("host") or ""
+        host = raw.split("]")[0] + "]" if raw.startswith("[") else raw.rsplit(":", 1)[0]
         if host not in hosts:
             return error(400, f"Host {host!r} refused: the review app answers only on "
                               f"{', '.join(sorted(hosts))}.")
