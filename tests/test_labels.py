@@ -103,6 +103,22 @@ def test_hybrid_is_superset_of_prune_and_finds_the_noise(digits_noisy):
     assert tp / hybrid.sum() > 0.6 and tp / flip.sum() > 0.8
 
 
+def test_hybrid_is_prune_by_noise_rate_with_a_weak_model(digits_noisy):
+    """Below 60 % out-of-fold accuracy the posterior half is off: hybrid == cleanlab's flags."""
+    from assay.labels import is_weak_model
+
+    _, _, noisy, _, probs = digits_noisy
+    rng = np.random.default_rng(1)
+    blurred = 0.12 * probs + 0.88 * rng.dirichlet(np.ones(10), size=len(noisy))
+    assert is_weak_model(noisy, blurred) and not is_weak_model(noisy, probs)
+    prune = find_label_issues(noisy, blurred, method="prune_by_noise_rate")
+    np.testing.assert_array_equal(find_label_issues(noisy, blurred), prune)
+    posterior = find_label_issues(noisy, blurred, method="posterior")
+    assert (posterior & ~prune).any()  # the gate changed something
+    cleanlab_filter = pytest.importorskip("cleanlab.filter")
+    np.testing.assert_array_equal(prune, cleanlab_filter.find_label_issues(noisy, blurred, n_jobs=1))
+
+
 def test_estimate_close_to_truth(digits_noisy):
     _, _, noisy, flip, probs = digits_noisy
     est = estimate_label_issues(noisy, probs)

@@ -9,7 +9,9 @@ from assay._audit._context import AuditContext
 from assay._audit._registry import register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.labels import (
+    WEAK_MODEL_ACCURACY,
     estimate_label_issues,
+    is_weak_model,
     knn_label_agreement,
     label_quality_scores,
     suggest_labels,
@@ -17,10 +19,6 @@ from assay.labels import (
 
 WARN_RATE = 0.01
 FAIL_RATE = 0.05
-# Out-of-fold accuracy against the given labels below which the estimates are marked unreliable:
-# in benchmarks/label_noise.py every row below it missed the precision by > 0.19, every row
-# above 0.61 was within 0.14.
-WEAK_MODEL_ACCURACY = 0.6
 _SOURCE = ("assay default; Northcutt et al. 2021 found >= 3.3 % label errors on average in 10 "
            "benchmark test sets")
 
@@ -59,7 +57,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
     accuracy = float((p.argmax(axis=1) == y).mean())
     # Below this out-of-fold accuracy the confident joint counts the model's own mistakes as
     # label noise, and the estimates run high (benchmarks/label_noise.py: MNIST-1D at 34-50 %).
-    weak = accuracy < WEAK_MODEL_ACCURACY
+    weak = is_weak_model(y, p)
     status = "fail" if rate > FAIL_RATE else "warn" if rate > WARN_RATE else "pass"
     top = np.argsort(scores + ~flags * 2.0, kind="stable")[: min(50, int(flags.sum()))]
     return CheckResult(
