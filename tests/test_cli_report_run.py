@@ -63,7 +63,7 @@ def test_report_refuses_what_it_cannot_render(audited, tmp_path, capsys):
         other = w.start_run("value")
         w.finish_run(other, status="ok")
     assert main(["report", other, "-w", str(ws)]) == 2
-    assert "'assay value' run; 'assay report' renders audits" in capsys.readouterr().err
+    assert "'assay value' run; 'assay report' works on audits" in capsys.readouterr().err
     assert main(["report", "nosuchrun", "-w", str(ws)]) == 2
     assert "No run 'nosuchrun'" in capsys.readouterr().err
     assert main(["report", "latest", "-w", str(tmp_path / "empty")]) == 2

@@ -24,7 +24,7 @@ def test_no_audit_and_wrong_run(tmp_path, capsys):
     assert main(["review", "-w", str(tmp_path / "ws"), "--no-browser"]) == 2
     assert "has no audit runs" in capsys.readouterr().err
     assert main(["review", "-w", str(tmp_path / "ws"), "--run", other, "--no-browser"]) == 2
-    assert "'assay value' run; 'assay review' reviews audits" in capsys.readouterr().err
+    assert "'assay value' run; 'assay review' works on audits" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("args", "message"), [

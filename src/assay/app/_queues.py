@@ -102,13 +102,16 @@ def build_queues(issues: pd.DataFrame, checks: dict[str, Any]) -> dict[str, pd.D
     return {name: queues[name] for name in QUEUES if name in queues}
 
 
-def load_session(ws: Any, run: str | None = None) -> ReviewSession:
-    """Load an audit run of the workspace ``ws`` for review (``run``: id, prefix or latest).
+def stored_audit(ws: Any, run: str | None, *, command: str) -> tuple[str, dict[str, Any], Any]:
+    """The audit run ``run`` of ``ws`` (id, prefix, ``latest``; None: the latest audit) and the
+    result the workspace keeps for it: ``(run_id, run info, AuditResult)``.
+
+    ``command`` names the asking command in the error messages (``"review"``, ``"report"``).
 
     Raises
     ------
     InputValidationError
-        When the run is not an audit or its stored result is missing.
+        When there is no audit, the run is not an audit, or its stored result is missing.
     """
     from assay._audit import AuditResult
 
@@ -117,7 +120,7 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
         if audits.empty:
             raise InputValidationError(
                 f"The workspace {ws.path} has no audit runs. Run 'assay audit DATA --label COL' "
-                "first, then 'assay review'."
+                f"first, then 'assay {command}'."
             )
         run_id = str(audits["run_id"].iloc[0])
     else:
@@ -125,16 +128,28 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
     info = ws.run(run_id)
     if info["command"] != "audit":
         raise InputValidationError(
-            f"Run {run_id} is an 'assay {info['command']}' run; 'assay review' reviews audits. "
-            "Pick an audit run from 'assay runs'."
+            f"Run {run_id} is an 'assay {info['command']}' run; 'assay {command}' works on "
+            "audits. Pick an audit run from 'assay runs'."
         )
     doc = ws.results_dir(run_id) / "audit.json"
     if not doc.exists():
         raise InputValidationError(
-            f"The workspace has no stored result for audit run {run_id} (interrupted, or "
-            "recorded by an older assay). Re-run the audit, then 'assay review'."
+            f"The workspace has no stored result for audit run {run_id} (status "
+            f"{info['status']!r}; interrupted runs, and runs recorded by an older assay, have "
+            f"none). Re-run the audit, then 'assay {command}'."
         )
-    result = AuditResult.from_json(doc)
+    return run_id, info, AuditResult.from_json(doc)
+
+
+def load_session(ws: Any, run: str | None = None) -> ReviewSession:
+    """Load an audit run of the workspace ``ws`` for review (``run``: id, prefix or latest).
+
+    Raises
+    ------
+    InputValidationError
+        When the run is not an audit or its stored result is missing.
+    """
+    run_id, info, result = stored_audit(ws, run, command="review")
     issues = result.issues.copy()
     issues["row_id"] = _row_ids(issues)
     classes = [str(c) for c in (ws.run(run_id)["summary"] or {}).get("classes", [])]

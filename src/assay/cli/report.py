@@ -86,6 +86,7 @@ def _load_result(source: str, workspace: Path | None) -> tuple[Any, Path, str | 
             f"No audit found at '{source}'. Pass an audit folder (written by 'assay audit "
             "--out'), its audit.json, or a workspace run id."
         )
+    from assay.app._queues import stored_audit
     from assay.workspace import Workspace, default_workspace
 
     ws_path = workspace or default_workspace()
@@ -96,21 +97,8 @@ def _load_result(source: str, workspace: Path | None) -> tuple[Any, Path, str | 
             "with --workspace."
         )
     ws = Workspace.open(ws_path, create=False, read_only=True)
-    run_id = ws.resolve_run(source)
-    run = ws.run(run_id)
-    if run["command"] != "audit":
-        raise InputValidationError(
-            f"Run {run_id} is an 'assay {run['command']}' run; 'assay report' renders audits. "
-            "Pick an audit run from 'assay runs'."
-        )
-    doc = ws.results_dir(run_id) / "audit.json"
-    if not doc.exists():
-        raise InputValidationError(
-            f"The workspace has no stored result for audit run {run_id} (status "
-            f"{run['status']!r}; runs recorded before results were kept, and interrupted runs, "
-            "have none). Re-run the audit, or pass its --out folder."
-        )
-    return AuditResult.from_json(doc), doc.parent, run_id
+    run_id, _, result = stored_audit(ws, source, command="report")
+    return result, ws.results_dir(run_id), run_id
 
 
 def _dataset(
