@@ -9,9 +9,9 @@ from assay._audit._context import AuditContext
 from assay._audit._registry import register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.labels import (
+    OVERCONFIDENCE_GAP,
     WEAK_MODEL_ACCURACY,
     estimate_label_issues,
-    is_weak_model,
     knn_label_agreement,
     label_quality_scores,
     suggest_labels,
@@ -55,9 +55,8 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
     })
     rate = float(flags.mean())
     accuracy = float((p.argmax(axis=1) == y).mean())
-    # Below this out-of-fold accuracy the confident joint counts the model's own mistakes as
-    # label noise, and the estimates run high (benchmarks/label_noise.py: MNIST-1D at 34-50 %).
-    weak = is_weak_model(y, p)
+    # A weak or overconfident model passes its own mistakes off as label noise, and the
+    # estimates run high (benchmarks/label_noise.py); est.caveat says which.
     status = "fail" if rate > FAIL_RATE else "warn" if rate > WARN_RATE else "pass"
     top = np.argsort(scores + ~flags * 2.0, kind="stable")[: min(50, int(flags.sum()))]
     return CheckResult(
@@ -72,7 +71,9 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "method": method,
             "pred_probs": "user" if ctx.user_pred_probs is not None else "out-of-fold",
             "model_accuracy": accuracy,
-            "estimates_reliable": not weak,
+            "calibration_gap": est.calibration_gap,
+            "temperature": est.temperature,
+            "estimates_reliable": est.reliable,
             "n_flagged_by_annotators_only": n_from_annotators,
         },
         rows=rows,
@@ -84,13 +85,15 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "weak_model_accuracy": Threshold(
                 WEAK_MODEL_ACCURACY, "below it the estimated error count and precision run high "
                 "(benchmarks/label_noise.py); assay default"),
+            "overconfidence_gap": Threshold(
+                OVERCONFIDENCE_GAP, "mean confidence minus accuracy above which the estimates run "
+                "high even after recalibration (benchmarks/label_noise.py); assay default"),
         },
         message=(f"{int(flags.sum())} rows ({rate:.1%}) look mislabelled; about "
                  f"{est.n_estimated} errors estimated in the data, and about "
                  f"{est.estimated_precision:.0%} of the flagged rows are expected to be real errors."
-                 + (f" The model is weak (out-of-fold accuracy {accuracy:.0%}): it cannot tell "
-                    "its own mistakes from label errors, so treat these estimates as upper "
-                    "bounds and the flags as candidates; a stronger model or embeddings help."
-                    if weak else "")
+                 + (f" {est.caveat} Treat these estimates as upper bounds and the flags as "
+                    "candidates; a stronger, better-calibrated model or embeddings help."
+                    if not est.reliable else "")
                  if flags.any() else "No likely label errors found."),
     )
