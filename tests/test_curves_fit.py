@@ -66,9 +66,17 @@ def test_samples_for_inverts_the_curve_by_hand():
     # 0.06 = 1.5 n^-0.4 + 0.05  ->  n = (0.01 / 1.5) ** (-1 / 0.4) = 150 ** 2.5
     assert need.n_point == pytest.approx(150**2.5, rel=1e-6)
     assert need.reachable
-    assert need.n == need.n_low == need.n_high  # no bootstrap: no interval
-    assert "1.4x" in need.message or "x the" in need.message
+    assert need.n_point == need.n_low == need.n_high  # no bootstrap: no interval
+    # far beyond the measured sizes: the conservative recommendation is one round of 2x
+    assert need.capped and need.n == pytest.approx(2 * SIZES.max())
+    assert f"n={150**2.5:,.0f}" in need.message and f"collect up to n={2 * SIZES.max():,.0f}" in need.message
     assert need.to_dict()["n_point"] == pytest.approx(150**2.5, rel=1e-6)
+    uncapped = fit.samples_for(0.94, max_growth=math.inf)
+    assert not uncapped.capped and uncapped.n == pytest.approx(150**2.5, rel=1e-6)
+    assert "x the" in uncapped.message
+    assert fit.samples_for(0.94, conservative=False).n == pytest.approx(150**2.5, rel=1e-6)
+    with pytest.raises(InvalidParameterError, match="max_growth"):
+        fit.samples_for(0.94, max_growth=0.5)
 
 
 def test_target_above_the_ceiling_says_so_with_the_ceiling():
@@ -116,7 +124,8 @@ def test_loss_kind_and_predict_interval_bracket_the_fit():
     need = fit.samples_for(1.3)
     assert need.n_low <= need.n_point <= need.n_high
     assert fit.samples_for(1.3, conservative=False).n == need.n_point
-    assert need.n == need.n_low  # conservative: the low end
+    assert need.n == min(need.n_low, 2 * n.max())  # conservative: the low end, one round at most
+    assert fit.samples_for(1.3, max_growth=math.inf).n == need.n_low
 
 
 def test_bootstrap_without_replicates_uses_residuals():
@@ -218,3 +227,43 @@ def test_bad_target_is_refused():
     fit = fit_learning_curve(SIZES, y, family="pow3", n_bootstrap=0)
     with pytest.raises(InvalidParameterError, match=r"'target' parameter of samples_for must be a float in \(0, 1\]"):
         fit.samples_for(95)
+
+
+def test_log_log_curvature_matches_polyfit_on_an_exact_quadratic():
+    from assay.curves._quality import log_log_curvature
+
+    n = np.geomspace(100, 10_000, 7)
+    z = np.log(n)
+    ly = 1.0 + 0.5 * (z - z.mean()) - 0.2 * (z - z.mean()) ** 2
+    c2, c2_se, first, last = log_log_curvature(n, np.exp(ly), np.zeros_like(n))
+    ref = np.polyfit(z - z.mean(), ly, 2)  # highest power first
+    assert c2 == pytest.approx(ref[0], abs=1e-9) == pytest.approx(-0.2, abs=1e-9)
+    assert first == pytest.approx(0.5 - 0.4 * (z.min() - z.mean()), abs=1e-9)
+    assert last == pytest.approx(0.5 - 0.4 * (z.max() - z.mean()), abs=1e-9)
+    assert c2_se < 1e-3  # no residual: only the 0.001 floor on the replicate error
+
+
+def _seeded(y_of_n, sizes, sd=0.01, seeds=3):
+    rng = np.random.default_rng(0)
+    n = np.repeat(sizes, seeds)
+    return n, y_of_n(n) * np.exp(rng.normal(0, sd, n.size))
+
+
+def test_small_data_region_is_detected_and_recommendations_come_in_rounds():
+    """An error curve whose log-log slope steepens (a logistic in log n before its midpoint) is
+    flagged; power laws with noise are not; far targets are asked for one round at a time."""
+    sizes = np.geomspace(80, 1_000, 7)
+    steep = lambda n: 0.2 + 0.6 / (1 + np.exp(1.5 * (np.log(n) - np.log(3_000))))  # noqa: E731
+    n, err = _seeded(steep, sizes)
+    q = check_curve_quality(n, err)
+    assert not q.power_law and not q.well_behaved
+    assert "small-data region" in q.issues[-1]
+    fit = fit_learning_curve(n, 1 - err, family="pow2", n_bootstrap=20)
+    assert fit.to_dict()["power_law_region"] is False
+    need = fit.samples_for(1 - steep(4_000.0))
+    assert need.capped and need.n == pytest.approx(2 * sizes[-1])
+    assert need.to_dict()["capped"] is True
+    for name in ("pow3", "pow2"):
+        params = TRUTH[name]
+        n, err = _seeded(lambda v, p=params, f=FAMILIES[name]: f.formula(v, *p), sizes)
+        assert check_curve_quality(n, err).power_law, name

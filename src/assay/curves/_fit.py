@@ -19,6 +19,10 @@ KINDS = ("accuracy", "error", "loss")
 _OWNER = "fit_learning_curve"
 _MIN_SIZES = 4
 _EPS = 1e-6
+#: A conservative recommendation asks for at most this many times the largest measured size in
+#: one round: collect, re-measure, refit (Mahmood et al., CVPR 2022: estimate in several rounds;
+#: ``benchmarks/curve_extrapolation.py``: a 4x extrapolation of an MLP curve over-asked 5.6x).
+MAX_GROWTH = 2.0
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,10 @@ class SampleRequirement:
     target : float
         The score asked for, in the curve's units.
     n : float
-        The recommended size: ``n_low`` when ``conservative`` (collect that much, re-measure,
-        repeat: fits of small curves often overshoot), else ``n_point``. ``inf`` when the
-        target is above the fitted ceiling.
+        The recommended size: when ``conservative``, ``n_low`` capped at ``max_growth`` times
+        the largest measured size (collect that much, re-measure, refit: fits of small curves
+        misjudge what far extrapolations need), else ``n_point``. ``inf`` when the target is
+        above the fitted ceiling.
     n_point : float
         Size at which the best fit reaches the target.
     n_low, n_high : float
@@ -46,6 +51,9 @@ class SampleRequirement:
         Largest size the curve was measured at.
     message : str
         One sentence in words, suitable for a report.
+    capped : bool
+        Whether ``n`` is a round of collection (``max_growth x n_observed``) short of the
+        extrapolated ``n_low``.
     """
 
     target: float
@@ -57,6 +65,7 @@ class SampleRequirement:
     ceiling: float
     n_observed: float
     message: str
+    capped: bool = False
 
     @property
     def extrapolation(self) -> float:
@@ -78,6 +87,7 @@ class SampleRequirement:
             "ceiling": self.ceiling,
             "n_observed": self.n_observed,
             "message": self.message,
+            "capped": self.capped,
         }
 
 
@@ -103,7 +113,7 @@ class LearningCurveFit:
         sizes when fitted without them (``nan`` where a family could not be tried). Empty when
         the family was given.
     quality : CurveQuality
-        Monotonicity, convexity and flatness of the measured curve.
+        Monotonicity, convexity, flatness and power-law region of the measured curve.
     """
 
     family: str
@@ -163,7 +173,12 @@ class LearningCurveFit:
         return float(self._to_score(np.asarray(self._family.floor(*self.params.values()))))
 
     def samples_for(
-        self, target: float, *, conservative: bool = True, level: float = 0.8
+        self,
+        target: float,
+        *,
+        conservative: bool = True,
+        level: float = 0.8,
+        max_growth: float = MAX_GROWTH,
     ) -> SampleRequirement:
         """Training-set size at which the curve reaches ``target``.
 
@@ -173,12 +188,15 @@ class LearningCurveFit:
             Score to reach, in the curve's units (an accuracy in (0, 1] for
             ``kind="accuracy"``, an error or loss above 0 otherwise).
         conservative : bool, default=True
-            Recommend the low end of the bootstrap interval (collect that much, re-measure,
-            refit) instead of the point estimate. Power-law fits of small curves misjudge data
-            requirements (Mahmood et al. 2022); collecting in rounds bounds the cost of the
-            error.
+            Recommend the low end of the bootstrap interval, and at most ``max_growth`` times
+            the largest measured size (one round: collect that much, re-measure, refit), instead
+            of the point estimate. Power-law fits of small curves misjudge data requirements,
+            and collecting in rounds bounds the cost of the error (Mahmood et al. 2022).
         level : float, default=0.8
             Coverage of the bootstrap interval.
+        max_growth : float, default=2.0
+            Largest multiple of the measured size a conservative recommendation asks for
+            (``MAX_GROWTH``); ``inf`` to read the extrapolation off without a cap.
 
         Returns
         -------
@@ -192,12 +210,19 @@ class LearningCurveFit:
         >>> from assay.curves import fit_learning_curve
         >>> n = np.geomspace(100, 10_000, 8)
         >>> fit = fit_learning_curve(n, 1 - (2 * n**-0.5 + 0.05), family="pow3", n_bootstrap=0)
-        >>> round(fit.samples_for(0.94).n)
+        >>> need = fit.samples_for(0.94)
+        >>> round(need.n_point), round(need.n), need.capped  # 4x measured: one round of 2x first
+        (40000, 20000, True)
+        >>> round(fit.samples_for(0.94, conservative=False).n)
         40000
         >>> fit.samples_for(0.99).reachable
         False
         """
         _check_target(target, self.kind)
+        if not (isinstance(max_growth, int | float) and max_growth > 1.0):
+            raise InvalidParameterError(
+                "max_growth", "a number above 1 (a multiple of the measured size)", max_growth,
+                owner="samples_for", hint="Pass math.inf to read the extrapolation off uncapped.")
         y_t = self._to_y(float(target))
         fam = self._family
         n_point = float(fam.inverse(np.asarray(y_t), *self.params.values()))
@@ -212,6 +237,10 @@ class LearningCurveFit:
             n_low = n_high = n_point
         reachable = math.isfinite(n_point)
         n = n_low if conservative else n_point
+        n_obs = float(np.max(self.sizes))
+        capped = bool(conservative and reachable and n > max_growth * n_obs)
+        if capped:
+            n = max_growth * n_obs
         if not reachable:
             n = math.inf
         return SampleRequirement(
@@ -222,12 +251,15 @@ class LearningCurveFit:
             n_high=n_high,
             reachable=reachable,
             ceiling=self.ceiling,
-            n_observed=float(np.max(self.sizes)),
-            message=self._requirement_message(float(target), n, n_low, n_high, reachable),
+            n_observed=n_obs,
+            message=self._requirement_message(float(target), n, n_low, n_high, reachable,
+                                              n_point if capped else None),
+            capped=capped,
         )
 
     def _requirement_message(
-        self, target: float, n: float, low: float, high: float, reachable: bool
+        self, target: float, n: float, low: float, high: float, reachable: bool,
+        extrapolated: float | None = None,
     ) -> str:
         what = "accuracy" if self.kind == "accuracy" else self.kind
         n_obs = float(np.max(self.sizes))
@@ -238,6 +270,13 @@ class LearningCurveFit:
                 "it. Lower the target, clean the labels, or change the model or features."
             )
         hi = "unbounded" if not math.isfinite(high) else f"{high:,.0f}"
+        if extrapolated is not None:
+            return (
+                f"The fit puts {what} {target:.4g} at about n={extrapolated:,.0f} "
+                f"({extrapolated / n_obs:.1f}x the {n_obs:,.0f} measured; interval {low:,.0f} to "
+                f"{hi}), further than a curve this short extrapolates reliably: collect up to "
+                f"n={n:,.0f} first, re-measure and refit."
+            )
         if n <= n_obs:
             return (
                 f"The target {what} {target:.4g} is reached at about n={n:,.0f}, within the "
@@ -261,6 +300,7 @@ class LearningCurveFit:
             },
             "n_bootstrap": int(self.bootstrap_params.shape[0]),
             "well_behaved": self.quality.well_behaved,
+            "power_law_region": self.quality.power_law,
             "quality_issues": list(self.quality.issues),
         }
 
@@ -480,7 +520,9 @@ def fit_learning_curve(
     fitted without the largest quarter of the sizes and the one that predicts them best is
     refitted on everything (Alabdulmohsin et al. 2022: judge by extrapolation, not in-range fit).
     Intervals come from refitting on bootstrap resamples of the replicates at each size (the
-    seeds), or of the log residuals when there are none.
+    seeds), or of the log residuals when there are none. A curve whose log-log slope still
+    steepens (the small-data region) is fitted as it is but reported in ``.quality``, and
+    :meth:`LearningCurveFit.samples_for` asks for one round of collection at a time.
 
     Parameters
     ----------
