@@ -21,7 +21,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from assay.labels import estimate_label_issues, find_label_issues
+from assay.labels import (
+    estimate_label_issues,
+    find_label_issues,
+    reviewed_precision,
+    spot_check_size,
+)
 from assay.models import cross_val_pred_probs, default_estimator
 
 
@@ -98,6 +103,15 @@ def run(datasets: list[str], noises: list[str], seeds: int) -> pd.DataFrame:
                     their_rank = cl_scores(noisy, probs)
                 p, r, f = scores(ours, truth)
                 cp, cr, cf = scores(theirs, truth)
+                # the review app's spot check, with a reviewer who knows the truth: uniform
+                # random samples of spot_check_size(n_flagged) flagged rows, 200 draws per run
+                flagged_rows = np.flatnonzero(ours)
+                m = spot_check_size(flagged_rows.size)
+                draws = np.random.default_rng(1000 + seed)
+                spots = [reviewed_precision(truth[draws.choice(flagged_rows, m, replace=False)],
+                                            n_flagged=flagged_rows.size) for _ in range(200)]
+                spot_err = np.array([abs(sp.precision - p) for sp in spots])
+                spot_cover = np.mean([sp.low <= p <= sp.high for sp in spots])
                 rows.append({
                     "dataset": name, "noise": noise, "seed": seed,
                     "model_acc": float((probs.argmax(1) == noisy).mean()),
@@ -110,6 +124,9 @@ def run(datasets: list[str], noises: list[str], seeds: int) -> pd.DataFrame:
                     "est_errors_ratio": est.n_estimated / max(int(truth.sum()), 1),
                     "calibration_gap": est.calibration_gap, "reliable": float(est.reliable),
                     "est_minus_actual_seed": est.estimated_precision - p,
+                    "spot_n": m, "spot_err_q95": float(np.quantile(spot_err, 0.95)),
+                    "spot_within_0.1": float(np.mean(spot_err <= 0.1)),
+                    "spot_covers": float(spot_cover),
                     "assay_s": t_ours, "cleanlab_s": t_theirs,
                 })
     return pd.DataFrame(rows)
@@ -132,7 +149,8 @@ def main() -> None:
     g["est_minus_actual_P"] = g["est_precision"] - g["assay_P"]
     cols = ["model_acc", "assay_P", "assay_R", "assay_F1", "cleanlab_P", "cleanlab_R",
             "cleanlab_F1", "F1_ratio", "assay_AUROC", "cleanlab_AUROC", "est_precision",
-            "est_minus_actual_P", "est_errors_ratio", "calibration_gap", "reliable"]
+            "est_minus_actual_P", "est_errors_ratio", "calibration_gap", "reliable", "spot_n",
+            "spot_err_q95", "spot_within_0.1", "spot_covers"]
     pd.set_option("display.width", 250)
     print(g[cols].round(3).to_string())
     print()
@@ -147,6 +165,11 @@ def main() -> None:
               f"among them {rel['est_minus_actual_seed'].abs().max():.3f}; error count "
               f"estimated / true {rel['est_errors_ratio'].min():.2f}-"
               f"{rel['est_errors_ratio'].max():.2f}")
+    print(f"spot check ({df['spot_n'].min()}-{df['spot_n'].max()} random flagged rows reviewed, "
+          f"200 draws per run): measured within 0.1 of the actual in "
+          f"{df['spot_within_0.1'].mean():.1%} of draws (worst run "
+          f"{df['spot_within_0.1'].min():.1%}); the 95 % interval covers the actual in "
+          f"{df['spot_covers'].mean():.1%} (worst run {df['spot_covers'].min():.1%})")
     unrel = df[df["reliable"] == 0.0]
     if len(unrel):
         print(f"runs called unreliable: {len(unrel)}; estimate - actual "

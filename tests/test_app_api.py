@@ -274,3 +274,37 @@ def test_low_value_queue_from_joined_values(tmp_path):
     with TestClient(create_app(tmp_path / "ws", token="x"), base_url="http://127.0.0.1") as c:
         items = c.get("/api/queues/low_value?limit=500").json()["items"]
     assert [it["row_id"] for it in items] == [str(i) for i in np.argsort(v) if v[i] < 0]
+
+
+def test_label_spot_check_measures_precision_on_a_random_sample(client):
+    """The spot-check queue is a seeded random sample of the flagged rows, sized by
+    spot_check_size; /api/spot_check counts its decisions only (skips left out) and equals
+    reviewed_precision on them."""
+    from assay.labels import reviewed_precision, spot_check_size
+
+    flagged = client.get("/api/queues/label_issues?limit=500").json()["items"]
+    sample = client.get("/api/queues/label_spot_check?limit=500").json()["items"]
+    flagged_ids = [it["row_id"] for it in flagged]
+    sample_ids = [it["row_id"] for it in sample]
+    assert len(sample_ids) == spot_check_size(len(flagged_ids)) > 0
+    assert set(sample_ids) <= set(flagged_ids) and len(set(sample_ids)) == len(sample_ids)
+    assert client.get("/api/spot_check").json()["n_reviewed"] == 0
+    # three confirmed, one refuted, one skipped; a decision in the worst-first queue is not used
+    actions = ["relabel", "drop", "drop", "keep", "skip"][: len(sample_ids)]
+    for row, action in zip(sample_ids, actions, strict=False):
+        extra = {"new_label": "cat"} if action == "relabel" else {}
+        body = {"row_id": row, "queue": "label_spot_check", "action": action, "reviewer": "ana",
+                **extra}
+        assert client.post("/api/decisions", json=body).status_code == 200
+    outside = [r for r in flagged_ids if r not in sample_ids]
+    if outside:
+        assert decide(client, outside[0], "keep").status_code == 200
+    got = client.get("/api/spot_check").json()
+    confirmed = [a in ("relabel", "drop") for a in actions if a != "skip"]
+    want = reviewed_precision(confirmed, n_flagged=len(flagged_ids))
+    assert got["n_reviewed"] == len(confirmed) and got["n_confirmed"] == sum(confirmed)
+    assert got["n_deferred"] == actions.count("skip")
+    assert got["precision"] == pytest.approx(want.precision)
+    assert (got["low"], got["high"]) == pytest.approx((want.low, want.high))
+    assert got["sample_size"] == len(sample_ids) and got["n_flagged"] == len(flagged_ids)
+    assert got["estimated_precision"] is not None and got["estimates_reliable"] in (True, False)

@@ -135,6 +135,12 @@ def test_keyboard_review_survives_a_restart(workspace, browser, tmp_path):
         page.wait_for_selector("#item[data-row-id]")
         assert page.get_attribute("#item", "data-row-id") == first_row
         assert "keep by ana" in page.inner_text("#decided")
+        # the label spot check panel: nothing reviewed in its queue yet, the audit's estimate
+        page.wait_for_function(
+            "() => document.getElementById('spotcheck').innerText.includes('reviewed')")
+        panel = page.inner_text("#spotcheck")
+        assert "0 / " in panel and "random flagged rows reviewed" in panel
+        assert "audit's estimate" in panel
         listed = httpx.get(again.base + "/api/decisions").json()["decisions"]
         assert [d["action"] for d in listed] == [a for _, a in expected]
         page.close()

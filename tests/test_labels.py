@@ -254,3 +254,48 @@ def test_bad_input(labels, probs, message):
 def test_bad_method():
     with pytest.raises(InvalidParameterError, match="Did you mean 'off_diagonal'"):
         find_label_issues([0, 1], np.eye(2), method="off_diagnal")
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (40, 50), (96, 96), (7, 200)])
+def test_reviewed_precision_is_wilson_as_in_statsmodels(k, n):
+    proportion = pytest.importorskip("statsmodels.stats.proportion")
+    from assay.labels import reviewed_precision
+
+    got = reviewed_precision([True] * k + [False] * (n - k))
+    lo, hi = proportion.proportion_confint(k, n, alpha=0.05, method="wilson")
+    assert got.precision == pytest.approx(k / n)
+    assert (got.low, got.high) == pytest.approx((lo, hi), abs=1e-12)
+    assert got.n_reviewed == n and got.n_confirmed == k
+
+
+def test_reviewed_precision_finite_population_and_errors():
+    from assay.labels import reviewed_precision
+
+    c = [True] * 30 + [False] * 10
+    wide, narrow = reviewed_precision(c), reviewed_precision(c, n_flagged=60)
+    assert narrow.low > wide.low and narrow.high < wide.high  # a 2/3 sample knows more
+    full = reviewed_precision(c, n_flagged=40)
+    assert full.low == full.high == 0.75
+    assert np.isnan(reviewed_precision([]).precision)
+    with pytest.raises(InputValidationError, match="n_flagged"):
+        reviewed_precision(c, n_flagged=10)
+    with pytest.raises(InputValidationError, match="booleans"):
+        reviewed_precision(["yes", "no"])
+    with pytest.raises(InvalidParameterError, match="level"):
+        reviewed_precision(c, level=95)
+
+
+def test_spot_check_size_reaches_the_half_width():
+    """Brute force: with the returned n the worst-case normal half-width is <= 0.1, with n - 1
+    it is not (infinite population); a small flagged set is reviewed in part or whole."""
+    from scipy.stats import norm
+
+    from assay.labels import spot_check_size
+
+    z = norm.ppf(0.975)
+    n = spot_check_size(10**9)
+    assert z * np.sqrt(0.25 / n) <= 0.1 < z * np.sqrt(0.25 / (n - 1))
+    assert spot_check_size(10, half_width=0.3) < 10 and spot_check_size(5) <= 5
+    assert spot_check_size(0) == 0
+    with pytest.raises(InvalidParameterError, match="half_width"):
+        spot_check_size(100, half_width=0.7)

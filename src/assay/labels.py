@@ -26,6 +26,7 @@ from assay.exceptions import InputValidationError
 
 __all__ = [
     "LabelIssueEstimate",
+    "ReviewedPrecision",
     "ambiguous_class_pairs",
     "calibration_gap",
     "compute_confident_joint",
@@ -33,6 +34,8 @@ __all__ = [
     "find_label_issues",
     "knn_label_agreement",
     "label_quality_scores",
+    "reviewed_precision",
+    "spot_check_size",
     "suggest_labels",
 ]
 
@@ -447,6 +450,142 @@ def _clean_posterior(p: np.ndarray, noise: np.ndarray) -> np.ndarray:
     q = np.clip(q, 0.0, None)
     sums = q.sum(axis=1, keepdims=True)
     return np.where(sums > 0, q / np.maximum(sums, 1e-300), p)
+
+
+@dataclass(frozen=True)
+class ReviewedPrecision:
+    """The precision of a flagged set measured by reviewing a uniform random sample of it.
+
+    Attributes
+    ----------
+    precision : float
+        Share of the reviewed rows whose label the reviewers found wrong; NaN with no reviews.
+    low, high : float
+        Wilson score interval at ``level``, with the finite-population correction when the
+        flagged set's size is known (reviewing all of it leaves no uncertainty).
+    n_reviewed : int
+    n_confirmed : int
+    n_flagged : int or None
+    level : float
+    """
+
+    precision: float
+    low: float
+    high: float
+    n_reviewed: int
+    n_confirmed: int
+    n_flagged: int | None
+    level: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python dictionary (NaN becomes ``None``)."""
+        def f(v: float) -> float | None:
+            return None if not np.isfinite(v) else float(v)
+
+        return {"precision": f(self.precision), "low": f(self.low), "high": f(self.high),
+                "n_reviewed": self.n_reviewed, "n_confirmed": self.n_confirmed,
+                "n_flagged": self.n_flagged, "level": self.level}
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
+def _check_level(level: Any, owner: str) -> float:
+    if not (isinstance(level, int | float) and 0.0 < float(level) < 1.0):
+        from assay.exceptions import InvalidParameterError
+
+        raise InvalidParameterError("level", "a float in (0, 1)", level, owner=owner)
+    return float(level)
+
+
+def spot_check_size(n_flagged: int, *, half_width: float = 0.1, level: float = 0.95) -> int:
+    """How many flagged rows to review, drawn at random, to know their precision to ``half_width``.
+
+    The worst case (precision 0.5) of the normal approximation, ``z^2 / (4 h^2)``, with the
+    finite-population correction for a flagged set of ``n_flagged`` rows.
+
+    Examples
+    --------
+    >>> spot_check_size(10_000), spot_check_size(200), spot_check_size(30)
+    (96, 66, 24)
+    """
+    n_flagged = int(n_flagged)
+    if n_flagged < 0:
+        raise InputValidationError(f"n_flagged must be 0 or more; got {n_flagged}.")
+    if not (isinstance(half_width, int | float) and 0.0 < half_width < 0.5):
+        from assay.exceptions import InvalidParameterError
+
+        raise InvalidParameterError("half_width", "a float in (0, 0.5)", half_width,
+                                    owner="spot_check_size")
+    z = _z(_check_level(level, "spot_check_size"))
+    n0 = z * z / (4.0 * half_width * half_width)
+    n = n0 / (1.0 + (n0 - 1.0) / n_flagged) if n_flagged > 0 else 0.0
+    return int(min(n_flagged, np.ceil(n - 1e-9)))
+
+
+def reviewed_precision(
+    confirmed: Any, *, n_flagged: int | None = None, level: float = 0.95
+) -> ReviewedPrecision:
+    """Precision of a flagged set from reviews of a uniform random sample of it.
+
+    This is the measurement behind "how far to trust the list" when
+    :func:`estimate_label_issues` calls its estimate unreliable: review the rows of the review
+    app's ``label_spot_check`` queue (a random order of the flagged rows, so any prefix is a
+    random sample) and count how many labels were really wrong.
+
+    Parameters
+    ----------
+    confirmed : array-like of bool
+        One entry per reviewed row: True when the reviewer found the label wrong (relabelled or
+        removed it), False when the label was right (kept).
+    n_flagged : int, optional
+        Size of the flagged set the sample was drawn from, for the finite-population correction.
+    level : float, default=0.95
+        Coverage of the interval.
+
+    Returns
+    -------
+    ReviewedPrecision
+
+    Examples
+    --------
+    >>> r = reviewed_precision([True] * 40 + [False] * 10)
+    >>> round(r.precision, 2), round(r.low, 3), round(r.high, 3)
+    (0.8, 0.67, 0.888)
+    >>> reviewed_precision([True] * 40 + [False] * 10, n_flagged=50).low
+    0.8
+    """
+    level = _check_level(level, "reviewed_precision")
+    c = np.asarray(confirmed)
+    if c.ndim != 1 or (c.size and c.dtype != bool and not np.isin(c, [0, 1]).all()):
+        raise InputValidationError(
+            "confirmed must be a 1-d array of booleans (True: the label was wrong); got "
+            f"shape {c.shape}, dtype {c.dtype}."
+        )
+    c = c.astype(bool)
+    n, k = int(c.size), int(c.sum())
+    if n_flagged is not None and int(n_flagged) < n:
+        raise InputValidationError(
+            f"n_flagged ({n_flagged}) is smaller than the number of reviewed rows ({n}); pass "
+            "the size of the flagged set the sample was drawn from."
+        )
+    if n == 0:
+        return ReviewedPrecision(float("nan"), 0.0, 1.0, 0, 0, n_flagged, level)
+    p = k / n
+    if n_flagged is not None and int(n_flagged) == n:
+        return ReviewedPrecision(p, p, p, n, k, int(n_flagged), level)
+    n_eff = float(n)
+    if n_flagged is not None and int(n_flagged) > 1:
+        n_eff = n * (int(n_flagged) - 1) / (int(n_flagged) - n)  # finite-population correction
+    z = _z(level)
+    denom = 1.0 + z * z / n_eff
+    centre = (p + z * z / (2.0 * n_eff)) / denom
+    half = z * np.sqrt(p * (1.0 - p) / n_eff + z * z / (4.0 * n_eff * n_eff)) / denom
+    return ReviewedPrecision(p, float(max(0.0, centre - half)), float(min(1.0, centre + half)),
+                             n, k, None if n_flagged is None else int(n_flagged), level)
 
 
 def ambiguous_class_pairs(

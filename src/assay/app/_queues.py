@@ -21,7 +21,9 @@ __all__ = ["QUEUES", "STAGES", "ReviewSession", "load_session"]
 
 #: Queue names, in the order the app shows them.
 QUEUES: tuple[str, ...] = ("label_issues", "duplicates", "outliers", "leakage", "ambiguous_pairs",
-                           "low_value")
+                           "low_value", "label_spot_check")
+#: Seed of the spot-check queue's random order (the same for every reviewer and restart).
+SPOT_CHECK_SEED = 0
 #: Curation stages: ``review`` sees the queue (cut to a quota), ``expert`` sees only the rows the
 #: reviewers disagreed on or deferred.
 STAGES: tuple[str, ...] = ("review", "expert")
@@ -42,6 +44,7 @@ class ReviewSession:
     banner: str | None = None
     roles: dict[str, Any] = field(default_factory=dict)
     neighbours: Any = None  # the audit's k-NN graph (indices, distances), when cached
+    label_summary: dict[str, Any] = field(default_factory=dict)  # the label check's summary
 
     def row_ids(self) -> set[str]:
         return set(self.issues["row_id"])
@@ -70,8 +73,21 @@ def build_queues(issues: pd.DataFrame, checks: dict[str, Any]) -> dict[str, pd.D
     """Flagged rows per finding type, worst first (columns ``row``, ``row_id``, ``score``...)."""
     queues: dict[str, pd.DataFrame] = {}
     if "is_label_issue" in issues:
+        flagged = issues["is_label_issue"].to_numpy(bool)
         queues["label_issues"] = _queue_frame(
-            issues, issues["is_label_issue"].to_numpy(bool), issues["label_score"], ascending=True)
+            issues, flagged, issues["label_score"], ascending=True)
+        if flagged.any():
+            # a uniform random sample of the flagged rows, in random order (so any prefix is a
+            # random sample too), sized to measure their precision within 0.1 (95 %)
+            from assay.labels import spot_check_size
+
+            n = spot_check_size(int(flagged.sum()))
+            order = np.full(len(issues), np.inf)
+            pos = np.flatnonzero(flagged)
+            rng = np.random.default_rng(SPOT_CHECK_SEED)
+            order[pos] = rng.permutation(pos.size)
+            sample = flagged & (order < n)
+            queues["label_spot_check"] = _queue_frame(issues, sample, order, ascending=True)
     if "duplicate_set" in issues:
         dup = (issues["duplicate_set"].to_numpy() >= 0)
         queues["duplicates"] = _queue_frame(issues, dup, issues["row"], ascending=True,
@@ -159,6 +175,9 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
         workspace=Path(ws.path), run_id=run_id, fingerprint=info["fingerprint"], classes=classes,
         issues=issues, queues=build_queues(issues, result.checks),
     )
+    label_check = result.checks.get("label_issues")
+    if label_check is not None:
+        session.label_summary = dict(label_check.summary or {})
     _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
     session.neighbours = _cached_knn(ws, session.fingerprint, len(issues))
     return session

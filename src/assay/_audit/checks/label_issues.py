@@ -14,6 +14,7 @@ from assay.labels import (
     estimate_label_issues,
     knn_label_agreement,
     label_quality_scores,
+    spot_check_size,
     suggest_labels,
 )
 
@@ -74,6 +75,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "calibration_gap": est.calibration_gap,
             "temperature": est.temperature,
             "estimates_reliable": est.reliable,
+            "spot_check_size": spot_check_size(int(flags.sum())),
             "n_flagged_by_annotators_only": n_from_annotators,
         },
         rows=rows,
@@ -93,7 +95,10 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
                  f"{est.n_estimated} errors estimated in the data, and about "
                  f"{est.estimated_precision:.0%} of the flagged rows are expected to be real errors."
                  + (f" {est.caveat} Treat these estimates as upper bounds and the flags as "
-                    "candidates; a stronger, better-calibrated model or embeddings help."
+                    "candidates; a stronger, better-calibrated model or embeddings help. To "
+                    f"measure the precision, review the {spot_check_size(int(flags.sum()))} "
+                    "random rows of the label_spot_check queue in 'assay review' (within 0.1 "
+                    "at 95 %)."
                     if not est.reliable else "")
                  if flags.any() else "No likely label errors found."),
     )

@@ -46,6 +46,7 @@ async function loadSession() {
   renderQueues();
   if (!state.queue && s.queues.length) await openQueue(s.queues[0].name);
   loadAgreement();
+  loadSpotCheck();
 }
 
 function renderQueues() {
@@ -175,6 +176,7 @@ async function decide(action, newLabel) {
     state.session = await getJSON("/api/session");
     renderQueues();
     loadAgreement();
+    loadSpotCheck();
   } catch (err) {
     status("Not saved: " + err.message);
   } finally {
@@ -191,6 +193,25 @@ async function loadAgreement() {
                    `agreement ${(a.percent_agreement * 100).toFixed(1)} %`];
     if (a.krippendorff_alpha !== null) lines.push(`Krippendorff alpha ${a.krippendorff_alpha.toFixed(3)}`);
     for (const p of a.pairs) lines.push(`${p.a} / ${p.b}: n=${p.n}, kappa ${p.cohen_kappa === null ? "-" : p.cohen_kappa.toFixed(3)}`);
+    box.replaceChildren(...lines.map((t) => el("div", t)));
+  } catch (err) { box.textContent = err.message; }
+}
+
+async function loadSpotCheck() {
+  const box = document.getElementById("spotcheck");
+  try {
+    const c = await getJSON("/api/spot_check");
+    if (!c.sample_size) { box.textContent = "no label issues flagged"; return; }
+    const lines = [`${c.n_reviewed} / ${c.sample_size} random flagged rows reviewed`];
+    if (c.n_reviewed) {
+      lines.push(`precision ${(c.precision * 100).toFixed(0)} % ` +
+                 `(95 %: ${(c.low * 100).toFixed(0)}-${(c.high * 100).toFixed(0)} %)`);
+    }
+    if (c.estimated_precision !== null) {
+      lines.push(`audit's estimate ${(c.estimated_precision * 100).toFixed(0)} %` +
+                 (c.estimates_reliable === false ? " (unreliable)" : ""));
+    }
+    if (c.n_deferred) lines.push(`${c.n_deferred} skipped: not counted`);
     box.replaceChildren(...lines.map((t) => el("div", t)));
   } catch (err) { box.textContent = err.message; }
 }
