@@ -536,3 +536,14 @@ def test_real_audit_counts_and_json_round_trip(tmp_path):
         assert int(sec["duplicates"]["data-count"]) == doc["duplicates"]["summary"]["n_sets"]
         assert int(sec["class-profile"]["data-count"]) == 3
         assert int(sec["label-issues"]["data-shown"]) == int(r.issues["is_label_issue"].sum())
+
+
+def test_unreliable_label_estimates_are_shown_as_upper_bounds():
+    res = make_result()
+    label = res.checks["label_issues"]
+    for reliable in (True, False):
+        label.summary.update({"estimated_precision": 0.8, "estimates_reliable": reliable,
+                              "spot_check_size": 73})
+        html = render_report(res)
+        assert "80.0%" in html and "rows to spot-check" in html and ">73<" in html
+        assert ("an upper bound" in html) is (not reliable)

@@ -432,14 +432,18 @@ _LABEL_FIELDS = ("given_label", "suggested_label", "label_score", "label_error_p
 def _label_issues(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
     n, pos = sel.flagged("is_label_issue", "label_score")
     s = check["summary"]
+    precision = _fmt_pct(s.get("estimated_precision"))
+    if precision is not None and s.get("estimates_reliable") is False:
+        precision += " (an upper bound: the model is weak or overconfident)"
     return {
         "count": int(s.get("n_flagged", n)),
         "shown": int(pos.size),
         "items": sel.records(pos, _LABEL_FIELDS),
         "stats": [("flagged", s.get("n_flagged", n)), ("share", _fmt_pct(s.get("rate"))),
                   ("errors estimated", s.get("n_estimated_errors")),
-                  ("expected precision", _fmt_pct(s.get("estimated_precision"))),
+                  ("expected precision", precision),
                   ("model accuracy", _fmt_pct(s.get("model_accuracy"))),
+                  ("rows to spot-check", s.get("spot_check_size")),
                   ("method", s.get("method"))],
     }
 
