@@ -299,3 +299,16 @@ def test_spot_check_size_reaches_the_half_width():
     assert spot_check_size(0) == 0
     with pytest.raises(InvalidParameterError, match="half_width"):
         spot_check_size(100, half_width=0.7)
+
+
+def test_estimate_carries_its_flags_and_reassesses_another_set(digits_noisy):
+    _, _, noisy, _, probs = digits_noisy
+    est = estimate_label_issues(noisy, probs)
+    np.testing.assert_array_equal(est.flagged, find_label_issues(noisy, probs))
+    other = find_label_issues(noisy, probs, method="off_diagonal")
+    direct = estimate_label_issues(noisy, probs, flagged=other)
+    again = est.for_flagged(other)
+    assert again.estimated_precision == direct.estimated_precision
+    assert again.n_flagged == direct.n_flagged == other.sum()
+    with pytest.raises(InputValidationError, match="flagged"):
+        est.for_flagged(other[:-1])

@@ -57,7 +57,7 @@ class AuditContext:
     _features: Features | None = None
     _pred_probs: np.ndarray | None = None
     _knn: KnnGraph | None = None
-    _label_flags: np.ndarray | None = None
+    _label_estimate: Any = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -135,15 +135,24 @@ class AuditContext:
         return self._knn
 
     @property
+    def label_estimate(self) -> Any:
+        """The label-issue flags with their estimates (``assay.labels.LabelIssueEstimate``),
+        computed once: the error probabilities serve both the ``hybrid`` flags and the
+        estimates."""
+        if self._label_estimate is None:
+            from assay.labels import estimate_label_issues, find_label_issues
+
+            method = self.config.label_method
+            flagged = None if method == "hybrid" else find_label_issues(
+                self.labels, self.pred_probs, method=method)
+            self._label_estimate = estimate_label_issues(self.labels, self.pred_probs,
+                                                         flagged=flagged)
+        return self._label_estimate
+
+    @property
     def label_flags(self) -> np.ndarray:
         """Rows flagged as label issues (computed once, shared by the checks that use them)."""
-        if self._label_flags is None:
-            from assay.labels import find_label_issues
-
-            self._label_flags = find_label_issues(
-                self.labels, self.pred_probs, method=self.config.label_method
-            )
-        return self._label_flags
+        return self.label_estimate.flagged
 
     def _fold_progress(self, done: int, total: int) -> None:
         if self.progress is not None:

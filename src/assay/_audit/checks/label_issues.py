@@ -11,7 +11,6 @@ from assay._audit._result import CheckResult, Threshold
 from assay.labels import (
     OVERCONFIDENCE_GAP,
     WEAK_MODEL_ACCURACY,
-    estimate_label_issues,
     knn_label_agreement,
     label_quality_scores,
     spot_check_size,
@@ -43,7 +42,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
         n_from_annotators = int((conflict & ~flags).sum())
         flags |= conflict
     scores = label_quality_scores(y, p, method="self_confidence")
-    est = estimate_label_issues(y, p, flagged=flags)
+    est = ctx.label_estimate.for_flagged(flags)
     suggested = suggest_labels(y, p)
     agreement = knn_label_agreement(y, ctx.knn.indices)
     classes = ctx.dataset.classes
