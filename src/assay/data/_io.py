@@ -81,11 +81,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def _read(p: Path, kind: str) -> pd.DataFrame:
-    opts: dict[str, Any] = {}
+    # exact floats: pandas 3's default parser can be off by one unit in the last place, so a
+    # value would not survive a round trip (assay export writes the data back)
+    opts: dict[str, Any] = {"encoding": "utf-8", "encoding_errors": "strict",
+                            "float_precision": "round_trip"}
     if kind == "csv":
-        return pd.read_csv(p, encoding="utf-8", encoding_errors="strict", **opts)
+        return pd.read_csv(p, **opts)
     if kind == "tsv":
-        return pd.read_csv(p, sep="\t", encoding="utf-8", encoding_errors="strict")
+        return pd.read_csv(p, sep="\t", **opts)
     if kind == "parquet":
         return pd.read_parquet(p)
     if kind == "jsonl":
