@@ -45,6 +45,9 @@ def test_curve_json_plan_with_budget(data_csv, tmp_path, capsys):
     fits = json.loads((out / "fits.json").read_text())
     assert fits["fit"]["family"] == payload["fit"]["family"]
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "curve.html").read_text()
+    assert "data:image/png;base64," in page and "Collection budget" in page
+    assert req["message"].split(":")[0] in page.replace("&#39;", "'")
 
 
 def test_curve_prints_a_plan_and_writes_svg(data_csv, tmp_path, capsys):

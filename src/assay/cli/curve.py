@@ -172,7 +172,7 @@ def run_curve(
 
 def write_outputs(result: dict[str, Any], out: Path, *, plot_format: str = "png",
                   target: float | None = None) -> dict[str, Path]:
-    """Write the curve (CSV), the fits and plans (JSON) and the plot into ``out``."""
+    """Write the curve (CSV), the fits and plans (JSON), the plot and ``curve.html`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"curve": out / "curve.csv", "fits": out / "fits.json",
              "plot": out / f"curve.{plot_format}"}
@@ -188,6 +188,10 @@ def write_outputs(result: dict[str, Any], out: Path, *, plot_format: str = "png"
     n_max = req.n if req is not None and req.reachable and math.isfinite(req.n) else None
     plot_curves(fits, paths["plot"], target=target,
                 n_max=min(n_max, 1000 * result["n_pool"]) if n_max else None)
+    from assay.report import write_curve_report
+
+    paths["report"] = write_curve_report(to_payload(result), out / "curve.html",
+                                         plot_path=paths["plot"])
     return paths
 
 

@@ -3,12 +3,15 @@
 :func:`render_report` is a pure function from an :class:`~assay.AuditResult` (plus, optionally,
 the audited :class:`~assay.Dataset`, to show the samples themselves) to an HTML string;
 :func:`write_report` writes it to disk. ``audit.json`` stays the machine interface; the report
-is rendered from the same result object. See ``docs/report.md``.
+is rendered from the same result object. :func:`render_curve_report` does the same for the plan
+of ``assay curve``. See ``docs/report.md``.
 """
 
 from __future__ import annotations
 
+from assay.report._curve import render_curve_report, write_curve_report
 from assay.report._render import render_report, safe_json, write_report
 from assay.report._source import load_dataset_for
 
-__all__ = ["load_dataset_for", "render_report", "safe_json", "write_report"]
+__all__ = ["load_dataset_for", "render_curve_report", "render_report", "safe_json",
+           "write_curve_report", "write_report"]
