@@ -308,3 +308,12 @@ def test_label_spot_check_measures_precision_on_a_random_sample(client):
     assert (got["low"], got["high"]) == pytest.approx((want.low, want.high))
     assert got["sample_size"] == len(sample_ids) and got["n_flagged"] == len(flagged_ids)
     assert got["estimated_precision"] is not None and got["estimates_reliable"] in (True, False)
+    # a second reviewer who disagrees on a confirmed row makes it a conflict: left out
+    assert len(sample_ids) > 5
+    body = {"row_id": sample_ids[0], "queue": "label_spot_check", "action": "keep",
+            "reviewer": "bo"}
+    assert client.post("/api/decisions", json=body).status_code == 200
+    again = client.get("/api/spot_check").json()
+    assert again["n_reviewed"] == got["n_reviewed"] - 1
+    assert again["n_confirmed"] == got["n_confirmed"] - 1
+    assert again["n_deferred"] == got["n_deferred"] + 1

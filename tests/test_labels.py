@@ -312,3 +312,21 @@ def test_estimate_carries_its_flags_and_reassesses_another_set(digits_noisy):
     assert again.n_flagged == direct.n_flagged == other.sum()
     with pytest.raises(InputValidationError, match="flagged"):
         est.for_flagged(other[:-1])
+
+
+def test_reviewed_precision_finite_population_covers_by_simulation():
+    """Independent reference: draw samples without replacement from finite flagged sets and
+    count how often the 95 % interval holds the set's true precision."""
+    from assay.labels import reviewed_precision, spot_check_size
+
+    rng = np.random.default_rng(0)
+    for n_flagged, share in ((60, 0.65), (400, 0.8), (2000, 0.5)):
+        population = np.zeros(n_flagged, dtype=bool)
+        population[: int(share * n_flagged)] = True
+        m = spot_check_size(n_flagged)
+        hits = [
+            (r.low <= share <= r.high)
+            for r in (reviewed_precision(rng.choice(population, m, replace=False),
+                                         n_flagged=n_flagged) for _ in range(1500))
+        ]
+        assert 0.93 <= np.mean(hits) <= 0.985, (n_flagged, np.mean(hits))

@@ -224,8 +224,9 @@ def _match_confidence(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
     rows = np.arange(n)
     if n > _TEMPERATURE_SAMPLE:
         rows = np.sort(np.random.default_rng(0).choice(n, _TEMPERATURE_SAMPLE, replace=False))
-    logp = np.log(np.clip(p[rows], 1e-12, None))
-    acc = np.mean(p[rows].argmax(axis=1) == y[rows])
+    sample = p[rows]
+    logp = np.log(np.clip(sample, 1e-12, None))
+    acc = np.mean(sample.argmax(axis=1) == y[rows])
     shifted = logp - logp.max(axis=1, keepdims=True)  # <= 0; top-class probability = 1 / sum(exp)
 
     def gap(log_t: float) -> float:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from assay.data import Dataset, Features, featurize
 from assay.neighbors import KnnGraph, knn_graph
+
+if TYPE_CHECKING:
+    from assay.labels import LabelIssueEstimate
 
 __all__ = ["AuditConfig", "AuditContext", "ArtifactCache"]
 
@@ -57,7 +60,7 @@ class AuditContext:
     _features: Features | None = None
     _pred_probs: np.ndarray | None = None
     _knn: KnnGraph | None = None
-    _label_estimate: Any = None
+    _label_estimate: LabelIssueEstimate | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -135,7 +138,7 @@ class AuditContext:
         return self._knn
 
     @property
-    def label_estimate(self) -> Any:
+    def label_estimate(self) -> LabelIssueEstimate:
         """The label-issue flags with their estimates (``assay.labels.LabelIssueEstimate``),
         computed once: the error probabilities serve both the ``hybrid`` flags and the
         estimates."""

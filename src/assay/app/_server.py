@@ -295,33 +295,32 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
 def spot_check_summary(session: ReviewSession, dec: pd.DataFrame) -> dict[str, Any]:
     """Precision of the flagged label issues, measured on the ``label_spot_check`` queue.
 
-    Each sampled row counts once, by its latest decision in that queue (an expert's over a
-    reviewer's): relabel or drop confirms the label error, keep refutes it; skipped (deferred)
-    and duplicate-marked rows are left out and counted. Decisions made in other queues are not
-    used: those rows were reached worst first, not at random.
+    Each sampled row counts once, by its decision in force among that queue's decisions
+    (:func:`assay.export.resolve_decisions`: the highest stage wins; reviewers who disagree make
+    a conflict): relabel or drop confirms the label error, keep refutes it; skipped (deferred),
+    duplicate-marked and conflicting rows are left out and counted in ``n_deferred``. Decisions
+    made in other queues are not used: those rows were reached worst first, not at random.
     """
+    from assay.export import resolve_decisions
     from assay.labels import reviewed_precision
 
     queue = session.queues.get("label_spot_check")
     flagged = session.queues.get("label_issues")
+    summary = session.label_summary
     out: dict[str, Any] = {"queue": "label_spot_check",
                            "sample_size": 0 if queue is None else int(len(queue)),
                            "n_flagged": 0 if flagged is None else int(len(flagged)),
-                           "n_deferred": 0, "estimated_precision": None,
-                           "estimates_reliable": None}
-    summary = session.label_summary
-    out["estimated_precision"] = summary.get("estimated_precision")
-    out["estimates_reliable"] = summary.get("estimates_reliable")
-    confirmed: list[bool] = []
+                           "n_deferred": 0,
+                           "estimated_precision": summary.get("estimated_precision"),
+                           "estimates_reliable": summary.get("estimates_reliable")}
+    actions = pd.Series([], dtype=object)
     if queue is not None and not dec.empty:
         mine = dec[(dec["queue"] == "label_spot_check") & dec["row_id"].isin(queue["row_id"])]
         if not mine.empty:
-            mine = mine.assign(expert=(mine["stage"] == "expert").astype(int))
-            latest = mine.sort_values(["expert", "decision_id"]).groupby("row_id").tail(1)
-            confirmed = [a in ("relabel", "remove") for a in latest["action"]
-                         if a in ("relabel", "remove", "keep")]
-            out["n_deferred"] = int((~latest["action"].isin(["relabel", "remove", "keep"])).sum())
-    measured = reviewed_precision(np.array(confirmed, dtype=bool),
+            actions = resolve_decisions(mine)["action"]
+    counted = actions.isin(["relabel", "remove", "keep"])
+    out["n_deferred"] = int((~counted).sum())
+    measured = reviewed_precision(actions[counted].isin(["relabel", "remove"]).to_numpy(bool),
                                   n_flagged=out["n_flagged"] or None)
     out.update(measured.to_dict())
     return out

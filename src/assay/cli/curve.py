@@ -182,7 +182,8 @@ def write_outputs(result: dict[str, Any], out: Path, *, plot_format: str = "png"
         result["clean"].curve_clean.to_csv(out / "curve_clean.csv", index=False)
         paths["curve_clean"] = out / "curve_clean.csv"
         fits = {"as is": result["clean"].fit_as_is, "cleaned": result["clean"].fit_clean}
-    paths["fits"].write_text(json.dumps(to_payload(result), indent=2, allow_nan=False,
+    payload = to_payload(result)
+    paths["fits"].write_text(json.dumps(payload, indent=2, allow_nan=False,
                                         default=_json_default))
     req = result.get("requirement")
     n_max = req.n if req is not None and req.reachable and math.isfinite(req.n) else None
@@ -190,7 +191,7 @@ def write_outputs(result: dict[str, Any], out: Path, *, plot_format: str = "png"
                 n_max=min(n_max, 1000 * result["n_pool"]) if n_max else None)
     from assay.report import write_curve_report
 
-    paths["report"] = write_curve_report(to_payload(result), out / "curve.html",
+    paths["report"] = write_curve_report(payload, out / "curve.html",
                                          plot_path=paths["plot"])
     return paths
 

@@ -54,7 +54,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
         "knn_label_agreement": agreement,
     })
     rate = float(flags.mean())
-    accuracy = float((p.argmax(axis=1) == y).mean())
+    n_spot = spot_check_size(int(flags.sum()))
     # A weak or overconfident model passes its own mistakes off as label noise, and the
     # estimates run high (benchmarks/label_noise.py); est.caveat says which.
     status = "fail" if rate > FAIL_RATE else "warn" if rate > WARN_RATE else "pass"
@@ -70,11 +70,11 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "estimated_precision": est.estimated_precision,
             "method": method,
             "pred_probs": "user" if ctx.user_pred_probs is not None else "out-of-fold",
-            "model_accuracy": accuracy,
+            "model_accuracy": est.model_accuracy,
             "calibration_gap": est.calibration_gap,
             "temperature": est.temperature,
             "estimates_reliable": est.reliable,
-            "spot_check_size": spot_check_size(int(flags.sum())),
+            "spot_check_size": n_spot,
             "n_flagged_by_annotators_only": n_from_annotators,
         },
         rows=rows,
@@ -95,7 +95,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
                  f"{est.estimated_precision:.0%} of the flagged rows are expected to be real errors."
                  + (f" {est.caveat} Treat these estimates as upper bounds and the flags as "
                     "candidates; a stronger, better-calibrated model or embeddings help. To "
-                    f"measure the precision, review the {spot_check_size(int(flags.sum()))} "
+                    f"measure the precision, review the {n_spot} "
                     "random rows of the label_spot_check queue in 'assay review' (within 0.1 "
                     "at 95 %)."
                     if not est.reliable else "")
