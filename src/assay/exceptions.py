@@ -7,11 +7,14 @@ into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AssayError",
     "InputValidationError",
     "InvalidParameterError",
     "MissingDependencyError",
+    "SplitWarning",
     "StoreError",
 ]
 
@@ -80,3 +83,21 @@ class MissingDependencyError(AssayError, ImportError):
 
 class StoreError(AssayError):
     """The workspace store cannot be opened, read or written."""
+
+
+class SplitWarning(UserWarning):
+    """A split could not give some classes their minimum rows (see :func:`assay.make_splits`).
+
+    Parameters
+    ----------
+    message : str
+        What falls short, the minimum, why, and how to fix it.
+    shortfalls : pandas.DataFrame, optional
+        One row per (class, split) below the minimum (columns ``class``, ``split``, ``n_rows``,
+        ``minimum``, ``class_rows``, ``class_units``, ``reason``); ``None`` when the warning is
+        about classes too small for the minimum.
+    """
+
+    def __init__(self, message: str, shortfalls: Any = None) -> None:
+        super().__init__(message)
+        self.shortfalls = shortfalls

@@ -1,4 +1,9 @@
-"""``assay split``: leak-free, stratified train / valid / test splits of a table."""
+"""``assay split``: leak-free, stratified train / valid / test splits of a table.
+
+A class that cannot get ``--min-per-class`` rows in a split (its rows sit in too few groups)
+is printed as one ``warning:`` line on stderr, marked ``*`` in the count table and listed under
+``shortfalls`` in ``--json``; the exit code stays 0 unless ``--strict`` is given (then 2).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from assay.cli._common import console, err_console, print_json
-from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.exceptions import InputValidationError, InvalidParameterError, SplitWarning
 
 _WRITERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
             ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -66,8 +72,13 @@ def run_split(
     text: str | None,
     min_per_class: int,
     column: str,
+    strict: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
-    """Split the table at ``data``; return the table with the split column and a summary."""
+    """Split the table at ``data``; return the table with the split column, a summary, notes.
+
+    The notes are the messages of the warnings :func:`assay.splits.make_splits` gave; the
+    summary's ``shortfalls`` lists the (class, split) cells below ``min_per_class``.
+    """
     from assay.data import featurize, load
     from assay.splits import make_splits, split_units
 
@@ -80,18 +91,26 @@ def run_split(
         )
     features = featurize(ds, random_state=seed).matrix if dedup and ds.n_rows > 2 else None
     groups = table[group].to_numpy() if group is not None else None
+    class_of_row = np.asarray(ds.classes, dtype=object)[ds.labels]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        split = make_splits(
-            ds.labels, features=features, group=groups, fractions=fractions, names=names,
-            min_per_class=min_per_class, random_state=seed,
-        )
-    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        try:
+            split = make_splits(  # class values, not codes, so that warnings name the classes
+                class_of_row, features=features, group=groups, fractions=fractions, names=names,
+                min_per_class=min_per_class, random_state=seed, strict=strict,
+            )
+        except InputValidationError as exc:
+            raise InputValidationError(_cli_terms(str(exc))) from exc
+    notes = [_cli_terms(str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
+    shortfalls: list[dict[str, Any]] = []
+    for w in caught:
+        if isinstance(w.message, SplitWarning) and w.message.shortfalls is not None:
+            for rec in w.message.shortfalls.to_dict(orient="records"):
+                shortfalls.append({**rec, "class": str(rec["class"])})
     units = split_units(ds.n_rows, features=features, group=groups)
     out = table.copy()
     out[column] = split
-    counts = pd.crosstab(pd.Series(np.asarray(ds.classes, dtype=object)[ds.labels], name="class"),
-                         pd.Series(split, name="split"))
+    counts = pd.crosstab(pd.Series(class_of_row, name="class"), pd.Series(split, name="split"))
     counts = counts.reindex(columns=names, fill_value=0)
     summary = {
         "n_rows": int(ds.n_rows),
@@ -105,6 +124,8 @@ def run_split(
         "classes_missing_from_a_split": [
             str(c) for c in counts.index if (counts.loc[c] == 0).any()
         ],
+        "min_per_class": min_per_class,
+        "shortfalls": shortfalls,
         "notes": notes,
     }
     return out, summary, notes
@@ -133,9 +154,14 @@ def register(app: typer.Typer) -> None:
         ),
         text: str | None = typer.Option(None, "--text", help="Free-text column to featurize."),
         min_per_class: int = typer.Option(
-            1, "--min-per-class", help="Rows of every class in each evaluation split."
+            1, "--min-per-class",
+            help="Rows of every class in each split (classes with enough rows; warned if not).",
         ),
         column: str = typer.Option("split", "--column", help="Name of the new split column."),
+        strict: bool = typer.Option(
+            False, "--strict",
+            help="Fail (exit 2) instead of warning when a class misses --min-per-class.",
+        ),
         out: Path = typer.Option(..., "-o", "--out", help="Output table (format by extension)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
@@ -154,24 +180,74 @@ def register(app: typer.Typer) -> None:
             )
         table, summary, notes = run_split(
             data, label=label, group=group, fractions=frac, names=split_names, seed=seed,
-            dedup=dedup, text=text, min_per_class=min_per_class, column=column,
+            dedup=dedup, text=text, min_per_class=min_per_class, column=column, strict=strict,
         )
         write_table(table, out)
         summary["output"] = str(out)
         if as_json:
             print_json(summary)
+            for note in notes:
+                _print_warning(note)
             return
-        tab = Table(title=f"assay split: {summary['n_rows']} rows -> {out}")
-        tab.add_column("class")
-        for s in split_names:
-            tab.add_column(s, justify="right")
-        for cls, row in list(summary["per_class"].items())[:30]:
-            tab.add_row(cls, *(str(row[s]) for s in split_names))
-        tab.add_row("[bold]total[/bold]", *(str(summary["sizes"][s]) for s in split_names))
-        console.print(tab)
+        console.print(_count_table(summary, split_names, out))
         console.print(
             f"{summary['n_units']} independent units; {summary['n_rows_in_multi_row_units']} "
             "rows share a unit with another row (same group or duplicate) and stay together."
         )
         for note in notes:
-            err_console.print(f"[yellow]note:[/yellow] {note}")
+            _print_warning(note)
+
+
+_MAX_TABLE_ROWS = 30
+
+
+def _count_table(summary: dict[str, Any], names: list[str], out: Path) -> Table:
+    """Rows per class and split; cells below the minimum marked ``*`` (short classes first)."""
+    short = {(r["class"], r["split"]) for r in summary["shortfalls"]}
+    short_classes = {c for c, _ in short}
+    classes = list(summary["per_class"])
+    if len(classes) > _MAX_TABLE_ROWS:  # never hide a class that fell short
+        keep = set(sorted(classes, key=lambda c: c not in short_classes)[:_MAX_TABLE_ROWS])
+        classes = [c for c in classes if c in keep]
+    tab = Table(title=f"assay split: {summary['n_rows']} rows -> {out}")
+    tab.add_column("class")
+    for s in names:
+        tab.add_column(s, justify="right")
+    for cls in classes:
+        row = summary["per_class"][cls]
+        cells = [Text(f"{row[s]}*", style="bold red") if (cls, s) in short else Text(str(row[s]))
+                 for s in names]
+        tab.add_row(Text(cls), *cells)
+    tab.add_row(Text("total", style="bold"), *(str(summary["sizes"][s]) for s in names))
+    captions = []
+    if len(summary["per_class"]) > len(classes):
+        captions.append(f"{len(summary['per_class']) - len(classes)} more classes: --json")
+    if short:
+        captions.append(f"* below --min-per-class {summary['min_per_class']}")
+    if captions:
+        tab.caption = "; ".join(captions)
+    return tab
+
+
+_CLI_TERMS = (
+    ("min_per_class=", "--min-per-class "),
+    ("a lower min_per_class", "a lower --min-per-class"),
+    ("strict=True raises instead; the warning's .shortfalls lists the cells",
+     "--strict fails instead; --json lists the cells under shortfalls"),
+    ("strict=True; pass strict=False to accept the split", "--strict; drop it to accept the split"),
+    ("strict=True; pass strict=False to split anyway", "--strict; drop it to split anyway"),
+)
+
+
+def _cli_terms(message: str) -> str:
+    """The library's message in the command's terms (options instead of parameters)."""
+    for api, cli in _CLI_TERMS:
+        message = message.replace(api, cli)
+    return message
+
+
+def _print_warning(message: str) -> None:
+    """One line on stderr (no wrapping, no markup from class names)."""
+    err_console.print(
+        Text.assemble(("warning: ", "bold yellow"), " ".join(message.split())), soft_wrap=True
+    )
