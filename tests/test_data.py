@@ -173,3 +173,83 @@ def test_csv_and_tsv_floats_load_exactly(tmp_path):
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         ds = assay.load(path, label="y")
         np.testing.assert_array_equal(ds.table["x"].to_numpy(), values)
+
+
+# --------------------------------------------------------------------------------------------
+# The distance per modality and the scaling built for it
+# --------------------------------------------------------------------------------------------
+def test_metric_per_modality(frame, tmp_path):
+    from PIL import Image
+
+    table = featurize(load(frame.drop(columns="review"), label="y"))
+    assert table.metric == "euclidean" and "table" in table.metric_reason
+    text = featurize(load(frame[["review", "y"]], label="y", text="review"))
+    assert text.metric == "cosine" and "text" in text.metric_reason
+    mixed = featurize(load(frame, label="y", text="review"))
+    assert mixed.metric == "euclidean" and "mixed" in mixed.metric_reason
+    # each block scaled to unit total variance: every modality weighs alike
+    assert set(mixed.info["block_weights"]) == {"tfidf-svd", "tabular"}
+    assert np.isclose(mixed.matrix.astype(float).var(axis=0).sum(), 2.0, rtol=1e-3)
+    r = np.random.default_rng(0)
+    for dims, unit, expected in [(64, False, "cosine"), (3, False, "euclidean"),
+                                 (3, True, "cosine")]:
+        emb = r.normal(size=(4, dims))
+        if unit:
+            emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        assert featurize(load(frame, label="y", embeddings=emb)).metric == expected
+    near_origin = r.normal(size=(4, 64))
+    near_origin[0] *= 1e-3
+    assert featurize(load(frame, label="y", embeddings=near_origin)).metric == "euclidean"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for i in range(2):
+        Image.new("L", (8, 8), 40 * i).save(tmp_path / "a" / f"{i}.png")
+        Image.new("L", (8, 8), 200 - 40 * i).save(tmp_path / "b" / f"{i}.png")
+    img = featurize(load(tmp_path, label="label"))
+    assert img.metric == "euclidean" and "pixel" in img.metric_reason
+
+
+def test_shared_unit_columns_keep_their_common_scale():
+    r = np.random.default_rng(0)
+    pix = np.zeros((300, 16))
+    pix[:, 4:12] = r.integers(0, 17, size=(300, 8))   # live pixels, 0-16
+    pix[:, 0] = np.abs(r.normal(0, 0.25, size=300))    # a dead border pixel with faint noise
+    cols = [f"pixel_{i // 4}_{i % 4}" for i in range(16)]
+    frame = pd.DataFrame(pix, columns=cols).assign(age=r.normal(40, 10, 300), y=r.integers(0, 2, 300))
+    f = featurize(load(frame, label="y"))
+    assert f.info["tabular"]["unit_groups"][0][-1] == "(16 columns)"
+    m = f.matrix.astype(float)
+    live = m[:, 4:12].std(axis=0).mean()
+    # the dead pixel keeps its small spread (per-column scaling would give it as much as a live one)
+    assert m[:, 0].std() < 0.1 * live
+    assert 0.7 < m[:, 16].std() < 1.3  # 'age' is not in the group: scaled on its own
+    # too few columns of one stem: each column scaled on its own
+    small = featurize(load(frame[cols[:4] + ["y"]].assign(pixel_0_0=pix[:, 0]), label="y"))
+    assert small.info["tabular"]["unit_groups"] == []
+
+
+def test_robust_scale_rules():
+    from assay.data import robust_scale
+
+    r = np.random.default_rng(0)
+    normal = r.normal(0, 2.0, size=20_000)
+    binary = (r.random(20_000) < 0.1).astype(float)
+    with_far = normal.copy()
+    with_far[:400] = 1e6  # 2 % far-out rows do not shrink the column
+    s = robust_scale(np.column_stack([normal, binary, with_far, np.ones(20_000)]))
+    assert abs(s[0] - 2.0) < 0.05 and abs(s[2] - 2.0) < 0.15  # the sd would be ~1.4e5
+    assert np.isclose(s[1], 1 / np.sqrt(2)) and s[3] == 0
+    with pytest.raises(InputValidationError, match="finite"):
+        robust_scale(np.array([[1.0], [np.nan]]))
+
+
+def test_file_hashes(tmp_path):
+    from assay.data import file_hashes
+
+    (tmp_path / "a").write_bytes(b"\x00" * 3_000_000)  # several read blocks
+    (tmp_path / "b").write_bytes(b"\x00" * 3_000_000)
+    (tmp_path / "c").write_bytes(b"\x00" * 2_999_999 + b"\x01")
+    h = file_hashes([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+    assert h.dtype == np.uint64 and h[0] == h[1] != h[2]
+    with pytest.raises(InputValidationError, match=r"File not found: .*missing.*\(row 1\)"):
+        file_hashes([tmp_path / "a", tmp_path / "missing"])

@@ -1,4 +1,11 @@
-"""Outliers from k-NN distances with a robust (interquartile) threshold."""
+"""Outliers from k-NN distances with a robust (interquartile) threshold.
+
+The score is a row's mean distance to its k nearest neighbours. A tight group of junk rows
+(twenty blank or faint images, say) has small distances to its own members, so with k = 10 it
+looks like the densest part of the data. Such a group is detached in the k-NN graph: when an
+undirected component of the graph holds at most ``DETACHED_MAX_SHARE`` of the rows (at least
+``2 k``), its rows are scored by their mean distance to the k nearest rows outside it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from assay._validation import check_features
+from assay._validation import check_choice, check_features
 from assay.exceptions import InvalidParameterError
-from assay.neighbors import KnnGraph, knn_graph
+from assay.neighbors import KnnGraph, knn_graph, knn_query
 
 __all__ = ["OutlierResult", "find_outliers", "outlier_scores"]
 
 #: Flag rows whose mean k-NN distance exceeds Q3 + IQR_FACTOR * IQR (Datalab's 1.7).
 IQR_FACTOR = 1.7
+#: A k-NN graph component with at most this share of the rows (or 2k rows) is a detached group.
+DETACHED_MAX_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -30,16 +39,28 @@ class OutlierResult:
     mean_distance : ndarray of shape (N,)
     threshold : float
         Mean-distance cut-off ``Q3 + 1.7 IQR``.
+    detached : ndarray of shape (N,), bool
+        Rows of a small detached group of the k-NN graph, scored by the distance to the rows
+        outside their group.
+    metric : str
+        Distance of the k-NN graph used.
     """
 
     score: np.ndarray
     is_outlier: np.ndarray
     mean_distance: np.ndarray
     threshold: float
+    detached: np.ndarray | None = None
+    metric: str = ""
 
 
 def find_outliers(
-    features: Any, *, knn: KnnGraph | None = None, k: int = 10, iqr_factor: float = IQR_FACTOR
+    features: Any,
+    *,
+    knn: KnnGraph | None = None,
+    k: int = 10,
+    metric: str = "euclidean",
+    iqr_factor: float = IQR_FACTOR,
 ) -> OutlierResult:
     """Score and flag outliers by their mean distance to the k nearest neighbours.
 
@@ -47,8 +68,13 @@ def find_outliers(
     ----------
     features : array-like of shape (N, d)
     knn : KnnGraph, optional
-        A graph already built on ``features`` (reused).
+        A graph already built on ``features`` (reused; its metric is used).
     k : int, default=10
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance of the graph built here. Euclidean suits pixels and robustly scaled tables:
+        a blank, faint or inverted image, or a row far out of range, differs in magnitude,
+        which cosine ignores (and cosine gives a row near the origin an arbitrary direction).
+        Cosine suits text and learned embeddings (``assay.data.featurize`` records which fits).
     iqr_factor : float, default=1.7
         Flag rows above ``Q3 + iqr_factor * (Q3 - Q1)`` of the mean distances.
 
@@ -67,18 +93,50 @@ def find_outliers(
     x = check_features(features)
     if not iqr_factor >= 0:
         raise InvalidParameterError("iqr_factor", "a float >= 0", iqr_factor, owner="find_outliers")
-    graph = knn if knn is not None else knn_graph(x, k=min(k, x.shape[0] - 1), metric="euclidean")
+    metric = check_choice("metric", metric, ("euclidean", "cosine"), owner="find_outliers")
+    graph = knn if knn is not None else knn_graph(x, k=min(k, x.shape[0] - 1), metric=metric)
     d = graph.distances.astype(np.float64)
     d = np.where(np.isfinite(d), d, np.nan)
     mean_d = np.nanmean(d, axis=1)
+    detached = np.zeros(x.shape[0], dtype=bool)
+    for rows in _detached_groups(graph, max(2 * graph.k, int(DETACHED_MAX_SHARE * x.shape[0]))):
+        outside = np.ones(x.shape[0], dtype=bool)
+        outside[rows] = False
+        k_out = min(graph.k, int(outside.sum()))
+        _, dist_out = knn_query(x[outside], x[rows], k=k_out, metric=graph.metric)
+        mean_d[rows] = dist_out.astype(np.float64).mean(axis=1)
+        detached[rows] = True
     q1, med, q3 = np.quantile(mean_d, [0.25, 0.5, 0.75])
     threshold = float(q3 + iqr_factor * (q3 - q1))
     scale = med if med > 0 else (mean_d.max() if mean_d.max() > 0 else 1.0)
     score = np.exp(-np.log(2.0) * mean_d / scale)
-    return OutlierResult(score, mean_d > threshold, mean_d, threshold)
+    return OutlierResult(score, mean_d > threshold, mean_d, threshold, detached, graph.metric)
 
 
-def outlier_scores(features: Any, *, knn: KnnGraph | None = None, k: int = 10) -> np.ndarray:
+def _detached_groups(graph: KnnGraph, max_size: int) -> list[np.ndarray]:
+    """Rows of each undirected k-NN component with at most ``max_size`` rows (not the largest)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n, k = graph.indices.shape
+    cols = graph.indices.ravel()
+    ok = cols >= 0
+    rows = np.repeat(np.arange(n), k)[ok]
+    adj = coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols[ok])), shape=(n, n))
+    n_comp, comp = connected_components(adj, directed=False)
+    if n_comp < 2:
+        return []
+    sizes = np.bincount(comp)
+    largest = int(sizes.argmax())
+    small = [c for c in range(n_comp) if c != largest and sizes[c] <= max_size]
+    order = np.argsort(comp, kind="stable")
+    bounds = np.r_[0, np.cumsum(sizes)]
+    return [order[bounds[c]:bounds[c + 1]] for c in small]
+
+
+def outlier_scores(
+    features: Any, *, knn: KnnGraph | None = None, k: int = 10, metric: str = "euclidean"
+) -> np.ndarray:
     """Outlier score per row in (0, 1]; low means far from its neighbours.
 
     Examples
@@ -88,4 +146,4 @@ def outlier_scores(features: Any, *, knn: KnnGraph | None = None, k: int = 10) -
     >>> int(s.argmin())
     3
     """
-    return find_outliers(features, knn=knn, k=k).score
+    return find_outliers(features, knn=knn, k=k, metric=metric).score

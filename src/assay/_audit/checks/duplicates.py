@@ -7,19 +7,42 @@ import pandas as pd
 from assay._audit._context import AuditContext
 from assay._audit._registry import register_check
 from assay._audit._result import CheckResult, Threshold
-from assay.duplicates import NEAR_FRACTION, find_duplicates
+from assay.data import row_content
+from assay.duplicates import NEAR_ALPHA, NEAR_FRACTION, find_duplicates
 
 FAIL_SHARE = 0.05
 
 
 @register_check("duplicates", needs=("features", "knn"))
 def check_duplicates(ctx: AuditContext) -> CheckResult:
-    """Exact copies (content hash) and near copies (relative k-NN distance), as sets."""
+    """Exact copies (content hash; image files by their bytes) and near copies (local ratio test
+    on the shared k-NN graph), as sets."""
     ds = ctx.dataset
-    roles = ds.roles
-    raw_cols = [c for c in (roles.text, roles.image, *roles.features) if c is not None]
-    content = ds.table[raw_cols] if raw_cols and ds.embeddings is None else None
-    res = find_duplicates(ctx.features.matrix, knn=ctx.knn, content=content)
+    res = find_duplicates(ctx.features.matrix, knn=ctx.knn, content=row_content(ds))
+    metric = ctx.knn.metric
+    reason = (ctx.features.metric_reason if metric == ctx.features.metric
+              else "set by the audit's metric option")
+    if res.rule == "ratio":
+        near_thresholds = {
+            "near_alpha": Threshold(NEAR_ALPHA, "chance level of the ratio test: a neighbour "
+                                    "this close has probability < 0.001 among uniform points "
+                                    "of the data's intrinsic dimension; assay default, "
+                                    "benchmarks/real_data.py --part neighbours"),
+            "intrinsic_dimension": Threshold(res.intrinsic_dim, "Levina-Bickel estimate from "
+                                             "this dataset's k-NN distances (median over rows)"),
+            "near_ratio": Threshold(res.ratio, "ratio to the row's k-th neighbour distance "
+                                    "(floored at its 5th percentile over rows) under which a "
+                                    "pair is near"),
+            "near_distance": Threshold(res.threshold, "median over rows of the per-row near "
+                                       "threshold"),
+        }
+    else:
+        near_thresholds = {
+            "near_fraction": Threshold(NEAR_FRACTION, "fraction of the median nearest-neighbour "
+                                       "distance; cleanlab Datalab's default (k < 3)"),
+            "near_distance": Threshold(res.threshold, "near_fraction x median k-NN distance "
+                                       "of this dataset"),
+        }
     rows = pd.DataFrame({
         "is_exact_duplicate": res.is_exact_duplicate,
         "is_near_duplicate": res.is_near_duplicate,
@@ -42,6 +65,11 @@ def check_duplicates(ctx: AuditContext) -> CheckResult:
             "n_redundant_rows": n_extra,
             "share_in_sets": share,
             "n_sets_with_conflicting_labels": int(sum(len(set(labels[s])) > 1 for s in sets)),
+            "metric": metric,
+            "metric_reason": reason,
+            "near_rule": res.rule,
+            "exact_by": ("file bytes" if ds.roles.image is not None and ds.embeddings is None
+                         else "raw row content" if ds.embeddings is None else "embedding rows"),
         },
         rows=rows,
         evidence={"sets": [
@@ -50,10 +78,8 @@ def check_duplicates(ctx: AuditContext) -> CheckResult:
             for s in sets[:200]
         ]},
         thresholds={
-            "near_fraction": Threshold(NEAR_FRACTION, "fraction of the median nearest-neighbour "
-                                       "distance; cleanlab Datalab's default"),
-            "near_distance": Threshold(res.threshold, "near_fraction x median k-NN distance "
-                                       "of this dataset"),
+            **near_thresholds,
+            "metric": Threshold(metric, reason),
             "fail_share": Threshold(FAIL_SHARE, "assay default"),
         },
         message=(f"{res.n_sets} duplicate sets ({int(res.is_exact_duplicate.sum())} rows with an "
