@@ -89,7 +89,9 @@ def run_split(
             f"The table already has a column named '{column}'. Pass --column with another "
             "name for the new split column."
         )
-    features = featurize(ds, random_state=seed).matrix if dedup and ds.n_rows > 2 else None
+    feats = featurize(ds, random_state=seed) if dedup and ds.n_rows > 2 else None
+    features = feats.matrix if feats is not None else None
+    metric = feats.metric if feats is not None else "cosine"  # the distance fit for the modality
     groups = table[group].to_numpy() if group is not None else None
     class_of_row = np.asarray(ds.classes, dtype=object)[ds.labels]
     with warnings.catch_warnings(record=True) as caught:
@@ -97,7 +99,7 @@ def run_split(
         try:
             split = make_splits(  # class values, not codes, so that warnings name the classes
                 class_of_row, features=features, group=groups, fractions=fractions, names=names,
-                min_per_class=min_per_class, random_state=seed, strict=strict,
+                min_per_class=min_per_class, random_state=seed, strict=strict, metric=metric,
             )
         except InputValidationError as exc:
             raise InputValidationError(_cli_terms(str(exc))) from exc
@@ -107,7 +109,7 @@ def run_split(
         if isinstance(w.message, SplitWarning) and w.message.shortfalls is not None:
             for rec in w.message.shortfalls.to_dict(orient="records"):
                 shortfalls.append({**rec, "class": str(rec["class"])})
-    units = split_units(ds.n_rows, features=features, group=groups)
+    units = split_units(ds.n_rows, features=features, group=groups, metric=metric)
     out = table.copy()
     out[column] = split
     counts = pd.crosstab(pd.Series(class_of_row, name="class"), pd.Series(split, name="split"))
@@ -117,6 +119,8 @@ def run_split(
         "n_units": int(units.max()) + 1,
         "n_rows_in_multi_row_units": int((np.bincount(units)[units] > 1).sum()),
         "deduplicated": features is not None,
+        "metric": metric if feats is not None else None,
+        "metric_reason": feats.metric_reason if feats is not None else None,
         "seed": seed,
         "fractions": dict(zip(names, fractions, strict=True)),
         "sizes": {s: int((split == s).sum()) for s in names},
