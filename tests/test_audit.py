@@ -32,7 +32,8 @@ def test_demo_audit_finds_what_was_injected(demo_result):
 def test_issue_columns_are_stable(demo_result):
     _, result = demo_result
     expected = ["row", "id", "given_label", "label_score", "is_label_issue", "suggested_label",
-                "label_error_probability", "knn_label_agreement", "is_exact_duplicate",
+                "label_error_probability", "label_decided", "knn_label_agreement",
+                "is_exact_duplicate",
                 "is_near_duplicate", "duplicate_set", "outlier_score", "is_outlier",
                 "in_weak_slice", "weak_slice"]
     assert list(result.issues.columns) == expected
@@ -149,4 +150,4 @@ def test_weak_model_marks_the_estimates_unreliable():
         assert check.summary["estimates_reliable"] is reliable
         assert (check.summary["model_accuracy"] < 0.6) is not reliable
         assert check.summary["n_flagged"] > 0
-        assert ("The model is weak" in check.message) is not reliable
+        assert ("the model is weak" in check.message) is not reliable

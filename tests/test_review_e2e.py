@@ -64,7 +64,7 @@ def test_audit_accept_export_reaudit_diff(tmp_path, capsys):
     ws = Workspace.open(ws_dir)
     pytest.importorskip("fastapi")
     n_accepted = accept_suggestions(ws, run_a)
-    assert n_accepted > 100
+    assert n_accepted > 80  # of 100 injected errors (the flags are mostly those)
 
     out = tmp_path / "digits.v2"
     assert main(["export", "-w", str(ws_dir), "--run", run_a, "-o", str(out), "--json"]) == 0

@@ -13,6 +13,7 @@ from assay.neighbors import KnnGraph, knn_graph
 
 if TYPE_CHECKING:
     from assay.labels import LabelIssueEstimate
+    from assay.models import CrossFit, ModelInput
 
 __all__ = ["AuditConfig", "AuditContext", "ArtifactCache"]
 
@@ -30,11 +31,12 @@ class AuditConfig:
     """Options shared by the checks (every threshold has a default with a stated source)."""
 
     k: int = 10
-    metric: str = "cosine"
+    metric: str = "auto"  # "auto": the distance the featurizer chose (Features.metric)
     knn_method: str = "auto"
     n_folds: int = 5
     text_model: str = "tfidf"
     label_method: str = "hybrid"
+    model: str = "auto"
     many: int = 100
     few: int = 20
     random_state: int = 0
@@ -61,6 +63,8 @@ class AuditContext:
     _pred_probs: np.ndarray | None = None
     _knn: KnnGraph | None = None
     _label_estimate: LabelIssueEstimate | None = None
+    _model_input: ModelInput | None = None
+    _crossfit: CrossFit | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -84,11 +88,28 @@ class AuditContext:
         if self._features is None:
             cfg = self.config
             self._features = self._cached(
-                "features", {"text_model": cfg.text_model, "random_state": cfg.random_state},
+                "features", {"text_model": cfg.text_model, "random_state": cfg.random_state,
+                             "version": 2},
                 lambda: featurize(self.dataset, text_model=cfg.text_model,
                                   random_state=cfg.random_state),
             )
         return self._features
+
+    @property
+    def model_input(self) -> ModelInput:
+        """What the classifier reads: the raw table columns for a plain table, else the
+        featurizer's vectors (:func:`assay.models.model_input`)."""
+        if self._model_input is None:
+            from assay.models import model_input
+
+            roles = self.dataset.roles
+            plain = (self.dataset.embeddings is None and roles.text is None
+                     and roles.image is None)
+            self._model_input = model_input(
+                self.dataset, vectors=None if plain else self.features.matrix)
+            if self._model_input.kind == "vectors" and plain:  # no usable table column
+                self._model_input = model_input(self.dataset, vectors=self.features.matrix)
+        return self._model_input
 
     @property
     def pred_probs(self) -> np.ndarray:
@@ -97,29 +118,73 @@ class AuditContext:
             if self.user_pred_probs is not None:
                 self._pred_probs = self.user_pred_probs
             else:
-                from assay.models import cross_val_pred_probs
-
-                cfg = self.config
-                group = None
-                if self.dataset.roles.group is not None:
-                    group = self.dataset.table[self.dataset.roles.group].to_numpy()
-                params = {"n_folds": cfg.n_folds, "random_state": cfg.random_state,
-                          "estimator": repr(self.estimator), "grouped": group is not None,
-                          "features": self.features.featurizer}
-
-                def compute() -> np.ndarray:
-                    probs = cross_val_pred_probs(
-                        self.features.matrix, self.labels, estimator=self.estimator,
-                        n_folds=cfg.n_folds, group=group, random_state=cfg.random_state,
-                        n_jobs=cfg.n_jobs, progress=self._fold_progress,
-                    )
-                    k = self.dataset.n_classes
-                    if probs.shape[1] < k:  # classes after the largest present index
-                        probs = np.hstack([probs, np.zeros((probs.shape[0], k - probs.shape[1]))])
-                    return probs
-
-                self._pred_probs = self._cached("pred_probs", params, compute)
+                self._pred_probs = self.crossfit.pred_probs
         return self._pred_probs
+
+    @property
+    def crossfit(self) -> CrossFit:
+        """The cross-fitted model's out-of-fold probabilities and per-fold model choice."""
+        if self._crossfit is None:
+            from assay.models import cross_fit, make_model
+
+            cfg = self.config
+            group = None
+            if self.dataset.roles.group is not None:
+                group = self.dataset.table[self.dataset.roles.group].to_numpy()
+            if self.estimator is not None:  # the user's classifier reads the dense features
+                x, kind, columns = self.features.matrix, "vectors", []
+                estimator = self.estimator
+            else:
+                mi = self.model_input
+                x, kind, columns = mi.matrix, mi.kind, mi.columns
+                metric = self.features.metric if mi.kind == "vectors" else "euclidean"
+                estimator = make_model(cfg.model, mi, metric=metric,
+                                       random_state=cfg.random_state)
+            params = {"n_folds": cfg.n_folds, "random_state": cfg.random_state,
+                      "estimator": repr(estimator), "grouped": group is not None,
+                      "input": kind, "columns": columns[:200],
+                      "features": self.features.featurizer if kind == "vectors" else "",
+                      "version": 2}
+
+            def compute() -> CrossFit:
+                from dataclasses import replace
+
+                res = cross_fit(x, self.labels, estimator=estimator,
+                                n_folds=cfg.n_folds, group=group, random_state=cfg.random_state,
+                                n_jobs=cfg.n_jobs, progress=self._fold_progress)
+                k = self.dataset.n_classes
+                probs = res.pred_probs
+                if probs.shape[1] < k:  # classes after the largest present index
+                    probs = np.hstack([probs, np.zeros((probs.shape[0], k - probs.shape[1]))])
+                return replace(res, pred_probs=probs)
+
+            self._crossfit = self._cached("pred_probs", params, compute)
+        return self._crossfit
+
+    def model_summary(self) -> dict[str, object]:
+        """What produced the probabilities: the user, a given estimator, or the automatic
+        choice with every candidate's score (recorded in audit.json and the report)."""
+        if self.user_pred_probs is not None:
+            return {"source": "user"}
+        if self._crossfit is None:
+            return {}
+        out: dict[str, object] = {"source": "out-of-fold", "n_folds": len(self._crossfit.folds),
+                                  "seconds": round(self._crossfit.seconds, 3)}
+        if self.estimator is None:
+            mi = self.model_input
+            out["input"] = mi.kind
+            if mi.kind == "table":
+                out["input_columns"] = {k: v for k, v in mi.info.items() if k != "source"}
+        else:
+            out["input"] = "vectors"
+        sel = self._crossfit.selection()
+        if sel is not None:
+            out.update({"name": sel["chosen"], "selection": sel})
+        elif self.estimator is not None:
+            out["name"] = repr(self.estimator)
+        else:
+            out["name"] = self.config.model
+        return out
 
     @property
     def knn(self) -> KnnGraph:
@@ -128,11 +193,12 @@ class AuditContext:
             cfg = self.config
             n = self.dataset.n_rows
             k = min(cfg.k, n - 1)
-            params = {"k": k, "metric": cfg.metric, "method": cfg.knn_method,
+            metric = self.features.metric if cfg.metric == "auto" else cfg.metric
+            params = {"k": k, "metric": metric, "method": cfg.knn_method,
                       "features": self.features.featurizer}
             self._knn = self._cached(
                 "knn", params,
-                lambda: knn_graph(self.features.matrix, k=k, metric=cfg.metric,
+                lambda: knn_graph(self.features.matrix, k=k, metric=metric,
                                   method=cfg.knn_method, random_state=cfg.random_state),
             )
         return self._knn
@@ -148,9 +214,16 @@ class AuditContext:
             method = self.config.label_method
             flagged = None if method == "hybrid" else find_label_issues(
                 self.labels, self.pred_probs, method=method)
-            self._label_estimate = estimate_label_issues(self.labels, self.pred_probs,
-                                                         flagged=flagged)
+            self._label_estimate = estimate_label_issues(
+                self.labels, self.pred_probs, flagged=flagged, inputs=self._conflict_inputs())
         return self._label_estimate
+
+    def _conflict_inputs(self) -> np.ndarray:
+        """The rows as the model read them (raw table columns or feature vectors), for the
+        identical-input test of :func:`assay.labels.input_label_conflicts`."""
+        if self.estimator is None and self.user_pred_probs is None:
+            return self.model_input.matrix
+        return self.features.matrix
 
     @property
     def label_flags(self) -> np.ndarray:

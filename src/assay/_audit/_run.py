@@ -14,7 +14,7 @@ import pandas as pd
 from assay._audit._context import ArtifactCache, AuditConfig, AuditContext
 from assay._audit._registry import registered_checks
 from assay._audit._result import AuditResult, CheckResult
-from assay._validation import check_choice, check_int, check_pred_probs
+from assay._validation import check_choice, check_class_order, check_int, check_pred_probs
 from assay.data import Dataset, load
 from assay.exceptions import InputValidationError, InvalidParameterError
 
@@ -36,6 +36,7 @@ def audit(
     embeddings: Any = None,
     meta: Sequence[str] | None = None,
     pred_probs: Any = None,
+    model: Any = "auto",
     estimator: Any = None,
     checks: Sequence[str] | None = None,
     k: int = 10,
@@ -62,10 +63,20 @@ def audit(
     id, split, group, text, image, features, embeddings, meta
         Column roles, as in :func:`assay.load`. ``embeddings`` may be an (N, d) array.
     pred_probs : array-like of shape (N, K), optional
-        Out-of-fold predicted probabilities from your own model, columns in the order of the
-        dataset's classes. Default: cross-fitted ``estimator``.
+        Out-of-fold predicted probabilities from your own model, one column per class in the
+        order of the dataset's classes: the sorted distinct labels (``assay.load(...).classes``),
+        as scikit-learn's ``classes_`` orders them. Columns that look permuted are refused.
+        Default: the cross-fitted ``model``.
+    model : {"auto", "logistic", "hgb", "knn", "blend"} or scikit-learn classifier, default="auto"
+        The classifier whose out-of-fold probabilities the label checks read. ``"auto"`` picks
+        per dataset, inside every cross-fitting fold, the candidate with the lowest
+        cross-validated log-loss on a sample of that fold's training rows: logistic regression
+        or HistGradientBoosting (native categorical and missing-value support, on the raw
+        table columns) or their blend for tables; logistic regression, a k-NN head on the
+        feature vectors or their blend for text, images and embeddings. A classifier object is cross-fitted on the feature
+        vectors. ``summary["model"]`` records the candidates, their scores and the choice.
     estimator : scikit-learn classifier, optional
-        Model for the out-of-fold probabilities (default: standardised logistic regression).
+        Same as passing it as ``model`` (kept for compatibility).
     checks : sequence of str, optional
         Checks to run (default: every registered check the data supports).
     k : int, default=10
@@ -133,12 +144,15 @@ def audit(
     if pred_probs is not None:
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
                                       n_classes=dataset.n_classes, classes=dataset.classes)
+        check_class_order(dataset.labels, user_probs, dataset.classes)
     if dataset.n_rows < 3:
         raise InputValidationError(
             f"The data has {dataset.n_rows} rows; an audit needs at least 3. Add rows."
         )
+    model_name, estimator = _check_model(model, estimator)
     config = AuditConfig(k=k, n_folds=n_folds, text_model=text_model, knn_method=knn_method,
-                         label_method=label_method, random_state=random_state, n_jobs=n_jobs)
+                         label_method=label_method, model=model_name, random_state=random_state,
+                         n_jobs=n_jobs)
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
                        cache=cache, progress=progress, annotations=annotations,
                        values=value_frame)
@@ -189,6 +203,22 @@ def audit(
     return AuditResult(results, issues, summary)
 
 
+def _check_model(model: Any, estimator: Any) -> tuple[str, Any]:
+    """(name, estimator object or None) from ``model=`` and the older ``estimator=``."""
+    from assay.models import MODEL_NAMES
+
+    if estimator is not None:
+        model = estimator
+    if isinstance(model, str):
+        return check_choice("model", model, MODEL_NAMES, owner="audit"), None
+    if not (hasattr(model, "fit") and hasattr(model, "predict_proba")):
+        raise InvalidParameterError(
+            "model", "one of " + ", ".join(MODEL_NAMES) + ", or a scikit-learn classifier with "
+            "fit and predict_proba", type(model).__name__, owner="audit",
+        )
+    return "custom", model
+
+
 def _with_duration(res: CheckResult, seconds: float) -> CheckResult:
     from dataclasses import replace
 
@@ -233,11 +263,11 @@ def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[s
     if ctx._features is not None:
         s["featurizer"] = ctx._features.featurizer
         s["feature_dims"] = int(ctx._features.matrix.shape[1])
+        s["distance"] = {"metric": ctx._features.metric, "reason": ctx._features.metric_reason}
     if ctx._pred_probs is not None:
         s["pred_probs"] = "user" if ctx.user_pred_probs is not None else "out-of-fold"
         if ctx.user_pred_probs is None:
-            s["model"] = repr(ctx.estimator) if ctx.estimator is not None else \
-                "StandardScaler + LogisticRegression"
+            s["model"] = ctx.model_summary()
             s["n_folds"] = ctx.config.n_folds
     if ctx._knn is not None:
         s["knn"] = {"k": ctx._knn.k, "metric": ctx._knn.metric, "method": ctx._knn.method,

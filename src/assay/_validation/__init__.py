@@ -3,6 +3,7 @@
 from assay._validation._common import (
     check_1d,
     check_choice,
+    check_class_order,
     check_features,
     check_fraction,
     check_int,
@@ -16,6 +17,7 @@ from assay._validation._common import (
 __all__ = [
     "check_1d",
     "check_choice",
+    "check_class_order",
     "check_features",
     "check_fraction",
     "check_int",

@@ -180,6 +180,39 @@ def check_pred_probs(
     return np.clip(arr, 0.0, 1.0)
 
 
+def check_class_order(
+    labels: np.ndarray, pred_probs: np.ndarray, classes: Sequence[Any] | None = None
+) -> None:
+    """Refuse probability columns that look permuted against the class order.
+
+    The labels agree with the argmax of the columns as given on a share of rows; the best
+    permutation of the columns (an assignment on the confusion counts) on another. When the best
+    permutation agrees on at least twice as many rows, and on at least half of them, the
+    columns are out of order (a model's own label encoding, say), and every label check on
+    them would be wrong.
+    """
+    n, k = pred_probs.shape
+    if n < 20 or k < 2:
+        return
+    from scipy.optimize import linear_sum_assignment
+
+    conf = np.zeros((k, k))
+    np.add.at(conf, (labels, pred_probs.argmax(axis=1)), 1.0)
+    rows, cols = linear_sum_assignment(-conf)
+    as_given = float(np.trace(conf)) / n
+    best = float(conf[rows, cols].sum()) / n
+    if best >= 0.5 and best >= 2.0 * as_given:
+        names = list(classes) if classes is not None else list(range(k))
+        order = [names[r] for r in rows[np.argsort(cols)]]
+        raise InputValidationError(
+            f"pred_probs columns look out of order: the labels agree with the most probable "
+            f"column on {as_given:.0%} of rows as given, but on {best:.0%} if the columns were "
+            f"the classes {order[:10]}{'...' if k > 10 else ''}. Pass one column per class in "
+            f"the sorted order of the class names ({names[:10]}{'...' if k > 10 else ''}), "
+            "as scikit-learn's classes_ orders them."
+        )
+
+
 def check_features(features: Any, *, name: str = "features", n_rows: int | None = None) -> np.ndarray:
     """Validate an ``(N, d)`` finite numeric matrix and return it as C-contiguous float32."""
     try:

@@ -97,10 +97,12 @@ def _load_npy(path: Path | None, what: str) -> np.ndarray | None:
 def print_result(result: Any) -> None:
     """Print the audit's summary table."""
     s = result.summary
+    model = s.get("model")
+    model_name = f" ({model['name']})" if isinstance(model, dict) and model.get("name") else ""
     console.print(
         f"[bold]{s['n_rows']:,}[/] rows, [bold]{s['n_classes']}[/] classes"
         f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
-        f" · probabilities: {s.get('pred_probs', '-')}"
+        f" · probabilities: {s.get('pred_probs', '-')}{model_name}"
         f" · k-NN: {s.get('knn', {}).get('method', '-')}"
     )
     table = Table(show_header=True, header_style="bold")
@@ -126,7 +128,17 @@ def register(app: typer.Typer) -> None:
         image: str | None = typer.Option(None, "--image", help="Image path column."),
         features: str | None = typer.Option(None, "--features", help="Comma-separated feature columns."),
         embeddings: Path | None = typer.Option(None, "--embeddings", help="Aligned .npy embeddings."),
-        pred_probs: Path | None = typer.Option(None, "--pred-probs", help="Aligned .npy (N, K) probabilities."),
+        pred_probs: Path | None = typer.Option(
+            None, "--pred-probs",
+            help="Out-of-fold probabilities from your own model: a .npy (N, K), rows in the "
+                 "data's order, one column per class in the sorted order of the class names "
+                 "(as scikit-learn's classes_). Permuted columns are refused."),
+        model: str = typer.Option(
+            "auto", "--model",
+            help="Classifier for the out-of-fold probabilities: auto (picks per dataset by "
+                 "cross-validated log-loss inside each fold), logistic, hgb "
+                 "(HistGradientBoosting on the raw table), knn, blend (mean of logistic and "
+                 "hgb or knn)."),
         split: str | None = typer.Option(None, "--split", help="Split column."),
         group: str | None = typer.Option(None, "--group", help="Group column (rows kept together)."),
         id_col: str | None = typer.Option(None, "--id", help="Unique row id column."),
@@ -164,7 +176,7 @@ def register(app: typer.Typer) -> None:
                        embeddings=str(embeddings) if embeddings is not None else None,
                        meta=_split_cols(meta))
         params = {"data": str(data), "label": label, "checks": checks, "k": k,
-                  "text_model": text_model, "seed": seed,
+                  "text_model": text_model, "seed": seed, "model": model,
                   "pred_probs": str(pred_probs) if pred_probs else None,
                   "embeddings": str(embeddings) if embeddings else None,
                   "values": str(values) if values else None}
@@ -174,7 +186,7 @@ def register(app: typer.Typer) -> None:
             result, run_id = run_recorded(
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
-                text_model=text_model, random_state=seed, annotations=ann,
+                text_model=text_model, random_state=seed, annotations=ann, model=model,
                 values=_read_values(values) if values else None,
             )
         paths = write_outputs(result, out, dataset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from assay._validation import check_features, check_int, check_labels, check_same_length
 from assay.exceptions import InputValidationError, InvalidParameterError
 
-__all__ = ["cross_val_pred_probs", "default_estimator"]
+__all__ = ["CrossFit", "cross_fit", "cross_val_pred_probs", "default_estimator"]
 
 
 def default_estimator(random_state: int = 0) -> Any:
@@ -79,11 +80,88 @@ def cross_val_pred_probs(
     >>> cross_val_pred_probs(x, y, n_folds=3).shape
     (150, 3)
     """
+    x = check_features(features)
+    return cross_fit(x, labels, estimator=estimator, n_folds=n_folds, group=group,
+                     random_state=random_state, n_jobs=n_jobs, progress=progress).pred_probs
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """Out-of-fold probabilities and what each fold's model was.
+
+    Attributes
+    ----------
+    pred_probs : ndarray of shape (N, K)
+    folds : list of dict
+        Per fold: its size and, for :class:`AutoClassifier`, its ``selection_`` (candidates,
+        scores, choice, seconds).
+    seconds : float
+    """
+
+    pred_probs: np.ndarray
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def selection(self) -> dict[str, Any] | None:
+        """Summary of the automatic model choice across folds (None without one): the choice of
+        each fold, the most frequent choice, and each candidate's mean log-loss and accuracy."""
+        sel = [f["selection"] for f in self.folds if f.get("selection")]
+        if not sel:
+            return None
+        chosen = [s["chosen"] for s in sel]
+        names = list(sel[0]["candidates"])
+        cands: dict[str, Any] = {}
+        for name in names:
+            scored = [s["candidates"][name] for s in sel if "log_loss" in s["candidates"][name]]
+            if not scored:
+                cands[name] = {"skipped": sel[0]["candidates"][name].get("skipped", "")}
+                continue
+            cands[name] = {k: round(float(np.mean([c[k] for c in scored])), 4)
+                           for k in ("log_loss", "accuracy", "seconds")}
+            cands[name]["n_folds_chosen"] = chosen.count(name)
+        return {"chosen": max(set(chosen), key=lambda c: (chosen.count(c), -names.index(c))),
+                "per_fold": chosen, "candidates": cands,
+                "n_rows_scored": int(np.mean([s["n_rows_scored"] for s in sel])),
+                "selection_seconds": round(float(sum(s["selection_seconds"] for s in sel)), 3),
+                "fit_seconds": round(float(sum(s["fit_seconds"] for s in sel)), 3)}
+
+
+def cross_fit(
+    x: Any,
+    labels: Any,
+    *,
+    estimator: Any = None,
+    n_folds: int = 5,
+    group: Any = None,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CrossFit:
+    """Out-of-fold probabilities like :func:`cross_val_pred_probs`, with each fold's model info.
+
+    ``x`` may hold NaN (missing values of a table, for models that handle them, such as
+    HistGradientBoosting or the pipelines of :func:`assay.models.make_model`).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from assay.models import AutoClassifier, cross_fit
+    >>> x, y = load_iris(return_X_y=True)
+    >>> res = cross_fit(x, y, estimator=AutoClassifier(candidates=("logistic", "knn"),
+    ...                                                 kind="vectors"), n_folds=3)
+    >>> res.pred_probs.shape, len(res.selection()["per_fold"])
+    ((150, 3), 3)
+    """
+    import time
+
     from joblib import Parallel, delayed
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-    x = check_features(features)
+    t_start = time.perf_counter()
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise InputValidationError(f"x must be a 2-d array; got shape {x.shape}.")
     y = check_labels(labels)
     n = check_same_length(features=x, labels=y, group=group)
     n_folds = check_int("n_folds", n_folds, low=2, owner="cross_val_pred_probs")
@@ -116,20 +194,26 @@ def cross_val_pred_probs(
             owner="cross_val_pred_probs",
         )
 
-    def fit_fold(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def fit_fold(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        t0 = time.perf_counter()
         model = clone(base).fit(x[train], y[train])
         proba = model.predict_proba(x[test])
         full = np.zeros((len(test), n_classes))
         full[:, np.asarray(model.classes_, dtype=np.int64)] = proba
-        return test, full
+        info = {"n_train": int(train.size), "n_test": int(test.size),
+                "seconds": round(time.perf_counter() - t0, 3),
+                "selection": getattr(model, "selection_", None)}
+        return test, full, info
 
     out = np.zeros((n, n_classes))
     done = 0
+    infos: list[dict[str, Any]] = []
     runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    for test, proba in runner(delayed(fit_fold)(tr, te) for tr, te in splits):
+    for test, proba, info in runner(delayed(fit_fold)(tr, te) for tr, te in splits):
         out[test] = proba
+        infos.append(info)
         done += 1
         if progress is not None:
             progress(done, len(splits))
     out /= out.sum(axis=1, keepdims=True)
-    return out
+    return CrossFit(out, infos, time.perf_counter() - t_start)

@@ -612,6 +612,23 @@ def _records(obj: Any) -> list[dict]:
     return []
 
 
+def model_line(model: Any) -> str | None:
+    """One line on the audit's model: its name and, for ``auto``, every candidate's
+    cross-validated log-loss (``summary["model"]``; older audits stored a plain string)."""
+    if not isinstance(model, dict):
+        return None if model is None else str(model)
+    name = model.get("name")
+    if name is None:
+        return None
+    sel = model.get("selection") or {}
+    cands = sel.get("candidates") or {}
+    scored = [f"{n} {c['log_loss']:.3f}" for n, c in cands.items() if "log_loss" in c]
+    if not scored:
+        return str(name)
+    return (f"{name} (chosen by cross-validated log-loss in each fold: " + ", ".join(scored)
+            + f"; {sel.get('selection_seconds', 0):.1f} s)")
+
+
 def _facts(summary: dict) -> list[tuple[str, Any]]:
     knn = summary.get("knn") or {}
     total = (summary.get("timings_s") or {}).get("total")
@@ -624,7 +641,10 @@ def _facts(summary: dict) -> list[tuple[str, Any]]:
                                                  summary.get("feature_dims") and
                                                  f"{summary.get('feature_dims')} dims") if x)),
         ("probabilities", " · ".join(str(x) for x in (summary.get("pred_probs"),
-                                                      summary.get("model")) if x)),
+                                                      model_line(summary.get("model"))) if x)),
+        ("distance", " · ".join(str(x) for x in ((summary.get("distance") or {}).get("metric"),
+                                                 (summary.get("distance") or {}).get("reason"))
+                                if x)),
         ("k-NN", " · ".join(f"{k}={v}" for k, v in knn.items()) if isinstance(knn, dict) else knn),
         ("random state", summary.get("random_state")),
         ("audit time", f"{total:.1f} s" if isinstance(total, int | float) else None),

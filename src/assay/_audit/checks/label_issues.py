@@ -11,6 +11,7 @@ from assay._audit._result import CheckResult, Threshold
 from assay.labels import (
     OVERCONFIDENCE_GAP,
     WEAK_MODEL_ACCURACY,
+    LabelIssueEstimate,
     knn_label_agreement,
     label_quality_scores,
     spot_check_size,
@@ -51,6 +52,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
         "is_label_issue": flags,
         "suggested_label": pd.array([classes[i] for i in suggested], dtype=object),
         "label_error_probability": est.error_probability,
+        "label_decided": est.decided,
         "knn_label_agreement": agreement,
     })
     rate = float(flags.mean())
@@ -74,6 +76,9 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "calibration_gap": est.calibration_gap,
             "temperature": est.temperature,
             "estimates_reliable": est.reliable,
+            "undecided_share": est.undecided_share,
+            "n_undecided_rows": int((~est.decided).sum()),
+            "caveat": est.caveat,
             "spot_check_size": n_spot,
             "n_flagged_by_annotators_only": n_from_annotators,
         },
@@ -90,14 +95,41 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
                 OVERCONFIDENCE_GAP, "mean confidence minus accuracy above which the estimates run "
                 "high even after recalibration (benchmarks/label_noise.py); assay default"),
         },
-        message=(f"{int(flags.sum())} rows ({rate:.1%}) look mislabelled; about "
-                 f"{est.n_estimated} errors estimated in the data, and about "
-                 f"{est.estimated_precision:.0%} of the flagged rows are expected to be real errors."
-                 + (f" {est.caveat} Treat these estimates as upper bounds and the flags as "
-                    "candidates; a stronger, better-calibrated model or embeddings help. To "
-                    f"measure the precision, review the {n_spot} "
-                    "random rows of the label_spot_check queue in 'assay review' (within 0.1 "
-                    "at 95 %)."
-                    if not est.reliable else "")
+        message=(_message(int(flags.sum()), rate, est, n_spot)
                  if flags.any() else "No likely label errors found."),
     )
+
+
+def _message(n_flagged: int, rate: float, est: LabelIssueEstimate, n_spot: int) -> str:
+    """The check's message: the estimates when reliable; otherwise why not, in one sentence,
+    and the spot check that measures the precision."""
+    if est.reliable:
+        return (f"{n_flagged} rows ({rate:.1%}) look mislabelled; about {est.n_estimated} errors "
+                f"estimated in the data, and about {est.estimated_precision:.0%} of the flagged "
+                "rows are expected to be real errors.")
+    return (f"{n_flagged} rows ({rate:.1%}) have labels that disagree with what the features "
+            f"predict; the estimates (about {est.n_estimated} errors, "
+            f"{est.estimated_precision:.0%} precision) are not reliable: {_reason(est)}. Review "
+            f"the {n_spot} random rows of the label_spot_check queue in 'assay review' to "
+            "measure the precision (within 0.1 at 95 %).")
+
+
+def _reason(est: LabelIssueEstimate) -> str:
+    """One clause saying why the estimates are not reliable."""
+    if est.model_accuracy < WEAK_MODEL_ACCURACY:
+        return (f"the model is weak (out-of-fold accuracy {est.model_accuracy:.0%}) and cannot "
+                "tell its own mistakes from label errors")
+    if est.calibration_gap > OVERCONFIDENCE_GAP:
+        return (f"the model is overconfident (confidence "
+                f"{est.model_accuracy + est.calibration_gap:.0%} against "
+                f"{est.model_accuracy:.0%} accuracy)")
+    if est.caveat.startswith("The estimate says"):
+        return (f"it says {est.noise_rate:.0%} of the labels are wrong, more than annotated data "
+                "usually holds: at such rates the disagreements are mostly overlapping classes "
+                "or outcome-like labels")
+    if est.caveat.startswith("Identical inputs"):
+        return ("identical inputs carry different labels at rates that differ from input to "
+                "input, as outcomes do, not annotation errors")
+    return (f"the features do not decide the label for {np.mean(~est.decided):.0%} of the rows, "
+            f"where {est.undecided_share:.0%} of the estimated errors sit (outcome-like labels "
+            "or too little signal)")
