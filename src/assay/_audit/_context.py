@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from assay.labels import LabelIssueEstimate
     from assay.models import CrossFit, ModelInput
 
-__all__ = ["AuditConfig", "AuditContext", "ArtifactCache"]
+__all__ = ["AuditConfig", "AuditContext", "ArtifactCache", "PARALLEL_FOLD_ROWS"]
+
+#: From this many rows the cross-fitting folds are fitted in parallel processes by default.
+PARALLEL_FOLD_ROWS = 20_000
 
 
 class ArtifactCache(Protocol):
@@ -151,7 +154,7 @@ class AuditContext:
 
                 res = cross_fit(x, self.labels, estimator=estimator,
                                 n_folds=cfg.n_folds, group=group, random_state=cfg.random_state,
-                                n_jobs=cfg.n_jobs, progress=self._fold_progress)
+                                n_jobs=self._fold_jobs(), progress=self._fold_progress)
                 k = self.dataset.n_classes
                 probs = res.pred_probs
                 if probs.shape[1] < k:  # classes after the largest present index
@@ -160,6 +163,17 @@ class AuditContext:
 
             self._crossfit = self._cached("pred_probs", params, compute)
         return self._crossfit
+
+    def _fold_jobs(self) -> int | None:
+        """Parallel fold fits: the user's ``n_jobs``, else one process per core (at most one per
+        fold) from 20,000 rows on, where a fold's fit outweighs starting a worker."""
+        import os
+
+        if self.config.n_jobs is not None:
+            return self.config.n_jobs
+        if self.dataset.n_rows < PARALLEL_FOLD_ROWS:
+            return None
+        return max(1, min(self.config.n_folds, os.cpu_count() or 1))
 
     def model_summary(self) -> dict[str, object]:
         """What produced the probabilities: the user, a given estimator, or the automatic
