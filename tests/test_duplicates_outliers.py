@@ -277,3 +277,16 @@ def test_duplicates_check_records_metric_and_rule():
     assert 0 < th["near_ratio"].value < 1 and th["intrinsic_dimension"].value > 1
     assert res.issues.loc[[0, 199], "is_near_duplicate"].all()
     assert res.checks["outliers"].summary["metric"] == "euclidean"
+
+
+def test_well_separated_clusters_are_not_outliers():
+    """Classes that form separate k-NN components (embeddings of distinct classes) are clusters,
+    not junk: only small detached groups are scored by their distance to the rest."""
+    from assay.outliers import find_outliers
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=50.0, size=(60, 8))  # 60 classes of 60 rows: each 1.7 % of rows
+    x = np.vstack([c + rng.normal(size=(60, 8)) for c in centres])
+    res = find_outliers(x, k=10)
+    assert res.is_outlier.mean() < 0.05
+    assert not res.detached.any()

@@ -4,7 +4,9 @@ The score is a row's mean distance to its k nearest neighbours. A tight group of
 (twenty blank or faint images, say) has small distances to its own members, so with k = 10 it
 looks like the densest part of the data. Such a group is detached in the k-NN graph: when an
 undirected component of the graph holds at most ``DETACHED_MAX_SHARE`` of the rows (at least
-``2 k``), its rows are scored by their mean distance to the k nearest rows outside it.
+``2 k``, at most ``DETACHED_MAX_ROWS``), its rows are scored by their mean distance to the k
+nearest rows outside every such group (one batched search). Larger components are clusters,
+not junk: well-separated classes of an embedding must not all become outliers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["OutlierResult", "find_outliers", "outlier_scores"]
 IQR_FACTOR = 1.7
 #: A k-NN graph component with at most this share of the rows (or 2k rows) is a detached group.
 DETACHED_MAX_SHARE = 0.02
+#: ... and never more than this many rows.
+DETACHED_MAX_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,14 @@ def find_outliers(
     d = np.where(np.isfinite(d), d, np.nan)
     mean_d = np.nanmean(d, axis=1)
     detached = np.zeros(x.shape[0], dtype=bool)
-    for rows in _detached_groups(graph, max(2 * graph.k, int(DETACHED_MAX_SHARE * x.shape[0]))):
-        outside = np.ones(x.shape[0], dtype=bool)
-        outside[rows] = False
-        k_out = min(graph.k, int(outside.sum()))
-        _, dist_out = knn_query(x[outside], x[rows], k=k_out, metric=graph.metric)
-        mean_d[rows] = dist_out.astype(np.float64).mean(axis=1)
+    max_size = max(2 * graph.k, min(int(DETACHED_MAX_SHARE * x.shape[0]), DETACHED_MAX_ROWS))
+    for rows in _detached_groups(graph, max_size):
         detached[rows] = True
+    if detached.any() and (~detached).sum() >= 1:
+        rows = np.flatnonzero(detached)
+        k_out = min(graph.k, int((~detached).sum()))
+        _, dist_out = knn_query(x[~detached], x[rows], k=k_out, metric=graph.metric)
+        mean_d[rows] = dist_out.astype(np.float64).mean(axis=1)
     q1, med, q3 = np.quantile(mean_d, [0.25, 0.5, 0.75])
     threshold = float(q3 + iqr_factor * (q3 - q1))
     scale = med if med > 0 else (mean_d.max() if mean_d.max() > 0 else 1.0)
