@@ -8,8 +8,8 @@ Three public functions:
 - :func:`leakage_summary` turns those pairs into one row per split pair: how much of the later
   (evaluation) split is leaked.
 - :func:`find_target_leakage` screens the columns of a table for features that predict the label
-  too well on their own, identifier columns whose order tracks the label, and text columns that
-  spell out the label.
+  far better alone than any other column, in a way the other columns together do not explain,
+  identifier columns whose order tracks the label, and text columns that spell out the label.
 
 The near-duplicate threshold
 ----------------------------
@@ -482,6 +482,25 @@ def leakage_summary(
 # Target leakage
 # --------------------------------------------------------------------------------------------
 _TL_COLUMNS = ["column", "check", "score", "baseline", "flagged", "detail"]
+_CANDIDATE_COLUMNS = [
+    "column", "balanced_accuracy", "best_other", "best_other_accuracy", "error_ratio",
+    "rest_accuracy", "error_auc", "rest_missed", "fixed_share", "near_copies", "set_aside",
+    "flagged",
+]
+# The model on the other columns ("the rest") is bounded so that a candidate costs a few seconds:
+# at most this many rows (a random sample), columns (the most predictive alone) and folds.
+_REST_MAX_ROWS = 3000
+_REST_MAX_COLUMNS = 50
+_REST_FOLDS = 3
+# Another column is a near copy of a candidate when their single-column predictions disagree on
+# at most this share of the smaller of their two error rates (two encodings of one leak agree
+# everywhere; two honest measurements of one thing disagree about as often as they err).
+_COPY_SHARE = 0.2
+# Numbers with at most this many distinct values are read as categories by the single-column
+# model (a code 0-9 needs more splits than a depth-4 tree finds greedily).
+_FEW_VALUES = 32
+# Category codes kept per column for the rest model (HistGradientBoosting takes at most 255).
+_REST_MAX_CATEGORIES = 250
 
 
 def find_target_leakage(
@@ -489,7 +508,10 @@ def find_target_leakage(
     label: Any,
     *,
     columns: Sequence[str] | None = None,
-    max_lift: float = 0.95,
+    min_accuracy: float = 0.93,
+    max_error_ratio: float = 0.6,
+    max_error_auc: float = 0.7,
+    max_candidates: int = 5,
     order_p_value: float = 0.001,
     text_rate: float = 0.5,
     n_folds: int = 5,
@@ -500,11 +522,31 @@ def find_target_leakage(
 
     Three checks, one result row per column and check:
 
-    - ``single_feature``: a model on that column alone (a depth-4 decision tree on numbers; the
-      in-fold majority label of each value on categories) is scored by stratified
-      ``n_folds``-fold balanced accuracy. ``score`` is the lift over chance
-      ``(bacc - 1/K) / (1 - 1/K)``; flagged at ``score >= max_lift`` (a single column that
-      nearly determines the label is either the label in disguise or a bug).
+    - ``single_feature``: a model on that column alone (a depth-4 decision tree with at least
+      5 rows a leaf on numbers with more than 32 values; the in-fold majority label of each
+      value on categories and on numbers with fewer values) is scored by stratified
+      ``n_folds``-fold balanced accuracy (``score``). A strong column is not a leak by itself
+      (iris' petal width alone reaches 0.95), so a column is judged against the other columns:
+      it is a *candidate* when its balanced accuracy reaches ``min_accuracy`` (the
+      ``max_candidates`` best), and is flagged when
+
+      1. its balanced error is at most ``max_error_ratio`` times that of the best *other* column
+         alone (``baseline``), near copies of it left out, so that two encodings of one leak do
+         not hide each other; and
+      2. the other columns together do not explain its mistakes: a model of all the other
+         columns (near copies left out; the better, out of fold, of a HistGradientBoosting
+         model with native categories and missing values and a logistic regression) gives
+         each row a doubt, one minus its probability of the row's label, and the AUC of that
+         doubt at telling the rows the column gets wrong from those it gets right is at most
+         ``max_error_auc``. An honest column fails where the other columns are unsure too
+         (iris' petal width: AUC 0.8; a score computed from the other columns: 0.9-1.0); the
+         mistakes of a leak, which knows the label from elsewhere, fall anywhere (about 0.5).
+
+      A column whose values are a one-to-one recoding of the classes is always flagged.
+      Columns flagged (by any check) are no yardstick for the others: candidates are judged
+      most accurate first without them, until nothing new is flagged. Independent leaks of
+      about one strength would still hide each other, so candidates that pass step 2 but not
+      step 1 (*suspects*) are judged once more without the other suspects.
     - ``identifier_order``: for identifier-like columns (integers or strings, at least 90 %
       distinct values), the labels read in the order of the identifier form runs; ``score`` is
       ``(expected runs - runs) / (expected runs - K)`` (about 0 for random order, 1 when sorted
@@ -515,6 +557,12 @@ def find_target_leakage(
       label's name as a word (``score``), against the share containing another class's name
       (``baseline``); flagged when ``score >= text_rate`` and ``score >= 3 * baseline``.
 
+    The defaults were chosen on ``benchmarks/real_data.py --part leakage`` (tuning tables
+    breast_cancer, wine, iris, anes96 and titanic; see ``docs/benchmarks/real_data.md``): a
+    leak at 0.95-0.96 balanced accuracy beside an honest column at 0.90 has an error ratio near
+    0.45 and an error AUC of 0.4-0.6; iris' petal width has a ratio near 0.8, and honest scores
+    computed from the other columns an AUC of 0.9 or more.
+
     Parameters
     ----------
     table : DataFrame
@@ -523,8 +571,18 @@ def find_target_leakage(
         The label column's name, or the labels themselves.
     columns : sequence of str, optional
         Columns to screen. Default: every column but the label.
-    max_lift : float, default=0.95
-        Lift over chance at which a single column is flagged.
+    min_accuracy : float, default=0.93
+        Single-column balanced accuracy at which a column becomes a leak candidate (between an
+        honest 0.90 and a leak at 0.95).
+    max_error_ratio : float, default=0.6
+        Largest ratio of a candidate's balanced error to the best other column's at which it is
+        flagged.
+    max_error_auc : float, default=0.7
+        Largest AUC of the other columns' doubt at finding a candidate's mistakes at which it
+        is flagged (0.5: its mistakes are unrelated to where the other columns are unsure).
+    max_candidates : int, default=5
+        Most candidates judged against a model of the other columns (the most accurate first);
+        each costs one cross-validated model on at most 3,000 rows and 50 columns.
     order_p_value : float, default=0.001
         Significance for the identifier-order check.
     text_rate : float, default=0.5
@@ -538,18 +596,36 @@ def find_target_leakage(
     -------
     pandas.DataFrame
         Columns ``column``, ``check``, ``score``, ``baseline``, ``flagged``, ``detail``; flagged
-        rows first. ``attrs["thresholds"]`` records the thresholds.
+        rows first. ``attrs["thresholds"]`` records the thresholds, ``attrs["candidates"]`` the
+        evidence per candidate (``balanced_accuracy``, ``best_other``,
+        ``best_other_accuracy``, ``error_ratio``, ``rest_accuracy`` of all other columns
+        together, ``error_auc``, ``rest_missed`` rows they miss and the ``fixed_share`` of
+        those the column gets right, ``near_copies``, ``set_aside`` flagged or suspected
+        columns left out, ``flagged``).
 
     Examples
     --------
     >>> import numpy as np, pandas as pd
     >>> from assay.leakage import find_target_leakage
     >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat(["cat", "dog"], 50)
-    >>> df = pd.DataFrame({"y": y, "noise": rng.normal(size=100), "copy": (y == "dog") * 1.0})
+    >>> y = rng.choice(["cat", "dog"], 400)
+    >>> flip = rng.permutation(400) < 16                     # the label with 4 % of it flipped
+    >>> df = pd.DataFrame({
+    ...     "y": y,
+    ...     "leak": np.where(flip, y == "cat", y == "dog") * 1.0,
+    ...     "honest": (y == "dog") + rng.normal(0, 0.4, 400),  # about 0.87 alone
+    ...     "noise": rng.normal(size=400),
+    ... })
     >>> res = find_target_leakage(df, "y")
     >>> res.loc[res["flagged"], "column"].tolist()
-    ['copy']
+    ['leak']
+    >>> ev = res.attrs["candidates"].iloc[0]
+    >>> print(f"{ev.balanced_accuracy:.3f} {ev.best_other} {ev.error_ratio:.2f} {ev.error_auc:.2f}")
+    0.959 honest 0.32 0.56
+    >>> print(res["detail"].iloc[0])  # doctest: +NORMALIZE_WHITESPACE
+    leak alone reaches 0.959 balanced accuracy; the best other column alone (honest) 0.870; all
+    other columns together 0.915; error ratio 0.32 (flagged at <= 0.6); the others' doubt finds
+    its mistakes with AUC 0.56 (flagged at <= 0.7); right on 100% of the 33 rows the others miss
     """
     owner = "find_target_leakage"
     if not isinstance(table, pd.DataFrame):
@@ -586,28 +662,28 @@ def find_target_leakage(
                 "columns", "names of columns of table", c, owner=owner,
                 hint=did_you_mean(str(c), table.columns).strip(),
             )
-    for name, v in (("max_lift", max_lift), ("text_rate", text_rate)):
-        if not (isinstance(v, int | float) and 0 < v <= 1):
+    for name, v in (("min_accuracy", min_accuracy), ("max_error_ratio", max_error_ratio),
+                    ("max_error_auc", max_error_auc), ("text_rate", text_rate)):
+        if isinstance(v, bool) or not (isinstance(v, int | float) and 0 < v <= 1):
             raise InvalidParameterError(name, "a float in (0, 1]", v, owner=owner)
+    max_candidates = check_int("max_candidates", max_candidates, low=0, owner=owner)
     n_folds = check_int("n_folds", n_folds, low=2, owner=owner)
     n_permutations = check_int("n_permutations", n_permutations, low=1, owner=owner)
     rng = check_random_state(random_state)
     n_classes = len(classes)
+    chance = 1.0 / n_classes
     folds = _stratified_folds(y, n_folds, rng)
-    rows: list[dict[str, Any]] = []
+    columns = list(columns)
+    preds = {c: _single_feature_pred(table[c], y, folds, n_classes) for c in columns}
+    bacc = {c: _balanced_accuracy(y, p, n_classes) for c, p in preds.items()}
+    ranked = sorted(columns, key=lambda c: -bacc[c])
+    candidates = [c for c in ranked if bacc[c] >= min_accuracy][:max_candidates]
+    screens: dict[Any, list[dict[str, Any]]] = {c: [] for c in columns}
     for col in columns:
         values = table[col]
-        bacc = _single_feature_bacc(values, y, folds, n_classes)
-        chance = 1.0 / n_classes
-        lift = (bacc - chance) / (1.0 - chance)
-        rows.append({
-            "column": col, "check": "single_feature", "score": lift, "baseline": 0.0,
-            "flagged": bool(lift >= max_lift),
-            "detail": f"balanced accuracy {bacc:.3f} from this column alone (chance {chance:.3f})",
-        })
         if _is_identifier(values):
             score, p = _order_runs(values, y, n_permutations, rng)
-            rows.append({
+            screens[col].append({
                 "column": col, "check": "identifier_order", "score": score, "baseline": 0.0,
                 "flagged": bool(p < order_p_value),
                 "detail": f"labels sorted by {col} form fewer runs than chance (p = {p:.4g})"
@@ -616,20 +692,289 @@ def find_target_leakage(
         if _is_text(values):
             own, other, usable = _label_in_text(values, y, [str(c) for c in classes], rng)
             if usable:
-                rows.append({
+                screens[col].append({
                     "column": col, "check": "label_in_text", "score": own, "baseline": other,
                     "flagged": bool(own >= text_rate and own >= 3 * other),
                     "detail": f"{own:.1%} of rows contain their own label's name, "
                               f"{other:.1%} another class's",
                 })
+    # Columns found to leak are not a yardstick for the others: judge the candidates, most
+    # accurate first, without the columns flagged so far, until no new column is flagged.
+    found = {c for c in columns
+             if any(r["flagged"] for r in screens[c]) or _is_label_recoding(table[c], y)}
+    evidence: dict[Any, dict[str, Any]] = {}
+    judged_with: dict[Any, frozenset] = {}
+
+    def judge(pool: list[Any], suspects: frozenset) -> bool:
+        """Judge the unflagged candidates in ``pool`` without the found and suspected columns."""
+        new = False
+        changed = True
+        while changed:
+            changed = False
+            for c in pool:
+                aside = frozenset(found | suspects) - {c}
+                if evidence.get(c, {}).get("flagged") or judged_with.get(c) == aside:
+                    continue
+                judged_with[c] = aside
+                evidence[c] = _judge_candidate(
+                    table, c, [d for d in columns if d not in aside], preds, bacc, y, n_classes,
+                    rng, max_error_ratio=max_error_ratio, max_error_auc=max_error_auc)
+                evidence[c]["set_aside"] = [d for d in columns if d in aside]
+                if evidence[c]["flagged"]:
+                    found.add(c)
+                    changed = new = True
+        return new
+
+    judge(candidates, frozenset())
+    # Independent leaks of about one strength hide each other (each is the other's best other
+    # column). Candidates whose mistakes the others do not explain are suspects: judge each
+    # without the other suspects, then the rest again without what that flagged.
+    while True:
+        suspects = frozenset(c for c in candidates if not evidence[c]["flagged"]
+                             and evidence[c]["error_auc"] <= max_error_auc)
+        if len(suspects) < 2 or not judge([c for c in candidates if c in suspects], suspects):
+            break
+        judge(candidates, frozenset())
+    rows: list[dict[str, Any]] = []
+    for col in columns:
+        rows.append(_single_feature_row(col, table[col], y, bacc, ranked, evidence.get(col),
+                                        chance, min_accuracy, max_error_ratio, max_error_auc))
+        rows.extend(screens[col])
     out = pd.DataFrame(rows, columns=_TL_COLUMNS)
     out = out.sort_values(["flagged", "score"], ascending=[False, False], kind="stable")
     out = out.reset_index(drop=True)
     out.attrs["thresholds"] = {
-        "max_lift": max_lift, "order_p_value": order_p_value, "text_rate": text_rate,
+        "min_accuracy": min_accuracy, "max_error_ratio": max_error_ratio,
+        "max_error_auc": max_error_auc, "max_candidates": max_candidates,
+        "order_p_value": order_p_value, "text_rate": text_rate,
         "text_ratio": 3.0, "identifier_min_distinct": 0.9, "n_folds": n_folds,
+        "near_copy_share": _COPY_SHARE,
+        "rest_model": f"the better of HistGradientBoosting (50 iterations) and logistic "
+                      f"regression, {_REST_FOLDS}-fold out-of-fold, at most {_REST_MAX_ROWS} "
+                      f"rows and {_REST_MAX_COLUMNS} columns",
+        "source": "min_accuracy between an honest column at 0.90 and a leak at 0.95; "
+                  "max_error_ratio and max_error_auc chosen on benchmarks/real_data.py --part "
+                  "leakage (tuning tables breast_cancer, wine, iris, anes96, titanic)",
     }
+    out.attrs["candidates"] = pd.DataFrame(
+        [evidence[c] for c in candidates], columns=_CANDIDATE_COLUMNS
+    )
     return out
+
+
+def _single_feature_row(
+    col: Any, values: pd.Series, y: np.ndarray, bacc: dict[Any, float], ranked: list[Any],
+    ev: dict[str, Any] | None, chance: float, min_accuracy: float, max_error_ratio: float,
+    max_error_auc: float,
+) -> dict[str, Any]:
+    """The ``single_feature`` result row of one column."""
+    acc = bacc[col]
+    if ev is None:
+        best = next((c for c in ranked if c != col), None)
+        baseline = bacc[best] if best is not None else chance
+        recoding = _is_label_recoding(values, y)
+        detail = f"balanced accuracy {acc:.3f} alone (chance {chance:.3f}); " + (
+            f"under {min_accuracy:g}, not a leak candidate" if acc < min_accuracy
+            else "not among the most accurate columns judged against the others")
+        if recoding:
+            detail = "a one-to-one recoding of the label; " + detail
+        return {"column": col, "check": "single_feature", "score": acc, "baseline": baseline,
+                "flagged": recoding, "detail": detail}
+    recoding = _is_label_recoding(values, y)
+    best = ev["best_other"]
+    parts = [f"{col!s} alone reaches {acc:.3f} balanced accuracy"]
+    parts.append(f"the best other column alone ({best!s}) {ev['best_other_accuracy']:.3f}"
+                 if best is not None else "no other column")
+    parts.append(f"all other columns together {ev['rest_accuracy']:.3f}")
+    detail = "; ".join(parts) + (
+        f"; error ratio {ev['error_ratio']:.2f} (flagged at <= {max_error_ratio:g}); the "
+        f"others' doubt finds its mistakes with AUC {ev['error_auc']:.2f} (flagged at <= "
+        f"{max_error_auc:g}); right on {ev['fixed_share']:.0%} of the {ev['rest_missed']} rows "
+        "the others miss"
+    )
+    if ev["near_copies"]:
+        detail += f"; near copies left out: {', '.join(map(str, ev['near_copies']))}"
+    if ev["set_aside"]:
+        detail += ("; flagged or suspected leaks left out: "
+                   f"{', '.join(map(str, ev['set_aside']))}")
+    if recoding:
+        detail = "a one-to-one recoding of the label; " + detail
+    return {"column": col, "check": "single_feature", "score": acc,
+            "baseline": ev["best_other_accuracy"], "flagged": bool(ev["flagged"] or recoding),
+            "detail": detail}
+
+
+def _judge_candidate(
+    table: pd.DataFrame, col: Any, columns: list[Any], preds: dict[Any, np.ndarray],
+    bacc: dict[Any, float], y: np.ndarray, n_classes: int, rng: np.random.Generator, *,
+    max_error_ratio: float, max_error_auc: float,
+) -> dict[str, Any]:
+    """Evidence on one candidate: the best other column, the rest's model, near copies."""
+    mine = preds[col]
+    err = float(np.mean(mine != y))
+    copies = []
+    for other in columns:
+        if other == col:
+            continue
+        err_o = float(np.mean(preds[other] != y))
+        if np.mean(preds[other] != mine) <= _COPY_SHARE * min(err, err_o):
+            copies.append(other)
+    others = sorted((c for c in columns if c != col and c not in copies), key=lambda c: -bacc[c])
+    best = others[0] if others else None
+    best_acc = bacc[best] if best is not None else 1.0 / n_classes
+    ratio = _error_ratio(1.0 - bacc[col], 1.0 - best_acc)
+    # The rest: an out-of-fold model on the other columns, on a sample of rows.
+    rows = np.arange(y.size)
+    if y.size > _REST_MAX_ROWS:
+        rows = np.sort(rng.choice(y.size, size=_REST_MAX_ROWS, replace=False))
+    y_s = y[rows]
+    rest_pred, rest_doubt = _rest_predictions(table.iloc[rows], others[:_REST_MAX_COLUMNS], y_s,
+                                              n_classes, rng)
+    rest_acc = _balanced_accuracy(y_s, rest_pred, n_classes)
+    missed = rest_pred != y_s
+    fixed = float(np.mean(mine[rows][missed] == y_s[missed])) if missed.any() else 0.0
+    auc = _doubt_auc(rest_doubt, mine[rows] != y_s)
+    return {
+        "column": col, "balanced_accuracy": bacc[col], "best_other": best,
+        "best_other_accuracy": best_acc, "error_ratio": ratio, "rest_accuracy": rest_acc,
+        "error_auc": auc, "rest_missed": int(missed.sum()), "fixed_share": fixed,
+        "near_copies": copies, "flagged": bool(ratio <= max_error_ratio and auc <= max_error_auc),
+    }
+
+
+def _doubt_auc(doubt: np.ndarray, wrong: np.ndarray) -> float:
+    """AUC of ``doubt`` at telling the rows in ``wrong`` from the others (0.5 when undefined)."""
+    n_wrong = int(wrong.sum())
+    n_right = wrong.size - n_wrong
+    if n_wrong == 0 or n_right == 0:
+        return 0.5
+    from scipy.stats import rankdata
+
+    ranks = rankdata(doubt)
+    return float((ranks[wrong].sum() - n_wrong * (n_wrong + 1) / 2) / (n_wrong * n_right))
+
+
+def _error_ratio(err: float, reference: float) -> float:
+    if reference > 0:
+        return float(err / reference)
+    return 1.0 if err <= 0 else float("inf")
+
+
+def _rest_predictions(
+    table: pd.DataFrame, columns: list[Any], y: np.ndarray, n_classes: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions of the better of two models on ``columns`` (majority if none).
+
+    A gradient-boosted model (native categories and missing values) and a logistic regression
+    (standardised numbers, one-hot categories): trees miss additive summaries of many columns
+    (a total score) that a linear model gets, and the other way round.
+    """
+    majority = int(np.argmax(np.bincount(y, minlength=n_classes)))
+    if not columns:
+        prior = np.bincount(y, minlength=n_classes) / y.size
+        return np.full(y.size, majority, dtype=np.int64), 1.0 - prior[y]
+    import warnings
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    x, categorical = _rest_matrix(table[columns])
+    linear = _rest_linear_matrix(x, categorical)
+    folds = _stratified_folds(y, _REST_FOLDS, rng)
+    best = np.full(y.size, majority, dtype=np.int64)
+    best_doubt = np.ones(y.size)
+    best_acc = -1.0
+    # One thread: the data are small, and OpenMP threads oversubscribed on a busy machine are
+    # orders of magnitude slower.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for kind in ("trees", "linear"):
+            pred = np.full(y.size, majority, dtype=np.int64)
+            p_true = np.zeros(y.size)
+            for f in range(_REST_FOLDS):
+                test = folds == f
+                train_classes = np.unique(y[~test])
+                if not test.any() or train_classes.size == 0:
+                    continue
+                if train_classes.size == 1:
+                    pred[test] = train_classes[0]
+                    p_true[test] = y[test] == train_classes[0]
+                    continue
+                if kind == "trees":
+                    model: Any = HistGradientBoostingClassifier(
+                        max_iter=50, learning_rate=0.2, max_leaf_nodes=15,
+                        early_stopping=False, random_state=0,
+                        categorical_features=categorical if categorical.any() else None,
+                    )
+                    model.fit(x[~test], y[~test])
+                    proba = model.predict_proba(x[test])
+                else:
+                    model = LogisticRegression(max_iter=300)
+                    model.fit(linear[~test], y[~test])
+                    proba = model.predict_proba(linear[test])
+                pred[test] = model.classes_[proba.argmax(axis=1)]
+                col = np.searchsorted(model.classes_, y[test])
+                seen = np.isin(y[test], model.classes_)
+                p_true[test] = np.where(seen, proba[np.arange(proba.shape[0]),
+                                                    np.minimum(col, proba.shape[1] - 1)], 0.0)
+            acc = _balanced_accuracy(y, pred, n_classes)
+            if acc > best_acc:
+                best, best_doubt, best_acc = pred, 1.0 - p_true, acc
+    return best, best_doubt
+
+
+def _rest_linear_matrix(x: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """Standardised numbers (median for missing, plus an indicator), top-20 one-hot codes."""
+    blocks = []
+    for j in range(x.shape[1]):
+        v = x[:, j]
+        missing = np.isnan(v)
+        if categorical[j]:
+            codes = np.where(missing, -1, v)
+            blocks.append((codes[:, None] == np.arange(20)[None, :]).astype(np.float64))
+            continue
+        fill = float(np.nanmedian(v)) if (~missing).any() else 0.0
+        v = np.where(missing, fill, v)
+        sd = float(v.std())
+        blocks.append(((v - v.mean()) / sd if sd > 0 else v * 0.0)[:, None])
+        if missing.any():
+            blocks.append(missing[:, None].astype(np.float64))
+    return np.hstack(blocks)
+
+
+def _rest_matrix(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers as floats (NaN missing), anything else as frequency-ranked category codes."""
+    cols = []
+    categorical = np.zeros(table.shape[1], dtype=bool)
+    for i, c in enumerate(table.columns):
+        v = table[c]
+        if pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v):
+            cols.append(v.to_numpy(dtype=np.float64, na_value=np.nan))
+            continue
+        codes, uniques = pd.factorize(v.astype(object))
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        rank = np.empty(len(uniques), dtype=np.float64)
+        rank[np.argsort(-counts, kind="stable")] = np.arange(len(uniques))
+        col = np.minimum(rank[np.maximum(codes, 0)], _REST_MAX_CATEGORIES) if len(uniques) else (
+            np.zeros(codes.size))
+        cols.append(np.where(codes >= 0, col, np.nan))
+        categorical[i] = True
+    return np.column_stack(cols), categorical
+
+
+def _is_label_recoding(values: pd.Series, y: np.ndarray) -> bool:
+    """True when the column's values and the classes are in one-to-one correspondence."""
+    if values.isna().any():
+        return False
+    codes, uniques = pd.factorize(values.astype(object))
+    n_classes = int(y.max()) + 1
+    if len(uniques) != np.count_nonzero(np.bincount(y, minlength=n_classes)):
+        return False
+    pairs = np.unique(codes.astype(np.int64) * n_classes + y)
+    return bool(pairs.size == len(uniques))
 
 
 def _stratified_folds(y: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
@@ -651,25 +996,31 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float
     return float(np.mean(hits[present] / counts[present]))
 
 
-def _single_feature_bacc(
+def _single_feature_pred(
     values: pd.Series, y: np.ndarray, folds: np.ndarray, n_classes: int
-) -> float:
-    """Out-of-fold balanced accuracy of a model on one column."""
+) -> np.ndarray:
+    """Out-of-fold predictions of a model on one column.
+
+    Numbers with more than 32 distinct values: a decision tree (depth 4, or enough for one leaf
+    per class, at least 5 rows a leaf). Anything else (codes, categories): the in-fold majority
+    label of each value.
+    """
     pred = np.empty(y.size, dtype=np.int64)
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric:
+    if numeric and values.nunique(dropna=True) > _FEW_VALUES:
         from sklearn.tree import DecisionTreeClassifier
 
         v = values.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(v)
         fill = np.nanmedian(v) if (~missing).any() else 0.0
         xm = np.column_stack([np.where(missing, fill, v), missing])
+        depth = max(4, int(np.ceil(np.log2(n_classes))) + 1)
         for f in np.unique(folds):
             test = folds == f
-            tree = DecisionTreeClassifier(max_depth=4, random_state=0)
+            tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=5, random_state=0)
             tree.fit(xm[~test], y[~test])
             pred[test] = tree.predict(xm[test])
-        return _balanced_accuracy(y, pred, n_classes)
+        return pred
     codes, _ = pd.factorize(values.astype(object), use_na_sentinel=False)
     n_values = int(codes.max()) + 1
     for f in np.unique(folds):
@@ -680,7 +1031,7 @@ def _single_feature_bacc(
         seen = table.sum(axis=1) > 0
         best = np.where(seen, table.argmax(axis=1), majority)
         pred[test] = best[codes[test]]
-    return _balanced_accuracy(y, pred, n_classes)
+    return pred
 
 
 def _is_identifier(values: pd.Series) -> bool:
