@@ -151,3 +151,14 @@ def test_permuted_probability_columns_are_refused():
         assay.audit(frame, label="y", pred_probs=p[:, [1, 2, 0]], checks=["label_issues"])
     weak = rng.dirichlet(np.ones(3), size=200)  # no signal: nothing to say about the order
     assay.audit(frame, label="y", pred_probs=weak, checks=["label_issues"])
+
+
+def test_a_table_of_free_text_falls_back_to_the_feature_vectors():
+    """A string column unique per row (free text not declared with --text) is not a category:
+    the model reads the featurizer's vectors instead of failing."""
+    rng = np.random.default_rng(5)
+    words = np.array(["red", "blue", "green", "small", "large"])
+    text = [" ".join(rng.choice(words, 4)) + f" {i}" for i in range(120)]
+    frame = pd.DataFrame({"t": text, "y": rng.integers(0, 2, 120)})
+    res = assay.audit(frame, label="y", checks=["label_issues"])
+    assert res.summary["model"]["input"] == "vectors"

@@ -103,14 +103,14 @@ class AuditContext:
         """What the classifier reads: the raw table columns for a plain table, else the
         featurizer's vectors (:func:`assay.models.model_input`)."""
         if self._model_input is None:
-            from assay.models import model_input
+            from assay.models import has_table_signal, model_input
 
             roles = self.dataset.roles
             plain = (self.dataset.embeddings is None and roles.text is None
                      and roles.image is None)
-            self._model_input = model_input(
-                self.dataset, vectors=None if plain else self.features.matrix)
-            if self._model_input.kind == "vectors" and plain:  # no usable table column
+            if plain and has_table_signal(self.dataset):
+                self._model_input = model_input(self.dataset)
+            else:  # text, images, embeddings, or table columns the model cannot read as they are
                 self._model_input = model_input(self.dataset, vectors=self.features.matrix)
         return self._model_input
 

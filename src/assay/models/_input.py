@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ModelInput", "model_input", "MAX_CATEGORIES"]
+__all__ = ["ModelInput", "has_table_signal", "model_input", "MAX_CATEGORIES"]
 
 #: Categories kept per categorical column (the most frequent; the rest share one code).
 #: HistGradientBoosting's native categorical support takes at most 255 bins, one for missing.
@@ -120,6 +120,32 @@ def model_input(dataset: Any, vectors: np.ndarray | None = None) -> ModelInput:
             "categorical": [n for n, m in zip(names, cat_mask, strict=True) if m],
             "dropped": dropped}
     return ModelInput(matrix, np.array(cat_mask, dtype=bool), "table", names, info)
+
+
+def has_table_signal(dataset: Any) -> bool:
+    """Whether some feature column is usable by the model as it is (a number, a boolean, or a
+    category that is neither constant nor unique per row).
+
+    Examples
+    --------
+    >>> import pandas as pd, assay
+    >>> from assay.models import has_table_signal
+    >>> has_table_signal(assay.load(pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}), label="y"))
+    True
+    """
+    roles = dataset.roles
+    for c in roles.features:
+        if c in (roles.text, roles.image):
+            continue
+        col = dataset.table[c]
+        if pd.api.types.is_bool_dtype(col):
+            return True
+        if pd.api.types.is_numeric_dtype(col):
+            if col.notna().any():
+                return True
+        elif _category_codes(col) is not None:
+            return True
+    return False
 
 
 def _category_codes(col: pd.Series) -> np.ndarray | None:
