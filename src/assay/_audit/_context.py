@@ -68,6 +68,7 @@ class AuditContext:
     _label_estimate: LabelIssueEstimate | None = None
     _model_input: ModelInput | None = None
     _crossfit: CrossFit | None = None
+    _row_content: Any = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -99,19 +100,23 @@ class AuditContext:
         return self._features
 
     @property
+    def row_content(self) -> Any:
+        """Raw row content for exact copies (image files by the hash of their bytes), read once
+        per audit (:func:`assay.data.row_content`); None with user embeddings."""
+        if self._row_content is None:
+            from assay.data import row_content
+
+            self._row_content = (row_content(self.dataset),)
+        return self._row_content[0]
+
+    @property
     def model_input(self) -> ModelInput:
         """What the classifier reads: the raw table columns for a plain table, else the
         featurizer's vectors (:func:`assay.models.model_input`)."""
         if self._model_input is None:
-            from assay.models import has_table_signal, model_input
+            from assay.models import model_input
 
-            roles = self.dataset.roles
-            plain = (self.dataset.embeddings is None and roles.text is None
-                     and roles.image is None)
-            if plain and has_table_signal(self.dataset):
-                self._model_input = model_input(self.dataset)
-            else:  # text, images, embeddings, or table columns the model cannot read as they are
-                self._model_input = model_input(self.dataset, vectors=self.features.matrix)
+            self._model_input = model_input(self.dataset, vectors=lambda: self.features.matrix)
         return self._model_input
 
     @property

@@ -155,20 +155,23 @@ def _received(exc: BaseException) -> object | None:
     return inputs[0] if len(inputs) == 1 and isinstance(inputs[0], str) else None
 
 
+def _command_names() -> list[str]:
+    return sorted(c.name for c in app.registered_commands if c.name)
+
+
 def _did_you_mean(message: str) -> str:
     """The suffix " Did you mean 'audit'?" for the command named in ``message``, or ""."""
-    import difflib
     import re
 
+    from assay._validation import did_you_mean
+
     match = re.search(r"'([^']*)'", message)
-    names = sorted(c.name for c in app.registered_commands if c.name)
-    close = difflib.get_close_matches(match.group(1), names, n=1) if match else []
-    return f" Did you mean {close[0]!r}?" if close else ""
+    return did_you_mean(match.group(1), _command_names()) if match else ""
 
 
 def _command_path(args: list[str]) -> str:
     """'assay COMMAND' for the first command name in ``args`` (errors raised without a context)."""
-    names = {c.name for c in app.registered_commands if c.name}
+    names = set(_command_names())
     return next((f"assay {a}" for a in args if a in names), "assay")
 
 

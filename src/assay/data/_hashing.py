@@ -99,8 +99,8 @@ def row_content(dataset: Any) -> pd.DataFrame | None:
         return None
     frame = dataset.table[cols].copy()
     if roles.image is not None:
-        root = dataset.root
-        paths = [p if p.is_absolute() or root is None else root / p
-                 for p in (Path(v) for v in dataset.table[roles.image].astype(str))]
+        from assay.data._featurize import resolve_path
+
+        paths = [resolve_path(dataset.root, v) for v in dataset.table[roles.image].astype(str)]
         frame[roles.image] = file_hashes(paths)
     return frame

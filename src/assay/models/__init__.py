@@ -9,7 +9,7 @@ from assay.models._choice import (
     make_model,
 )
 from assay.models._crossfit import CrossFit, cross_fit, cross_val_pred_probs, default_estimator
-from assay.models._input import ModelInput, has_table_signal, model_input
+from assay.models._input import ModelInput, model_input
 
 __all__ = [
     "MODEL_NAMES",
@@ -22,7 +22,6 @@ __all__ = [
     "cross_fit",
     "cross_val_pred_probs",
     "default_estimator",
-    "has_table_signal",
     "make_model",
     "model_input",
 ]

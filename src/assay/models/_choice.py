@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from assay.exceptions import InvalidParameterError
 from assay.models._input import ModelInput
@@ -129,7 +130,7 @@ def _dense_pipeline(mi: ModelInput, final: Any) -> Any:
     return make_pipeline(ColumnTransformer(parts), StandardScaler(), final)
 
 
-class KNNProbaClassifier:
+class KNNProbaClassifier(ClassifierMixin, BaseEstimator):
     """Distance-weighted k-NN probabilities with add-one smoothing (no zero probabilities).
 
     ``P(class j | x) = (sum of weights of neighbours in j + alpha / K) / (sum of weights + alpha)``
@@ -146,22 +147,10 @@ class KNNProbaClassifier:
     [0, 1]
     """
 
-    _estimator_type = "classifier"
-
     def __init__(self, n_neighbors: int = 15, metric: str = "euclidean", alpha: float = 1.0):
         self.n_neighbors = n_neighbors
         self.metric = metric
         self.alpha = alpha
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """scikit-learn parameters."""
-        return {"n_neighbors": self.n_neighbors, "metric": self.metric, "alpha": self.alpha}
-
-    def set_params(self, **params: Any) -> KNNProbaClassifier:
-        """Set scikit-learn parameters."""
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
 
     def fit(self, x: Any, y: Any) -> KNNProbaClassifier:
         """Store the training rows."""
@@ -190,7 +179,7 @@ class KNNProbaClassifier:
         return np.asarray(self.classes_[np.argmax(self.predict_proba(x), axis=1)])
 
 
-class BlendClassifier:
+class BlendClassifier(ClassifierMixin, BaseEstimator):
     """The mean of several classifiers' probabilities (each fitted on the same rows).
 
     Examples
@@ -205,20 +194,8 @@ class BlendClassifier:
     np.float64(1.0)
     """
 
-    _estimator_type = "classifier"
-
     def __init__(self, estimators: list[Any]):
         self.estimators = estimators
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """scikit-learn parameters."""
-        return {"estimators": self.estimators}
-
-    def set_params(self, **params: Any) -> BlendClassifier:
-        """Set scikit-learn parameters."""
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
 
     def __repr__(self) -> str:
         return "BlendClassifier(" + ", ".join(type(e).__name__ for e in self.estimators) + ")"
@@ -244,7 +221,7 @@ class BlendClassifier:
         return np.asarray(self.classes_[np.argmax(self.predict_proba(x), axis=1)])
 
 
-class AutoClassifier:
+class AutoClassifier(ClassifierMixin, BaseEstimator):
     """Choose among named candidates by cross-validated log-loss, then fit the best.
 
     ``fit(x, y)`` scores each candidate on a stratified sample of at most ``max_rows`` of the
@@ -264,8 +241,6 @@ class AutoClassifier:
     True
     """
 
-    _estimator_type = "classifier"
-
     def __init__(self, candidates: tuple[str, ...] = ("logistic", "hgb"),
                  categorical: Any = None, kind: str = "table", metric: str = "euclidean",
                  max_rows: int = SELECTION_ROWS, inner_folds: int = 3,
@@ -278,18 +253,6 @@ class AutoClassifier:
         self.inner_folds = inner_folds
         self.budget_s = budget_s
         self.random_state = random_state
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """scikit-learn parameters."""
-        return {k: getattr(self, k) for k in ("candidates", "categorical", "kind", "metric",
-                                              "max_rows", "inner_folds", "budget_s",
-                                              "random_state")}
-
-    def set_params(self, **params: Any) -> AutoClassifier:
-        """Set scikit-learn parameters."""
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
 
     def __repr__(self) -> str:
         return f"AutoClassifier(candidates={tuple(self.candidates)!r})"

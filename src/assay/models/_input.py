@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ModelInput", "has_table_signal", "model_input", "MAX_CATEGORIES"]
+__all__ = ["ModelInput", "model_input", "MAX_CATEGORIES"]
 
 #: Categories kept per categorical column (the most frequent; the rest share one code).
 #: HistGradientBoosting's native categorical support takes at most 255 bins, one for missing.
@@ -45,20 +46,23 @@ class ModelInput:
         return int(self.matrix.shape[1])
 
 
-def model_input(dataset: Any, vectors: np.ndarray | None = None) -> ModelInput:
+def model_input(
+    dataset: Any, vectors: np.ndarray | Callable[[], np.ndarray] | None = None
+) -> ModelInput:
     """The classifier's input for ``dataset``: its raw table columns when it is a plain table.
 
     A table (feature columns only: no text, image or embeddings) is given to the model as it is,
     numbers with their missing values and categories as codes, so that a gradient-boosted model
     with native categorical and missing-value support sees what the user sees. Anything else
-    (text, images, embeddings, or a mix) is read through ``vectors``, the featurizer's matrix.
+    (text, images, embeddings, or a mix), or a table with no column the model can read as it is
+    (free text not declared as text, say), is read through ``vectors``, the featurizer's matrix.
     Nothing here looks at the labels: category codes are by frequency over all rows.
 
     Parameters
     ----------
     dataset : Dataset
-    vectors : ndarray of shape (N, d), optional
-        The featurizer's matrix; required unless the dataset is a plain table.
+    vectors : ndarray of shape (N, d), or a callable returning it, optional
+        The featurizer's matrix; called only when the table cannot be read as it is.
 
     Returns
     -------
@@ -79,11 +83,7 @@ def model_input(dataset: Any, vectors: np.ndarray | None = None) -> ModelInput:
     plain_table = (dataset.embeddings is None and roles.text is None and roles.image is None
                    and bool(tab_cols))
     if not plain_table:
-        if vectors is None:
-            raise ValueError("model_input needs the feature vectors for non-table data")
-        x = np.asarray(vectors, dtype=np.float64)
-        return ModelInput(x, np.zeros(x.shape[1], dtype=bool), "vectors",
-                          [f"dim_{i}" for i in range(x.shape[1])], {"source": "features"})
+        return _vectors_input(vectors)
     blocks: list[np.ndarray] = []
     cat_mask: list[bool] = []
     names: list[str] = []
@@ -110,11 +110,7 @@ def model_input(dataset: Any, vectors: np.ndarray | None = None) -> ModelInput:
             cat_mask.append(True)
         names.append(str(c))
     if not blocks:
-        if vectors is None:
-            raise ValueError("model_input found no usable table column and no vectors")
-        x = np.asarray(vectors, dtype=np.float64)
-        return ModelInput(x, np.zeros(x.shape[1], dtype=bool), "vectors",
-                          [f"dim_{i}" for i in range(x.shape[1])], {"source": "features"})
+        return _vectors_input(vectors)
     matrix = np.column_stack(blocks)
     info = {"source": "table", "numeric": [n for n, m in zip(names, cat_mask, strict=True) if not m],
             "categorical": [n for n, m in zip(names, cat_mask, strict=True) if m],
@@ -122,30 +118,13 @@ def model_input(dataset: Any, vectors: np.ndarray | None = None) -> ModelInput:
     return ModelInput(matrix, np.array(cat_mask, dtype=bool), "table", names, info)
 
 
-def has_table_signal(dataset: Any) -> bool:
-    """Whether some feature column is usable by the model as it is (a number, a boolean, or a
-    category that is neither constant nor unique per row).
-
-    Examples
-    --------
-    >>> import pandas as pd, assay
-    >>> from assay.models import has_table_signal
-    >>> has_table_signal(assay.load(pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}), label="y"))
-    True
-    """
-    roles = dataset.roles
-    for c in roles.features:
-        if c in (roles.text, roles.image):
-            continue
-        col = dataset.table[c]
-        if pd.api.types.is_bool_dtype(col):
-            return True
-        if pd.api.types.is_numeric_dtype(col):
-            if col.notna().any():
-                return True
-        elif _category_codes(col) is not None:
-            return True
-    return False
+def _vectors_input(vectors: np.ndarray | Callable[[], np.ndarray] | None) -> ModelInput:
+    if vectors is None:
+        raise ValueError("model_input needs the feature vectors: the data is not a table the "
+                         "model can read as it is")
+    x = np.asarray(vectors() if callable(vectors) else vectors, dtype=np.float64)
+    return ModelInput(x, np.zeros(x.shape[1], dtype=bool), "vectors",
+                      [f"dim_{i}" for i in range(x.shape[1])], {"source": "features"})
 
 
 def _category_codes(col: pd.Series) -> np.ndarray | None:

@@ -7,7 +7,6 @@ import pandas as pd
 from assay._audit._context import AuditContext
 from assay._audit._registry import register_check
 from assay._audit._result import CheckResult, Threshold
-from assay.data import row_content
 from assay.duplicates import NEAR_ALPHA, NEAR_FRACTION, find_duplicates
 
 FAIL_SHARE = 0.05
@@ -18,7 +17,7 @@ def check_duplicates(ctx: AuditContext) -> CheckResult:
     """Exact copies (content hash; image files by their bytes) and near copies (local ratio test
     on the shared k-NN graph), as sets."""
     ds = ctx.dataset
-    res = find_duplicates(ctx.features.matrix, knn=ctx.knn, content=row_content(ds))
+    res = find_duplicates(ctx.features.matrix, knn=ctx.knn, content=ctx.row_content)
     metric = ctx.knn.metric
     reason = (ctx.features.metric_reason if metric == ctx.features.metric
               else "set by the audit's metric option")

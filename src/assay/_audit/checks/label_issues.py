@@ -79,6 +79,7 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "undecided_share": est.undecided_share,
             "n_undecided_rows": int((~est.decided).sum()),
             "caveat": est.caveat,
+            "unreliable_reason": est.reason,
             "spot_check_size": n_spot,
             "n_flagged_by_annotators_only": n_from_annotators,
         },
@@ -115,21 +116,24 @@ def _message(n_flagged: int, rate: float, est: LabelIssueEstimate, n_spot: int) 
 
 
 def _reason(est: LabelIssueEstimate) -> str:
-    """One clause saying why the estimates are not reliable."""
-    if est.model_accuracy < WEAK_MODEL_ACCURACY:
-        return (f"the model is weak (out-of-fold accuracy {est.model_accuracy:.0%}) and cannot "
-                "tell its own mistakes from label errors")
-    if est.calibration_gap > OVERCONFIDENCE_GAP:
-        return (f"the model is overconfident (confidence "
-                f"{est.model_accuracy + est.calibration_gap:.0%} against "
-                f"{est.model_accuracy:.0%} accuracy)")
-    if est.caveat.startswith("The estimate says"):
-        return (f"it says {est.noise_rate:.0%} of the labels are wrong, more than annotated data "
-                "usually holds: at such rates the disagreements are mostly overlapping classes "
-                "or outcome-like labels")
-    if est.caveat.startswith("Identical inputs"):
-        return ("identical inputs carry different labels at rates that differ from input to "
-                "input, as outcomes do, not annotation errors")
-    return (f"the features do not decide the label for {np.mean(~est.decided):.0%} of the rows, "
-            f"where {est.undecided_share:.0%} of the estimated errors sit (outcome-like labels "
-            "or too little signal)")
+    """One clause saying why the estimates are not reliable (by ``est.reason``)."""
+    clauses = {
+        "weak_model": lambda: (f"the model is weak (out-of-fold accuracy "
+                               f"{est.model_accuracy:.0%}) and cannot tell its own mistakes from "
+                               "label errors"),
+        "overconfident": lambda: (f"the model is overconfident (confidence "
+                                  f"{est.model_accuracy + est.calibration_gap:.0%} against "
+                                  f"{est.model_accuracy:.0%} accuracy)"),
+        "input_conflicts": lambda: ("identical inputs carry different labels at rates that "
+                                    "differ from input to input, as outcomes do, not "
+                                    "annotation errors"),
+        "error_rate": lambda: (f"it says {est.noise_rate:.0%} of the labels are wrong, more "
+                               "than annotated data usually holds: at such rates the "
+                               "disagreements are mostly overlapping classes or outcome-like "
+                               "labels"),
+        "undecided": lambda: (f"the features do not decide the label for "
+                              f"{np.mean(~est.decided):.0%} of the rows, where "
+                              f"{est.undecided_share:.0%} of the estimated errors sit "
+                              "(outcome-like labels or too little signal)"),
+    }
+    return clauses[est.reason]()

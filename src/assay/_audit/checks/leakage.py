@@ -25,9 +25,7 @@ MAX_TARGET_ROWS = 20_000
 
 
 def _content(ctx: AuditContext) -> pd.DataFrame | None:
-    from assay.data import row_content  # raw columns; image files by the hash of their bytes
-
-    return row_content(ctx.dataset)
+    return ctx.row_content  # raw columns; image files by the hash of their bytes
 
 
 @register_check("leakage", needs=("features", "knn", "split"))
