@@ -29,7 +29,8 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 
 def _np_ce(z, y, w=None):
     per = -_log_softmax(z)[np.arange(len(y)), y]
-    return float(np.mean(per if w is None else per * w[y]))
+    # weighted: sum(w_y l) / sum(w_y), as torch.nn.functional.cross_entropy(weight=w)
+    return float(np.mean(per) if w is None else np.sum(per * w[y]) / np.sum(w[y]))
 
 
 @pytest.fixture

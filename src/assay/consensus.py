@@ -15,11 +15,21 @@ confusion matrix per annotator ``theta[g, k, l] = P(annotator g says l | true cl
 
 * initialisation: the posteriors are the majority-vote shares of each item (as crowd-kit);
 * M-step: ``pi_k`` and ``theta[g, k, :]`` are posterior-weighted counts plus ``smoothing``
-  pseudo-counts per cell (a symmetric Dirichlet(1 + smoothing) prior, i.e. MAP estimation; with
-  ``smoothing=0`` it is maximum likelihood, probabilities clipped at 1e-10);
+  pseudo-counts per cell (a symmetric Dirichlet(1 + smoothing) prior, i.e. MAP estimation).
+  With ``smoothing=0`` it is maximum likelihood exactly as crowd-kit's ``DawidSkene``: counts are
+  clipped at 1e-10 and each row ``theta[g, k, :]`` is normalised over the labels annotator ``g``
+  actually used (labels they never gave get probability 0), so a true class on which ``g``'s items
+  carry no posterior mass gets the uniform distribution over ``g``'s used labels;
 * E-step: ``P(true class of item i = k) ∝ pi_k prod_g theta[g, k, label_gi]`` (in log space);
+* one iteration is one E-step followed by one M-step; ``n_iter`` iterations run ``n_iter``
+  E-steps, and the posteriors returned are those of the last E-step (the confusion matrices and
+  prior those of the M-step after it), as crowd-kit's ``probas_`` / ``errors_`` after
+  ``DawidSkene(n_iter=n_iter)``;
 * convergence: stops when the log-likelihood improves by less than ``tol`` relative to its size, or
-  after ``max_iter`` iterations (``converged`` says which).
+  after ``max_iter`` iterations (``converged`` says which; reaching the cap without converging
+  also emits a :class:`sklearn.exceptions.ConvergenceWarning`). crowd-kit instead stops when its
+  evidence lower bound per rating improves by less than its ``tol``, so the two stop at the same
+  iteration only when told to run a fixed number (``tol=0`` here, ``tol=-inf`` there).
 
 The consensus label is the class with the largest posterior (ties: first in class order), its
 ``confidence`` that posterior. An annotator's ``accuracy`` is the posterior-expected share of their
@@ -28,6 +38,7 @@ labels that are correct: the mean over their ratings of ``P(true class = their l
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -35,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
 
 from assay._validation import check_choice, check_int, check_random_state
 from assay.agreement._io import encode_values, long_frame
@@ -78,6 +90,13 @@ class _Encoded:
             (np.ones(n), (self.annotator * k + self.label, np.arange(n))),
             shape=(len(self.annotators) * k, n),
         )
+
+    @cached_property
+    def used(self) -> np.ndarray:
+        """(G, K) bool: whether annotator ``g`` gave label ``l`` at least once."""
+        n_ann, k = len(self.annotators), len(self.classes)
+        hits = np.bincount(self.annotator * k + self.label, minlength=n_ann * k)
+        return hits.reshape(n_ann, k) > 0
 
     @cached_property
     def counts(self) -> np.ndarray:
@@ -211,11 +230,12 @@ class DawidSkeneResult:
     confusion : numpy.ndarray of shape (annotators, classes, classes)
         ``confusion[g, k, l] = P(annotator g says class l | true class k)``; rows sum to 1.
     n_iter : int
-        EM iterations run.
+        EM iterations run (E-steps; ``posteriors`` come from the last one).
     converged : bool
-        Whether the relative log-likelihood change fell below ``tol``.
+        Whether the relative log-likelihood change fell below ``tol`` before ``max_iter``.
     log_likelihood : float
-        Final (penalised, with ``smoothing > 0``) log-likelihood of the ratings.
+        Log-likelihood of the ratings (penalised, with ``smoothing > 0``) under the returned
+        ``priors`` and ``confusion``.
     """
 
     labels: pd.DataFrame
@@ -243,7 +263,11 @@ class DawidSkeneResult:
 def _m_step(
     enc: _Encoded, post: np.ndarray, smoothing: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class prior (K,) and confusion matrices (G, K_true, K_given) from posteriors (U, K)."""
+    """Class prior (K,) and confusion matrices (G, K_true, K_given) from posteriors (U, K).
+
+    With ``smoothing > 0`` every cell gets the pseudo-count; with ``smoothing == 0`` only the
+    labels an annotator used are kept (crowd-kit's maximum-likelihood M-step), the others are 0.
+    """
     n_classes, n_ann = post.shape[1], len(enc.annotators)
     prior = post.sum(axis=0) + smoothing
     prior = np.clip(prior / prior.sum(), 1e-10, None)
@@ -251,6 +275,8 @@ def _m_step(
     counts = np.asarray(enc.key_matrix @ post[enc.item])
     conf = counts.reshape(n_ann, n_classes, n_classes).transpose(0, 2, 1) + smoothing
     conf = np.clip(conf, 1e-10, None)
+    if smoothing <= 0:
+        conf = np.where(enc.used[:, None, :], conf, 0.0)
     conf /= conf.sum(axis=2, keepdims=True)
     return prior, conf
 
@@ -259,7 +285,8 @@ def _e_step(
     enc: _Encoded, prior: np.ndarray, conf: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Posteriors (U, K) and the log-likelihood of the ratings."""
-    log_conf = np.log(conf)[enc.annotator, :, enc.label]  # (N, K_true)
+    # only the (annotator, given label) cells that occur: with smoothing=0 the others are 0
+    log_conf = np.log(conf[enc.annotator, :, enc.label])  # (N, K_true)
     log_post = np.asarray(enc.item_matrix @ log_conf) + np.log(prior)[None, :]
     top = log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post - top)
@@ -289,16 +316,24 @@ def dawid_skene(
     item, annotator, label : str
         Column names.
     max_iter : int, default 100
-        Maximum EM iterations.
+        Maximum EM iterations (E-step + M-step each); crowd-kit's ``n_iter``.
     tol : float, default 1e-7
-        Stop when the log-likelihood improves by less than ``tol * |log-likelihood|``.
+        Stop when the log-likelihood improves by less than ``tol * |log-likelihood|``; 0 runs
+        ``max_iter`` iterations unless the log-likelihood stops changing exactly.
     smoothing : float, default 0.01
         Dirichlet pseudo-count added to every confusion-matrix cell and class-prior entry; 0 for
-        plain maximum likelihood (as crowd-kit).
+        plain maximum likelihood, which gives crowd-kit's ``DawidSkene(n_iter=max_iter)``
+        posteriors, labels and confusion matrices (up to rounding; see the module docstring).
 
     Returns
     -------
     DawidSkeneResult
+
+    Warns
+    -----
+    sklearn.exceptions.ConvergenceWarning
+        When ``max_iter`` iterations ran without the log-likelihood converging (the result has
+        ``converged=False``).
 
     Examples
     --------
@@ -325,18 +360,30 @@ def _fit_dawid_skene(
     post = counts / counts.sum(axis=1, keepdims=True)
     prior, conf = _m_step(enc, post, smoothing)
     ll_old = -np.inf
+    change = np.inf
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007
+        # iteration n_iter: E-step (posteriors returned), then M-step (parameters returned)
         post, ll = _e_step(enc, prior, conf)
         ll += _log_prior_penalty(prior, conf, smoothing)
         prior, conf = _m_step(enc, post, smoothing)
-        if abs(ll - ll_old) <= tol * max(abs(ll), 1.0):
+        change = abs(ll - ll_old)
+        if change <= tol * max(abs(ll), 1.0):
             converged = True
             break
         ll_old = ll
-    post, ll = _e_step(enc, prior, conf)
-    ll += _log_prior_penalty(prior, conf, smoothing)
+    if not converged:
+        warnings.warn(
+            ConvergenceWarning(
+                f"Dawid-Skene did not converge in max_iter={max_iter} EM iterations: the last "
+                f"log-likelihood change was {change:.3g}, expected at most tol * |log-likelihood|"
+                f" = {tol * max(abs(ll), 1.0):.3g}. The posteriors are those of the last "
+                "iteration (result.converged is False). Raise max_iter or tol to fix it."
+            ),
+            stacklevel=3,
+        )
+    ll = _e_step(enc, prior, conf)[1] + _log_prior_penalty(prior, conf, smoothing)
     return _result(enc, post, prior, conf, n_iter, converged, ll)
 
 

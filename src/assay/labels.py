@@ -5,8 +5,14 @@ thresholds, a confident joint of (given, true) labels calibrated to the label co
 ``prune_by_noise_rate`` (the default: for each off-diagonal cell of the joint, the rows with the
 largest margin) or ``off_diagonal`` (every confidently counted row whose guessed class differs
 from its label). In both, a row whose given label is the model's top prediction is never flagged.
-On the same inputs the flags equal cleanlab's ``find_label_issues`` with ``filter_by`` set to
-``"prune_by_noise_rate"`` or ``"confident_learning"`` (tested).
+On the same inputs the flags of ``method="prune_by_noise_rate"`` / ``"off_diagonal"`` equal
+cleanlab's ``find_label_issues`` with ``filter_by="prune_by_noise_rate"`` /
+``"confident_learning"`` (and :func:`compute_confident_joint` equals cleanlab's
+``compute_confident_joint``), including exact rounding and margin ties on tiny inputs: sums are
+taken in cleanlab's order and ties go through the same ``np.argsort`` calls (tested on random
+and hand-found tied inputs, ``tests/test_confident_ties.py``). ``pred_probs`` is copied to C order
+first, so no result depends on the caller's memory order. The ``"hybrid"`` and ``"posterior"``
+methods have no cleanlab counterpart.
 
 Beyond the flags, :func:`estimate_label_issues` says how many errors the data likely holds and
 the expected precision of the flagged set, so a user knows how far to trust the list.
@@ -68,7 +74,8 @@ UNDECIDED_ERROR_SHARE = 0.3
 
 def _inputs(labels: Any, pred_probs: Any) -> tuple[np.ndarray, np.ndarray]:
     y = check_labels(labels, min_classes=1)
-    p = check_pred_probs(pred_probs, n_rows=len(y))
+    # C order: row sums and argsorts then run the same way whatever the caller's memory order
+    p = np.ascontiguousarray(check_pred_probs(pred_probs, n_rows=len(y)))
     if y.max() >= p.shape[1]:
         raise InputValidationError(
             f"labels contain class index {int(y.max())} but pred_probs has only {p.shape[1]} "

@@ -2,6 +2,13 @@
 
 ``labels`` is int64 (N,) in ``0..K-1``; ``pred_probs`` float64 (N, K) with rows summing to 1.
 Matrices are indexed ``[given label, true label]`` unless named ``prune`` (transposed).
+
+Every floating-point sum is taken in the order cleanlab takes it (``np.mean`` of each class's
+probabilities; the calibrated joint summed column by column, as cleanlab holds it in Fortran
+order), and every choice among exact ties goes through the same ``np.argsort`` call as cleanlab,
+so that rounding ties on tiny inputs come out as in ``cleanlab.count.compute_confident_joint``
+and ``cleanlab.filter.find_label_issues``. ``np.argsort``'s order among equal values is numpy's
+(it can depend on the CPU's sorting kernels); it is the same for both because the call is.
 """
 
 from __future__ import annotations
@@ -13,13 +20,19 @@ THRESHOLD_FLOOR = 2e-6  # confident thresholds are clipped from below to this
 
 
 def confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """Per-class threshold t_j: mean p_j over rows labelled j (2.0, never reached, if absent)."""
+    """Per-class threshold t_j: mean p_j over rows labelled j (2.0, never reached, if absent).
+
+    Each mean is ``np.mean`` of the class's probabilities in row order, as cleanlab computes it
+    (a different summation order can move a threshold by one unit in the last place).
+    """
     k = pred_probs.shape[1]
-    counts = np.bincount(labels, minlength=k)
-    sums = np.bincount(labels, weights=pred_probs[np.arange(len(labels)), labels], minlength=k)
+    own = pred_probs[np.arange(len(labels)), labels]
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(k + 1))
     t = np.full(k, 2.0)
-    present = counts > 0
-    t[present] = sums[present] / counts[present]
+    for j in range(k):
+        if bounds[j + 1] > bounds[j]:
+            t[j] = np.mean(own[order[bounds[j] : bounds[j + 1]]])
     return np.maximum(t, THRESHOLD_FLOOR)
 
 
@@ -44,29 +57,39 @@ def confident_joint(labels: np.ndarray, guess: np.ndarray, mask: np.ndarray, k: 
 
 
 def calibrate_joint(cj: np.ndarray, label_counts: np.ndarray) -> np.ndarray:
-    """Rescale rows to the given-label counts, the total to N, and round keeping row totals."""
+    """Rescale rows to the given-label counts, the total to N, and round keeping row totals.
+
+    The total is summed column by column (``ravel(order="F")``): cleanlab holds this matrix in
+    Fortran order and ``np.sum`` adds it in memory order, and the last bit of the total decides
+    exact .5 rounding ties on tiny inputs.
+    """
     rows = cj.sum(axis=1, keepdims=True).astype(np.float64)
     cal = cj / np.maximum(rows, 1e-100) * label_counts[:, None]
-    cal = cal / max(cal.sum(), 1e-100) * label_counts.sum()
-    return round_rows(cal)
+    total = float(np.add.reduce(cal.ravel(order="F")))
+    cal = cal / max(total, 1e-100) * int(label_counts.sum())
+    return round_rows(np.ascontiguousarray(cal))
 
 
 def round_rows(mat: np.ndarray) -> np.ndarray:
     """Round each row to integers whose sum equals the rounded row sum.
 
-    Entries are first rounded; the remaining difference is given to (or taken from) the entries
-    with the largest (smallest) rounding residue, as in the reference implementation. Exact
-    residue ties are broken by column order (so results can depend on the class order when
-    counts are tiny and tie exactly).
+    Entries are first rounded (half to even); the remaining difference is given to (or taken
+    from) the entries with the largest (smallest) rounding residue, row by row exactly as
+    cleanlab's ``round_preserving_sum`` (same sums, same ``np.argsort`` call, same loop), so exact
+    residue ties are broken as cleanlab breaks them.
     """
     ints = np.round(mat)
-    target = np.round(mat.sum(axis=1))
-    diff = (target - ints.sum(axis=1)).astype(np.int64)
-    for r in np.flatnonzero(diff):
-        step = 1 if diff[r] > 0 else -1
-        residue = mat[r] - ints[r]
-        order = np.argsort(residue)[::-step][: min(abs(int(diff[r])), mat.shape[1])]
-        ints[r, order] += step
+    for r in range(mat.shape[0]):
+        row = mat[r]
+        target = np.round(np.sum(row))
+        got = np.round(np.sum(ints[r]))
+        while abs(got - target) > EPS:
+            diff = np.round(target - got)
+            step = -1 if diff < 0 else 1
+            changes = min(int(abs(diff)), row.shape[0])
+            order = np.argsort(row - ints[r])[::-step][:changes]
+            ints[r, order] += step
+            got = np.round(np.sum(ints[r]))
     return ints.astype(np.int64)
 
 
@@ -86,7 +109,11 @@ def prune_by_noise_rate(
     labels: np.ndarray, pred_probs: np.ndarray, prune: np.ndarray
 ) -> np.ndarray:
     """Flag, for each given class k and true class j != k, the ``prune[j, k]`` rows labelled k
-    with the largest margin ``p_j - p_k``. Classes with one row are never pruned."""
+    with the largest margin ``p_j - p_k``. Classes with one row are never pruned.
+
+    Which rows win a tie at the cut is cleanlab's choice (``np.argsort(-margin)[:count]``);
+    ``np.argpartition`` is used when no tie straddles the cut, where the set is the same.
+    """
     n, k = pred_probs.shape
     mask = np.zeros(n, dtype=bool)
     order = np.argsort(labels, kind="stable")
@@ -100,8 +127,14 @@ def prune_by_noise_rate(
             if true == given:
                 continue
             count = int(min(prune[true, given], rows.size))
-            margin = sub[:, true] - sub[:, given]
-            top = np.argpartition(-margin, count - 1)[:count] if count < rows.size else slice(None)
+            neg = -(sub[:, true] - sub[:, given])
+            if count >= rows.size:
+                mask[rows] = True
+                continue
+            part = np.argpartition(neg, count)
+            top = part[:count]
+            if neg[top].max() >= neg[part[count]]:  # a tie straddles the cut: cleanlab's order
+                top = np.argsort(neg)[:count]
             mask[rows[top]] = True
     return mask
 

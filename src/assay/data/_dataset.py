@@ -14,7 +14,7 @@ import pandas as pd
 
 from assay._validation import did_you_mean
 from assay.data._images import IMAGE_SUFFIXES, scan_image_folder
-from assay.data._io import read_table
+from assay.data._io import check_unique_columns, read_table
 from assay.exceptions import InputValidationError
 
 __all__ = ["Dataset", "Roles", "load"]
@@ -198,6 +198,9 @@ def load(
         )
     if table.shape[0] == 0:
         raise InputValidationError("The data has no rows. Pass a table with at least one row.")
+    check_unique_columns(
+        table.columns, source="The DataFrame" if isinstance(source, pd.DataFrame) else "The table"
+    )
     table.columns = [str(c) for c in table.columns]
     named = {"label": label, "id": id, "split": split, "group": group, "text": text, "image": image}
     for role, col in named.items():
@@ -206,6 +209,16 @@ def load(
     feature_cols = tuple(features) if features is not None else ()
     meta_cols = tuple(meta) if meta is not None else ()
     _require_columns(table, list(feature_cols), role="feature")
+    if features is not None and not feature_cols:
+        raise InputValidationError(
+            "features is an empty list. Name at least one feature column, or leave it out to use "
+            "every column besides the label and the other roles."
+        )
+    if label in feature_cols:
+        raise InputValidationError(
+            f"The label column '{label}' is also listed as a feature; a model would read the "
+            "answer from its input. Remove it from the features."
+        )
     _require_columns(table, list(meta_cols), role="meta")
     if id is not None and table[id].duplicated().any():
         dup = table[id][table[id].duplicated()].iloc[:3].tolist()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     InputValidationError
-        When the file is missing, empty, not UTF-8, of an unknown format or unparsable.
+        When the file is missing, empty, not UTF-8, of an unknown format or unparsable, or when
+        two columns share a name (pandas would rename the second ``x.1``; for CSV / TSV the
+        header row is read as written to detect that).
 
     Examples
     --------
@@ -77,7 +81,60 @@ def read_table(path: str | Path) -> pd.DataFrame:
         ) from exc
     if frame.shape[0] == 0:
         raise InputValidationError(f"'{p}' has a header but no rows. Pass a file with data rows.")
+    if kind in ("csv", "tsv"):
+        check_unique_columns(_csv_header(p, "," if kind == "csv" else "\t"), source=f"'{p}'")
+    check_unique_columns(frame.columns, source=f"'{p}'")
     return frame
+
+
+def _csv_header(p: Path, delimiter: str) -> list[str]:
+    """The header row as written (pandas renames a repeated name ``x`` to ``x.1``)."""
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        return next(csv.reader(fh, delimiter=delimiter), [])
+
+
+def check_unique_columns(names: Iterable[Any], *, source: str = "The table") -> None:
+    """Refuse a table in which two or more columns share a name.
+
+    assay looks columns up by name, so it would silently read only one of them (and an export
+    would rename the others).
+
+    Parameters
+    ----------
+    names : iterable
+        Column names in table order (compared as strings, as :func:`assay.load` uses them).
+    source : str
+        What the table is, for the message (a quoted path, or "The DataFrame").
+
+    Raises
+    ------
+    InputValidationError
+        Naming each repeated name and its column positions (counting from 1).
+
+    Examples
+    --------
+    >>> check_unique_columns(["x1", "y", "x1"])
+    Traceback (most recent call last):
+    ...
+    assay.exceptions.InputValidationError: The table has duplicate column names: 'x1' at columns 1 and 3 (counting from 1). Each column needs a unique name: assay looks columns up by name and would read only one of them. Rename the repeated columns (e.g. 'x1_a', 'x1_b') and try again.
+    """
+    positions: dict[str, list[int]] = {}
+    for pos, name in enumerate(names, start=1):
+        positions.setdefault(str(name), []).append(pos)
+    dups = [(name, pos) for name, pos in positions.items() if len(pos) > 1]
+    if not dups:
+        return
+    listed = "; ".join(
+        f"{name!r} at columns {', '.join(map(str, pos[:-1]))} and {pos[-1]}"
+        for name, pos in dups[:5]
+    )
+    more = f" (and {len(dups) - 5} more names)" if len(dups) > 5 else ""
+    first = dups[0][0]
+    raise InputValidationError(
+        f"{source} has duplicate column names: {listed}{more} (counting from 1). Each column "
+        "needs a unique name: assay looks columns up by name and would read only one of them. "
+        f"Rename the repeated columns (e.g. '{first}_a', '{first}_b') and try again."
+    )
 
 
 def _read(p: Path, kind: str) -> pd.DataFrame:

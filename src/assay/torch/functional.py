@@ -1,10 +1,20 @@
 """Pure long-tail losses on logits (no state, no modules).
 
-Every loss takes ``logits`` of shape (N, C) and integer ``targets`` of shape (N,) and returns
-the mean over the N rows of a per-row loss; an optional per-class ``weight`` multiplies row
-``i``'s loss by ``weight[targets[i]]`` and the result is still divided by N (not by the sum of
-the weights as ``torch.nn.functional.cross_entropy(weight=...)`` does). With class-balanced
-weights summing to C the loss keeps the scale of plain cross-entropy.
+Every loss takes ``logits`` of shape (N, C) and integer ``targets`` of shape (N,) and reduces a
+per-row loss ``l_i`` to a scalar. Without ``weight`` that is the mean over the N rows. With a
+per-class ``weight`` (``w_i = weight[targets[i]]``) the normalisation follows each loss's
+reference implementation:
+
+- :func:`cross_entropy`, :func:`ldam_loss` and :func:`logit_adjusted_loss` return the weighted
+  mean ``sum_i w_i l_i / sum_i w_i``, exactly ``torch.nn.functional.cross_entropy(weight=...)``
+  (``reduction="mean"``). This is what the LDAM-DRW reference code (Cao et al. 2019,
+  github.com/kaidic/LDAM-DRW) computes after ``drw_start`` and for its class-balanced
+  ("Reweight") cross-entropy.
+- :func:`focal_loss` returns ``sum_i w_i l_i / N`` (Lin et al. 2017's alpha-balanced focal loss,
+  and the ``.mean()`` of the LDAM-DRW repository's ``focal_loss``), see its docstring for the one
+  place it differs from that repository.
+
+A batch whose rows all have weight 0 gives NaN for the weighted mean, as in torch.
 """
 
 from __future__ import annotations
@@ -53,16 +63,26 @@ def _per_class(name: str, values: Any, logits: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def _reduce(per_row: torch.Tensor, targets: torch.Tensor, weight: Any) -> torch.Tensor:
+def _reduce(
+    per_row: torch.Tensor, targets: torch.Tensor, weight: Any, *, by_weight: bool = True
+) -> torch.Tensor:
+    """Mean of ``per_row``; with ``weight``, ``sum(w_y l) / sum(w_y)`` or, if not ``by_weight``,
+    ``sum(w_y l) / N``."""
     if weight is None:
         return per_row.mean()
-    return (per_row * weight[targets]).mean()
+    w = weight[targets]
+    total = (per_row * w).sum()
+    return total / w.sum() if by_weight else total / per_row.shape[0]
 
 
 def cross_entropy(
     logits: torch.Tensor, targets: torch.Tensor, *, weight: Any = None
 ) -> torch.Tensor:
-    """Softmax cross-entropy, optionally class-weighted (mean over rows).
+    """Softmax cross-entropy, optionally class-weighted.
+
+    Without ``weight`` the mean over rows; with it the weighted mean
+    ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, equal to
+    ``torch.nn.functional.cross_entropy(logits, targets, weight=weight)``.
 
     Examples
     --------
@@ -80,7 +100,17 @@ def focal_loss(
 ) -> torch.Tensor:
     """Softmax focal loss ``(1 - p_y)^gamma * (-log p_y)`` (Lin et al. 2017), mean over rows.
 
-    ``gamma = 0`` is cross-entropy.
+    ``gamma = 0`` is cross-entropy. With ``weight`` this is Lin et al.'s alpha-balanced form
+    ``sum_i w_{y_i} (1 - p_{y_i})^gamma (-log p_{y_i}) / N``: divided by the number of rows N,
+    not by the sum of the weights (so with weights and ``gamma = 0`` it is *not*
+    :func:`cross_entropy` with the same weights, which divides by ``sum_i w_{y_i}``).
+
+    The LDAM-DRW repository's ``FocalLoss`` (github.com/kaidic/LDAM-DRW, ``losses.py``) computes
+    ``l_i = F.cross_entropy(..., weight=w, reduction="none")`` (already multiplied by ``w_{y_i}``),
+    then ``p = exp(-l_i)`` and ``((1 - p)^gamma * l_i).mean()``. It equals this function without
+    ``weight`` and with ``gamma = 0``; with both a weight and ``gamma > 0`` it differs, because
+    its modulating factor uses ``exp(-w_{y_i} l_i)`` instead of the true-class probability
+    ``p_{y_i}``. Assay keeps the true-class probability (the published formula).
 
     Examples
     --------
@@ -94,7 +124,7 @@ def focal_loss(
     w = None if weight is None else _per_class("weight", weight, logits)
     logp = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
     per_row = -((1.0 - logp.exp()).clamp_min(0.0) ** gamma) * logp
-    return _reduce(per_row, targets, w)
+    return _reduce(per_row, targets, w, by_weight=False)
 
 
 def ldam_margins(counts: Any, *, max_margin: float = 0.5) -> np.ndarray:
@@ -130,6 +160,9 @@ def ldam_loss(
 
     ``logits`` should be cosine similarities in [-1, 1] (a :class:`CosineClassifier` with
     ``scale=1``); the margin is subtracted from the true class only, then everything is scaled.
+    With ``weight`` (deferred re-weighting) the loss is the weighted mean
+    ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, exactly the reference code's
+    ``F.cross_entropy(s * output, target, weight=w)`` (Cao et al. 2019, kaidic/LDAM-DRW).
 
     Examples
     --------
@@ -156,7 +189,8 @@ def logit_adjusted_loss(
     """Logit-adjusted loss (Menon et al. 2021): ``CE(f + tau * log pi)``; predict with raw ``f``.
 
     ``log_prior`` must be finite (see :func:`assay.longtail.log_prior`, which refuses the
-    ``-inf`` of an empty class unless you smooth).
+    ``-inf`` of an empty class unless you smooth). With ``weight``, the weighted mean
+    ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, as :func:`cross_entropy`.
 
     Examples
     --------

@@ -291,7 +291,9 @@ def fit_head(
         Held-out *validation* rows: the returned weights are those of the epoch with the best
         balanced accuracy on them (``checkpoint="validation"``); otherwise the last epoch's.
     beta : float, default 0.9999
-        Class-balanced weights (``cb``; ``ldam-drw`` after ``drw_start``).
+        Class-balanced weights (``cb``; ``ldam-drw`` after ``drw_start``). A weighted batch's
+        loss is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, as ``torch.nn.CrossEntropyLoss(weight=w)``
+        and the LDAM-DRW reference code.
     gamma : float, default 2.0
         Focal loss.
     tau : float, default 1.0

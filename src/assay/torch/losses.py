@@ -43,6 +43,9 @@ class _LongTailLoss(nn.Module):
 class CrossEntropyLoss(_LongTailLoss):
     """Plain softmax cross-entropy (the ``"ce"`` recipe), optionally class-weighted.
 
+    With ``weight`` the loss is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, as
+    ``torch.nn.CrossEntropyLoss(weight=...)``.
+
     Examples
     --------
     >>> import torch
@@ -65,7 +68,9 @@ class CrossEntropyLoss(_LongTailLoss):
 class ClassBalancedLoss(_LongTailLoss):
     """Cross-entropy weighted by class-balanced weights (Cui et al. 2019; ``"cb"`` recipe).
 
-    Weights: :func:`assay.longtail.class_balanced_weights` (sum to C).
+    Weights: :func:`assay.longtail.class_balanced_weights` (sum to C). The batch loss is the
+    weighted mean ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, as
+    ``torch.nn.CrossEntropyLoss(weight=w)`` (the LDAM-DRW repository's ``Reweight`` rule).
 
     Examples
     --------
@@ -88,6 +93,11 @@ class ClassBalancedLoss(_LongTailLoss):
 
 class FocalLoss(_LongTailLoss):
     """Softmax focal loss (``"focal"`` recipe); ``gamma = 2`` by default.
+
+    The recipe uses no class weights. With ``weight`` the loss is
+    ``sum_i w_{y_i} (1 - p_{y_i})^gamma (-log p_{y_i}) / N`` (divided by the number of rows, as
+    the LDAM-DRW repository's ``focal_loss(...).mean()``); see :func:`assay.torch.focal_loss`
+    for how it differs from that repository when both a weight and ``gamma > 0`` are given.
 
     Examples
     --------
@@ -114,7 +124,10 @@ class LDAMLoss(_LongTailLoss):
     Margins ``Delta_j`` proportional to ``n_j^(-1/4)`` with the largest ``max_margin``; logits
     scaled by ``scale`` after the margin. With ``drw_start`` set, epochs ``>= drw_start`` use
     class-balanced weights with ``beta`` (the paper: epoch 160 of 200, beta 0.9999); earlier
-    epochs are unweighted. Expects cosine logits (a :class:`CosineClassifier` with scale 1).
+    epochs are unweighted. A weighted batch's loss is the weighted mean
+    ``sum_i w_{y_i} l_i / sum_i w_{y_i}``, exactly the reference code's
+    ``F.cross_entropy(s * output, target, weight=per_cls_weights)`` (kaidic/LDAM-DRW).
+    Expects cosine logits (a :class:`CosineClassifier` with scale 1).
 
     Examples
     --------

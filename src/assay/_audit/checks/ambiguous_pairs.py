@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from assay._audit._context import AuditContext
 from assay._audit._registry import register_check
 from assay._audit._result import CheckResult, Threshold
@@ -19,9 +22,6 @@ def check_ambiguous_pairs(ctx: AuditContext) -> CheckResult:
         name_a=[classes[i] for i in pairs["class_a"]], name_b=[classes[i] for i in pairs["class_b"]]
     )
     worst = float(pairs["rate"].max()) if len(pairs) else 0.0
-    msg = (f"Most confused pair: {pairs['name_a'].iloc[0]!s} / {pairs['name_b'].iloc[0]!s} "
-           f"({int(pairs['n_confused'].iloc[0])} rows, {worst:.1%} of the pair).") if len(pairs) else \
-        "No class pairs are confused."
     return CheckResult(
         name="ambiguous_pairs",
         status="warn" if worst > WARN_RATE else "pass",
@@ -29,5 +29,24 @@ def check_ambiguous_pairs(ctx: AuditContext) -> CheckResult:
         evidence={"pairs": pairs},
         thresholds={"warn_rate": Threshold(WARN_RATE, "share of the pair's rows confused; "
                                            "assay default")},
-        message=msg,
+        message=_headline(pairs),
     )
+
+
+def _pair_text(pairs: pd.DataFrame, i: int) -> str:
+    """``a / b (n rows, r% of the pair's rows)``: count and rate of the same pair ``i``."""
+    row = pairs.iloc[i]
+    return (f"{row['name_a']!s} / {row['name_b']!s} ({int(row['n_confused'])} rows, "
+            f"{float(row['rate']):.1%} of the pair's rows)")
+
+
+def _headline(pairs: pd.DataFrame) -> str:
+    """The pair with the highest confused share (the one the status is judged on), and the pair
+    with the most confused rows when that is another pair; each with its own count and rate."""
+    if not len(pairs):
+        return "No class pairs are confused."
+    by_rate = int(np.argmax(pairs["rate"].to_numpy()))  # first of equal rates: more rows
+    msg = f"Highest confused share: {_pair_text(pairs, by_rate)}."
+    if by_rate != 0:  # pairs are ordered by confused rows, most first
+        msg += f" Most confused rows: {_pair_text(pairs, 0)}."
+    return msg
