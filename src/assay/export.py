@@ -25,6 +25,13 @@ import pandas as pd
 
 from assay._validation import check_choice
 from assay.exceptions import AssayError, InputValidationError, InvalidParameterError
+from assay.workspace import (
+    DECISION_POLICIES,
+    EXPORT_ACTIONS,
+    STAGE_ORDER,
+    applicable_decisions,
+    resolve_decisions,
+)
 
 __all__ = [
     "CHANGELOG_NAME",
@@ -36,13 +43,6 @@ __all__ = [
     "resolve_decisions",
 ]
 
-#: Curation stages in increasing authority: a decision of a later stage overrides every decision
-#: of an earlier stage on the same row. A missing stage (``None``) counts as ``"review"``.
-STAGE_ORDER: dict[str, int] = {"review": 0, "expert": 1}
-#: Review actions understood by the export. ``duplicate`` arrives with workspace schema 4.
-EXPORT_ACTIONS: tuple[str, ...] = ("keep", "relabel", "remove", "defer", "duplicate")
-#: How the reviewers' latest decisions in the deciding stage are combined.
-DECISION_POLICIES: tuple[str, ...] = ("consensus", "latest")
 CHANGELOG_NAME = "changelog.json"
 CHANGELOG_VERSION = 1
 
@@ -97,135 +97,6 @@ class ExportResult:
             "run_id": self.run_id, "version_id": self.version_id, "counts": dict(self.counts),
             "changelog": str(self.path / CHANGELOG_NAME),
         }
-
-
-# ---------------------------------------------------------------------- decision semantics
-def resolve_decisions(
-    decisions: pd.DataFrame,
-    *,
-    policy: str = "consensus",
-) -> pd.DataFrame:
-    """The decision in force for each row, following the curation rules.
-
-    1. Stages: only decisions of the row's highest stage count (``STAGE_ORDER``: a missing stage
-       is ``"review"``, then ``"expert"``); an unknown stage is an error.
-    2. Within that stage each reviewer's latest decision (highest ``decision_id``) counts; their
-       earlier ones are superseded.
-    3. ``policy="consensus"``: when those reviewers disagree (a different action, or a different
-       ``new_label``), the row is a conflict and stays unchanged. ``policy="latest"``: the most
-       recent of them wins.
-
-    Parameters
-    ----------
-    decisions : pandas.DataFrame
-        As returned by ``Workspace.decisions()``: ``decision_id``, ``row_id``, ``reviewer``,
-        ``action``, ``new_label`` and optionally ``stage`` and ``duplicate_of``.
-    policy : {'consensus', 'latest'}, default 'consensus'
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per decided row id, sorted by ``row_id``: ``row_id`` (str), ``action`` (the action
-        in force, or ``"conflict"``), ``new_label`` (or None), ``duplicate_of`` (or None),
-        ``stage``, ``reviewers`` (list of str), ``decision_ids`` (list of int, the decisions in
-        force) and ``n_superseded`` (decisions on the row that no longer count).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from assay.export import resolve_decisions
-    >>> d = pd.DataFrame({"decision_id": [1, 2, 3], "row_id": ["7", "7", "8"],
-    ...                   "reviewer": ["ana", "bo", "ana"],
-    ...                   "action": ["relabel", "relabel", "remove"],
-    ...                   "new_label": ["cat", "dog", None]})
-    >>> resolve_decisions(d)[["row_id", "action"]].values.tolist()
-    [['7', 'conflict'], ['8', 'remove']]
-    """
-    check_choice("policy", policy, DECISION_POLICIES, owner="resolve_decisions")
-    columns = ["row_id", "action", "new_label", "duplicate_of", "stage", "reviewers",
-               "decision_ids", "n_superseded"]
-    if not isinstance(decisions, pd.DataFrame):
-        raise InputValidationError(
-            f"decisions must be a pandas DataFrame (from Workspace.decisions()); got "
-            f"{type(decisions).__name__}."
-        )
-    required = ["decision_id", "row_id", "reviewer", "action", "new_label"]
-    missing = [c for c in required if c not in decisions.columns]
-    if missing:
-        raise InputValidationError(
-            f"decisions lacks the column(s) {missing}; it needs {required} (plus optionally "
-            "'stage' and 'duplicate_of'). Pass the frame from Workspace.decisions()."
-        )
-    if decisions.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    d = pd.DataFrame({
-        "decision_id": decisions["decision_id"].astype(np.int64).to_numpy(),
-        "row_id": decisions["row_id"].astype(str).to_numpy(),
-        "reviewer": decisions["reviewer"].astype(str).to_numpy(),
-        "action": decisions["action"].astype(str).to_numpy(),
-        "new_label": _optional_text(decisions["new_label"]),
-        "stage": (_optional_text(decisions["stage"]) if "stage" in decisions
-                  else np.full(len(decisions), None, dtype=object)),
-        "duplicate_of": (_optional_text(decisions["duplicate_of"]) if "duplicate_of" in decisions
-                         else np.full(len(decisions), None, dtype=object)),
-    })
-    unknown_actions = sorted(set(d["action"]) - set(EXPORT_ACTIONS))
-    if unknown_actions:
-        raise InputValidationError(
-            f"Decisions use the action(s) {unknown_actions}, which this assay cannot export; "
-            f"known actions: {', '.join(EXPORT_ACTIONS)}. Upgrade assay, or record a known action "
-            "for those rows."
-        )
-    stage = d["stage"].where(d["stage"].notna(), "review")
-    unknown_stages = sorted(set(stage) - set(STAGE_ORDER))
-    if unknown_stages:
-        first_row = d.loc[stage.isin(unknown_stages), "row_id"].iloc[0]
-        raise InputValidationError(
-            f"Decisions use the curation stage(s) {unknown_stages} (e.g. on row {first_row!r}); "
-            f"known stages, in increasing authority: {', '.join(STAGE_ORDER)}. Record the "
-            "decisions under a known stage, or upgrade assay."
-        )
-    d["stage"] = stage
-    d["rank"] = stage.map(STAGE_ORDER).astype(np.int64)
-    d = d.sort_values("decision_id", kind="stable")
-    n_all = d.groupby("row_id").size()
-    top = d["rank"] == d.groupby("row_id")["rank"].transform("max")
-    deciding = d[top].drop_duplicates(["row_id", "reviewer"], keep="last")
-    deciding = deciding.assign(
-        key=deciding["action"] + "\x00" + deciding["new_label"].fillna("")
-    )
-    grouped = deciding.groupby("row_id", sort=True)
-    latest = grouped.tail(1).set_index("row_id").sort_index()
-    n_keys = grouped["key"].nunique()
-    out = pd.DataFrame({
-        "row_id": latest.index.to_numpy(dtype=object),
-        "action": latest["action"].to_numpy(dtype=object),
-        "new_label": latest["new_label"].to_numpy(dtype=object),
-        "duplicate_of": latest["duplicate_of"].to_numpy(dtype=object),
-        "stage": latest["stage"].to_numpy(dtype=object),
-        "reviewers": grouped["reviewer"].agg(list).reindex(latest.index).to_numpy(),
-        "decision_ids": grouped["decision_id"].agg(
-            lambda s: [int(v) for v in s]).reindex(latest.index).to_numpy(),
-    })
-    n_used = grouped.size().reindex(latest.index).to_numpy()
-    out["n_superseded"] = (n_all.reindex(latest.index).to_numpy() - n_used).astype(np.int64)
-    if policy == "consensus":
-        conflict = n_keys.reindex(latest.index).to_numpy() > 1
-        for col, value in (("action", "conflict"), ("new_label", None), ("duplicate_of", None)):
-            values = out[col].to_numpy(dtype=object).copy()
-            values[conflict] = value
-            out[col] = pd.Series(values, dtype=object)
-    for col in ("new_label", "duplicate_of"):  # None, never NaN, for a missing value
-        values = out[col].to_numpy(dtype=object)
-        out[col] = pd.Series([None if pd.isna(v) else v for v in values], dtype=object)
-    return out.reset_index(drop=True)
-
-
-def _optional_text(values: pd.Series) -> np.ndarray:
-    arr = values.to_numpy(dtype=object)
-    missing = pd.isna(values).to_numpy()
-    return np.array([None if m else str(v) for v, m in zip(arr, missing, strict=True)],
-                    dtype=object)
 
 
 # ---------------------------------------------------------------------- export
@@ -329,11 +200,12 @@ def export_version(
             f"The workspace {ws.path} was opened read-only, but an export records the new "
             "version in it. Open it with read_only=False."
         )
+    recover_exports(ws)  # a version a killed export left complete but unrecorded
     with ws.hold():  # one connection for the reads; the decisions are a snapshot
         run_info = _resolve_run(ws, run)
         parent_fp = run_info["fingerprint"]
         record = ws.dataset(parent_fp)
-        frame = _applicable_decisions(ws, parent_fp, reviewers)
+        frame = applicable_decisions(ws, parent_fp, reviewers)
     if record is None:
         raise ExportError(
             f"Run {run_info['run_id']} refers to dataset {parent_fp}, which is not registered in "
@@ -365,7 +237,10 @@ def export_version(
     params = {"run": run_info["run_id"], "out": str(out_path), "source": str(src),
               "policy": policy, "reviewers": reviewers, "allow_new_classes": allow_new_classes}
     with ws.record_run("export", params, fingerprint=parent_fp) as rec:
-        tmp = out_path.parent / f".{out_path.name}.tmp-{secrets.token_hex(4)}"
+        from assay.data import remove_stale_temps, temp_name
+
+        remove_stale_temps(out_path.parent)  # what killed exports left half-written
+        tmp = temp_name(out_path)
         try:
             tmp.mkdir()
             data_rel, entries = _write_version(dataset, src, tmp, plan, emb_src)
@@ -399,6 +274,74 @@ def export_version(
 
 
 # ---------------------------------------------------------------------- inputs
+def recover_exports(workspace: Any) -> list[int]:
+    """Record the versions that killed exports wrote completely but did not record.
+
+    An export writes its folder under a temporary name, renames it into place, then records the
+    version. A process killed between the rename and the record leaves a complete version (its
+    ``changelog.json`` is written before the rename) and an ``export`` run that the workspace
+    reports as ``interrupted``. This finds such runs, records their versions (and the new
+    dataset) and finishes the runs as ``ok`` with ``summary["recovered"] = True``. Called at the
+    start of every export; returns the version ids recorded.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        An open, writable workspace.
+
+    Returns
+    -------
+    list of int
+    """
+    if workspace.read_only:
+        return []
+    runs = workspace.runs(command="export")
+    if runs.empty or not (runs["status"] == "interrupted").any():
+        return []
+    recorded = {str(Path(p).resolve()) for p in workspace.versions()["path"]}
+    ids = []
+    for run_id in runs.loc[runs["status"] == "interrupted", "run_id"]:
+        info = workspace.run(str(run_id))
+        out = Path(str((info.get("params") or {}).get("out", "")))
+        log_path = out / CHANGELOG_NAME
+        if not str(out) or not log_path.is_file():
+            continue
+        try:
+            changelog = json.loads(log_path.read_text(encoding="utf-8"))
+            data_path = Path(changelog["path"])
+            fingerprint, parent_fp = changelog["fingerprint"], changelog["parent_fingerprint"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if str(data_path.resolve()) in recorded or not data_path.exists():
+            continue
+        parent = workspace.dataset(parent_fp) or {}
+        roles = dict(parent.get("roles") or {})
+        if fingerprint != parent_fp and roles.get("label"):
+            try:
+                audit_run = workspace.run(str((info.get("params") or {}).get("run")))
+                emb = _embeddings_file(workspace, audit_run, roles)
+                new_ds = _load_version(data_path, roles, (out / emb.name) if emb else None)
+            except AssayError:  # cannot check it: leave the run interrupted
+                continue
+            if new_ds.fingerprint != fingerprint:  # not the version the changelog describes
+                continue
+            workspace.register_dataset(
+                fingerprint, n_rows=new_ds.n_rows, source=str(data_path),
+                schema={str(c): str(t) for c, t in new_ds.table.dtypes.items()},
+                roles=new_ds.roles.to_dict(),
+            )
+        version_id = workspace.record_version(
+            fingerprint, data_path, parent_fingerprint=parent_fp,
+            changelog={k: v for k, v in changelog.items() if k != "rows"},
+        )
+        workspace.finish_run(str(run_id), status="ok", summary={
+            "counts": changelog.get("counts"), "fingerprint": fingerprint,
+            "parent_fingerprint": parent_fp, "path": str(data_path), "version_id": version_id,
+            "recovered": True})
+        ids.append(version_id)
+    return ids
+
+
 def _check_reviewers(reviewer: Any) -> list[str] | None:
     if reviewer is None:
         return None
@@ -430,14 +373,14 @@ def _open_workspace(path: Any) -> Any:
 
 
 def _resolve_run(ws: Any, run: str | None) -> dict[str, Any]:
-    if run is None:
-        audits = ws.runs(command="audit", limit=1)
+    if run is None or run in ("latest", "last"):
+        audits = ws.runs(command="audit")
         if audits.empty:
             raise ExportError(
                 f"The workspace {ws.path} has no audit run yet. Run 'assay audit DATA --label COL "
                 f"--workspace {ws.path}' and review its findings first."
             )
-        run = str(audits["run_id"].iloc[0])
+        run = ws.resolve_run("latest", command="audit")  # the latest completed audit
     info = ws.run(run)
     if not info.get("fingerprint"):
         raise ExportError(
@@ -540,17 +483,16 @@ def _check_out(out: Path, src: Path, *, is_folder: bool, ws_path: Path, force: b
         raise ExportError(
             f"The parent folder of '{out}' does not exist. Create it first or choose another path."
         )
+    probe = target.parent / f".{target.name}.probe-{secrets.token_hex(4)}"
+    try:  # the version is written beside its final place and renamed: can we write there?
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise ExportError(
+            f"Cannot write the new version into '{target.parent}' ({exc.strerror or exc}). "
+            "Choose an output folder in a place you can write to."
+        ) from None
     return target
-
-
-def _applicable_decisions(ws: Any, fingerprint: str, reviewers: list[str] | None) -> pd.DataFrame:
-    runs = ws.runs()
-    run_ids = set(runs.loc[runs["fingerprint"] == fingerprint, "run_id"])
-    frame = ws.decisions()
-    frame = frame[frame["run_id"].isin(run_ids)]
-    if reviewers is not None:
-        frame = frame[frame["reviewer"].isin(reviewers)]
-    return frame
 
 
 # ---------------------------------------------------------------------- the plan

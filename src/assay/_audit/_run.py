@@ -158,6 +158,10 @@ def audit(
                        values=value_frame)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
+    if not selected:
+        raise InvalidParameterError(
+            "checks", "at least one check name (or None for all of them: " + ", ".join(specs)
+            + ")", checks, owner="audit")
     unknown = [c for c in selected if c not in specs]
     if unknown:
         from assay._validation import did_you_mean

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,3 +32,75 @@ def _default(obj: Any) -> Any:
 def print_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (plain, no colour, so it can be piped)."""
     print(json.dumps(payload, default=_default, indent=2, allow_nan=False))  # noqa: T201
+
+
+class RecordedRun:
+    """A run being recorded for a CLI command: its record and its result folder."""
+
+    def __init__(self, rec: Any, folder: Path | None, workspace: Path | None) -> None:
+        self.rec = rec
+        self.folder = folder
+        self.workspace = workspace
+
+    @property
+    def run_id(self) -> str | None:
+        return None if self.rec is None else str(self.rec.run_id)
+
+
+@contextmanager
+def recorded_run(
+    command: str, params: dict[str, Any], *, data: Path | None = None,
+    workspace: Path | None = None, enabled: bool = True, fingerprint: str | None = None,
+) -> Iterator[RecordedRun]:
+    """Record ``command`` as a run in the workspace; yield the run and its result folder.
+
+    The workspace is ``workspace``, else found as ``assay.workspace.default_workspace`` finds it
+    (the nearest ``.assay/`` at or above the data's folder). Each run's files go to its own
+    folder, ``<workspace>/runs/<run id>/``: one documented place, never overwritten by the next
+    run. An exception finishes the run as ``error`` and propagates. ``enabled=False`` records
+    nothing and yields a run whose ``folder`` is ``None``.
+    """
+    if not enabled:
+        yield RecordedRun(None, None, None)
+        return
+    from assay.workspace import Workspace, default_workspace
+
+    ws_path = workspace or default_workspace(data)
+    ws = Workspace.open(ws_path)
+    with ws.record_run(command, params, fingerprint=fingerprint) as rec:
+        folder = ws.results_dir(rec.run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        yield RecordedRun(rec, folder, ws_path)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Any]:
+    """A progress callback ``update(step, done, total)`` drawing bars on stderr, or ``None``.
+
+    Quiet (``None``) when disabled or when stderr is not a terminal (piped, CI logs), so a
+    script's output stays clean. A step's first word keys its bar.
+    """
+    if not enabled or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as prog:
+        tasks: dict[str, Any] = {}
+
+        def update(step: str, done: int, total: int) -> None:
+            key = step.split(" ")[0]
+            if key not in tasks:
+                tasks[key] = prog.add_task(step, total=total)
+            prog.update(tasks[key], completed=done, total=total, description=step)
+
+        yield update

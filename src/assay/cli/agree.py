@@ -33,11 +33,21 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: The files ``assay agree`` may write into its output folder.
+_OUTPUT_NAMES = ("agreement.json", *(f"{name}.parquet" for name in (
+    "coefficients", "per_class", "revision_list", "items_to_discuss", "pairwise", "annotators",
+    "consensus", "rounds", "round_pairs")))
+
+
 def write_outputs(report: Any, out: Path) -> dict[str, str]:
     """Write ``agreement.json`` and one Parquet file per table; return name -> path."""
+    from assay.data import atomic_path, remove_stale_temps
+
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
     paths = {"json": out / "agreement.json"}
-    paths["json"].write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    with atomic_path(paths["json"]) as tmp:
+        tmp.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     frames = {
         "coefficients": report.coefficients,
         "per_class": report.per_class,
@@ -52,7 +62,8 @@ def write_outputs(report: Any, out: Path) -> dict[str, str]:
         frames["round_pairs"] = report.rounds.pairs
     for name, frame in frames.items():
         paths[name] = out / f"{name}.parquet"
-        _parquet_safe(frame).to_parquet(paths[name], index=False)
+        with atomic_path(paths[name]) as tmp:
+            _parquet_safe(frame).to_parquet(tmp, index=False)
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -152,7 +163,8 @@ def register(app: typer.Typer) -> None:
             "dawid_skene", "--consensus", help="dawid_skene or majority."
         ),
         n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap resamples (0 to skip)."),
-        seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
+        seed: int = typer.Option(
+            0, "--seed", min=0, max=2**32 - 1, help="Random seed of the bootstrap."),
         top: int = typer.Option(10, "--top", help="Length of the revision list."),
         out: Path | None = typer.Option(
             None, "--out",
@@ -162,15 +174,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure annotator agreement, show where annotators disagree, build consensus labels."""
         from assay.agreement import agree
-        from assay.data import read_table
+        from assay.data import check_output_dir, read_table
 
         table = read_table(data)
+        target = out if out is not None else data.parent / ".assay" / f"agree-{data.stem}"
+        target = check_output_dir(target, inputs=[data], names=_OUTPUT_NAMES)
         cats = _parse_categories(categories, table, label) if categories else None
         report = agree(
             table, item=item, annotator=annotator, label=label, round=round_, level=level,
             categories=cats, consensus=consensus, n_boot=n_boot, random_state=seed, top=top,
         )
-        target = out if out is not None else data.parent / ".assay" / f"agree-{data.stem}"
         outputs = write_outputs(report, target)
         if as_json:
             payload = report.to_dict()

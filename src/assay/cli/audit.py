@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assay.cli._common import console, err_console, print_json
@@ -57,28 +55,15 @@ def evaluate_fail_on(
     return broken
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
-    ) as prog:
-        tasks: dict[str, Any] = {}
+def _progress(enabled: bool) -> Any:
+    from assay.cli._common import progress_bar
 
-        def update(step: str, done: int, total: int) -> None:
-            key = step.split(" ")[0]
-            if key not in tasks:
-                tasks[key] = prog.add_task(step, total=total)
-            prog.update(tasks[key], completed=done, total=total, description=step)
-
-        yield update
+    return progress_bar(enabled)
 
 
 def _split_cols(value: str | None) -> list[str] | None:
-    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+    """``"a, b"`` -> ``["a", "b"]``; an option given empty (``--checks ""``) -> ``[]``."""
+    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
 
 
 def _load_npy(path: Path | None, what: str) -> np.ndarray | None:
@@ -153,10 +138,14 @@ def register(app: typer.Typer) -> None:
             None, "--values", help="values.csv from 'assay value': joins data values to the rows."),
         text_model: str = typer.Option("tfidf", "--text-model", help="tfidf or minilm."),
         k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
-        out: Path = typer.Option(Path("assay-audit"), "--out", help="Output folder."),
+        seed: int = typer.Option(
+            0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Also write the results into this folder (default: only the "
+            "run's folder, <workspace>/runs/<run id>/; with --no-workspace, assay-audit/)."),
         workspace: Path | None = typer.Option(
-            None, "--workspace", "-w", help="Workspace folder (default: .assay/ beside the data)."),
+            None, "--workspace", "-w", help="Workspace folder (default: the nearest .assay/ at or above the data's "
+                 "folder, else a new one beside the data; $ASSAY_WORKSPACE)."),
         no_workspace: bool = typer.Option(False, "--no-workspace", help="Do not record the run."),
         fail_on: str | None = typer.Option(None, "--fail-on", help="Exit 1 when e.g. 'label>0.05'."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -168,7 +157,7 @@ def register(app: typer.Typer) -> None:
             "assay", "--mlflow-experiment", help="MLflow experiment name (with --mlflow)."),
     ) -> None:
         """Audit a labelled dataset: label errors, duplicates, outliers, class profile."""
-        from assay.data import load
+        from assay.data import check_output_dir, load
 
         rules = parse_fail_on(fail_on) if fail_on else []
         dataset = load(data, label=label, id=id_col, split=split, group=group, text=text,
@@ -182,14 +171,27 @@ def register(app: typer.Typer) -> None:
                   "values": str(values) if values else None}
         ws_path = None if no_workspace else (workspace or _default_ws(data))
         ann = _read_annotations(annotations, annotation_columns) if annotations else None
+        # checked before the audit runs, never over an input; written inside the recorded run,
+        # so a run recorded ok has all its files in --out
+        if out is None and ws_path is None:
+            out = Path("assay-audit")
+        inputs = [data, embeddings, pred_probs, annotations, values]
+        if out is not None:
+            out = check_output_dir(out, inputs=inputs, names=OUTPUT_NAMES)
+        paths: dict[str, Path] = {}
         with _progress(not as_json) as progress:
             result, run_id = run_recorded(
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
                 values=_read_values(values) if values else None,
+                on_result=lambda res: paths.update(write_outputs(res, out, dataset))
+                if out is not None else None,
             )
-        paths = write_outputs(result, out, dataset)
+        if out is None and ws_path is not None and run_id is not None:
+            folder = Path(ws_path) / "runs" / run_id  # the run's folder (Workspace.results_dir)
+            paths = {"issues": folder / "issues.parquet", "json": folder / "audit.json",
+                     "issues_csv": folder / "issues.csv", "report": folder / "report.html"}
         broken = evaluate_fail_on(rules, result.metrics()) if rules else []
         mlflow_run = None
         if mlflow:
@@ -213,6 +215,12 @@ def register(app: typer.Typer) -> None:
             console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
             if run_id:
                 console.print(f"Recorded run [bold]{run_id}[/] in {ws_path}")
+                ws_opt = "" if Path(ws_path).resolve() == _default_ws(None).resolve() \
+                    else f" -w {ws_path}"  # review and export look from the current folder up
+                console.print(
+                    f"Next: [bold]assay review{ws_opt}[/] to decide the flagged rows, then "
+                    f"[bold]assay export{ws_opt} -o DIR[/] for the corrected version "
+                    f"(report: {paths['report']}).")
             if mlflow_run:
                 console.print(f"Logged to MLflow run [bold]{mlflow_run}[/] "
                               f"(experiment {mlflow_experiment!r})")
@@ -225,16 +233,19 @@ def register(app: typer.Typer) -> None:
     def demo_cmd(
         out: Path = typer.Option(Path("assay-demo"), "--out", help="Output folder."),
         noise: float = typer.Option(0.1, "--noise", help="Share of labels flipped."),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        seed: int = typer.Option(
+            0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
         as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     ) -> None:
         """Audit scikit-learn's digits with injected label noise and duplicates; score the audit."""
+        from assay.data import atomic_path, check_output_dir
         from assay.demo import make_demo_data, score_demo
 
+        out = check_output_dir(out, names=("digits_noisy.csv", *OUTPUT_NAMES))
         demo = make_demo_data(noise=noise, random_state=seed)
-        out.mkdir(parents=True, exist_ok=True)
         data_path = out / "digits_noisy.csv"
-        demo.table.drop(columns=["true_label"]).to_csv(data_path, index=False)
+        with atomic_path(data_path) as tmp:
+            demo.table.drop(columns=["true_label"]).to_csv(tmp, index=False)
         if not as_json:
             console.print(
                 f"Demo data: scikit-learn digits, {len(demo.table):,} rows; injected "
@@ -245,12 +256,13 @@ def register(app: typer.Typer) -> None:
         from assay.data import load
 
         dataset = load(data_path, label="label", id="id")
+        paths: dict[str, Path] = {}
         with _progress(not as_json) as progress:
             result, run_id = run_recorded(
                 dataset, out / ".assay", {"data": str(data_path), "demo": True, "noise": noise},
                 random_state=seed, progress=progress,
+                on_result=lambda res: paths.update(write_outputs(res, out, dataset)),
             )
-        paths = write_outputs(result, out, dataset)
         scores = score_demo(demo, result.issues)
         est = result.checks["label_issues"].summary
         scores["estimated_precision"] = est["estimated_precision"]
@@ -301,20 +313,28 @@ def _read_values(path: Path) -> Any:
     return read_table(path)
 
 
-def _default_ws(data: Path) -> Path:
+def _default_ws(data: Path | None) -> Path:
     from assay.workspace import default_workspace
 
     return default_workspace(data)
 
 
 def run_recorded(
-    dataset: Any, ws_path: Path | None, params: dict[str, Any], **audit_kwargs: Any
+    dataset: Any, ws_path: Path | None, params: dict[str, Any], *,
+    on_result: Callable[[Any], Any] | None = None, **audit_kwargs: Any
 ) -> tuple[Any, str | None]:
-    """Run the audit; with a workspace, record the run and its findings and reuse artifacts."""
+    """Run the audit; with a workspace, record the run and its findings and reuse artifacts.
+
+    ``on_result(result)`` (writing the output files) runs inside the recorded run, so a run
+    whose files could not all be written is recorded as failed, not ok.
+    """
     from assay._audit import audit
 
     if ws_path is None:
-        return audit(dataset, **audit_kwargs), None
+        result = audit(dataset, **audit_kwargs)
+        if on_result is not None:
+            on_result(result)
+        return result, None
     from assay.workspace import Workspace
 
     ws = Workspace.open(ws_path)
@@ -331,40 +351,51 @@ def run_recorded(
         result = audit(dataset, cache=ws, **audit_kwargs)
         result.summary["run_id"] = rec.run_id
         ws.record_findings(rec.run_id, result.findings())
-        save_result(result, ws.results_dir(rec.run_id))
+        write_outputs(result, ws.results_dir(rec.run_id), dataset)  # the run's own folder
         rec.summary.update({"status": result.status, "metrics": result.metrics(),
                             "checks": {n: c.status for n, c in result.checks.items()},
                             "n_rows": dataset.n_rows, "classes": dataset.class_names()})
         rec.timings.update(result.summary.get("timings_s", {}))
+        if on_result is not None:
+            on_result(result)
     return result, rec.run_id
 
 
 def save_result(result: Any, folder: Path) -> dict[str, Path]:
     """Write ``issues.parquet`` and ``audit.json`` (which names it) into ``folder``.
 
-    Each file is written to a temporary name and renamed, so a crash never leaves a torn file.
+    Each file is written to a temporary name and renamed, so a crash never leaves a torn file;
+    the temporaries of an earlier, killed write are removed first.
     """
+    from assay.data import atomic_path, remove_stale_temps
+
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(folder)
     paths = {"issues": folder / "issues.parquet", "json": folder / "audit.json"}
     issues = result.issues.copy()
     for col in issues.columns:
         if issues[col].dtype == object:
             issues[col] = issues[col].astype(str)
-    tmp = folder / ".issues.parquet.tmp"
-    issues.to_parquet(tmp, index=False)
-    tmp.replace(paths["issues"])
+    with atomic_path(paths["issues"]) as tmp:
+        issues.to_parquet(tmp, index=False)
     result.summary["issues_file"] = "issues.parquet"
-    tmp = folder / ".audit.json.tmp"
-    result.to_json(tmp, include_issues=False)
-    tmp.replace(paths["json"])
+    with atomic_path(paths["json"]) as tmp:
+        result.to_json(tmp, include_issues=False)
     return paths
+
+
+#: The files an audit writes into ``--out``.
+OUTPUT_NAMES = ("issues.parquet", "issues.csv", "audit.json", "report.html")
 
 
 def write_outputs(result: Any, out: Path, dataset: Any = None) -> dict[str, Path]:
     """Write ``issues.parquet``, ``issues.csv``, ``audit.json`` and ``report.html`` into ``out``."""
+    from assay.data import atomic_path
+
     paths = save_result(result, out)
     paths["issues_csv"] = out / "issues.csv"
-    result.issues.to_csv(paths["issues_csv"], index=False)
+    with atomic_path(paths["issues_csv"]) as tmp:
+        result.issues.to_csv(tmp, index=False)
     from assay.report import write_report
 
     paths["report"] = write_report(result, out / "report.html", dataset=dataset)

@@ -83,7 +83,10 @@ def plot_curves(
     ax.set_title("Learning curve with 80 % extrapolation band")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    from assay.data import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix.lstrip(".").lower() or "png")
     plt.close(fig)
     return path
 
@@ -106,6 +109,7 @@ def run_curve(
     n_bootstrap: int = 200,
     seed: int = 0,
     n_jobs: int | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Everything ``assay curve`` computes, as a dictionary (frames and fits included)."""
     from assay.curves import (
@@ -126,7 +130,7 @@ def run_curve(
     y = dataset.labels
     names = [str(c) for c in dataset.classes]
     curve = learning_curve(X, y, sizes=_parse_sizes(sizes), n_seeds=seeds, class_names=names,
-                           random_state=seed, n_jobs=n_jobs)
+                           random_state=seed, n_jobs=n_jobs, progress=progress)
     kind = "loss" if metric == "log_loss" else "accuracy"
     fit = fit_learning_curve(curve["n_train"], curve[metric], kind=kind,
                              n_bootstrap=n_bootstrap, random_state=seed)
@@ -173,18 +177,23 @@ def run_curve(
 def write_outputs(result: dict[str, Any], out: Path, *, plot_format: str = "png",
                   target: float | None = None) -> dict[str, Path]:
     """Write the curve (CSV), the fits and plans (JSON), the plot and ``curve.html`` into ``out``."""
+    from assay.data import atomic_path, remove_stale_temps
+
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
     paths = {"curve": out / "curve.csv", "fits": out / "fits.json",
              "plot": out / f"curve.{plot_format}"}
-    result["curve"].to_csv(paths["curve"], index=False)
+    with atomic_path(paths["curve"]) as tmp:
+        result["curve"].to_csv(tmp, index=False)
     fits = {"as is": result["fit"]}
     if "clean" in result:
-        result["clean"].curve_clean.to_csv(out / "curve_clean.csv", index=False)
+        with atomic_path(out / "curve_clean.csv") as tmp:
+            result["clean"].curve_clean.to_csv(tmp, index=False)
         paths["curve_clean"] = out / "curve_clean.csv"
         fits = {"as is": result["clean"].fit_as_is, "cleaned": result["clean"].fit_clean}
     payload = to_payload(result)
-    paths["fits"].write_text(json.dumps(payload, indent=2, allow_nan=False,
-                                        default=_json_default))
+    with atomic_path(paths["fits"]) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, allow_nan=False, default=_json_default))
     req = result.get("requirement")
     n_max = req.n if req is not None and req.reachable and math.isfinite(req.n) else None
     plot_curves(fits, paths["plot"], target=target,
@@ -312,8 +321,16 @@ def register(app: typer.Typer) -> None:
         seeds: int = typer.Option(3, "--seeds", help="Subsets per size."),
         n_bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples."),
         plot_format: str = typer.Option("png", "--plot-format", help="png or svg."),
-        out: Path = typer.Option(Path("assay-curve"), "--out", help="Output folder."),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Output folder (default: the run's folder, "
+            "<workspace>/runs/<run id>/)."),
+        workspace: Path | None = typer.Option(
+            None, "--workspace", "-w", help="Workspace folder (default: the nearest .assay/ at "
+            "or above the data's folder, else a new one beside the data; $ASSAY_WORKSPACE)."),
+        no_workspace: bool = typer.Option(
+            False, "--no-workspace", help="Do not record the run (then --out is needed)."),
+        seed: int = typer.Option(
+            0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
         n_jobs: int | None = typer.Option(None, "--n-jobs", help="Parallel fits."),
         as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     ) -> None:
@@ -322,13 +339,33 @@ def register(app: typer.Typer) -> None:
             raise InvalidParameterError("--plot-format", "png or svg", plot_format)
         if not data.exists():
             raise InputValidationError(f"Data file not found: '{data}'. Check the path.")
-        result = run_curve(
-            data, label=label, target=target, metric=metric, per_class=per_class, budget=budget,
-            objective=objective, compare_clean=compare_clean, text=text, features=features,
-            embeddings=embeddings, sizes=sizes, seeds=seeds, n_bootstrap=n_bootstrap, seed=seed,
-            n_jobs=n_jobs,
-        )
-        paths = write_outputs(result, out, plot_format=plot_format, target=target)
+        from assay.cli._common import progress_bar, recorded_run
+        from assay.data import check_output_dir
+
+        names = ("curve.csv", "curve_clean.csv", "fits.json", f"curve.{plot_format}", "curve.html")
+        if no_workspace and out is None:
+            raise InputValidationError(
+                "--no-workspace needs --out: without a workspace there is no run folder to "
+                "write the curve into. Pass --out DIR, or leave --no-workspace out.")
+        if out is not None:
+            out = check_output_dir(out, inputs=[data, embeddings], names=names)
+        params = {"data": str(data), "label": label, "target": target, "metric": metric,
+                  "per_class": per_class, "budget": budget, "objective": objective,
+                  "compare_clean": compare_clean, "sizes": sizes, "seeds": seeds, "seed": seed}
+        with recorded_run("curve", params, data=data, workspace=workspace,
+                          enabled=not no_workspace) as run, \
+                progress_bar(not as_json) as progress:
+            folder = out if out is not None else run.folder
+            assert folder is not None  # noqa: S101 - checked above
+            result = run_curve(
+                data, label=label, target=target, metric=metric, per_class=per_class,
+                budget=budget, objective=objective, compare_clean=compare_clean, text=text,
+                features=features, embeddings=embeddings, sizes=sizes, seeds=seeds,
+                n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs, progress=progress,
+            )
+            paths = write_outputs(result, folder, plot_format=plot_format, target=target)
+            if run.rec is not None:
+                run.rec.summary["outputs"] = {k: str(v) for k, v in paths.items()}
         if as_json:
             payload = to_payload(result)
             payload["outputs"] = {k: str(v) for k, v in paths.items()}

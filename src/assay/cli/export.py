@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         out: Path = typer.Option(..., "--out", "-o", help="Folder for the new version (new or empty)."),
         workspace: Path | None = typer.Option(
-            None, "--workspace", "-w", help="Workspace folder (default: $ASSAY_WORKSPACE, else ./.assay)."),
+            None, "--workspace", "-w",
+            help="Workspace folder (default: $ASSAY_WORKSPACE, else the nearest .assay/ here or "
+                 "above)."),
         run: str | None = typer.Option(
             None, "--run", help="Audit run whose dataset is exported (default: the latest audit)."),
         source: Path | None = typer.Option(

@@ -25,8 +25,8 @@ def report_command(
         None, "-o", "--out", help="HTML file to write. Default: report.html beside audit.json; "
         "report-RUN.html in the current folder for a run id."),
     workspace: Path | None = typer.Option(
-        None, "--workspace", "-w", help="Workspace to look a run id up in (default: .assay/ here "
-        "or $ASSAY_WORKSPACE)."),
+        None, "--workspace", "-w", help="Workspace to look a run id up in (default: the "
+        "nearest .assay/ here or above, or $ASSAY_WORKSPACE)."),
     data: Path | None = typer.Option(
         None, "--data", help="The audited data, to show the samples themselves. Default: the "
         "file recorded in audit.json, when it still exists."),
@@ -45,6 +45,15 @@ def report_command(
     result, base, run_id = _load_result(source, workspace)
     default = base / "report.html" if run_id is None else Path(f"report-{run_id}.html")
     target = out if out is not None else default
+    if target.is_dir():
+        target = target / "report.html"
+    from assay.data import check_output_file
+
+    summary = result.summary if isinstance(result.summary, dict) else {}
+    recorded = summary.get("source")
+    target = check_output_file(target, option="--out", inputs=[
+        data, Path(str(recorded)) if recorded else None, base / "audit.json",
+        base / str(summary.get("issues_file") or "issues.parquet")])
     dataset, note = _dataset(result, data=data, label=label, text=text, image=image,
                              id_col=id_col, skip=no_data)
     href = _issues_href(result, base, target)

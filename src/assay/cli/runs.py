@@ -12,7 +12,8 @@ import typer
 
 from assay.cli._common import console, print_json
 
-_WORKSPACE_HELP = "Workspace folder (default: $ASSAY_WORKSPACE, else ./.assay)."
+_WORKSPACE_HELP = ("Workspace folder (default: $ASSAY_WORKSPACE, else the nearest .assay/ here or "
+                   "above).")
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +28,21 @@ def _open(workspace: Path | None) -> Any:
     return Workspace.open(workspace or default_workspace(), create=False)
 
 
+#: Commands that can record runs (a filter naming none of these, nor a recorded one, is a typo).
+_RUN_COMMANDS = ("audit", "export", "split", "value", "curve", "train", "agree", "review")
+
+
+def _check_command(command: str, ws: Any) -> None:
+    from assay._validation import did_you_mean
+    from assay.exceptions import InvalidParameterError
+
+    known = sorted(set(_RUN_COMMANDS) | {str(c) for c in ws.runs()["command"].unique()})
+    if command not in known:
+        raise InvalidParameterError(
+            "--command", "the name of a command that records runs (" + ", ".join(known) + ")",
+            command, hint=did_you_mean(command, known).strip())
+
+
 def runs_command(
     workspace: Path | None = typer.Option(None, "--workspace", "-w", help=_WORKSPACE_HELP),
     command: str | None = typer.Option(None, "--command", help="Only runs of this command."),
@@ -34,14 +50,19 @@ def runs_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     compare: bool = typer.Option(
         False, "--compare", help="Leaderboard of training runs, with like-for-like flags."),
-    records: Path = typer.Option(
-        Path(".assay/runs"), "--records", help="Folder of training run records (assay train --out)."),
+    records: Path | None = typer.Option(
+        None, "--records", help="Folder of training run records (default: <workspace>/runs/, "
+        "where 'assay train' writes them)."),
 ) -> None:
     """List the runs recorded in a workspace, newest first (``--compare``: a leaderboard)."""
     if compare:
-        _compare(records, as_json)
+        from assay.workspace import default_workspace
+
+        _compare(records or (workspace or default_workspace()) / "runs", as_json)
         return
     with _open(workspace) as ws:
+        if command is not None:
+            _check_command(command, ws)
         frame = ws.runs(command=command, limit=limit)
         location = ws.path
     records = [_plain(r) for r in frame.to_dict(orient="records")]

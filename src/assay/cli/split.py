@@ -49,15 +49,18 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
             f"Cannot write '{path}': unknown extension '{path.suffix}'. Use one of "
             + ", ".join(sorted(_WRITERS)) + "."
         )
+    from assay.data import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "csv":
-        table.to_csv(path, index=False)
-    elif kind == "tsv":
-        table.to_csv(path, index=False, sep="\t")
-    elif kind == "parquet":
-        table.to_parquet(path, index=False)
-    else:
-        table.to_json(path, orient="records", lines=True)
+    with atomic_path(path) as tmp:
+        if kind == "csv":
+            table.to_csv(tmp, index=False)
+        elif kind == "tsv":
+            table.to_csv(tmp, index=False, sep="\t")
+        elif kind == "parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_json(tmp, orient="records", lines=True)
 
 
 def run_split(
@@ -151,7 +154,8 @@ def register(app: typer.Typer) -> None:
         names: str = typer.Option(
             "train,valid,test", "--names", help="Split names, comma-separated (train first)."
         ),
-        seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same split)."),
+        seed: int = typer.Option(
+            0, "--seed", min=0, max=2**32 - 1, help="Random seed (same seed, same split)."),
         dedup: bool = typer.Option(
             True, "--dedup/--no-dedup",
             help="Keep exact and near copies (from the featurized rows) in one split.",
@@ -182,6 +186,9 @@ def register(app: typer.Typer) -> None:
                 f"Cannot write '{out}': unknown extension '{out.suffix}'. Use one of "
                 + ", ".join(sorted(_WRITERS)) + "."
             )
+        from assay.data import check_output_file
+
+        out = check_output_file(out, inputs=[data], option="--out")
         table, summary, notes = run_split(
             data, label=label, group=group, fractions=frac, names=split_names, seed=seed,
             dedup=dedup, text=text, min_per_class=min_per_class, column=column, strict=strict,

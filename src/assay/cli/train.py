@@ -72,8 +72,11 @@ def train_command(
         0.0, "--prior-smoothing",
         help="Pseudo-count per class for the log prior (needed if a class has no training row).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed (split, initialisation, sampling)."),
-    out: Path = typer.Option(Path(".assay/runs"), "--out", help="Folder for the run record."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, max=2**32 - 1, help="Random seed (split, initialisation, sampling)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for the run record (default: <workspace>/runs/, the "
+        "workspace found as for 'assay audit'; 'assay runs --compare' reads it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
 ) -> None:
     """Train a long-tail head on frozen embeddings, evaluate it, and record the run."""
@@ -95,6 +98,12 @@ def train_command(
         )
     tau_value = _parse_tau(posthoc_tau)
     import assay.torch as at  # MissingDependencyError (exit 2) when torch is absent
+    from assay.data import check_output_dir
+    from assay.workspace import default_workspace
+
+    ws_root = default_workspace(labels_file or embeddings) if out is None else None
+    out = check_output_dir(out if out is not None else ws_root / "runs",  # type: ignore[operator]
+                           inputs=[embeddings, labels_file])
 
     started = time.perf_counter()
     ds, x, featurizer = _load(embeddings, label=label, split=split, embedding=embedding,
@@ -161,9 +170,21 @@ def train_command(
             "prior_smoothing": smoothing, "seed": seed, "best_epoch": fit.best_epoch,
         },
     )
+    from assay.data import atomic_path, remove_stale_temps
+
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
     path = out / f"{record['run_id']}.json"
-    path.write_text(json.dumps(record, indent=2, allow_nan=False), encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, allow_nan=False), encoding="utf-8")
+    if ws_root is not None:  # listed by 'assay runs' beside the audits
+        from assay.workspace import Workspace
+
+        with Workspace.open(ws_root).record_run("train", {
+                "data": str(embeddings), "label": label, "recipe": recipe, "epochs": epochs,
+                "seed": seed}) as rec:
+            rec.summary.update({"record": str(path), "metrics": {
+                k: v for k, v in metrics.items() if isinstance(v, int | float)}})
     if as_json:
         print_json(record)
         return
@@ -190,8 +211,12 @@ def _load(
     path: Path, *, label: str, split: str | None, embedding: str | None,
     labels_file: Path | None,
 ) -> tuple[Any, np.ndarray, str]:
+    import pandas as pd
+
     from assay.data import featurize, load, read_table
 
+    if not path.exists():
+        raise InputValidationError(f"File not found: '{path}'. Check the path and try again.")
     if path.suffix.lower() == ".npy":
         if labels_file is None:
             raise InputValidationError(
@@ -212,7 +237,8 @@ def _load(
                       embeddings=embedding) if embedding else None
             if ds is None:
                 features = [c for c in table.columns if c not in (label, split)
-                            and np.issubdtype(table[c].dtype, np.number)]
+                            and pd.api.types.is_numeric_dtype(table[c].dtype)
+                            and not pd.api.types.is_bool_dtype(table[c].dtype)]
                 if not features:
                     raise InputValidationError(
                         f"'{path}' has no vector column and no numeric feature column besides "

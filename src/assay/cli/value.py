@@ -31,13 +31,15 @@ def run_value(
     max_time: float | None = 300.0,
     seed: int = 0,
     id_col: str | None = None,
+    progress: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
     """Value every row of ``data``; return (per-row frame, per-group frame or None, summary).
 
     Per-row columns (stable names, to join the audit's per-row table): ``data_value`` (first
     task) and ``data_value_<task>`` for every task, ``data_value_stderr*`` for Monte Carlo
     methods, ``is_low_value`` (the k-means low cluster of the values, the Data-OOB authors'
-    detection rule) and ``task_conflict`` with several tasks.
+    detection rule) and ``task_conflict`` with several tasks. ``progress(step, done, total)``
+    is called as the work advances (the Monte Carlo methods once per utility evaluation).
     """
     from assay.data import featurize, load
     from assay.valuation import group_values, task_conflict
@@ -55,8 +57,13 @@ def run_value(
     sd = x.std(axis=0)
     x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     y = np.stack([_codes(ds.table[c], c) for c in task_cols], axis=1)
+    if progress is not None:
+        progress(f"valuing {ds.n_rows:,} rows ({method})", 0, 1)
     values, stderr = _METHOD_RUNNERS[method](x, y, k=k, n_estimators=n_estimators,
-                                              max_samples=max_samples, max_time=max_time, seed=seed)
+                                              max_samples=max_samples, max_time=max_time, seed=seed,
+                                              progress=progress)
+    if progress is not None:
+        progress(f"valuing {ds.n_rows:,} rows ({method})", 1, 1)
     frame = pd.DataFrame({"row": ds.ids, "label": ds.table[label].to_numpy()})
     frame["data_value"] = values[:, 0]
     for t, col in enumerate(task_cols):
@@ -127,9 +134,31 @@ def _run_oob(x: np.ndarray, y: np.ndarray, *, n_estimators: int, seed: int,
     return data_oob(x, y, n_estimators=n_estimators, random_state=seed).reshape(len(x), -1), None
 
 
+class _Counting:
+    """A utility that reports each evaluation to a progress callback (attributes pass through).
+
+    The bar's total is the budget in evaluations (permutations x players); convergence or the
+    time budget can end the work sooner, and the bar then jumps to its end.
+    """
+
+    def __init__(self, utility: Any, progress: Any, step: str, total: int) -> None:
+        self._utility, self._progress, self._step = utility, progress, step
+        self._total, self._done = max(int(total), 1), 0
+
+    def __call__(self, indices: Any) -> Any:
+        out = self._utility(indices)
+        self._done += 1
+        if self._done % 20 == 0:
+            self._progress(self._step, min(self._done, self._total), self._total)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._utility, name)
+
+
 def _run_mc(name: str):  # noqa: ANN202 - small factory
     def run(x: np.ndarray, y: np.ndarray, *, max_samples: int, max_time: float | None,
-            seed: int, **_: Any) -> tuple[np.ndarray, np.ndarray]:
+            seed: int, progress: Any = None, **_: Any) -> tuple[np.ndarray, np.ndarray]:
         """Two folds: rows of one half are the players, the other half the validation set."""
         from assay.models import default_estimator
         from assay.valuation import ModelUtility, banzhaf, beta_shapley, tmc_shapley
@@ -139,10 +168,14 @@ def _run_mc(name: str):  # noqa: ANN202 - small factory
         half = rng.permutation(len(x)) % 2 == 0
         values = np.zeros(y.shape)
         stderr = np.zeros(y.shape)
-        for part in (half, ~half):
+        for half_no, part in enumerate((half, ~half), start=1):
             yt = y[part] if y.shape[1] > 1 else y[part, 0]
             yv = y[~part] if y.shape[1] > 1 else y[~part, 0]
-            util = ModelUtility(default_estimator(random_state=seed), x[part], yt, x[~part], yv)
+            util: Any = ModelUtility(default_estimator(random_state=seed), x[part], yt,
+                                     x[~part], yv)
+            if progress is not None:
+                util = _Counting(util, progress, f"{name}: half {half_no} of 2",
+                                 max_samples * int(part.sum()))
             res = fn(util, max_samples=max_samples, max_time=max_time, random_state=seed)
             values[part] = res.values.reshape(part.sum(), -1)
             stderr[part] = res.stderr.reshape(part.sum(), -1)
@@ -189,29 +222,57 @@ def register(app: typer.Typer) -> None:
         max_time: float = typer.Option(
             300.0, "--max-time", help="Seconds per half for Monte Carlo methods."
         ),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        seed: int = typer.Option(
+            0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
         id_col: str | None = typer.Option(
             None, "--id", help="Row id column (the 'row' of values.csv; match the audit's --id)."),
         top: int = typer.Option(10, "--top", help="Lowest-valued rows to show."),
         out: Path | None = typer.Option(
-            None, "--out", help="Output folder (default: .assay/value-<file stem> beside the data)."
-        ),
+            None, "--out", help="Output folder (default: the run's folder, "
+            "<workspace>/runs/<run id>/)."),
+        workspace: Path | None = typer.Option(
+            None, "--workspace", "-w", help="Workspace folder (default: the nearest .assay/ at "
+            "or above the data's folder, else a new one beside the data; $ASSAY_WORKSPACE)."),
+        no_workspace: bool = typer.Option(
+            False, "--no-workspace", help="Do not record the run (then --out is needed)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Value every row (and group) of a table: which examples help, which harm."""
+        from assay.cli._common import progress_bar, recorded_run
+        from assay.data import atomic_path, check_output_dir
+
+        names = ("values.csv", "group_values.csv")
+        if no_workspace and out is None:
+            raise InputValidationError(
+                "--no-workspace needs --out: without a workspace there is no run folder to "
+                "write values.csv into. Pass --out DIR, or leave --no-workspace out.")
+        if out is not None:
+            out = check_output_dir(out, inputs=[data, embeddings], names=names)
         tasks = [t.strip() for t in task.split(",") if t.strip()] if task else None
-        frame, groups, summary = run_value(
-            data, label=label, method=method, group=group, tasks=tasks, text=text,
-            embeddings=embeddings, k=k, n_estimators=n_estimators, max_samples=max_samples,
-            max_time=max_time, seed=seed, id_col=id_col,
-        )
-        target = out if out is not None else data.parent / ".assay" / f"value-{data.stem}"
-        target.mkdir(parents=True, exist_ok=True)
-        outputs = {"values": str(target / "values.csv")}
-        frame.to_csv(target / "values.csv", index=False)
-        if groups is not None:
-            outputs["groups"] = str(target / "group_values.csv")
-            groups.to_csv(target / "group_values.csv")
+        params = {"data": str(data), "label": label, "method": method, "group": group,
+                  "tasks": tasks, "k": k, "n_estimators": n_estimators,
+                  "max_samples": max_samples, "max_time": max_time, "seed": seed}
+        with recorded_run("value", params, data=data, workspace=workspace,
+                          enabled=not no_workspace) as run, \
+                progress_bar(not as_json) as progress:
+            target = out if out is not None else run.folder
+            assert target is not None  # noqa: S101 - checked above
+            frame, groups, summary = run_value(
+                data, label=label, method=method, group=group, tasks=tasks, text=text,
+                embeddings=embeddings, k=k, n_estimators=n_estimators, max_samples=max_samples,
+                max_time=max_time, seed=seed, id_col=id_col, progress=progress,
+            )
+            outputs = {"values": str(target / "values.csv")}
+            with atomic_path(target / "values.csv") as tmp:
+                frame.to_csv(tmp, index=False)
+            if groups is not None:
+                outputs["groups"] = str(target / "group_values.csv")
+                with atomic_path(target / "group_values.csv") as tmp:
+                    groups.to_csv(tmp)
+            if run.rec is not None:
+                run.rec.summary.update({k: v for k, v in summary.items() if k != "outputs"})
+                run.rec.summary["outputs"] = outputs
+        summary["run_id"] = run.run_id
         lowest = frame.nsmallest(top, "data_value")
         shown = lowest.drop(columns=[f"data_value_{label}"])  # same as data_value
         summary["outputs"] = outputs

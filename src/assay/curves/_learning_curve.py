@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -144,6 +144,7 @@ def learning_curve(
     class_names: Sequence[Any] | None = None,
     random_state: Any = 0,
     n_jobs: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Score a model trained on stratified subsets of growing size, several seeds each.
 
@@ -178,6 +179,8 @@ def learning_curve(
     random_state : None, int or numpy.random.Generator, default=0
     n_jobs : int, optional
         Parallel fits (joblib).
+    progress : callable, optional
+        ``progress(step, done, total)`` after each fit (the CLI draws a bar with it).
 
     Returns
     -------
@@ -220,7 +223,16 @@ def learning_curve(
         from sklearn.model_selection import train_test_split
 
         counts = np.bincount(labels, minlength=n_classes)
-        strat = labels if counts[counts > 0].min() >= 2 else None
+        n_present = int((counts > 0).sum())
+        n_held = int(np.ceil(test_size * labels.size))
+        if labels.size - n_held < 2 * n_present or n_held < 1:
+            raise InputValidationError(
+                f"A learning curve needs more rows: {labels.size} rows of {n_present} classes "
+                f"leave {labels.size - n_held} for the curve after holding out {n_held} to "
+                f"evaluate (test_size={test_size:g}); at least {2 * n_present} are needed (two "
+                "per class). Collect more rows, or pass eval_set."
+            )
+        strat = labels if counts[counts > 0].min() >= 2 and n_held >= n_present else None
         pool, held = train_test_split(
             np.arange(labels.size), test_size=test_size, stratify=strat,
             random_state=int(rng.integers(2**31 - 1)),
@@ -256,10 +268,15 @@ def learning_curve(
         for n in size_list:
             rows = _subset(perms, class_counts, int(n), min_per_class)
             tasks.append((seed, model_seed, rows))
-    results = Parallel(n_jobs=n_jobs)(
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_fit_score)(estimator, X_pool[rows], y_pool[rows], X_eval, y_eval, n_classes, ms)
         for _, ms, rows in tasks
     )
+    results = []
+    for res in jobs:  # in task order; progress after each fit
+        results.append(res)
+        if progress is not None:
+            progress("learning curve fits", len(results), len(tasks))
 
     records = []
     for (seed, _, rows), res in zip(tasks, results, strict=True):

@@ -4,8 +4,16 @@ from assay.data._dataset import Dataset, Roles, encode_labels, load
 from assay.data._featurize import Features, embedding_metric, featurize, robust_scale
 from assay.data._hashing import file_hashes, row_content
 from assay.data._io import read_table
+from assay.data._outputs import (
+    atomic_path,
+    check_output_dir,
+    check_output_file,
+    remove_stale_temps,
+    temp_name,
+)
 
 __all__ = [
-    "Dataset", "Features", "Roles", "embedding_metric", "encode_labels", "featurize", "file_hashes",
-    "load", "read_table", "robust_scale", "row_content",
+    "Dataset", "Features", "Roles", "atomic_path", "check_output_dir", "check_output_file",
+    "embedding_metric", "encode_labels", "featurize", "file_hashes",
+    "load", "read_table", "remove_stale_temps", "robust_scale", "row_content", "temp_name",
 ]

@@ -284,6 +284,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 scores[name] = {"log_loss": ll, "accuracy": acc,
                                 "seconds": round(sum(scores[n]["seconds"] for n in parts), 3)}
                 continue
+            if ys.size < 2 * self.inner_folds:  # no honest inner score on a handful of rows
+                scores[name] = {"skipped": f"{ys.size} rows: too few to score "
+                                           f"{self.inner_folds}-fold"}
+                continue
             if scores and time.perf_counter() - start > self.budget_s:
                 scores[name] = {"skipped": f"time budget of {self.budget_s:g} s spent"}
                 continue
@@ -296,7 +300,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             scores[name] = {"log_loss": ll, "accuracy": acc,
                             "seconds": round(time.perf_counter() - t0, 3)}
         scored = [n for n in self.candidates if "log_loss" in scores[n]]
-        chosen = min(scored, key=lambda n: (scores[n]["log_loss"], scored.index(n)))
+        # nothing scored (a few rows): the first, simplest candidate
+        chosen = min(scored, key=lambda n: (scores[n]["log_loss"], scored.index(n))) \
+            if scored else self.candidates[0]
         t0 = time.perf_counter()
         self.model_ = make_model(chosen, mi, metric=self.metric,
                                  random_state=self.random_state).fit(x, y)

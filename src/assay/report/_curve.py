@@ -136,7 +136,10 @@ def write_curve_report(
         plot_path = Path(plot_path)
         plot = plot_path.read_bytes()
         fmt = plot_path.suffix.lstrip(".").lower()
+    from assay.data import atomic_path
+
     path = Path(path)
-    path.write_text(render_curve_report(payload, plot=plot, plot_format=fmt, title=title),
-                    encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(render_curve_report(payload, plot=plot, plot_format=fmt, title=title),
+                       encoding="utf-8")
     return path

@@ -155,9 +155,10 @@ def write_report(
         if name and (target.parent / str(name)).exists():
             issues_href = str(name)
     html = render_report(result, dataset, issues_href=issues_href, max_rows=max_rows)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
+    from assay.data import atomic_path
+
+    with atomic_path(target) as tmp:  # a crash leaves the old report or the new, never half
+        tmp.write_text(html, encoding="utf-8")
     return target
 
 

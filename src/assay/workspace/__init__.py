@@ -5,6 +5,14 @@ This package is the only importer of ``duckdb`` in assay. See ``docs/workspace.m
 
 from __future__ import annotations
 
+from assay.workspace._decisions import (
+    DECISION_POLICIES,
+    DROP_ACTIONS,
+    EXPORT_ACTIONS,
+    STAGE_ORDER,
+    applicable_decisions,
+    resolve_decisions,
+)
 from assay.workspace._diff import RunDiff, diff_runs
 from assay.workspace._schema import SCHEMA_VERSION
 from assay.workspace._store import (
@@ -13,17 +21,25 @@ from assay.workspace._store import (
     RunRecord,
     Workspace,
     default_workspace,
+    find_workspace,
     open_workspace,
 )
 
 __all__ = [
     "DECISION_ACTIONS",
+    "DECISION_POLICIES",
+    "DROP_ACTIONS",
+    "EXPORT_ACTIONS",
+    "STAGE_ORDER",
     "RUN_STATUSES",
     "RunDiff",
     "SCHEMA_VERSION",
     "RunRecord",
     "Workspace",
+    "applicable_decisions",
     "default_workspace",
     "diff_runs",
+    "find_workspace",
     "open_workspace",
+    "resolve_decisions",
 ]

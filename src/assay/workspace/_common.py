@@ -128,6 +128,8 @@ def connect(db_path: Path, *, read_only: bool, lock_timeout: float) -> Iterator[
                 con = duckdb.connect(str(db_path), read_only=read_only)
                 break
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if _is_damage(exc):
+                    raise StoreError(damaged_message(db_path, exc)) from exc
                 if not _is_lock_conflict(exc):
                     raise StoreError(_open_error(db_path, exc)) from exc
                 if time.monotonic() + delay > deadline:
@@ -140,10 +142,49 @@ def connect(db_path: Path, *, read_only: bool, lock_timeout: float) -> Iterator[
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+            except duckdb.Error as exc:  # a damaged file can fail the open itself
+                if _is_damage(exc):
+                    raise StoreError(damaged_message(db_path, exc)) from exc
+                raise
         try:
             yield con
+        except duckdb.Error as exc:
+            if _is_damage(exc):
+                raise StoreError(damaged_message(db_path, exc)) from exc
+            raise
         finally:
             con.close()
+
+
+#: DuckDB errors that mean the file itself is damaged (truncated, overwritten, bad blocks).
+_DAMAGE_TYPES = tuple(
+    t for t in (getattr(duckdb, n, None) for n in (
+        "InternalException", "SerializationException", "FatalException")) if t is not None
+)
+_DAMAGE_WORDS = ("could not read enough bytes", "corrupt", "checksum", "invalid block",
+                 "failed to read", "database file is invalid")
+
+
+def _is_damage(exc: BaseException) -> bool:
+    msg = str(exc).lower()
+    if isinstance(exc, _DAMAGE_TYPES):
+        return True
+    return isinstance(exc, duckdb.IOException | duckdb.Error) and any(
+        w in msg for w in _DAMAGE_WORDS)
+
+
+def damaged_message(db_path: Path, exc: BaseException) -> str:
+    """One line that says the workspace file is damaged and how to recover."""
+    msg = " ".join(str(exc).split())
+    if len(msg) > 160:
+        msg = msg[:157] + "..."
+    root = db_path.parent
+    return (
+        f"The workspace database {db_path} is damaged (DuckDB: {msg}); assay will not read or "
+        f"write it. To recover, move it aside (mv {db_path} {db_path}.damaged) and restore a "
+        f"backup copy, or let the next command start a new workspace; each audit's results stay "
+        f"readable in {root / 'runs'}/<run id>/ ('assay report {root / 'runs'}/<run id>')."
+    )
 
 
 def _open_error(db_path: Path, exc: BaseException) -> str:

@@ -54,8 +54,12 @@ def _assay_version() -> str:
 def default_workspace(data_path: str | os.PathLike[str] | None = None) -> Path:
     """Where a command keeps its workspace when ``--workspace`` is not given.
 
-    ``$ASSAY_WORKSPACE`` when set; otherwise ``.assay/`` beside ``data_path``; otherwise
-    ``.assay/`` in the current directory.
+    Found as git finds its repository: ``$ASSAY_WORKSPACE`` when set; otherwise the nearest
+    ``.assay/`` holding a workspace database, searched upward from the folder of ``data_path``
+    (commands that read data) or from the current directory (the others). When there is none,
+    a new one goes beside ``data_path`` (or in the current directory). So a corrected version
+    exported into the project (``assay export -o data.v2``) and audited from there
+    (``assay audit data.v2/data.csv``) is recorded in the same workspace as the first audit.
 
     Examples
     --------
@@ -66,9 +70,30 @@ def default_workspace(data_path: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("ASSAY_WORKSPACE")
     if env:
         return Path(env)
-    if data_path is not None:
-        return Path(data_path).resolve().parent / ".assay"
-    return Path.cwd() / ".assay"
+    start = Path(data_path).resolve().parent if data_path is not None else Path.cwd()
+    found = find_workspace(start)
+    return found if found is not None else start / ".assay"
+
+
+def find_workspace(start: str | os.PathLike[str]) -> Path | None:
+    """The nearest ``.assay/`` folder with a workspace database in ``start`` or above it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from assay.workspace import Workspace, find_workspace
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> Workspace.open(root / ".assay").close()
+    >>> (root / "data.v2" / "deep").mkdir(parents=True)
+    >>> find_workspace(root / "data.v2" / "deep") == root / ".assay"
+    True
+    """
+    here = Path(start).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / ".assay"
+        if (candidate / DB_NAME).is_file():
+            return candidate
+    return None
 
 
 @dataclass
@@ -628,8 +653,12 @@ class Workspace:
             frame[col] = frame[col].dt.tz_localize("UTC")
         return frame.drop(columns=["pid", "host"])
 
-    def resolve_run(self, ref: str) -> str:
+    def resolve_run(self, ref: str, *, command: str | None = None) -> str:
         """Turn ``ref`` (a run id, a unique prefix of one, or ``'latest'``) into a run id.
+
+        With ``command`` (e.g. ``"audit"`` for a command that needs an audit), ``'latest'`` means
+        the latest run of that command that finished ``ok``: an export or an interrupted audit
+        after it does not hide it.
 
         Examples
         --------
@@ -643,6 +672,17 @@ class Workspace:
         if not isinstance(ref, str) or not ref:
             raise InvalidParameterError("run", "a run id, a prefix of one, or 'latest'", ref)
         with self._connect(False) as con:
+            if ref in ("latest", "last") and command is not None:
+                row = first(con.execute(
+                    "SELECT run_id FROM runs WHERE command = ? AND status = 'ok' "
+                    "ORDER BY started DESC, run_id DESC LIMIT 1", [command]
+                ).fetchall())
+                if row is None:
+                    raise InputValidationError(
+                        f"The workspace {self._path} has no completed '{command}' run yet. Run "
+                        f"'assay {command}' first (interrupted or failed runs have no results)."
+                    )
+                return str(row[0])
             if ref in ("latest", "last"):
                 row = first(con.execute(
                     "SELECT run_id FROM runs ORDER BY started DESC, run_id DESC LIMIT 1"

@@ -1,0 +1,86 @@
+"""Decisions across review queues (issue 14: an expert's relabel cancelled a unanimous duplicate)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assay.workspace import resolve_decisions
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """(row_id, reviewer, action, new_label, stage, queue) in decision order."""
+    cols = ["row_id", "reviewer", "action", "new_label", "stage", "queue"]
+    frame = pd.DataFrame([r + (None,) * (6 - len(r)) for r in rows], columns=cols)
+    frame.insert(0, "decision_id", np.arange(1, len(rows) + 1))
+    return frame
+
+
+def test_expert_relabel_in_one_queue_does_not_cancel_a_unanimous_duplicate_in_another():
+    d = _frame([
+        ("9", "ana", "duplicate", None, "review", "duplicates"),
+        ("9", "bo", "duplicate", None, "review", "duplicates"),
+        ("9", "ana", "relabel", "b", "review", "label_issues"),
+        ("9", "bo", "keep", None, "review", "label_issues"),
+        ("9", "eve", "relabel", "c", "expert", "label_issues"),
+    ])
+    r = resolve_decisions(d).set_index("row_id").loc["9"]
+    assert r["action"] == "duplicate"  # the copy goes, whatever its label
+    assert r["stage"] == "expert" and r["queues"] == "duplicates,label_issues"
+    assert r["n_superseded"] == 2  # ana's and bo's label-queue decisions, overridden by eve
+
+
+def test_within_one_queue_the_expert_still_overrides():
+    d = _frame([
+        ("1", "ana", "remove", None, "review", "outliers"),
+        ("1", "bo", "keep", None, "review", "outliers"),
+        ("1", "eve", "keep", None, "expert", "outliers"),
+    ])
+    assert resolve_decisions(d).set_index("row_id").loc["1", "action"] == "keep"
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    (("relabel", "x"), ("keep", None), "relabel"),
+    (("relabel", "x"), ("relabel", "x"), "relabel"),
+    (("relabel", "x"), ("relabel", "y"), "conflict"),
+    (("keep", None), ("defer", None), "keep"),
+    (("remove", None), ("relabel", "x"), "remove"),
+    (("defer", None), ("defer", None), "defer"),
+])
+def test_across_queues(a, b, expected):
+    d = _frame([("1", "ana", a[0], a[1], None, "q1"), ("1", "ana", b[0], b[1], None, "q2")])
+    assert resolve_decisions(d)["action"].iloc[0] == expected
+
+
+def test_one_queue_matches_the_queue_blind_rules_on_random_decisions():
+    """Without queues, the per-queue rules are the former rules: brute force on small cases."""
+    rng = np.random.default_rng(0)
+    actions = [("keep", None), ("remove", None), ("relabel", "a"), ("relabel", "b"),
+               ("defer", None)]
+    for _ in range(200):
+        n = int(rng.integers(1, 7))
+        rows = []
+        for _ in range(n):
+            act, lab = actions[rng.integers(len(actions))]
+            rows.append((str(rng.integers(3)), ["ana", "bo", "cy"][rng.integers(3)], act, lab,
+                         ["review", "expert"][rng.integers(2)]))
+        d = _frame(rows)
+        got = resolve_decisions(d).set_index("row_id")
+        for row_id, grp in d.groupby("row_id"):
+            top = grp[grp["stage"] == ("expert" if (grp["stage"] == "expert").any()
+                                       else "review")]
+            last = top.drop_duplicates("reviewer", keep="last")
+            keys = {(a, lab or "") for a, lab in zip(last["action"], last["new_label"],
+                                                     strict=True)}
+            want = "conflict" if len(keys) > 1 else last["action"].iloc[-1]
+            assert got.loc[row_id, "action"] == want, (rows, row_id)
+
+
+def test_latest_policy_across_queues_takes_the_most_recent_relabel():
+    d = _frame([("1", "ana", "relabel", "x", None, "q1"), ("1", "bo", "relabel", "y", None, "q2")])
+    r = resolve_decisions(d, policy="latest").iloc[0]
+    assert (r["action"], r["new_label"]) == ("relabel", "y")
+    assert list(itertools.chain(r["reviewers"])) == ["ana", "bo"]
