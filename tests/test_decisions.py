@@ -84,3 +84,47 @@ def test_latest_policy_across_queues_takes_the_most_recent_relabel():
     r = resolve_decisions(d, policy="latest").iloc[0]
     assert (r["action"], r["new_label"]) == ("relabel", "y")
     assert list(itertools.chain(r["reviewers"])) == ["ana", "bo"]
+
+
+def test_a_kept_row_carries_its_decision_to_the_next_version(tmp_path):
+    """Audit, keep one flagged row and relabel another, export, re-audit: the keep carries."""
+    import subprocess
+    import sys
+
+    from assay.workspace import Workspace, carried_decisions
+
+    rng = np.random.default_rng(0)
+    n = 240
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 3)) + 2.5 * y[:, None]
+    frame = pd.DataFrame(x.round(4), columns=["a", "b", "c"])
+    frame.insert(0, "id", [f"r{i}" for i in range(n)])
+    frame["y"] = np.where(y == 1, "pos", "neg")
+    frame.loc[:11, "y"] = np.where(frame.loc[:11, "y"] == "pos", "neg", "pos")  # 12 flips
+    (tmp_path / "data.csv").write_text(frame.to_csv(index=False))
+
+    def cli(*args):
+        res = subprocess.run([sys.executable, "-m", "assay.cli.main", *args], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode in (0, 1), res.stderr
+        return res
+
+    cli("audit", "data.csv", "--label", "y", "--id", "id", "--checks", "label_issues")
+    ws = Workspace.open(tmp_path / ".assay")
+    run_a = ws.runs(command="audit")["run_id"].iloc[0]
+    flagged = ws.findings(run_a)
+    flagged = flagged[flagged["flag"].astype(bool)]["row_id"].astype(str).tolist()
+    assert len(flagged) >= 2
+    kept, fixed = flagged[0], flagged[1]
+    ws.append_decision(kept, "keep", reviewer="ana", run_id=run_a, queue="label_issues")
+    new = "pos" if frame.set_index("id").loc[fixed, "y"] == "neg" else "neg"
+    ws.append_decision(fixed, "relabel", new_label=new, reviewer="ana", run_id=run_a,
+                       queue="label_issues")
+    cli("export", "-o", "data.v2")
+    cli("audit", "data.v2/data.csv", "--label", "y", "--id", "id", "--checks", "label_issues")
+    runs = ws.runs(command="audit")
+    assert len(runs) == 2  # the re-audit found the project's workspace upward
+    run_b = runs["run_id"].iloc[0]
+    carried = carried_decisions(ws, run_b)
+    assert carried["row_id"].tolist() == [kept]  # the relabelled row changed: reviewed afresh
+    assert carried["from_run"].iloc[0] == run_a and carried["reviewers"].iloc[0] == ["ana"]

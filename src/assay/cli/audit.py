@@ -352,6 +352,7 @@ def run_recorded(
         result.summary["run_id"] = rec.run_id
         ws.record_findings(rec.run_id, result.findings())
         write_outputs(result, ws.results_dir(rec.run_id), dataset)  # the run's own folder
+        write_row_fingerprints(dataset, ws.results_dir(rec.run_id))
         rec.summary.update({"status": result.status, "metrics": result.metrics(),
                             "checks": {n: c.status for n, c in result.checks.items()},
                             "n_rows": dataset.n_rows, "classes": dataset.class_names()})
@@ -382,6 +383,27 @@ def save_result(result: Any, folder: Path) -> dict[str, Path]:
     with atomic_path(paths["json"]) as tmp:
         result.to_json(tmp, include_issues=False)
     return paths
+
+
+def write_row_fingerprints(dataset: Any, folder: Path) -> Path:
+    """Write ``rows.parquet``: each row's id and a hash of its whole content (label included).
+
+    A later audit of a corrected version matches its rows against these by id and content, so a
+    row a reviewer kept, and that nobody changed since, keeps its decision instead of coming
+    back to the queue (``assay.workspace.carried_decisions``).
+    """
+    import pandas as pd
+
+    from assay.data import atomic_path
+
+    table = dataset.table
+    hashes = pd.util.hash_pandas_object(table.astype(str), index=False).to_numpy()
+    frame = pd.DataFrame({"row_id": [str(i) for i in dataset.ids],
+                          "content": [f"{h:016x}" for h in hashes]})
+    path = folder / "rows.parquet"
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
 
 
 #: The files an audit writes into ``--out``.

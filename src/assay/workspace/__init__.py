@@ -11,6 +11,7 @@ from assay.workspace._decisions import (
     EXPORT_ACTIONS,
     STAGE_ORDER,
     applicable_decisions,
+    carried_decisions,
     resolve_decisions,
 )
 from assay.workspace._diff import RunDiff, diff_runs
@@ -37,6 +38,7 @@ __all__ = [
     "RunRecord",
     "Workspace",
     "applicable_decisions",
+    "carried_decisions",
     "default_workspace",
     "diff_runs",
     "find_workspace",

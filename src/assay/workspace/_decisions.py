@@ -21,6 +21,7 @@ __all__ = [
     "EXPORT_ACTIONS",
     "STAGE_ORDER",
     "applicable_decisions",
+    "carried_decisions",
     "resolve_decisions",
 ]
 
@@ -234,4 +235,74 @@ def applicable_decisions(
     frame = frame[frame["run_id"].isin(run_ids)]
     if reviewers is not None:
         frame = frame[frame["reviewer"].isin(reviewers)]
+    return frame
+
+
+def carried_decisions(workspace: Any, run_id: str) -> pd.DataFrame:
+    """Keep decisions from earlier dataset versions that still hold for the rows of ``run_id``.
+
+    A reviewer who kept a flagged row said the flag was wrong. When the corrected version is
+    audited again, the same row (same id, same content: nothing changed it since) may be flagged
+    again; its keep carries forward instead of sending it back to the queue with no trace. Rows
+    are matched by id and by a hash of their whole content (label included), which each audit
+    stores in ``runs/<run id>/rows.parquet``; a relabelled or edited row does not match, so its
+    new state is reviewed afresh. Only ``keep`` carries: other actions were applied by the
+    export, and a decision that was not applied (same content) must be reviewed again.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    run_id : str
+        The (later) audit run whose rows to match.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per carried row: ``row_id`` (str), ``action`` (``"keep"``), ``reviewers``,
+        ``from_run`` (the audit run the decision was made on), ``decision_ids``.
+    """
+    columns = ["row_id", "action", "reviewers", "from_run", "decision_ids"]
+    empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    info = workspace.run(run_id)
+    rows_b = _row_fingerprints(workspace, info["run_id"])
+    if rows_b is None:
+        return empty
+    current = dict(zip(rows_b["row_id"], rows_b["content"], strict=True))
+    decisions = workspace.decisions()
+    if decisions.empty:
+        return empty
+    runs = workspace.runs(command="audit")
+    earlier = runs[(runs["fingerprint"] != info["fingerprint"]) & runs["fingerprint"].notna()]
+    out: dict[str, dict[str, Any]] = {}
+    for _, group in earlier.groupby("fingerprint", sort=False):
+        resolved = resolve_decisions(
+            decisions[decisions["run_id"].isin(set(group["run_id"]))])
+        resolved = resolved[resolved["action"] == "keep"]
+        if resolved.empty:
+            continue
+        for audit_run in group.sort_values("started")["run_id"]:
+            rows_a = _row_fingerprints(workspace, str(audit_run))
+            if rows_a is None:
+                continue
+            before = dict(zip(rows_a["row_id"], rows_a["content"], strict=True))
+            for rec in resolved.itertuples(index=False):
+                rid = str(rec.row_id)
+                if rid in current and before.get(rid) == current[rid] and rid not in out:
+                    out[rid] = {"row_id": rid, "action": "keep",
+                                "reviewers": list(rec.reviewers), "from_run": str(audit_run),
+                                "decision_ids": list(rec.decision_ids)}
+            break  # one audit of a version holds its rows
+    if not out:
+        return empty
+    frame = pd.DataFrame({c: pd.Series([r[c] for r in out.values()] + [None],
+                                       dtype=object).iloc[:-1] for c in columns})
+    return frame.sort_values("row_id", kind="stable").reset_index(drop=True)
+
+
+def _row_fingerprints(workspace: Any, run_id: str) -> pd.DataFrame | None:
+    path = workspace.results_dir(run_id) / "rows.parquet"
+    if not path.is_file():
+        return None
+    frame = pd.read_parquet(path)
+    frame["row_id"] = frame["row_id"].astype(str)
     return frame
