@@ -1,4 +1,5 @@
-"""The review app's API, in process: queues, decisions, idempotency, stages, agreement, security."""
+"""The review app's API, in process: queues, decisions, idempotency, stages, agreement, security
+(the token on every data route, size limits, the expert token)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def client(audited, tmp_path):
     ws, _, _ = audited
     copy = tmp_path / "ws"
     shutil.copytree(ws, copy)
-    app = create_app(copy, token="t0k")
+    app = create_app(copy, token="t0k", expert_token="exp3rt")
     with TestClient(app, base_url="http://127.0.0.1") as c:
         c.headers["X-Assay-Token"] = "t0k"
         c.ws = copy
@@ -133,13 +134,23 @@ def test_bad_decisions_are_refused_clearly(client, body, message):
 
 def test_token_host_and_paths(client):
     res = client.post("/api/decisions", json={}, headers={"X-Assay-Token": "wrong"})
-    assert res.status_code == 403 and "X-Assay-Token" in res.json()["error"]
+    assert res.status_code == 401 and "Wrong token" in res.json()["error"]
+    assert "X-Assay-Token" in res.json()["error"] and "Bearer" in res.headers["www-authenticate"]
+    bearer = client.get("/api/session", headers={"X-Assay-Token": "",
+                                                  "Authorization": "Bearer t0k"})
+    assert bearer.status_code == 401  # an empty X-Assay-Token is a wrong token, not absent
     del client.headers["X-Assay-Token"]
-    assert client.post("/api/decisions", json={}).status_code == 403
-    assert client.get("/").status_code == 403  # the page needs the token too
-    page = client.get("/?token=t0k")
-    assert page.status_code == 200 and 'content="t0k"' in page.text
+    assert client.get("/api/session", headers={"Authorization": "Bearer t0k"}).status_code == 200
+    assert client.get("/api/session", headers={"Authorization": "bearer t0k"}).status_code == 200
+    assert client.get("/api/session", headers={"Authorization": "Basic t0k"}).status_code == 401
+    missing = client.post("/api/decisions", json={})
+    assert missing.status_code == 401 and "Missing token" in missing.json()["error"]
+    assert client.get("/api/session?token=t0k").status_code == 401  # the URL is for the page only
+    page = client.get("/?token=t0k")  # the page shell: no data, no token in it
+    assert page.status_code == 200 and "t0k" not in page.text
+    assert client.get("/").text == page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
+    client.headers["X-Assay-Token"] = "t0k"
     assert "script-src 'self'" in page.headers["content-security-policy"]
     for local in ("localhost:8000", "[::1]:8000", "127.0.0.1"):
         assert client.get("/api/session", headers={"Host": local}).status_code == 200, local
@@ -185,9 +196,13 @@ def test_two_reviewers_agreement_matches_hand_computation(client):
     # the expert stage sees exactly the rows the reviewers disagreed on or deferred
     expert = client.get("/api/queues/label_issues?stage=expert").json()["items"]
     assert {it["row_id"] for it in expert} == {rows[1], rows[4]}
-    assert client.post("/api/decisions", json={
-        "row_id": rows[1], "queue": "label_issues", "action": "keep", "reviewer": "eve",
-        "stage": "expert"}).status_code == 200
+    assert [q["expert"] for q in client.get("/api/session").json()["queues"]][0] == 2
+    body = {"row_id": rows[1], "queue": "label_issues", "action": "keep", "reviewer": "eve",
+            "stage": "expert"}
+    refused = client.post("/api/decisions", json=body)  # the reviewers' token
+    assert refused.status_code == 403 and "expert token" in refused.json()["error"]
+    assert client.post("/api/decisions", json=body,
+                       headers={"X-Assay-Token": "exp3rt"}).status_code == 200
     assert Workspace.open(client.ws).decisions()["stage"].tolist()[-1] == "expert"
 
 
@@ -215,7 +230,8 @@ def test_quota_cuts_the_review_stage(audited, tmp_path):
 
     ws = tmp_path / "ws"
     shutil.copytree(audited[0], ws)
-    with TestClient(create_app(ws, token="x", quota=3), base_url="http://127.0.0.1") as c:
+    with TestClient(create_app(ws, token="x", quota=3), base_url="http://127.0.0.1",
+                    headers={"X-Assay-Token": "x"}) as c:
         items = c.get("/api/queues/label_issues?limit=500").json()["items"]
     assert len(items) == 3
 
@@ -253,7 +269,8 @@ def test_images_are_served_by_row_id_and_only_from_inside_the_root(tmp_path):
     ws = tmp_path / "ws"
     assert main(["audit", str(table), "--label", "label", "--image", "path", "--id", "uid",
                  "-w", str(ws), "--out", str(tmp_path / "out")]) == 0
-    with TestClient(create_app(ws, token="x"), base_url="http://127.0.0.1") as c:
+    with TestClient(create_app(ws, token="x"), base_url="http://127.0.0.1",
+                    headers={"X-Assay-Token": "x"}) as c:
         ok = c.get("/api/rows/green3/image")
         assert ok.status_code == 200 and ok.headers["content-type"] == "image/png"
         assert ok.content == (root / "green" / "green3.png").read_bytes()
@@ -271,7 +288,8 @@ def test_low_value_queue_from_joined_values(tmp_path):
     pd.DataFrame({"row": range(90), "data_value": v}).to_csv(tmp_path / "v.csv", index=False)
     assert main(["audit", str(data), "--label", "label", "--values", str(tmp_path / "v.csv"),
                  "-w", str(tmp_path / "ws"), "--out", str(tmp_path / "o")]) == 0
-    with TestClient(create_app(tmp_path / "ws", token="x"), base_url="http://127.0.0.1") as c:
+    with TestClient(create_app(tmp_path / "ws", token="x"), base_url="http://127.0.0.1",
+                    headers={"X-Assay-Token": "x"}) as c:
         items = c.get("/api/queues/low_value?limit=500").json()["items"]
     assert [it["row_id"] for it in items] == [str(i) for i in np.argsort(v) if v[i] < 0]
 
@@ -317,3 +335,187 @@ def test_label_spot_check_measures_precision_on_a_random_sample(client):
     assert again["n_reviewed"] == got["n_reviewed"] - 1
     assert again["n_confirmed"] == got["n_confirmed"] - 1
     assert again["n_deferred"] == got["n_deferred"] + 1
+
+
+# ------------------------------------------------------------------ issue 14: hardening
+#: A value for each path parameter of the app's routes; a route with a parameter not listed here
+#: fails test_every_data_route_needs_the_token until it is added.
+PATH_SAMPLES = {"name": "label_issues", "row_id": "r1"}
+#: The only routes served without the token: the page shell, which holds no data.
+PUBLIC_ROUTES = {"/", "/static/{name}"}
+BAD_TOKENS = [
+    None,                                    # no token at all
+    "wrong",                                 # a wrong ASCII token
+    "t0k0",                                  # the right one and more
+    "t0",                                    # a prefix of the right one
+    "t0k".upper(),                           # case matters
+    "tök".encode(),                          # non-ASCII (UTF-8 bytes)
+    b"\xff\xfe\xfd",                         # bytes that are not UTF-8
+    "%ff%fe",                                # a percent-escape that is not UTF-8, undecoded
+    "x" * 10_000,                            # very long
+]
+
+
+def _routes(app):
+    from fastapi.routing import APIRoute
+
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    assert len(routes) == len(app.routes), "a route that is not an APIRoute escapes this test"
+    return routes
+
+
+def _concrete(path):
+    import re
+
+    def fill(match):
+        name = match.group(1).split(":")[0]
+        assert name in PATH_SAMPLES, f"add a sample value for path parameter {name!r} of {path}"
+        return PATH_SAMPLES[name]
+
+    return re.sub(r"\{([^}]+)\}", fill, path)
+
+
+def test_every_data_route_needs_the_token(client):
+    """Every registered route but the page shell answers 401 without the right token, for every
+    kind of wrong token (no 500, no traceback), and serves the right one."""
+    routes = _routes(client.app)
+    assert {r.path for r in routes if r.path not in PUBLIC_ROUTES} >= {
+        "/api/session", "/api/queues/{name}", "/api/decisions", "/api/agreement",
+        "/api/spot_check", "/api/rows/{row_id}/image"}
+    del client.headers["X-Assay-Token"]
+    checked = 0
+    for route in routes:
+        if route.path in PUBLIC_ROUTES:
+            continue
+        url = _concrete(route.path)
+        for method in sorted(route.methods):
+            for bad in BAD_TOKENS:
+                for header in ("X-Assay-Token", "Authorization"):
+                    headers = {}
+                    if bad is not None:
+                        value = bad if header == "X-Assay-Token" else (
+                            (b"Bearer " + bad) if isinstance(bad, bytes) else "Bearer " + bad)
+                        headers[header] = value
+                    res = client.request(method, url, headers=headers,
+                                         json={} if method == "POST" else None)
+                    assert res.status_code == 401, (method, url, header, repr(bad)[:40])
+                    if method != "HEAD":
+                        assert "token" in res.json()["error"]
+                    checked += 1
+            # the token in the query string is for the page only
+            res = client.request(method, url + "?token=t0k", json={} if method == "POST" else None)
+            assert res.status_code == 401, (method, url)
+            # the right token gets through (to the route's own answer)
+            res = client.request(method, url, headers={"X-Assay-Token": "t0k"},
+                                 json={} if method == "POST" else None)
+            assert res.status_code in (200, 404, 422), (method, url, res.status_code)
+    assert checked >= 6 * len(BAD_TOKENS) * 2
+    # an unknown path is refused without the token too (401 before 404)
+    assert client.get("/api/not-a-route").status_code == 401
+    assert Workspace.open(client.ws).decisions().empty
+
+
+def test_the_public_routes_hold_no_data(client):
+    assert {r.path for r in _routes(client.app) if r.path in PUBLIC_ROUTES} == PUBLIC_ROUTES
+    del client.headers["X-Assay-Token"]
+    session = client.get("/api/session", headers={"X-Assay-Token": "t0k"}).json()
+    for url in ("/", "/?token=t0k", "/?token=%ff%fe", "/?token=" + "x" * 5000,
+                "/static/app.js", "/static/app.css"):
+        res = client.get(url)
+        assert res.status_code == 200, url
+        for secret in ("t0k", "exp3rt", session["run_id"], "dog", "label_issues"):
+            assert secret not in res.text, (url, secret)
+    js = client.get("/static/app.js").text
+    assert "history.replaceState" in js and "sessionStorage" in js  # the token leaves the URL
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("note", "n" * 2001, "Field 'note' is 2001 characters long; the limit is 2000"),
+    ("reviewer", "r" * 101, "Field 'reviewer' is 101 characters long; a reviewer name has at"),
+    ("reviewer", "ana\nbo", "control character"),
+    ("reviewer", "ana\x00", "control character"),
+    ("client_key", "k" * 201, "Field 'client_key' is 201 characters long"),
+    ("new_label", "c" * 501, "Field 'new_label' is 501 characters long"),
+    ("row_id", "r" * 1001, "Field 'row_id' is 1001 characters long"),
+    ("note", 5, "Field 'note' must be a string or null; got int"),
+])
+def test_field_limits(client, field, value, message):
+    row = client.get("/api/queues/label_issues").json()["items"][0]["row_id"]
+    body = {"row_id": row, "queue": "label_issues", "action": "keep", "reviewer": "ana",
+            field: value}
+    res = client.post("/api/decisions", json=body)
+    assert res.status_code == 422 and message in res.json()["error"], res.text[:300]
+    assert len(res.text) < 1000  # the error never echoes the long input back
+    assert Workspace.open(client.ws).decisions().empty
+
+
+def test_at_the_limits_is_accepted(client):
+    row = client.get("/api/queues/label_issues").json()["items"][0]["row_id"]
+    body = {"row_id": row, "queue": "label_issues", "action": "keep", "reviewer": "é" * 100,
+            "note": "n" * 2000, "client_key": "k" * 200}
+    assert client.post("/api/decisions", json=body).status_code == 200
+    dec = Workspace.open(client.ws).decisions()
+    assert dec["note"].tolist() == ["n" * 2000] and dec["reviewer"].tolist() == ["é" * 100]
+
+
+def test_request_body_limit(client):
+    row = client.get("/api/queues/label_issues").json()["items"][0]["row_id"]
+    body = {"row_id": row, "queue": "label_issues", "action": "keep", "reviewer": "ana",
+            "note": "n" * (2 * 1024 * 1024)}
+    res = client.post("/api/decisions", json=body)
+    assert res.status_code == 413 and "at most 65536 bytes" in res.json()["error"]
+    # without a Content-Length (chunked): refused once the body passes the limit
+
+    def chunks():
+        yield b'{"note": "'
+        for _ in range(100):
+            yield b"n" * 1024
+        yield b'"}'
+
+    res = client.post("/api/decisions", content=chunks(),
+                      headers={"Content-Type": "application/json"})
+    assert res.status_code == 413 and "Request body too large" in res.json()["error"]
+    res = client.post("/api/decisions", content=b"{}", headers={"Content-Length": "abc"})
+    assert res.status_code == 400
+    long_name = client.get("/api/queues/label_issues?reviewer_name=" + "x" * 101)
+    assert long_name.status_code == 422 and "reviewer_name" in long_name.json()["error"]
+    assert Workspace.open(client.ws).decisions().empty
+
+
+def test_expert_stage_is_refused_when_not_enabled(audited, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(audited[0], ws)
+    app = create_app(ws, token="x")
+    assert app.state.expert_token is None
+    with TestClient(app, base_url="http://127.0.0.1", headers={"X-Assay-Token": "x"}) as c:
+        assert c.get("/api/session").json()["role"] == "reviewer"
+        row = c.get("/api/queues/label_issues").json()["items"][0]["row_id"]
+        res = c.post("/api/decisions", json={"row_id": row, "queue": "label_issues",
+                                             "action": "keep", "reviewer": "eve",
+                                             "stage": "expert"})
+        assert res.status_code == 403 and "--expert" in res.json()["error"]
+    assert Workspace.open(ws).decisions().empty
+    app = create_app(ws, expert=True)
+    assert app.state.expert_token and app.state.expert_token != app.state.token
+    with TestClient(app, base_url="http://127.0.0.1",
+                    headers={"X-Assay-Token": app.state.expert_token}) as c:
+        assert c.get("/api/session").json()["role"] == "expert"
+        assert c.post("/api/decisions", json={"row_id": row, "queue": "label_issues",
+                                              "action": "keep", "reviewer": "eve",
+                                              "stage": "expert"}).status_code == 200
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"token": "same", "expert_token": "same"}, "'expert_token' parameter of create_app"),
+    ({"token": "with space"}, "printable ASCII characters without spaces"),
+    ({"token": "tök"}, "printable ASCII"),
+    ({"token": ""}, "printable ASCII"),
+    ({"reviewer": "x" * 101}, "'reviewer' parameter of create_app"),
+])
+def test_create_app_refuses_bad_tokens_and_names(audited, kwargs, message):
+    from assay.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=message):
+        create_app(audited[0], **kwargs)

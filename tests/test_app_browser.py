@@ -121,7 +121,8 @@ def test_keyboard_review_survives_a_restart(workspace, browser, tmp_path):
         assert external == []
         dec = Workspace.open(ws).decisions()
         assert list(zip(dec["row_id"], dec["action"], strict=True)) == expected
-        classes = httpx.get(server.base + "/api/session").json()["classes"]
+        classes = httpx.get(server.base + "/api/session",
+                            headers={"X-Assay-Token": server.token}).json()["classes"]
         assert dec.loc[2, "new_label"] == classes[1]  # key 2: the second class
         assert (dec["reviewer"] == "ana").all()
         page.close()
@@ -141,7 +142,8 @@ def test_keyboard_review_survives_a_restart(workspace, browser, tmp_path):
         panel = page.inner_text("#spotcheck")
         assert "0 / " in panel and "random flagged rows reviewed" in panel
         assert "audit's estimate" in panel
-        listed = httpx.get(again.base + "/api/decisions").json()["decisions"]
+        listed = httpx.get(again.base + "/api/decisions",
+                           headers={"X-Assay-Token": again.token}).json()["decisions"]
         assert [d["action"] for d in listed] == [a for _, a in expected]
         page.close()
     finally:
@@ -156,7 +158,8 @@ def test_kill_9_mid_burst_loses_no_acknowledged_decision(workspace, tmp_path):
     shutil.copytree(workspace, ws)
     server = Server(ws)
     rows = [it["row_id"] for it in httpx.get(
-        server.base + "/api/queues/label_issues?limit=500").json()["items"]]
+        server.base + "/api/queues/label_issues?limit=500",
+        headers={"X-Assay-Token": server.token}).json()["items"]]
     bodies = [{"row_id": rows[i % len(rows)], "queue": "label_issues", "action": "keep",
                "reviewer": f"r{i}", "client_key": f"burst-{i}"} for i in range(60)]
     acked: dict[str, int] = {}

@@ -28,7 +28,9 @@ def test_no_audit_and_wrong_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--port", "70000"], "--port"), (["--quota", "0"], "--quota")])
+    (["--port", "70000"], "--port"), (["--quota", "0"], "--quota"),
+    (["--reviewer", "x" * 101], "a name of 1 to 100 printable characters"),
+    (["--reviewer", "ana\tbo"], "a name of 1 to 100 printable characters")])
 def test_bad_options(tmp_path, capsys, args, message):
     assert main(["review", "-w", str(tmp_path), "--no-browser", *args]) == 2
     assert message in capsys.readouterr().err

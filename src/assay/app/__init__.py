@@ -5,7 +5,7 @@ audit run. See ``docs/review.md`` for the workflow, keyboard shortcuts and the s
 """
 
 from assay.app._queues import QUEUES, STAGES, ReviewSession, load_session
-from assay.app._server import ACTIONS, create_app, review_agreement
+from assay.app._server import ACTIONS, LIMITS, create_app, review_agreement
 
-__all__ = ["ACTIONS", "QUEUES", "STAGES", "ReviewSession", "create_app", "load_session",
-           "review_agreement"]
+__all__ = ["ACTIONS", "LIMITS", "QUEUES", "STAGES", "ReviewSession", "create_app",
+           "load_session", "review_agreement"]

@@ -46,8 +46,14 @@ class ReviewSession:
     neighbours: Any = None  # the audit's k-NN graph (indices, distances), when cached
     label_summary: dict[str, Any] = field(default_factory=dict)  # the label check's summary
 
-    def row_ids(self) -> set[str]:
-        return set(self.issues["row_id"])
+    _row_id_set: frozenset[str] | None = field(default=None, init=False, repr=False,
+                                                compare=False)
+
+    def row_ids(self) -> frozenset[str]:
+        """The run's row ids (computed once: the server checks every decision against them)."""
+        if self._row_id_set is None:
+            self._row_id_set = frozenset(self.issues["row_id"])
+        return self._row_id_set
 
 
 def _row_ids(issues: pd.DataFrame) -> pd.Series:

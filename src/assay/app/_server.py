@@ -1,18 +1,27 @@
 """The review server: a FastAPI app over one audit run of a workspace.
 
 Security model (``docs/review.md``): the server binds 127.0.0.1 unless told otherwise; every
-request's Host header must name a local address (DNS rebinding); every state-changing request
-carries the per-server token (``X-Assay-Token``), which only the page the server renders
-contains; images are served by row id, never by path, and only from inside the dataset's root;
-the page renders every string from the data as text (no ``innerHTML``) under a strict
-Content-Security-Policy. Every decision is appended to the workspace in its own transaction
-before the response is sent, so an acknowledged decision survives a crash.
+request's Host header must name a local address (DNS rebinding); every request for data or a
+change (every path but the page shell ``/`` and ``/static/...``, which hold no data) carries the
+per-server token, as ``X-Assay-Token`` or ``Authorization: Bearer``, compared in constant time
+on bytes; decisions in the ``expert`` stage need the separate expert token (``--expert``);
+request bodies, notes, reviewer names and labels have size limits; images are served by row id,
+never by path, and only from inside the dataset's root; the page renders every string from the
+data as text (no ``innerHTML``) under a strict Content-Security-Policy, and moves the token out
+of the address bar after loading. Every workspace call runs on one thread that keeps the
+database open while requests come (:class:`assay.app._db.WorkspaceThread`); each decision is
+committed in its own transaction before the response is sent, so an acknowledged decision
+survives a crash.
 """
 
 from __future__ import annotations
 
-import html
+import asyncio
+import hmac
+import json
 import secrets
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,20 +29,179 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.app._db import WorkspaceThread
 from assay.app._queues import QUEUES, STAGES, ReviewSession, image_path, load_session, row_view
-from assay.exceptions import AssayError, MissingDependencyError
+from assay.exceptions import AssayError, InvalidParameterError, MissingDependencyError, StoreError
 
-__all__ = ["ACTIONS", "create_app"]
+try:  # the 'app' extra; without it create_app raises MissingDependencyError
+    from starlette.requests import Request  # module level: FastAPI resolves the annotations here
+except ImportError:  # pragma: no cover
+    Request = Any  # type: ignore[misc,assignment]
+
+__all__ = ["ACTIONS", "LIMITS", "create_app"]
 
 #: The app's actions and the workspace action each records.
 ACTIONS: dict[str, str] = {
     "keep": "keep", "relabel": "relabel", "drop": "remove", "duplicate": "duplicate",
     "skip": "defer",
 }
-_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+#: Size limits of a request: body bytes, and characters of a note, a reviewer name, a label, an
+#: idempotency key and a row id.
+LIMITS: dict[str, int] = {"body_bytes": 64 * 1024, "note": 2000, "reviewer": 100, "label": 500,
+                          "client_key": 200, "row_id": 1000}
+_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", _CSP.encode()), (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
 _STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+_TOKEN_HELP = ("Every /api request needs the token printed by 'assay review', sent as the "
+               "X-Assay-Token header or as 'Authorization: Bearer TOKEN'; open the URL it printed "
+               "and the page sends it.")
+
+_Scope = MutableMapping[str, Any]
+_Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+_Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def is_public_path(path: str) -> bool:
+    """Whether ``path`` is served without the token: the page shell only, which holds no data."""
+    return path == "/" or path.startswith("/static/")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (errors never echo a huge input back)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
+
+
+def reviewer_problem(name: Any, what: str = "reviewer") -> str | None:
+    """A one-line message when ``name`` is not a usable reviewer name, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return f"Field {what!r} is required (a non-empty string)."
+    name = name.strip()
+    if len(name) > LIMITS["reviewer"]:
+        return (f"Field {what!r} is {len(name)} characters long; a reviewer name has at most "
+                f"{LIMITS['reviewer']}. Use a shorter name.")
+    if not name.isprintable():
+        return (f"Field {what!r} has a control character (a newline, tab or similar): "
+                f"{_show(name)}. Use printable characters only.")
+    return None
+
+
+async def _send_json(send: _Send, status: int, payload: dict[str, Any],
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Guard:
+    """ASGI middleware in front of every route: Host, token, body size, security headers.
+
+    Parameters
+    ----------
+    app : ASGI app
+        The wrapped app.
+    hosts : set of str
+        Host names accepted in the Host header.
+    tokens : list of (str, bytes)
+        ``(role, token)`` pairs, the most powerful role first; a request's role is the first
+        whose token it carries (stored in ``scope["assay.role"]``).
+    max_body : int
+        Largest request body, in bytes; larger ones get 413.
+    """
+
+    def __init__(self, app: Any, *, hosts: set[str], tokens: list[tuple[str, bytes]],
+                 max_body: int) -> None:
+        self.app = app
+        self.hosts = frozenset(hosts)
+        self.tokens = tokens
+        self.max_body = max_body
+
+    def role(self, headers: dict[bytes, bytes]) -> str | None:
+        """The role whose token the request carries, or None (compared on bytes)."""
+        sent = headers.get(b"x-assay-token")
+        if sent is None:
+            scheme, _, value = headers.get(b"authorization", b"").strip().partition(b" ")
+            sent = value.strip() if scheme.lower() == b"bearer" else b""
+        found = None
+        for role, token in self.tokens:  # every token compared: the time does not say which
+            if hmac.compare_digest(sent, token) and found is None:
+                found = role
+        return found if sent else None
+
+    async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = {}
+        for key, value in scope.get("headers") or ():
+            headers.setdefault(key.lower(), value)
+
+        async def secured(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *_SECURITY_HEADERS]
+            await send(message)
+
+        raw = headers.get(b"host", b"").decode("latin-1")
+        host = raw.split("]")[0] + "]" if raw.startswith("[") else raw.rsplit(":", 1)[0]
+        if host not in self.hosts:
+            await _send_json(secured, 400, {"error": (
+                f"Host {_show(host)} refused: the review app answers only on "
+                f"{', '.join(sorted(self.hosts))}.")})
+            return
+        if not is_public_path(scope.get("path", "")):
+            role = self.role(headers)
+            if role is None:
+                sent = b"x-assay-token" in headers or b"authorization" in headers
+                await _send_json(secured, 401, {"error": (
+                    ("Wrong token (a restarted server has a new one). " if sent else
+                     "Missing token. ") + _TOKEN_HELP)},
+                    [(b"www-authenticate", b'Bearer realm="assay review"')])
+                return
+            scope["assay.role"] = role
+        length = headers.get(b"content-length")
+        if length is not None and not length.strip().isdigit():
+            await _send_json(secured, 400, {"error": "Content-Length must be a number of bytes."})
+            return
+        if length is not None and int(length) > self.max_body:
+            await _send_json(secured, 413, self._too_large(int(length)))
+            return
+        if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+            body = bytearray()
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                if len(body) > self.max_body:
+                    await _send_json(secured, 413, self._too_large(None))
+                    return
+                more = bool(message.get("more_body", False))
+            replayed = False
+
+            async def replay() -> MutableMapping[str, Any]:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": bytes(body), "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, secured)
+            return
+        await self.app(scope, receive, secured)
+
+    def _too_large(self, size: int | None) -> dict[str, str]:
+        got = f"{size} bytes" if size is not None else "more than that"
+        return {"error": (f"Request body too large: at most {self.max_body} bytes, got {got}. "
+                          "Send one decision per request; a note has at most "
+                          f"{LIMITS['note']} characters.")}
 
 
 def _fastapi() -> Any:
@@ -57,6 +225,8 @@ def create_app(
     double: bool = False,
     quota: int | None = None,
     allowed_hosts: set[str] | None = None,
+    expert: bool = False,
+    expert_token: str | None = None,
 ) -> Any:
     """Build the review app for an audit run of ``workspace``.
 
@@ -69,7 +239,8 @@ def create_app(
     reviewer : str, optional
         Default reviewer name shown in the page (each decision still names its reviewer).
     token : str, optional
-        The token state-changing requests must carry; default a fresh random one
+        The reviewers' token, which every request for data or a change must carry (as
+        ``X-Assay-Token`` or ``Authorization: Bearer``); default a fresh random one
         (``app.state.token``).
     double : bool, default False
         Two-reviewer mode: each item goes to two different reviewers; their agreement is
@@ -78,53 +249,125 @@ def create_app(
         Review stage: only the ``quota`` worst items of each queue.
     allowed_hosts : set of str, optional
         Host names accepted in the Host header besides the local ones (when bound elsewhere).
+    expert : bool, default False
+        Enable the expert stage: a second token (``app.state.expert_token``) lets its holders
+        record decisions with ``stage: "expert"`` (and do all a reviewer can). Without it, or
+        with the reviewers' token, an expert decision gets 403.
+    expert_token : str, optional
+        The expert token (implies ``expert=True``); default a fresh random one.
 
     Returns
     -------
     fastapi.FastAPI
+
+    Raises
+    ------
+    InvalidParameterError
+        When a token is not a printable ASCII string of 1 to 512 characters without spaces, the
+        two tokens are equal, or ``reviewer`` is not a usable name.
     """
     fastapi = _fastapi()
+    from contextlib import asynccontextmanager
+
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
     from assay.workspace import Workspace
 
+    token = _check_token("token", token) or secrets.token_urlsafe(24)
+    expert_token = _check_token("expert_token", expert_token)
+    if expert and expert_token is None:
+        expert_token = secrets.token_urlsafe(24)
+    if expert_token is not None and hmac.compare_digest(expert_token.encode(), token.encode()):
+        raise InvalidParameterError("expert_token", "different from token", "the same token",
+                                    owner="create_app",
+                                    hint="Reviewers must not hold the expert token.")
+    if reviewer is not None and reviewer_problem(reviewer):
+        raise InvalidParameterError(
+            "reviewer", f"a name of 1 to {LIMITS['reviewer']} printable characters", reviewer,
+            owner="create_app")
     ws = Workspace.open(workspace, create=False)
     session = load_session(ws, run)
-    app = fastapi.FastAPI(title="assay review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.token = token or secrets.token_urlsafe(24)
+    store = WorkspaceThread(ws, session.run_id)
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(store.close)
+
+    app = fastapi.FastAPI(title="assay review", docs_url=None, redoc_url=None, openapi_url=None,
+                          lifespan=lifespan)
+    app.state.token = token
+    app.state.expert_token = expert_token
     app.state.session = session
-    hosts = _LOCAL_HOSTS | set(allowed_hosts or ())
+    app.state.store = store
+    tokens = [("reviewer", token.encode())]
+    if expert_token is not None:
+        tokens.insert(0, ("expert", expert_token.encode()))
+    app.add_middleware(_Guard, hosts=_LOCAL_HOSTS | set(allowed_hosts or ()), tokens=tokens,
+                       max_body=LIMITS["body_bytes"])
     positions = pd.Series(np.arange(len(session.issues)), index=session.issues["row_id"])
+    memo: dict[str, tuple[int, Any]] = {}
+    # pandas is not thread-safe, even to read (lazily built index engines): the handlers' work
+    # on the shared frames runs under this lock; waiting requests then share one computation
+    frames = threading.RLock()
 
     def error(status: int, message: str) -> Any:
         return JSONResponse({"error": message}, status_code=status)
 
-    @app.middleware("http")
-    async def guard(request: Any, call_next: Any) -> Any:
-        raw = request.headers.get("host") or ""
-        host = raw.split("]")[0] + "]" if raw.startswith("[") else raw.rsplit(":", 1)[0]
-        if host not in hosts:
-            return error(400, f"Host {host!r} refused: the review app answers only on "
-                              f"{', '.join(sorted(hosts))}.")
-        if request.method not in ("GET", "HEAD"):
-            sent = request.headers.get("x-assay-token") or ""
-            if not secrets.compare_digest(sent, app.state.token):
-                return error(403, "Missing or wrong X-Assay-Token: state-changing requests need "
-                                  "the token printed by 'assay review' (the page sends it).")
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = _CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+    def derived(name: str, compute: Callable[[pd.DataFrame], Any]) -> Any:
+        # a value computed from the decisions, recomputed only when they changed (versions
+        # only grow, so a value computed from newer decisions than ours is served as well)
+        version, dec = store.decisions()
+        with frames:
+            hit = memo.get(name)
+            if hit is not None and hit[0] >= version:
+                return hit[1]
+            value = compute(dec)
+            memo[name] = (version, value)
+            return value
+
+    def stage_rows(name: str, stage: str, hard: set[str] | None = None) -> pd.DataFrame:
+        queue = session.queues[name]
+        if stage == "review":
+            return queue if quota is None else queue.head(quota)
+        return queue[queue["row_id"].isin(hard or set())]
+
+    review_in_force, spot_in_force = ActionsInForce(), ActionsInForce()
+
+    def hard_rows(dec: pd.DataFrame) -> set[str]:
+        return _hard_rows(dec, review_in_force)
+
+    def progress(dec: pd.DataFrame) -> list[dict[str, Any]]:
+        hard = hard_rows(dec)
+        out = []
+        for name in session.queues:
+            rows = stage_rows(name, "review")
+            done = set(dec.loc[dec["queue"] == name, "row_id"]) if not dec.empty else set()
+            out.append({"name": name, "total": int(len(rows)),
+                        "decided": int(rows["row_id"].isin(done).sum()),
+                        "expert": int(len(stage_rows(name, "expert", hard)))})
+        return out
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Any, exc: StoreError) -> Any:
+        return error(503, f"The workspace cannot be used right now: {exc}")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Any, exc: Any) -> Any:
+        first = (exc.errors() or [{}])[0]
+        loc = [str(p) for p in first.get("loc", ())]
+        where = ".".join(loc)
+        hint = (" Send a JSON object with row_id, queue, action and reviewer."
+                if loc[:1] == ["body"] else "")
+        return error(422, f"Invalid request ({where}: {first.get('msg', 'invalid')}).{hint}")
 
     @app.get("/")
-    def index(token: str = "") -> Any:
-        if not secrets.compare_digest(token, app.state.token):
-            return error(403, "Open the URL that 'assay review' printed (it carries the token).")
-        page = _static_text("index.html").replace(
-            "{{TOKEN}}", html.escape(app.state.token, quote=True))
-        return HTMLResponse(page)
+    def index() -> Any:
+        # the page shell: no data and no token (the page reads the token from its own URL)
+        return HTMLResponse(_static_text("index.html"))
 
     @app.get("/static/{name}")
     def static(name: str) -> Any:
@@ -132,126 +375,168 @@ def create_app(
             return error(404, "No such file.")
         return Response(_static_text(name), media_type=_STATIC[name])
 
-    def decisions() -> pd.DataFrame:
-        return ws.decisions(run_id=session.run_id)
-
-    def stage_rows(name: str, stage: str, dec: pd.DataFrame) -> pd.DataFrame:
-        queue = session.queues[name]
-        if stage == "review":
-            return queue if quota is None else queue.head(quota)
-        # expert: rows of this queue whose review-stage decisions disagree or were deferred
-        from assay.export import resolve_decisions
-
-        review = dec[dec["stage"].isna() | (dec["stage"] == "review")]
-        if review.empty:
-            return queue.iloc[:0]
-        resolved = resolve_decisions(review)
-        hard = set(resolved.loc[resolved["action"].isin(["conflict", "defer"]), "row_id"])
-        return queue[queue["row_id"].isin(hard)]
-
     @app.get("/api/session")
-    def session_info() -> Any:
-        dec = decisions()
-        queues = []
-        for name in session.queues:
-            rows = stage_rows(name, "review", dec)
-            done = set(dec.loc[dec["queue"] == name, "row_id"]) if not dec.empty else set()
-            queues.append({"name": name, "total": int(len(rows)),
-                           "decided": int(rows["row_id"].isin(done).sum()),
-                           "expert": int(len(stage_rows(name, "expert", dec)))})
+    def session_info(request: Request) -> Any:
         return {"run_id": session.run_id, "classes": session.classes, "banner": session.banner,
-                "queues": queues, "reviewer": reviewer, "double": double, "stages": list(STAGES),
-                "actions": list(ACTIONS)}
+                "queues": derived("progress", progress), "reviewer": reviewer, "double": double,
+                "stages": list(STAGES), "actions": list(ACTIONS),
+                "role": request.scope.get("assay.role"), "expert_enabled": expert_token is not None,
+                "limits": {k: LIMITS[k] for k in ("note", "reviewer", "label")}}
 
     @app.get("/api/queues/{name}")
     def queue_items(name: str, stage: str = "review", reviewer_name: str | None = None,
                     offset: int = 0, limit: int = 50) -> Any:
         if name not in session.queues:
-            return error(404, f"No queue {name!r}; queues: {', '.join(session.queues)}.")
+            return error(404, f"No queue {_show(name)}; queues: {', '.join(session.queues)}.")
         if stage not in STAGES:
-            return error(400, f"Unknown stage {stage!r}; stages: {', '.join(STAGES)}.")
+            return error(400, f"Unknown stage {_show(stage)}; stages: {', '.join(STAGES)}.")
+        who = (reviewer_name or "").strip() or None
+        if who is not None and (problem := reviewer_problem(who, "reviewer_name")):
+            return error(422, problem)
         limit = max(1, min(int(limit), 500))
-        dec = decisions()
-        rows = stage_rows(name, stage, dec)
-        if double and reviewer_name and stage == "review" and not dec.empty:
-            # two-reviewer mode: hide rows two other reviewers have already decided
-            by_row = dec[dec["queue"] == name].groupby("row_id")["reviewer"].agg(set)
-            full = {r for r, who in by_row.items() if len(who - {reviewer_name}) >= 2}
-            rows = rows[~rows["row_id"].isin(full)]
-        page = rows.iloc[max(0, int(offset)): max(0, int(offset)) + limit]
-        items = []
-        for rec in page.itertuples(index=False):
-            item = row_view(session, int(rec.row))
-            item["queue_score"] = None if not np.isfinite(rec.score) else float(rec.score)
-            mine = dec[(dec["row_id"] == rec.row_id)] if not dec.empty else dec
-            if double and reviewer_name and not mine.empty:
-                mine = mine[mine["reviewer"] == reviewer_name]
-            if not mine.empty:
-                last = mine.iloc[-1]
-                item["decision"] = {
-                    "action": _app_action(last["action"]), "new_label": _opt(last["new_label"]),
-                    "reviewer": last["reviewer"], "note": _opt(last["note"]),
-                    "stage": _opt(last["stage"]), "decision_id": int(last["decision_id"])}
-            if name == "duplicates" and "group" in page:
-                members = session.queues[name]
-                members = members[members["group"] == rec.group]["row_id"].tolist()
-                item["evidence"] = {"duplicate_set": int(rec.group), "members": members}
-            items.append(item)
-        return {"queue": name, "stage": stage, "total": int(len(rows)), "offset": int(offset),
-                "items": items}
+        offset = max(0, int(offset))
+        dec = store.decisions()[1]
+        with frames:
+            hard = derived("hard", hard_rows) if stage == "expert" else None
+            rows = stage_rows(name, stage, hard)
+            if double and who and stage == "review" and not dec.empty:
+                # two-reviewer mode: hide rows two other reviewers have already decided
+                by_row = dec[dec["queue"] == name].groupby("row_id")["reviewer"].agg(set)
+                full = {r for r, names in by_row.items() if len(names - {who}) >= 2}
+                rows = rows[~rows["row_id"].isin(full)]
+            page = rows.iloc[offset: offset + limit]
+            last: dict[str, dict[str, Any]] = {}
+            if not dec.empty and len(page):
+                mine = dec[dec["row_id"].isin(page["row_id"])]
+                if double and who:
+                    mine = mine[mine["reviewer"] == who]
+                last = {rec["row_id"]: rec for rec in mine.to_dict("records")}  # in decision order
+            items = []
+            for rec in page.itertuples(index=False):
+                item = row_view(session, int(rec.row))
+                item["queue_score"] = None if not np.isfinite(rec.score) else float(rec.score)
+                shown = last.get(rec.row_id)
+                if shown is not None:
+                    item["decision"] = {
+                        "action": _app_action(shown["action"]),
+                        "new_label": _opt(shown["new_label"]), "reviewer": shown["reviewer"], "note": _opt(shown["note"]),
+                        "stage": _opt(shown["stage"]), "decision_id": int(shown["decision_id"])}
+                if name == "duplicates" and "group" in page:
+                    members = session.queues[name]
+                    members = members[members["group"] == rec.group]["row_id"].tolist()
+                    item["evidence"] = {"duplicate_set": int(rec.group), "members": members}
+                items.append(item)
+            return {"queue": name, "stage": stage, "total": int(len(rows)), "offset": offset,
+                    "items": items}
 
     @app.get("/api/rows/{row_id}/image")
     def image(row_id: str) -> Any:
-        pos = positions.get(row_id)
-        path = None if pos is None else image_path(session, int(pos))
+        with frames:
+            pos = positions.get(row_id)
+            path = None if pos is None else image_path(session, int(pos))
         if path is None:
             return error(404, "No image for this row.")
         return FileResponse(path)
 
-    from fastapi.exceptions import RequestValidationError
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Any, exc: Any) -> Any:
-        first = (exc.errors() or [{}])[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return error(422, f"Invalid request ({where}: {first.get('msg', 'invalid')}). Send a "
-                          "JSON object with row_id, queue, action and reviewer.")
-
     @app.post("/api/decisions")
-    def decide(body: dict[str, Any] = fastapi.Body(...)) -> Any:  # noqa: B008
+    async def decide(request: Request,
+                     body: dict[str, Any] = fastapi.Body(...)) -> Any:  # noqa: B008
         problem = _check_decision(body, session)
         if problem:
             return error(422, problem)
+        stage = body.get("stage") or "review"
+        if stage == "expert" and request.scope.get("assay.role") != "expert":
+            return error(403, (
+                "Expert decisions need the expert token; this request carries the reviewers' "
+                "token. Open the expert URL that 'assay review --expert' printed."
+                if expert_token is not None else
+                "The expert stage is not enabled on this server. Restart it with "
+                "'assay review --expert' and open the expert URL it prints."))
         action = ACTIONS[body["action"]]
+        kwargs = {
+            "reviewer": body["reviewer"].strip(), "run_id": session.run_id,
+            "new_label": body.get("new_label") if action == "relabel" else None,
+            "note": body.get("note") or None, "queue": body["queue"], "stage": stage,
+            "duplicate_of": body.get("duplicate_of") if action == "duplicate" else None,
+            "client_key": body.get("client_key") or None}
+        job = store.submit(lambda w: w.append_decision(body["row_id"], action, **kwargs),
+                           write=True)
         try:
-            decision_id = ws.append_decision(
-                body["row_id"], action, reviewer=body["reviewer"].strip(),
-                run_id=session.run_id,
-                new_label=body.get("new_label") if action == "relabel" else None,
-                note=body.get("note") or None, queue=body["queue"],
-                stage=body.get("stage") or "review",
-                duplicate_of=body.get("duplicate_of") if action == "duplicate" else None,
-                client_key=body.get("client_key") or None,
-            )
+            decision_id = await asyncio.wrap_future(job)  # committed before the answer
+        except StoreError:
+            raise  # the workspace cannot be opened: 503 (handler above), not the request's fault
         except AssayError as exc:
             return error(422, str(exc))
         return {"decision_id": decision_id}
 
     @app.get("/api/decisions")
     def list_decisions() -> Any:
-        dec = decisions()
-        dec["created"] = dec["created"].astype(str)
-        return {"decisions": dec.replace({np.nan: None}).to_dict("records")}
+        dec = store.decisions()[1]
+        with frames:
+            dec = dec.copy()
+            dec["created"] = dec["created"].astype(str)
+            return {"decisions": dec.replace({np.nan: None}).to_dict("records")}
 
     @app.get("/api/agreement")
     def agreement() -> Any:
-        return review_agreement(decisions())
+        return derived("agreement", review_agreement)
 
     @app.get("/api/spot_check")
     def spot_check() -> Any:
-        return spot_check_summary(session, decisions())
+        return derived("spot_check",
+                       lambda dec: spot_check_summary(session, dec, in_force=spot_in_force))
 
     return app
+
+
+def _check_token(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if (not isinstance(value, str) or not value or len(value) > 512 or not value.isascii()
+            or not value.isprintable() or " " in value):
+        raise InvalidParameterError(
+            name, "a string of 1 to 512 printable ASCII characters without spaces", value,
+            owner="create_app", hint="Leave it out to get a random one.")
+    return value
+
+
+class ActionsInForce:
+    """The action in force per row (:func:`assay.export.resolve_decisions`), cached per row.
+
+    Decisions are append-only and a row's answer depends on its own decisions only, so a call
+    resolves again only the rows whose decisions changed (their count or newest id) since the
+    last call; the server's reads stay fast however many rows were decided. Use one instance per
+    kind of subset passed in (the rows' decisions must always be filtered the same way).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple[int, int], str]] = {}
+
+    def __call__(self, dec: pd.DataFrame) -> pd.Series:
+        """The action in force (or ``"conflict"``) of each row of ``dec``, indexed by row id."""
+        from assay.export import resolve_decisions
+
+        if dec.empty:
+            return pd.Series([], dtype=object)
+        stats = dec.groupby("row_id", sort=True)["decision_id"].agg(["max", "size"])
+        keys = {str(r): (int(m), int(n))
+                for r, m, n in zip(stats.index, stats["max"], stats["size"], strict=True)}
+        with self._lock:
+            stale = [r for r, key in keys.items() if self._cache.get(r, ((-1, -1), ""))[0] != key]
+            if stale:
+                fresh = resolve_decisions(dec[dec["row_id"].astype(str).isin(stale)])
+                for r, action in zip(fresh["row_id"], fresh["action"], strict=True):
+                    self._cache[str(r)] = (keys[str(r)], action)
+            return pd.Series([self._cache[r][1] for r in keys], index=list(keys), dtype=object)
+
+
+def _hard_rows(dec: pd.DataFrame, in_force: ActionsInForce) -> set[str]:
+    """Rows whose review-stage decisions disagree or were deferred (the expert stage's rows)."""
+    if dec.empty:
+        return set()
+    actions = in_force(dec[dec["stage"].isna() | (dec["stage"] == "review")])
+    return set(actions.index[actions.isin(["conflict", "defer"])])
 
 
 def _opt(value: Any) -> Any:
@@ -263,36 +548,47 @@ def _app_action(action: str) -> str:
 
 
 def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
-    """A one-line message for an invalid decision, or None."""
-    for key in ("row_id", "queue", "action", "reviewer"):
+    """A one-line message for an invalid decision (wrong type, too long, unknown), or None."""
+    for key in ("row_id", "queue", "action"):
         if not isinstance(body.get(key), str) or not body[key].strip():
             return f"Field {key!r} is required (a non-empty string)."
+    problem = reviewer_problem(body.get("reviewer"))
+    if problem:
+        return problem
+    for key, limit in (("note", "note"), ("new_label", "label"), ("client_key", "client_key"),
+                       ("row_id", "row_id"), ("duplicate_of", "row_id")):
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"Field {key!r} must be a string or null; got {type(value).__name__}."
+        most = LIMITS[limit] if key != "new_label" else max(
+            [LIMITS["label"], *(len(c) for c in session.classes)])  # never refuse a real class
+        if value is not None and len(value) > most:
+            return (f"Field {key!r} is {len(value)} characters long; the limit is {most}. "
+                    "Shorten it.")
     if body["row_id"] not in session.row_ids():
-        return f"Row {body['row_id']!r} is not a row of audit run {session.run_id}."
+        return f"Row {_show(body['row_id'])} is not a row of audit run {session.run_id}."
     if body["queue"] not in QUEUES:
-        return f"Unknown queue {body['queue']!r}; queues: {', '.join(QUEUES)}."
+        return f"Unknown queue {_show(body['queue'])}; queues: {', '.join(QUEUES)}."
     if body["action"] not in ACTIONS:
-        return f"Unknown action {body['action']!r}; actions: {', '.join(ACTIONS)}."
+        return f"Unknown action {_show(body['action'])}; actions: {', '.join(ACTIONS)}."
     if body.get("stage") not in (None, *STAGES):
-        return f"Unknown stage {body['stage']!r}; stages: {', '.join(STAGES)}."
+        return f"Unknown stage {_show(body['stage'])}; stages: {', '.join(STAGES)}."
     if body["action"] == "relabel":
         label = body.get("new_label")
         if not isinstance(label, str) or label not in session.classes:
             return (f"Relabel needs new_label, one of the dataset's classes "
-                    f"({', '.join(session.classes[:20])}); got {label!r}.")
+                    f"({', '.join(session.classes[:20])}); got {_show(label)}.")
     elif body.get("new_label") not in (None, ""):
         return "new_label is only allowed with action 'relabel'."
-    if body.get("note") is not None and not isinstance(body["note"], str):
-        return "note must be a string."
-    if body.get("client_key") is not None and not isinstance(body["client_key"], str):
-        return "client_key must be a string."
     if body.get("duplicate_of") is not None:
         if body["action"] != "duplicate" or body["duplicate_of"] not in session.row_ids():
             return "duplicate_of must be a row id of this run, with action 'duplicate'."
     return None
 
 
-def spot_check_summary(session: ReviewSession, dec: pd.DataFrame) -> dict[str, Any]:
+def spot_check_summary(session: ReviewSession, dec: pd.DataFrame, *,
+                       in_force: Callable[[pd.DataFrame], pd.Series] | None = None,
+                       ) -> dict[str, Any]:
     """Precision of the flagged label issues, measured on the ``label_spot_check`` queue.
 
     Each sampled row counts once, by its decision in force among that queue's decisions
@@ -300,6 +596,8 @@ def spot_check_summary(session: ReviewSession, dec: pd.DataFrame) -> dict[str, A
     a conflict): relabel or drop confirms the label error, keep refutes it; skipped (deferred),
     duplicate-marked and conflicting rows are left out and counted in ``n_deferred``. Decisions
     made in other queues are not used: those rows were reached worst first, not at random.
+    ``in_force`` (default: ``resolve_decisions(...)["action"]``) gives the action in force per
+    row of the decisions it is passed (the server passes a cached :class:`ActionsInForce`).
     """
     from assay.export import resolve_decisions
     from assay.labels import reviewed_precision
@@ -317,7 +615,8 @@ def spot_check_summary(session: ReviewSession, dec: pd.DataFrame) -> dict[str, A
     if queue is not None and not dec.empty:
         mine = dec[(dec["queue"] == "label_spot_check") & dec["row_id"].isin(queue["row_id"])]
         if not mine.empty:
-            actions = resolve_decisions(mine)["action"]
+            actions = (in_force(mine) if in_force is not None
+                       else resolve_decisions(mine)["action"])
     counted = actions.isin(["relabel", "remove", "keep"])
     out["n_deferred"] = int((~counted).sum())
     measured = reviewed_precision(actions[counted].isin(["relabel", "remove"]).to_numpy(bool),
@@ -352,22 +651,22 @@ def review_agreement(dec: pd.DataFrame) -> dict[str, Any]:
     out["reviewers"] = [str(r) for r in wide.index]
     if len(shared) == 0:
         return out
-    data = wide.to_numpy(dtype=object)
-    data = np.where(pd.isna(data), None, data)
+    raw = wide.to_numpy(dtype=object)
+    rated: np.ndarray = ~pd.isna(raw)
+    data = raw.copy()
+    data[~rated] = None
     out["percent_agreement"] = float(percent_agreement(data))
     if len({v for v in data.ravel() if v is not None}) > 1:
         out["krippendorff_alpha"] = float(krippendorff_alpha(data))
     names = list(wide.index)
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            a, b = wide.iloc[i], wide.iloc[j]
-            both = a.notna() & b.notna()
-            if both.sum() < 2:
+            both = rated[i] & rated[j]
+            n = int(both.sum())
+            if n < 2:
                 continue
-            values = set(a[both]) | set(b[both])
-            kappa = float(cohen_kappa(a[both].to_numpy(object), b[both].to_numpy(object))) if (
-                len(values) > 1) else None
-            out["pairs"].append({"a": str(names[i]), "b": str(names[j]), "n": int(both.sum()),
-                                 "agreement": float((a[both] == b[both]).mean()),
-                                 "cohen_kappa": kappa})
+            a, b = data[i, both], data[j, both]
+            kappa = float(cohen_kappa(a, b)) if len(set(a) | set(b)) > 1 else None
+            out["pairs"].append({"a": str(names[i]), "b": str(names[j]), "n": n,
+                                 "agreement": float(np.mean(a == b)), "cohen_kappa": kappa})
     return out

@@ -24,16 +24,22 @@ def register(app: typer.Typer) -> None:
         reviewer: str | None = typer.Option(None, "--reviewer", help="Your name, recorded with each decision."),
         double: bool = typer.Option(False, "--double", help="Two-reviewer mode: each item to two reviewers, agreement measured."),
         quota: int | None = typer.Option(None, "--quota", help="Review stage: only the N worst items per queue."),
+        expert: bool = typer.Option(False, "--expert", help="Enable the expert stage: also print an expert URL, whose token alone may record expert decisions."),
         no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
     ) -> None:
         """Review the findings of an audit in a local web app; decisions go to the workspace."""
         from assay.app import create_app
+        from assay.app._server import LIMITS, reviewer_problem
         from assay.workspace import default_workspace
 
         if not 0 <= port <= 65535:
             raise InvalidParameterError("--port", "an integer in 0..65535", port)
         if quota is not None and quota < 1:
             raise InvalidParameterError("--quota", "a positive integer", quota)
+        if reviewer is not None and reviewer_problem(reviewer):
+            raise InvalidParameterError(
+                "--reviewer", f"a name of 1 to {LIMITS['reviewer']} printable characters",
+                reviewer)
         ws_path = workspace or default_workspace()
         if not (ws_path / "assay.duckdb").exists():
             raise InvalidParameterError(
@@ -41,7 +47,7 @@ def register(app: typer.Typer) -> None:
                 hint="Run 'assay audit DATA --label COL' first, or pass --workspace.")
         extra = set() if host in ("127.0.0.1", "localhost", "::1") else {host}
         application = create_app(ws_path, run=run, reviewer=reviewer, double=double, quota=quota,
-                                 allowed_hosts=extra)
+                                 allowed_hosts=extra, expert=expert)
         if extra:
             err_console.print(f"[yellow]warning:[/] binding {host}: anyone who can reach it and "
                               "has the token can record decisions.")
@@ -56,6 +62,10 @@ def register(app: typer.Typer) -> None:
                       f"{sum(len(q) for q in session.queues.values())} items in "
                       f"{len(session.queues)} queues")
         console.print(f"Open {url}", soft_wrap=True, highlight=False)
+        if expert:
+            expert_url = f"http://{shown}:{bound}/?token={application.state.expert_token}"
+            console.print(f"Expert URL (expert decisions; give it to experts only): {expert_url}",
+                          soft_wrap=True, highlight=False)
         if not no_browser:
             import webbrowser
 

@@ -2,7 +2,25 @@
 // Every string from the data is written with textContent, never as HTML.
 "use strict";
 
-const TOKEN = document.querySelector('meta[name="assay-token"]').content;
+// The token comes in the URL that 'assay review' printed. It is moved at once into this tab's
+// sessionStorage and out of the address bar (and so out of the history); every API call sends it
+// as a header. The page itself holds no data: everything comes from the API, with the token.
+const TOKEN = (() => {
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get("token");
+  let kept = null;
+  try {
+    if (fromUrl) sessionStorage.setItem("assay-token", fromUrl);
+    kept = sessionStorage.getItem("assay-token");
+  } catch (err) { /* storage disabled: keep it in memory only */ }
+  if (fromUrl !== null) {
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+  }
+  return fromUrl || kept || "";
+})();
+const AUTH = { "X-Assay-Token": TOKEN };
 const state = { session: null, queue: null, stage: "review", items: [], index: 0, pending: 0, saved: 0 };
 
 function el(tag, text, cls) {
@@ -15,18 +33,36 @@ function el(tag, text, cls) {
 function status(text) { document.getElementById("status").textContent = text; }
 
 async function getJSON(url) {
-  const res = await fetch(url, { headers: { Accept: "application/json" } });
+  const res = await fetch(url, { headers: Object.assign({ Accept: "application/json" }, AUTH) });
   const body = await res.json();
   if (!res.ok) throw new Error(body.error || res.statusText);
   return body;
 }
 
+let imageUrl = null;
+
+async function showImage(img, rowId) {
+  // <img src> cannot send the token: fetch the image with it and show it from a blob: URL
+  const res = await fetch(`/api/rows/${encodeURIComponent(rowId)}/image`, { headers: AUTH });
+  if (!res.ok) { img.alt = "image not available for row " + rowId; return; }
+  const url = URL.createObjectURL(await res.blob());
+  if (imageUrl) URL.revokeObjectURL(imageUrl);
+  imageUrl = url;
+  img.src = url;
+}
+
 function reviewer() { return document.getElementById("reviewer").value.trim(); }
 
 async function loadSession() {
+  if (!TOKEN) throw new Error("no token. Open the URL that 'assay review' printed (it carries the token).");
   state.session = await getJSON("/api/session");
   const s = state.session;
   document.getElementById("run").textContent = "run " + s.run_id;
+  const expertOption = document.querySelector('#stage option[value="expert"]');
+  expertOption.disabled = s.role !== "expert";
+  expertOption.title = s.role === "expert" ? "" : "needs the expert URL ('assay review --expert')";
+  document.getElementById("note").maxLength = s.limits.note;
+  document.getElementById("reviewer").maxLength = s.limits.reviewer;
   const banner = document.getElementById("banner");
   if (s.banner) { banner.textContent = s.banner; banner.hidden = false; }
   const name = document.getElementById("reviewer");
@@ -97,8 +133,8 @@ function renderItem() {
   if (item.image) {
     const img = document.createElement("img");
     img.alt = "row " + item.row_id;
-    img.src = `/api/rows/${encodeURIComponent(item.row_id)}/image`;
     box.appendChild(img);
+    showImage(img, item.row_id).catch(() => { img.alt = "image not available"; });
   }
   if (item.text !== null) box.appendChild(el("div", item.text, "text"));
   const table = el("table", null, "fields");
@@ -139,7 +175,7 @@ async function postDecision(payload) {
     try {
       const res = await fetch("/api/decisions", {
         method: "POST", body,
-        headers: { "Content-Type": "application/json", "X-Assay-Token": TOKEN },
+        headers: Object.assign({ "Content-Type": "application/json" }, AUTH),
       });
       const data = await res.json();
       if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { fatal: true });
