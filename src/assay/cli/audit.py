@@ -213,7 +213,7 @@ def register(app: typer.Typer) -> None:
         else:
             print_result(result)
             console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
-            if run_id:
+            if run_id and ws_path is not None:
                 console.print(f"Recorded run [bold]{run_id}[/] in {ws_path}")
                 ws_opt = "" if Path(ws_path).resolve() == _default_ws(None).resolve() \
                     else f" -w {ws_path}"  # review and export look from the current folder up

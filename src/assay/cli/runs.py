@@ -65,14 +65,14 @@ def runs_command(
             _check_command(command, ws)
         frame = ws.runs(command=command, limit=limit)
         location = ws.path
-    records = [_plain(r) for r in frame.to_dict(orient="records")]
+    rows = [_plain(r) for r in frame.to_dict(orient="records")]
     if as_json:
-        print_json(records)
+        print_json(rows)
         return
     from rich.table import Table
     from rich.text import Text
 
-    if not records:
+    if not rows:
         console.print(Text(f"No runs in {location} yet."))
         return
     from rich import box
@@ -82,7 +82,7 @@ def runs_command(
     for col, justify in (("run (UTC start)", "left"), ("command", "left"), ("status", "left"),
                          ("duration", "right"), ("dataset", "left"), ("findings", "right")):
         table.add_column(col, justify=justify, no_wrap=col != "command")  # type: ignore[arg-type]
-    for r in records:
+    for r in rows:
         table.add_row(
             Text(r["run_id"]), Text(r["command"]), _status_text(r["status"]),
             Text(_duration(r["duration_s"])), Text((r["fingerprint"] or "-")[:12]),

@@ -233,9 +233,11 @@ def _load(
             ]
             if len(vector_cols) == 1:
                 embedding = str(vector_cols[0])
-            ds = load(table, label=label, split=split,
-                      embeddings=embedding) if embedding else None
-            if ds is None:
+            found = load(table, label=label, split=split,
+                         embeddings=embedding) if embedding else None
+            if found is not None:
+                ds = found
+            else:
                 features = [c for c in table.columns if c not in (label, split)
                             and pd.api.types.is_numeric_dtype(table[c].dtype)
                             and not pd.api.types.is_bool_dtype(table[c].dtype)]
@@ -279,7 +281,7 @@ def _split(ds: Any, split: str | None, seed: int) -> tuple[np.ndarray, dict[str,
                 "test. Rename them (valid also accepts validation, val, dev)."
             )
         part = raw.map(_SPLIT_NAMES).to_numpy()
-        info = {"source": f"column:{split}"}
+        info: dict[str, Any] = {"source": f"column:{split}"}
     else:
         rng = np.random.default_rng(seed)
         part = np.empty(ds.n_rows, dtype=object)
