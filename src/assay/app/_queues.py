@@ -45,6 +45,8 @@ class ReviewSession:
     roles: dict[str, Any] = field(default_factory=dict)
     neighbours: Any = None  # the audit's k-NN graph (indices, distances), when cached
     label_summary: dict[str, Any] = field(default_factory=dict)  # the label check's summary
+    # row id -> a keep decided on an earlier version of the data, on this unchanged row
+    carried: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     _row_id_set: frozenset[str] | None = field(default=None, init=False, repr=False,
                                                 compare=False)
@@ -137,14 +139,16 @@ def stored_audit(ws: Any, run: str | None, *, command: str) -> tuple[str, dict[s
     """
     from assay._audit import AuditResult
 
-    if run is None:
+    if run is None or run in ("latest", "last"):
         audits = ws.runs(command="audit")
         if audits.empty:
             raise InputValidationError(
                 f"The workspace {ws.path} has no audit runs. Run 'assay audit DATA --label COL' "
                 f"first, then 'assay {command}'."
             )
-        run_id = str(audits["run_id"].iloc[0])
+        # the latest audit that finished: an interrupted one, or an export after it, does not
+        # hide the completed audits
+        run_id = ws.resolve_run("latest", command="audit")
     else:
         run_id = ws.resolve_run(run)
     info = ws.run(run_id)
@@ -186,6 +190,10 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
         session.label_summary = dict(label_check.summary or {})
     _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
     session.neighbours = _cached_knn(ws, session.fingerprint, len(issues))
+    from assay.workspace import carried_decisions
+
+    session.carried = {str(r["row_id"]): r for r in
+                       carried_decisions(ws, run_id).to_dict("records")}
     return session
 
 

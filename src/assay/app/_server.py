@@ -378,6 +378,7 @@ def create_app(
     @app.get("/api/session")
     def session_info(request: Request) -> Any:
         return {"run_id": session.run_id, "classes": session.classes, "banner": session.banner,
+                "carried": len(session.carried),
                 "queues": derived("progress", progress), "reviewer": reviewer, "double": double,
                 "stages": list(STAGES), "actions": list(ACTIONS),
                 "role": request.scope.get("assay.role"), "expert_enabled": expert_token is not None,
@@ -416,6 +417,13 @@ def create_app(
                 item = row_view(session, int(rec.row))
                 item["queue_score"] = None if not np.isfinite(rec.score) else float(rec.score)
                 shown = last.get(rec.row_id)
+                carried = session.carried.get(rec.row_id)
+                if shown is None and carried is not None:  # kept on an earlier version
+                    item["decision"] = {
+                        "action": "keep", "new_label": None,
+                        "reviewer": ", ".join(carried["reviewers"]), "note": None,
+                        "stage": None, "decision_id": None,
+                        "carried_from": carried["from_run"]}
                 if shown is not None:
                     item["decision"] = {
                         "action": _app_action(shown["action"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 from pathlib import Path
 
@@ -45,15 +46,13 @@ def register(app: typer.Typer) -> None:
             raise InvalidParameterError(
                 "--workspace", "a workspace folder with an audit in it", str(ws_path),
                 hint="Run 'assay audit DATA --label COL' first, or pass --workspace.")
+        sock = _bind(host, port)  # before loading: a busy port or unknown host fails fast
         extra = set() if host in ("127.0.0.1", "localhost", "::1") else {host}
         application = create_app(ws_path, run=run, reviewer=reviewer, double=double, quota=quota,
                                  allowed_hosts=extra, expert=expert)
         if extra:
             err_console.print(f"[yellow]warning:[/] binding {host}: anyone who can reach it and "
                               "has the token can record decisions.")
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{bound}/?token={application.state.token}"
@@ -74,3 +73,29 @@ def register(app: typer.Typer) -> None:
 
         server = uvicorn.Server(uvicorn.Config(application, log_level="warning", access_log=False))
         server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or one clear error (busy port, unknown host)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InvalidParameterError(
+            "--host", "an address or name of this machine (default 127.0.0.1)", host,
+            hint=f"It does not resolve ({exc.strerror}).") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InvalidParameterError(
+                "--port", "a free port (or 0 for any free one)", port,
+                hint=f"Port {port} on {host} is in use, perhaps by another 'assay review'. "
+                     "Stop it, or leave --port out.") from None
+        raise InvalidParameterError(
+            "--host", "an address this machine can listen on", host,
+            hint=f"Binding {host}:{port} failed ({exc.strerror or exc}).") from None
+    return sock

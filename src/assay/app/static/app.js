@@ -125,7 +125,8 @@ function renderItem() {
   box.appendChild(labels);
   if (item.decision) {
     const d = item.decision;
-    const what = d.action + (d.new_label ? " → " + d.new_label : "") + " by " + d.reviewer + (d.note ? " (" + d.note + ")" : "");
+    const what = d.action + (d.new_label ? " → " + d.new_label : "") + " by " + d.reviewer + (d.note ? " (" + d.note + ")" : "")
+      + (d.carried_from ? " on an earlier version (run " + d.carried_from + "; the row has not changed since)" : "");
     const tag = el("div", "decided: " + what, "decided");
     tag.id = "decided";
     box.appendChild(tag);
