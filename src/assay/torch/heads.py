@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from assay._validation import (
     check_same_length,
 )
 from assay.exceptions import InputValidationError, InvalidParameterError
-from assay.torch.losses import make_loss
+from assay.torch.losses import _LongTailLoss, make_loss
 from assay.torch.samplers import SAMPLERS, make_sampler
 
 __all__ = ["RECIPES", "CosineClassifier", "HeadFit", "LightHead", "fit_head", "tau_normalize"]
@@ -80,6 +80,11 @@ class LightHead(nn.Module):
     >>> LightHead(8, 3, hidden=16)(torch.randn(5, 8)).shape
     torch.Size([5, 3])
     """
+
+    # buffers (registered in __init__); declared so type checkers see Tensors, not
+    # nn.Module.__getattr__'s ``Tensor | Module``
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(
         self,
@@ -192,10 +197,21 @@ def _check_float(
     return float(value)
 
 
+class _StageOptions(TypedDict):
+    """Keyword arguments shared by every :func:`_train_stage` call of one :func:`fit_head`."""
+
+    batch_size: int
+    lr: float
+    weight_decay: float
+    rng: np.random.Generator
+    validation: tuple[np.ndarray, np.ndarray] | None
+    state: dict[str, Any]
+
+
 def _train_stage(
     model: LightHead,
     params: list[nn.Parameter],
-    loss_fn: nn.Module,
+    loss_fn: _LongTailLoss,
     x: torch.Tensor,
     y: torch.Tensor,
     labels_np: np.ndarray,
@@ -217,7 +233,7 @@ def _train_stage(
     )
     n = x.shape[0]
     for epoch in range(epochs):
-        loss_fn.set_epoch(epoch)  # type: ignore[operator]
+        loss_fn.set_epoch(epoch)
         if sampler is None:
             order = torch.randperm(n, generator=gen)
         else:
@@ -387,8 +403,8 @@ def fit_head(
     y = torch.from_numpy(y_np)
     state: dict[str, Any] = {"history": [], "best_score": -1.0, "best_state": None,
                              "best_epoch": -1}
-    common = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, rng=rng,
-                  validation=val, state=state)
+    common = _StageOptions(batch_size=batch_size, lr=lr, weight_decay=weight_decay, rng=rng,
+                           validation=val, state=state)
     has_body = any(True for _ in model.body.parameters())
     if recipe != "crt":
         _train_stage(model, list(model.parameters()), loss_fn, x, y, y_np,
@@ -458,10 +474,12 @@ def tau_normalize(model: LightHead, tau: float) -> LightHead:
         )
     tau = _check_float("tau", tau, owner="tau_normalize")
     out = copy.deepcopy(model)
+    # a deep copy of the nn.Linear checked above (the attribute is declared as nn.Module)
+    linear = cast(nn.Linear, out.classifier)
     with torch.no_grad():
-        w = out.classifier.weight
+        w = linear.weight
         norms = w.norm(dim=1, keepdim=True).clamp_min(1e-12)
         w.div_(norms.pow(tau))
-        if out.classifier.bias is not None:
-            out.classifier.bias.zero_()
+        if linear.bias is not None:
+            linear.bias.zero_()
     return out

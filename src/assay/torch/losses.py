@@ -55,6 +55,7 @@ class CrossEntropyLoss(_LongTailLoss):
     """
 
     name = "ce"
+    weight: torch.Tensor | None  # buffer
 
     def __init__(self, weight: Any = None) -> None:
         super().__init__()
@@ -81,6 +82,7 @@ class ClassBalancedLoss(_LongTailLoss):
     """
 
     name = "cb"
+    weight: torch.Tensor  # buffer
 
     def __init__(self, counts: Any, *, beta: float = 0.9999) -> None:
         super().__init__()
@@ -107,6 +109,7 @@ class FocalLoss(_LongTailLoss):
     """
 
     name = "focal"
+    weight: torch.Tensor | None  # buffer
 
     def __init__(self, *, gamma: float = 2.0, weight: Any = None) -> None:
         super().__init__()
@@ -139,6 +142,11 @@ class LDAMLoss(_LongTailLoss):
     """
 
     name = "ldam-drw"
+
+    # buffers (registered in __init__); declared so type checkers see Tensors, not
+    # nn.Module.__getattr__'s ``Tensor | Module``
+    margins: torch.Tensor
+    _drw_weight: torch.Tensor
 
     def __init__(
         self,
@@ -186,6 +194,7 @@ class LogitAdjustedLoss(_LongTailLoss):
     """
 
     name = "logit-adjusted"
+    log_prior: torch.Tensor  # buffer
 
     def __init__(self, counts: Any, *, tau: float = 1.0, smoothing: float = 0.0) -> None:
         super().__init__()

@@ -146,8 +146,9 @@ def make_sampler(
     [0.6666666666666666, 0.3333333333333333]
     """
     check_choice("name", name, tuple(SAMPLERS), owner="make_sampler")
-    if name == "progressive":
+    q = SAMPLERS[name]
+    if q is None:  # "progressive", the only sampler without a fixed exponent
         return ProgressiveSampler(labels, total_epochs=total_epochs, num_samples=num_samples,
                                   random_state=random_state)
-    return ClassPowerSampler(labels, q=float(SAMPLERS[name]), num_samples=num_samples,
+    return ClassPowerSampler(labels, q=float(q), num_samples=num_samples,
                              random_state=random_state)
