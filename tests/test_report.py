@@ -547,3 +547,14 @@ def test_unreliable_label_estimates_are_shown_as_upper_bounds():
         html = render_report(res)
         assert "80.0%" in html and "rows to spot-check" in html and ">73<" in html
         assert ("an upper bound" in html) is (not reliable)
+
+
+def test_report_names_the_next_step():
+    from assay import AuditResult
+    from assay.report import render_report
+
+    res = AuditResult({}, pd.DataFrame(), {"n_rows": 0, "n_classes": 0, "run_id": "20261205-x"})
+    html = render_report(res)
+    step = re.search(r'<p class="next-step" id="next-step">(.*?)</p>', html, flags=re.S)
+    assert step and "assay review --run 20261205-x" in step.group(1)
+    assert "assay export -o DIR" in step.group(1)

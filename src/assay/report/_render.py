@@ -272,6 +272,7 @@ def build_context(
         "title": page_title,
         "status": status,
         "status_word": _STATUS_WORD.get(status, status.upper()),
+        "run_id": summary.get("run_id"),
         "facts": _facts(summary),
         "checks": rows_table,
         "skipped": skipped,
