@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._common import console, print_json
+from assay.exceptions import InputValidationError
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -168,23 +169,42 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(10, "--top", help="Length of the revision list."),
         out: Path | None = typer.Option(
             None, "--out",
-            help="Output folder (default: .assay/agree-<file stem> beside the data).",
+            help="Output folder (default: the run's folder, <workspace>/runs/<run id>/).",
         ),
+        workspace: Path | None = typer.Option(
+            None, "--workspace", "-w", help="Workspace folder (default: the nearest .assay/ at "
+            "or above the data's folder, else a new one beside the data; $ASSAY_WORKSPACE)."),
+        no_workspace: bool = typer.Option(
+            False, "--no-workspace", help="Do not record the run (then --out is needed)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Measure annotator agreement, show where annotators disagree, build consensus labels."""
         from assay.agreement import agree
+        from assay.cli._common import recorded_run
         from assay.data import check_output_dir, read_table
 
+        if no_workspace and out is None:
+            raise InputValidationError(
+                "--no-workspace needs --out: without a workspace there is no run folder to "
+                "write the agreement files into. Pass --out DIR, or leave --no-workspace out.")
         table = read_table(data)
-        target = out if out is not None else data.parent / ".assay" / f"agree-{data.stem}"
-        target = check_output_dir(target, inputs=[data], names=_OUTPUT_NAMES)
+        if out is not None:
+            out = check_output_dir(out, inputs=[data], names=_OUTPUT_NAMES)
         cats = _parse_categories(categories, table, label) if categories else None
-        report = agree(
-            table, item=item, annotator=annotator, label=label, round=round_, level=level,
-            categories=cats, consensus=consensus, n_boot=n_boot, random_state=seed, top=top,
-        )
-        outputs = write_outputs(report, target)
+        params = {"data": str(data), "item": item, "annotator": annotator, "label": label,
+                  "round": round_, "level": level, "consensus": consensus, "n_boot": n_boot,
+                  "seed": seed}
+        with recorded_run("agree", params, data=data, workspace=workspace,
+                          enabled=not no_workspace) as run:
+            report = agree(
+                table, item=item, annotator=annotator, label=label, round=round_, level=level,
+                categories=cats, consensus=consensus, n_boot=n_boot, random_state=seed, top=top,
+            )
+            target = out if out is not None else run.folder
+            assert target is not None  # noqa: S101 - checked above
+            outputs = write_outputs(report, target)
+            if run.rec is not None:
+                run.rec.summary["outputs"] = outputs
         if as_json:
             payload = report.to_dict()
             payload["outputs"] = outputs

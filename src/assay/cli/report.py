@@ -22,8 +22,8 @@ def report_command(
         ..., help="Audit folder (as written by 'assay audit --out'), its audit.json, or a run id "
         "of the workspace ('latest', or a unique prefix; see 'assay runs')."),
     out: Path | None = typer.Option(
-        None, "-o", "--out", help="HTML file to write. Default: report.html beside audit.json; "
-        "report-RUN.html in the current folder for a run id."),
+        None, "-o", "--out", help="HTML file to write. Default: report.html beside audit.json "
+        "(for a run id: in the run's folder, <workspace>/runs/<run id>/)."),
     workspace: Path | None = typer.Option(
         None, "--workspace", "-w", help="Workspace to look a run id up in (default: the "
         "nearest .assay/ here or above, or $ASSAY_WORKSPACE)."),
@@ -43,7 +43,7 @@ def report_command(
     from assay.report import write_report
 
     result, base, run_id = _load_result(source, workspace)
-    default = base / "report.html" if run_id is None else Path(f"report-{run_id}.html")
+    default = base / "report.html"  # beside audit.json: an --out folder, or the run's folder
     target = out if out is not None else default
     if target.is_dir():
         target = target / "report.html"
