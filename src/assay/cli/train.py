@@ -123,11 +123,14 @@ def train_command(
             "'valid' rows to the split column, or pass a fixed tau (e.g. --posthoc-tau 1)."
         )
     counts = np.bincount(y[tr], minlength=n_classes)
-    fit = at.fit_head(
-        x[tr], y[tr], recipe=recipe, n_classes=n_classes, classifier=classifier, hidden=hidden,
-        epochs=epochs, lr=lr, smoothing=smoothing, random_state=seed,
-        validation=(x[va], y[va]) if va.size else None,
-    )
+    from assay.cli._common import progress_bar
+
+    with progress_bar(not as_json) as progress:
+        fit = at.fit_head(
+            x[tr], y[tr], recipe=recipe, n_classes=n_classes, classifier=classifier,
+            hidden=hidden, epochs=epochs, lr=lr, smoothing=smoothing, random_state=seed,
+            validation=(x[va], y[va]) if va.size else None, progress=progress,
+        )
     t0 = time.perf_counter()
     test_logits = fit.logits(x[te])
     inference_seconds = time.perf_counter() - t0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 
@@ -206,6 +207,7 @@ class _StageOptions(TypedDict):
     rng: np.random.Generator
     validation: tuple[np.ndarray, np.ndarray] | None
     state: dict[str, Any]
+    progress: Callable[[str, int, int], None] | None
 
 
 def _train_stage(
@@ -224,6 +226,7 @@ def _train_stage(
     rng: np.random.Generator,
     validation: tuple[np.ndarray, np.ndarray] | None,
     state: dict[str, Any],
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> None:
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
@@ -251,6 +254,8 @@ def _train_stage(
             count += len(idx)
         sched.step()
         state["history"].append(total / count)
+        if progress is not None:
+            progress("training epochs", len(state["history"]), state["planned_epochs"])
         if validation is not None:
             score = _balanced_accuracy(model, *validation)
             if score > state["best_score"]:
@@ -281,6 +286,7 @@ def fit_head(
     crt_epochs: int | None = None,
     scale: float = 16.0,
     random_state: Any = 0,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> HeadFit:
     """Train a light head on frozen embeddings with a long-tail recipe.
 
@@ -326,6 +332,8 @@ def fit_head(
         Cosine classifier scale (not used by ``ldam-drw``, which uses scale 1 and its own 30).
     random_state : None, int or numpy.random.Generator
         Seeds initialisation and sampling.
+    progress : callable, optional
+        ``progress(step, done, total)`` after each epoch (the CLI draws a bar with it).
 
     Returns
     -------
@@ -403,8 +411,9 @@ def fit_head(
     y = torch.from_numpy(y_np)
     state: dict[str, Any] = {"history": [], "best_score": -1.0, "best_state": None,
                              "best_epoch": -1}
+    state["planned_epochs"] = epochs + (crt_epochs if recipe == "crt" else 0)
     common = _StageOptions(batch_size=batch_size, lr=lr, weight_decay=weight_decay, rng=rng,
-                           validation=val, state=state)
+                           validation=val, state=state, progress=progress)
     has_body = any(True for _ in model.body.parameters())
     if recipe != "crt":
         _train_stage(model, list(model.parameters()), loss_fn, x, y, y_np,
