@@ -56,7 +56,12 @@ def test_agree_json_and_default_out(labels_csv: Path, capsys) -> None:  # noqa: 
     assert rc == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["n_items"] == 80 and payload["n_annotators"] == 3
-    default = labels_csv.parent / ".assay" / "agree-labels" / "agreement.json"
+    # the run is recorded, its files in the run's folder: <workspace>/runs/<run id>/
+    from assay.workspace import Workspace
+
+    with Workspace.open(labels_csv.parent / ".assay", read_only=True) as ws:
+        run_id = ws.runs(command="agree")["run_id"].iloc[0]
+        default = ws.results_dir(run_id) / "agreement.json"
     assert payload["outputs"]["json"] == str(default) and default.exists()
     assert "dawid_skene_accuracy" not in payload["annotators"][0]
 

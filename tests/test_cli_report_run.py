@@ -50,11 +50,13 @@ def test_report_from_a_run_id(audited, tmp_path, capsys, monkeypatch):
     assert payload["report"] == str(out) and payload["samples"] is True
     assert html.startswith("<!DOCTYPE html>") and "label_issues" in html
     assert "r50" in html  # a flagged row shown with its id
-    # the default output name, from the current folder, with the workspace from the environment
+    # the default output: the run's own folder, with the workspace from the environment
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ASSAY_WORKSPACE", str(ws))
+    target = ws / "runs" / doc["run_id"] / "report.html"
+    target.unlink()
     assert main(["report", "latest"]) == 0
-    assert (tmp_path / f"report-{doc['run_id']}.html").exists()
+    assert target.exists() and not list(tmp_path.glob("report-*.html"))
 
 
 def test_report_refuses_what_it_cannot_render(audited, tmp_path, capsys):
