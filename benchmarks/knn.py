@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from audit_scale import make_data  # noqa: E402
 
-from assay._kernels._knn import blocked_topk, normalise_rows  # noqa: E402
+from assay._kernels.knn import blocked_topk, normalise_rows  # noqa: E402
 from assay.neighbors import knn_graph  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assay._kernels import _agreement as K
+from assay._kernels import agreement as K
 from assay.agreement import (
     brennan_prediger,
     cohen_kappa,

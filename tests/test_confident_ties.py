@@ -102,7 +102,7 @@ def test_calibration_kernel_equals_cleanlab_on_small_joints():
     confusion matrix (Fortran order); ``calibrate_confident_joint`` is given the same layout.
     """
     count = pytest.importorskip("cleanlab.count")
-    from assay._kernels._confident import calibrate_joint
+    from assay._kernels.confident import calibrate_joint
 
     rng = np.random.default_rng(1)
     for _ in range(500):

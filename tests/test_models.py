@@ -120,7 +120,7 @@ def test_audit_records_the_candidates_their_scores_and_the_choice():
     assert model["name"] in ("logistic", "hgb", "blend")
     assert set(model["selection"]["candidates"]) == {"logistic", "hgb", "blend"}
     assert len(model["selection"]["per_fold"]) == 5
-    html = res.to_html()
+    html = assay.render_report(res)
     assert "chosen by cross-validated log-loss" in html
 
 

@@ -48,15 +48,18 @@ import pandas as pd
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 
+from assay._annotations import encode_values, long_frame
 from assay._validation import check_choice, check_int, check_random_state
-from assay.agreement._io import encode_values, long_frame
 from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = [
     "DawidSkeneResult",
+    "EncodedRatings",
     "TIE_RULES",
+    "consensus_from_encoded",
     "consensus_labels",
     "dawid_skene",
+    "encoded_from_codes",
     "majority_vote",
 ]
 
@@ -64,8 +67,19 @@ TIE_RULES = ("prior", "first", "random", "none")
 
 
 @dataclass(frozen=True)
-class _Encoded:
-    """Ratings as parallel index arrays (one entry per rating)."""
+class EncodedRatings:
+    """Ratings as parallel index arrays, one entry per rating.
+
+    Build one with :func:`encoded_from_codes`; :func:`consensus_from_encoded` reads it.
+
+    Parameters
+    ----------
+    item, annotator, label : numpy.ndarray of shape (n_ratings,)
+        int64 index of each rating's item (into ``items``), annotator (into ``annotators``) and
+        given label (into ``classes``).
+    items, annotators, classes : list
+        The item ids, annotator ids and class labels the indices refer to.
+    """
 
     item: np.ndarray  # (N,) int64 item index per rating
     annotator: np.ndarray  # (N,) int64
@@ -114,7 +128,7 @@ def _py(v: Any) -> Any:
     return v
 
 
-def _encode(annotations: Any, *, item: str, annotator: str, label: str) -> _Encoded:
+def _encode(annotations: Any, *, item: str, annotator: str, label: str) -> EncodedRatings:
     frame = long_frame(annotations, item=item, annotator=annotator, label=label)
     if frame.shape[0] == 0:
         raise InputValidationError(
@@ -132,7 +146,7 @@ def _encode(annotations: Any, *, item: str, annotator: str, label: str) -> _Enco
     lab, classes, _ = encode_values(frame[label], name=f"label column {label!r}")
     it, items = pd.factorize(frame[item], sort=False)
     an, annotators = pd.factorize(frame[annotator], sort=True)
-    return _Encoded(
+    return EncodedRatings(
         it.astype(np.int64), an.astype(np.int64), lab, list(items), list(annotators),
         [_py(c) for c in classes],
     )
@@ -261,7 +275,7 @@ class DawidSkeneResult:
 
 
 def _m_step(
-    enc: _Encoded, post: np.ndarray, smoothing: float
+    enc: EncodedRatings, post: np.ndarray, smoothing: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class prior (K,) and confusion matrices (G, K_true, K_given) from posteriors (U, K).
 
@@ -282,7 +296,7 @@ def _m_step(
 
 
 def _e_step(
-    enc: _Encoded, prior: np.ndarray, conf: np.ndarray
+    enc: EncodedRatings, prior: np.ndarray, conf: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Posteriors (U, K) and the log-likelihood of the ratings."""
     # only the (annotator, given label) cells that occur: with smoothing=0 the others are 0
@@ -354,7 +368,7 @@ def dawid_skene(
 
 
 def _fit_dawid_skene(
-    enc: _Encoded, *, max_iter: int = 100, tol: float = 1e-7, smoothing: float = 0.01
+    enc: EncodedRatings, *, max_iter: int = 100, tol: float = 1e-7, smoothing: float = 0.01
 ) -> DawidSkeneResult:
     counts = enc.counts
     post = counts / counts.sum(axis=1, keepdims=True)
@@ -394,7 +408,7 @@ def _log_prior_penalty(prior: np.ndarray, conf: np.ndarray, smoothing: float) ->
 
 
 def _result(
-    enc: _Encoded,
+    enc: EncodedRatings,
     post: np.ndarray,
     prior: np.ndarray,
     conf: np.ndarray,
@@ -478,21 +492,71 @@ def consensus_labels(
     tie = check_choice("tie", tie, TIE_RULES, owner="consensus_labels")
     rng = check_random_state(random_state)
     enc = _encode(annotations, item=item, annotator=annotator, label=label)
-    return _consensus(enc, method=method, tie=tie, rng=rng)[0]
+    return consensus_from_encoded(enc, method=method, tie=tie, rng=rng)[0]
 
 
 def encoded_from_codes(
     codes: np.ndarray, *, items: list[Any], annotators: list[Any], classes: list[Any]
-) -> _Encoded:
-    """Build the rating index arrays from a ``(annotators, items)`` code matrix (-1 missing)."""
+) -> EncodedRatings:
+    """Build the rating index arrays from an ``(annotators, items)`` matrix of label codes.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of shape (n_annotators, n_items)
+        int64 class index of each annotator's label for each item, ``-1`` where missing.
+    items, annotators, classes : list
+        The item ids (columns), annotator ids (rows) and class labels (code values).
+
+    Returns
+    -------
+    EncodedRatings
+        One entry per non-missing code.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> enc = encoded_from_codes(np.array([[0, 1], [0, -1]]), items=["i1", "i2"],
+    ...                          annotators=["a", "b"], classes=["cat", "dog"])
+    >>> enc.counts.tolist()
+    [[2.0, 0.0], [0.0, 1.0]]
+    """
     g, u = np.nonzero(codes >= 0)
-    return _Encoded(u, g, codes[g, u], list(items), list(annotators), list(classes))
+    return EncodedRatings(u, g, codes[g, u], list(items), list(annotators), list(classes))
 
 
-def _consensus(
-    enc: _Encoded, *, method: str, tie: str, rng: np.random.Generator
+def consensus_from_encoded(
+    enc: EncodedRatings, *, method: str, tie: str, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, DawidSkeneResult | None]:
-    """Consensus frame (see :func:`consensus_labels`) and the Dawid-Skene fit if used."""
+    """Consensus label per item of already encoded ratings, and the Dawid-Skene fit if used.
+
+    Parameters
+    ----------
+    enc : EncodedRatings
+        The ratings (see :func:`encoded_from_codes`).
+    method : {"dawid_skene", "majority"}
+        How to combine the ratings (not validated here).
+    tie : str
+        Majority-vote tie rule, one of :data:`TIE_RULES` (``method="majority"``).
+    rng : numpy.random.Generator
+        Randomness of the ``"random"`` tie rule.
+
+    Returns
+    -------
+    consensus : pandas.DataFrame
+        One row per item, the columns of :func:`consensus_labels`.
+    fit : DawidSkeneResult or None
+        The Dawid-Skene fit with ``method="dawid_skene"``, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> enc = encoded_from_codes(np.array([[0, 1], [0, 0]]), items=["i1", "i2"],
+    ...                          annotators=["a", "b"], classes=["cat", "dog"])
+    >>> frame, fit = consensus_from_encoded(enc, method="majority", tie="first",
+    ...                                     rng=np.random.default_rng(0))
+    >>> frame["consensus_label"].tolist(), fit is None
+    (['cat', 'cat'], True)
+    """
     counts = enc.counts
     m = counts.sum(axis=1)
     ds = None

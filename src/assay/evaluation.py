@@ -26,12 +26,12 @@ from assay._validation import (
     check_fraction,
     check_int,
     check_labels,
-    check_pred_probs,
+    check_predictions,
     check_random_state,
     check_same_length,
 )
 from assay.exceptions import InputValidationError, InvalidParameterError
-from assay.leakage import _SPLIT_RANK, _split_codes
+from assay.leakage import SPLIT_RANK, encode_splits
 
 __all__ = [
     "SplitComparison",
@@ -205,7 +205,7 @@ def bootstrap_interval(
     """
     owner = "bootstrap_interval"
     y = check_labels(labels, min_classes=1)
-    pred = _predicted_classes(predictions, n_rows=y.size)
+    pred = check_predictions(predictions, n_rows=y.size)
     n_bootstrap = check_int("n_bootstrap", n_bootstrap, low=10, owner=owner)
     confidence = check_fraction("confidence", confidence, owner=owner)
     rng = check_random_state(random_state)
@@ -229,15 +229,6 @@ def bootstrap_interval(
     alpha = 1 - confidence
     low, high = np.nanquantile(stats, [alpha / 2, 1 - alpha / 2])
     return est, float(low), float(high)
-
-
-def _predicted_classes(predictions: Any, *, n_rows: int) -> np.ndarray:
-    arr = np.asarray(predictions)
-    if arr.ndim == 2:
-        return check_pred_probs(arr, n_rows=n_rows).argmax(axis=1).astype(np.int64)
-    pred = check_labels(arr, name="predictions", min_classes=1)
-    check_same_length(labels=np.empty(n_rows), predictions=pred)
-    return pred
 
 
 def evaluation_intervals(
@@ -299,7 +290,7 @@ def evaluation_intervals(
     """
     owner = "evaluation_intervals"
     y = check_labels(labels, min_classes=1)
-    pred = _predicted_classes(predictions, n_rows=y.size)
+    pred = check_predictions(predictions, n_rows=y.size)
     confidence = check_fraction("confidence", confidence, owner=owner)
     max_width = check_fraction("max_width", max_width, owner=owner)
     rng = check_random_state(random_state)
@@ -318,11 +309,11 @@ def evaluation_intervals(
     else:
         s = check_1d("split", split)
         check_same_length(labels=y, split=s)
-        codes, names = _split_codes(s, splits=None, owner=owner) if pd.Series(
+        codes, names = encode_splits(s, splits=None, owner=owner) if pd.Series(
             s, dtype=object
         ).nunique() > 1 else (np.zeros(y.size, dtype=np.int64), [str(s[0])])
         if splits is None:
-            report = [c for c, nm in enumerate(names) if _SPLIT_RANK.get(nm.lower()) != 0]
+            report = [c for c, nm in enumerate(names) if SPLIT_RANK.get(nm.lower()) != 0]
             report = report or list(range(len(names)))
         else:
             report = []
@@ -483,14 +474,14 @@ def compare_splits(
     """
     owner = "compare_splits"
     x = check_features(features)
-    codes, names = _split_codes(split, splits=None, owner=owner)
+    codes, names = encode_splits(split, splits=None, owner=owner)
     check_same_length(features=x, split=codes)
     n_permutations = check_int("n_permutations", n_permutations, low=1, owner=owner)
     n_folds = check_int("n_folds", n_folds, low=2, owner=owner)
     max_rows = check_int("max_rows", max_rows, low=2, owner=owner)
     rng = check_random_state(random_state)
     if split_a is None or split_b is None:
-        evals = [nm for nm in names if _SPLIT_RANK.get(nm.lower()) != 0]
+        evals = [nm for nm in names if SPLIT_RANK.get(nm.lower()) != 0]
         pick = evals if len(evals) >= 2 else names
         split_a = split_a if split_a is not None else pick[0]
         split_b = split_b if split_b is not None else next(nm for nm in pick if nm != split_a)

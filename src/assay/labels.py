@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._kernels import _confident as cl
+from assay._kernels import confident as cl
 from assay._validation import check_choice, check_labels, check_pred_probs
 from assay.exceptions import InputValidationError, InvalidParameterError
 

@@ -46,6 +46,10 @@ from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = [
     "NEAR_FACTOR",
+    "SPLIT_RANK",
+    "duplicate_edges",
+    "encode_groups",
+    "encode_splits",
     "find_leakage",
     "find_target_leakage",
     "leakage_summary",
@@ -56,8 +60,9 @@ NEAR_FACTOR = 0.35
 
 _KINDS = ("exact", "near", "group")
 _METRICS = ("cosine", "euclidean")
-# Canonical order of common split names: earlier splits are the reference ("i") side.
-_SPLIT_RANK = {
+#: Canonical order of common split names (0 train, 1 validation, 2 test): earlier splits are the
+#: reference ("i") side; names not listed come after these, in order of first appearance.
+SPLIT_RANK = {
     "train": 0, "training": 0, "trn": 0,
     "valid": 1, "val": 1, "validation": 1, "dev": 1, "development": 1,
     "test": 2, "testing": 2, "tst": 2, "holdout": 2, "eval": 2,
@@ -66,12 +71,45 @@ _COLUMNS = ["i", "j", "split_i", "split_j", "kind", "distance"]
 
 
 # --------------------------------------------------------------------------------------------
-# Shared helpers (also used by assay.splits)
+# Shared helpers (also used by assay.splits and assay.evaluation)
 # --------------------------------------------------------------------------------------------
-def _split_codes(
+def encode_splits(
     split: Any, *, splits: Sequence[Any] | None, owner: str, name: str = "split"
 ) -> tuple[np.ndarray, list[str]]:
-    """Encode split names as 0..S-1 in reference-first order; rows outside ``splits`` get -1."""
+    """Encode split names as codes ``0..S-1`` in reference-first order.
+
+    Parameters
+    ----------
+    split : array-like of shape (n_rows,)
+        The split name of each row (e.g. ``"train"``, ``"valid"``, ``"test"``); no missing values.
+    splits : sequence or None
+        The split names to encode, in this order; rows of other splits get ``-1``. None: every
+        name present, ordered by :data:`SPLIT_RANK` and then by first appearance.
+    owner : str
+        The public function asking, named in error messages.
+    name : str, default "split"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    codes : numpy.ndarray of shape (n_rows,)
+        int64 split code per row, ``-1`` for a row outside ``splits``.
+    names : list of str
+        The split names, ``names[c]`` for code ``c``.
+
+    Raises
+    ------
+    InputValidationError
+        When ``split`` has missing values or fewer than two split names.
+    InvalidParameterError
+        When ``splits`` repeats a name or names a split absent from the data.
+
+    Examples
+    --------
+    >>> codes, names = encode_splits(["test", "train", "train"], splits=None, owner="example")
+    >>> codes.tolist(), names
+    ([1, 0, 0], ['train', 'test'])
+    """
     arr = check_1d(name, split)
     values = pd.Series(arr, dtype=object)
     if values.isna().any():
@@ -83,7 +121,7 @@ def _split_codes(
     text = values.astype(str).to_numpy()
     present = list(dict.fromkeys(text.tolist()))
     if splits is None:
-        order = sorted(present, key=lambda s: (_SPLIT_RANK.get(s.lower(), 3), present.index(s)))
+        order = sorted(present, key=lambda s: (SPLIT_RANK.get(s.lower(), 3), present.index(s)))
     else:
         order = [str(s) for s in splits]
         if len(set(order)) != len(order):
@@ -110,8 +148,35 @@ def _split_codes(
     return codes, order
 
 
-def _group_codes(group: Any, *, n_rows: int, owner: str) -> np.ndarray:
-    """Encode group ids as 0..G-1; missing values are an error (they would silently merge)."""
+def encode_groups(group: Any, *, n_rows: int, owner: str) -> np.ndarray:
+    """Encode group ids as codes ``0..G-1``.
+
+    Missing values are an error: they would silently merge unrelated rows into one group.
+
+    Parameters
+    ----------
+    group : array-like of shape (n_rows,)
+        The group id of each row (a patient, a user, a source document).
+    n_rows : int
+        The number of rows ``group`` must have.
+    owner : str
+        The public function asking (kept for the callers' uniform signature).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_rows,)
+        int64 group code per row, in order of first appearance.
+
+    Raises
+    ------
+    InputValidationError
+        When ``group`` has the wrong length or missing values.
+
+    Examples
+    --------
+    >>> encode_groups(["b", "a", "b"], n_rows=3, owner="example").tolist()
+    [0, 1, 0]
+    """
     arr = check_1d("group", group)
     check_same_length(rows=np.empty(n_rows), group=arr)
     codes, _ = pd.factorize(pd.Series(arr, dtype=object), use_na_sentinel=True)
@@ -211,10 +276,36 @@ def _near_threshold(
     }
 
 
-def _duplicate_edges(
+def duplicate_edges(
     x: np.ndarray, *, metric: str, near_factor: float, near_threshold: float | None, k: int
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Edges (i, j) of the within-data duplicate graph: exact copies and near copies."""
+    """Edges ``(i, j)`` of the within-data duplicate graph: exact copies and near copies.
+
+    Identical rows are chained together; a pair among each row's ``k`` nearest neighbours is a
+    near copy when its distance is at most the near threshold (see :func:`find_leakage`).
+
+    Parameters
+    ----------
+    x : numpy.ndarray of shape (n_rows, n_features)
+        Validated features (see :func:`assay._validation.check_features`).
+    metric : {"cosine", "euclidean"}
+        Distance of the k-NN search and of the threshold.
+    near_factor : float
+        Multiple of the median nearest-neighbour distance under which a pair is a near copy
+        (used when ``near_threshold`` is None).
+    near_threshold : float or None
+        An absolute distance threshold instead of ``near_factor``.
+    k : int
+        Neighbours searched per row (at most ``n_rows - 1``).
+
+    Returns
+    -------
+    i, j : numpy.ndarray
+        int64 row positions of the edges' two ends (an edge may appear twice).
+    info : dict
+        The near threshold used and where it came from (``near_threshold``, ``near_factor``,
+        ``median_nn_distance``, ``metric``, ``source``).
+    """
     from assay.neighbors import knn_graph
 
     n = x.shape[0]
@@ -309,7 +400,7 @@ def find_leakage(
     owner = "find_leakage"
     x = check_features(features)
     n = x.shape[0]
-    split_codes, names = _split_codes(split, splits=splits, owner=owner)
+    split_codes, names = encode_splits(split, splits=splits, owner=owner)
     check_same_length(features=x, split=split_codes)
     k = check_int("k", k, low=1, owner=owner)
     kinds = [check_choice("kinds", kd, _KINDS, owner=owner) for kd in kinds]
@@ -327,7 +418,7 @@ def find_leakage(
         isinstance(near_threshold, int | float) and near_threshold >= 0
     ):
         raise InvalidParameterError("near_threshold", "a float >= 0", near_threshold, owner=owner)
-    group_codes = _group_codes(group, n_rows=n, owner=owner) if group is not None else None
+    group_codes = encode_groups(group, n_rows=n, owner=owner) if group is not None else None
     if "group" in kinds and group_codes is None:
         kinds = [kd for kd in kinds if kd != "group"]
     exact_sets = [_exact_codes(x)]
@@ -459,7 +550,7 @@ def leakage_summary(
         raise InputValidationError(
             f"leaks lacks the column(s) {missing}. Pass the DataFrame returned by find_leakage."
         )
-    codes, names = _split_codes(split, splits=splits, owner="leakage_summary")
+    codes, names = encode_splits(split, splits=splits, owner="leakage_summary")
     sizes = np.bincount(codes[codes >= 0], minlength=len(names))
     rows = []
     for a in range(len(names)):

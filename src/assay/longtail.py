@@ -21,6 +21,7 @@ import pandas as pd
 from assay._validation import (
     check_1d,
     check_choice,
+    check_counts,
     check_int,
     check_random_state,
     check_same_length,
@@ -50,28 +51,6 @@ _PRIOR_ATOL = 1e-6
 # --------------------------------------------------------------------------------------------
 # validation helpers (private)
 # --------------------------------------------------------------------------------------------
-def _check_counts(counts: Any, *, name: str = "train_counts") -> np.ndarray:
-    arr = check_1d(name, counts)
-    if arr.size == 0:
-        raise InputValidationError(f"{name} is empty. Pass one count per class.")
-    try:
-        arr = arr.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputValidationError(
-            f"{name} must hold numeric counts, one per class; got dtype {arr.dtype}."
-        ) from exc
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise InputValidationError(
-            f"{name} must hold finite, non-negative counts; got min {np.nanmin(arr):.4g}. "
-            "Pass the number of training samples of each class (e.g. numpy.bincount(labels))."
-        )
-    if arr.sum() <= 0:
-        raise InputValidationError(
-            f"{name} sums to 0: no class has a training sample. Pass the training counts."
-        )
-    return arr
-
-
 def _check_prior(prior: Any, *, name: str, n_classes: int | None = None) -> np.ndarray:
     arr = check_1d(name, prior).astype(np.float64)
     if n_classes is not None and arr.size != n_classes:
@@ -191,7 +170,7 @@ def prior_from_counts(counts: Any, *, smoothing: float = 0.0) -> np.ndarray:
     >>> prior_from_counts([2, 0], smoothing=1.0).tolist()
     [0.75, 0.25]
     """
-    arr = _check_counts(counts, name="counts")
+    arr = check_counts(counts, name="counts")
     smoothing = _check_float("smoothing", smoothing, low=0.0, owner="prior_from_counts")
     arr = arr + smoothing
     return arr / arr.sum()
@@ -220,7 +199,7 @@ def log_prior(counts: Any, *, smoothing: float = 0.0) -> np.ndarray:
     >>> np.round(log_prior([1, 1]), 4).tolist()
     [-0.6931, -0.6931]
     """
-    arr = _check_counts(counts, name="counts")
+    arr = check_counts(counts, name="counts")
     smoothing = _check_float("smoothing", smoothing, low=0.0, owner="log_prior")
     empty = np.flatnonzero(arr + smoothing <= 0)
     if empty.size:
@@ -254,7 +233,7 @@ def shot_groups(train_counts: Any, *, many: int = 100, few: int = 20) -> np.ndar
     >>> shot_groups([500, 100, 20, 19]).tolist()
     ['many', 'medium', 'medium', 'few']
     """
-    counts = _check_counts(train_counts)
+    counts = check_counts(train_counts)
     few = check_int("few", few, low=0, owner="shot_groups")
     many = check_int("many", many, low=few, owner="shot_groups")
     out = np.full(counts.shape, "medium", dtype=object)
@@ -349,7 +328,7 @@ def group_accuracy(
     >>> r.many, r.medium, r.few, r.overall, r.balanced
     (0.5, 1.0, 0.0, 0.5, 0.5)
     """
-    counts = _check_counts(train_counts)
+    counts = check_counts(train_counts)
     n_classes = counts.size
     yt = _check_class_indices("y_true", y_true, n_classes)
     yp = _check_class_indices("y_pred", y_pred, n_classes)
@@ -468,7 +447,7 @@ def class_balanced_weights(counts: Any, *, beta: float) -> np.ndarray:
     >>> np.round(class_balanced_weights([30, 10], beta=1.0), 3).tolist()
     [0.5, 1.5]
     """
-    n = _check_counts(counts, name="counts")
+    n = check_counts(counts, name="counts")
     ok = isinstance(beta, int | float | np.integer | np.floating) and not isinstance(beta, bool)
     if not ok or not 0.0 <= float(beta) <= 1.0:
         raise InvalidParameterError(
@@ -510,7 +489,7 @@ def sampling_probabilities(counts: Any, *, q: float) -> np.ndarray:
     >>> sampling_probabilities([9, 1], q=0.5).tolist()
     [0.75, 0.25]
     """
-    n = _check_counts(counts, name="counts")
+    n = check_counts(counts, name="counts")
     ok = isinstance(q, int | float | np.integer | np.floating) and not isinstance(q, bool)
     if not ok or not 0.0 <= float(q) <= 1.0:
         raise InvalidParameterError("q", "a float in the range [0, 1]", q,
@@ -605,7 +584,7 @@ def shifted_prior(
     >>> np.round(shifted_prior([100, 10, 1], profile="backward", imbalance=4), 4).tolist()
     [0.1429, 0.2857, 0.5714]
     """
-    counts = _check_counts(train_counts)
+    counts = check_counts(train_counts)
     profile = check_choice("profile", profile, ("forward", "backward", "uniform"),
                            owner="shifted_prior")
     imbalance = _check_float("imbalance", imbalance, low=1.0, owner="shifted_prior")
@@ -728,7 +707,7 @@ def prior_shift_curve(
     >>> curve["profile"].tolist()
     ['forward-10', 'uniform', 'backward-10']
     """
-    counts = _check_counts(train_counts)
+    counts = check_counts(train_counts)
     rng = check_random_state(random_state)
     ks = [float(k) for k in imbalances]
     rows: list[tuple[str, str, float]] = []

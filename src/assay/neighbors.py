@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from assay._kernels._ivf import ivf_graph
-from assay._kernels._knn import blocked_topk, normalise_rows
+from assay._kernels.ivf import ivf_graph
+from assay._kernels.knn import blocked_topk, normalise_rows
 from assay._validation import check_choice, check_features, check_int
 from assay.exceptions import InvalidParameterError, MissingDependencyError
 

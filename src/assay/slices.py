@@ -17,17 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._kernels._ivf import assign_rows, kmeans
+from assay._kernels.ivf import assign_rows, kmeans
 from assay._validation import (
     check_features,
     check_fraction,
     check_int,
     check_labels,
     check_pred_probs,
+    check_predictions,
     check_random_state,
     check_same_length,
 )
-from assay.evaluation import _predicted_classes, wilson_interval
+from assay.evaluation import wilson_interval
 from assay.exceptions import InputValidationError
 
 __all__ = [
@@ -155,7 +156,7 @@ def find_slices(
     """
     owner = "find_slices"
     y = check_labels(labels, min_classes=1)
-    pred = _predicted_classes(predictions, n_rows=y.size)
+    pred = check_predictions(predictions, n_rows=y.size)
     n = y.size
     n_bins = check_int("n_bins", n_bins, low=2, owner=owner)
     max_categories = check_int("max_categories", max_categories, low=1, owner=owner)
@@ -280,7 +281,7 @@ def normalized_confusion(
     [[0.5, 0.5], [0.0, 1.0]]
     """
     y = check_labels(labels, min_classes=1)
-    pred = _predicted_classes(predictions, n_rows=y.size)
+    pred = check_predictions(predictions, n_rows=y.size)
     k = int(max(y.max(), pred.max())) + 1
     if n_classes is not None:
         k = check_int("n_classes", n_classes, low=k, owner="normalized_confusion")

@@ -30,7 +30,7 @@ from assay._validation import (
     check_same_length,
 )
 from assay.exceptions import InputValidationError, InvalidParameterError, SplitWarning
-from assay.leakage import NEAR_FACTOR, _duplicate_edges, _group_codes
+from assay.leakage import NEAR_FACTOR, duplicate_edges, encode_groups
 
 __all__ = ["make_splits", "split_shortfalls", "split_units"]
 
@@ -84,7 +84,7 @@ def split_units(
     rows_i: list[np.ndarray] = []
     rows_j: list[np.ndarray] = []
     if group is not None:
-        codes = _group_codes(group, n_rows=n_rows, owner=owner)
+        codes = encode_groups(group, n_rows=n_rows, owner=owner)
         order = np.argsort(codes, kind="stable")
         same = codes[order][1:] == codes[order][:-1]
         rows_i.append(order[:-1][same])
@@ -93,7 +93,7 @@ def split_units(
         x = check_features(features, n_rows=n_rows)
         metric = check_choice("metric", metric, ("cosine", "euclidean"), owner=owner)
         if n_rows >= 2:
-            ei, ej, _ = _duplicate_edges(
+            ei, ej, _ = duplicate_edges(
                 x, metric=metric, near_factor=float(near_factor), near_threshold=None, k=k
             )
             rows_i.append(ei)

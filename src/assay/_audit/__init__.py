@@ -1,18 +1,45 @@
-"""The audit: shared artifacts, registered checks, and the combined result."""
+"""The audit: shared artifacts, registered checks, and the combined result.
+
+Besides the classes, :mod:`assay.report` uses ``SCHEMA_VERSION`` (the version of the JSON form
+of :class:`AuditResult`) and ``jsonable`` (numpy scalars and arrays, frames and non-finite floats
+to plain JSON values: the conversion ``AuditResult.to_dict`` applies).
+"""
 
 from assay._audit._context import AuditConfig, AuditContext
-from assay._audit._registry import CheckSpec, register_check, registered_checks
-from assay._audit._result import AuditResult, CheckResult, Threshold
+from assay._audit._registry import (
+    NEEDS,
+    CheckContext,
+    CheckSpec,
+    QueueSpec,
+    RowOutputs,
+    UndeclaredNeedError,
+    queue_names,
+    register_check,
+    registered_checks,
+    review_queues,
+    unregister_check,
+)
+from assay._audit._result import SCHEMA_VERSION, AuditResult, CheckResult, Threshold, jsonable
 from assay._audit._run import audit
 
 __all__ = [
+    "NEEDS",
+    "SCHEMA_VERSION",
     "AuditConfig",
     "AuditContext",
     "AuditResult",
+    "CheckContext",
     "CheckResult",
     "CheckSpec",
+    "QueueSpec",
+    "RowOutputs",
     "Threshold",
+    "UndeclaredNeedError",
     "audit",
+    "jsonable",
+    "queue_names",
     "register_check",
     "registered_checks",
+    "review_queues",
+    "unregister_check",
 ]

@@ -69,6 +69,7 @@ class AuditContext:
     _model_input: ModelInput | None = None
     _crossfit: CrossFit | None = None
     _row_content: Any = field(default=None, repr=False)
+    _consensus: Any = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -80,11 +81,28 @@ class AuditContext:
         """Whether the data can supply ``need`` (a check's requirement)."""
         roles = self.dataset.roles
         return {
-            "labels": True, "features": True, "pred_probs": True, "knn": True,
+            "labels": True, "features": True, "row_content": True, "pred_probs": True,
+            "label_flags": True, "knn": True,
             "split": roles.split is not None, "group": roles.group is not None,
             "meta": bool(roles.meta), "annotations": self.annotations is not None,
-            "values": self.values is not None,
+            "consensus": self.annotations is not None, "values": self.values is not None,
         }.get(need, False)
+
+    @property
+    def consensus(self) -> Any:
+        """Dawid-Skene consensus per dataset row, computed once for every check that reads it
+        (columns ``consensus_label``, ``confidence``, ``agreement``, ``annotators_disagree``;
+        NaN where a row has no annotations)."""
+        if self._consensus is None:
+            from assay.consensus import consensus_labels
+
+            ann = self.annotations
+            cons = consensus_labels(ann, item="item", annotator="annotator", label="label",
+                                    method="dawid_skene", random_state=self.config.random_state)
+            ids = [str(i) for i in self.dataset.ids]
+            cons = cons.assign(item=cons["item"].astype(str)).set_index("item")
+            self._consensus = cons.reindex(ids).reset_index(drop=True)
+        return self._consensus
 
     @property
     def features(self) -> Features:

@@ -28,7 +28,7 @@ class Threshold:
     source: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": _jsonable(self.value), "source": self.source}
+        return {"value": jsonable(self.value), "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,8 @@ class CheckResult:
             "name": self.name,
             "status": self.status,
             "message": self.message,
-            "summary": _jsonable(self.summary),
-            "evidence": _jsonable(self.evidence),
+            "summary": jsonable(self.summary),
+            "evidence": jsonable(self.evidence),
             "thresholds": {k: t.to_dict() for k, t in self.thresholds.items()},
             "error": self.error,
             "duration_s": round(self.duration_s, 4),
@@ -120,17 +120,29 @@ class AuditResult:
         return max((c.status for c in self.checks.values()), key=rank.__getitem__, default="pass")
 
     def metrics(self) -> dict[str, float]:
-        """Headline figures usable in ``--fail-on`` rules (shares are in [0, 1])."""
+        """Headline figures usable in ``--fail-on`` rules (shares are in [0, 1]).
+
+        ``errors`` (checks that crashed); for each registered check with per-row outputs its
+        ``metric`` (the share of rows it flags, e.g. ``label``, ``duplicate``, ``outlier``,
+        ``leaked``) and ``sub_metrics``; ``imbalance_ratio``; and every numeric summary figure
+        as ``check.figure``.
+        """
+        from assay._audit._registry import registered_checks
+
         out: dict[str, float] = {"errors": float(sum(c.status == "error" for c in self.checks.values()))}
         iss = self.issues
         n = max(len(iss), 1)
-        for col, name in [("is_label_issue", "label"), ("is_outlier", "outlier"),
-                          ("is_exact_duplicate", "exact_duplicate"),
-                          ("is_near_duplicate", "near_duplicate")]:
-            if col in iss:
-                out[name] = float(iss[col].sum()) / n
-        if "is_exact_duplicate" in iss and "is_near_duplicate" in iss:
-            out["duplicate"] = float((iss["is_exact_duplicate"] | iss["is_near_duplicate"]).sum()) / n
+        specs = registered_checks()
+        for name in self.checks:
+            spec = specs.get(name)
+            rows = spec.outputs if spec is not None else None
+            if rows is None or not all(c in iss for c in rows.flags):
+                continue
+            for metric, col in rows.sub_metrics.items():
+                if col in iss:
+                    out[metric] = float(iss[col].to_numpy(dtype=bool).sum()) / n
+            if rows.metric:
+                out[rows.metric] = float(rows.flagged(iss).sum()) / n
         prof = self.checks.get("class_profile")
         if prof is not None and "imbalance_ratio" in prof.summary:
             out["imbalance_ratio"] = float(prof.summary["imbalance_ratio"])
@@ -143,34 +155,39 @@ class AuditResult:
     def findings(self) -> pd.DataFrame:
         """Long per-row findings for storage: ``row_id``, ``check``, ``score``, ``flag``, details.
 
-        One row per (data row, check) for the checks with a per-row verdict: label issues
-        (score = label_score, flag, suggested label), duplicates (flag = exact or near copy,
-        duplicate set) and outliers (score, flag). ``row_id`` is the dataset's id column when
-        given, so findings of two dataset versions can be matched.
+        One row per (data row, check) for every check whose specification declares per-row
+        outputs (``RowOutputs``): its flag, its score when that lies in [0, 1] with lower worse
+        (else NaN), its group and detail columns. So ``assay diff`` sees every such finding:
+        label issues, duplicates, outliers, leaks, weak slices, annotator conflicts, low-value
+        rows. ``row_id`` is the dataset's id column when given, so findings of two dataset
+        versions can be matched.
         """
+        from assay._audit._registry import registered_checks
+
         iss = self.issues
         if iss.empty:
             return pd.DataFrame(columns=["row_id", "check", "score", "flag"])
         row_id = iss["id"] if "id" in iss else iss["row"]
+        specs = registered_checks()
         parts = []
-        if "is_label_issue" in iss:
-            parts.append(pd.DataFrame({
-                "row_id": row_id, "check": "label_issues", "score": iss["label_score"],
-                "flag": iss["is_label_issue"].astype(bool),
-                "suggested_label": iss["suggested_label"].astype(str),
-                "given_label": iss["given_label"].astype(str),
-            }))
-        if "duplicate_set" in iss:
-            parts.append(pd.DataFrame({
-                "row_id": row_id, "check": "duplicates", "score": np.nan,
-                "flag": (iss["is_exact_duplicate"] | iss["is_near_duplicate"]).astype(bool),
-                "duplicate_set": iss["duplicate_set"].astype(np.int64),
-            }))
-        if "is_outlier" in iss:
-            parts.append(pd.DataFrame({
-                "row_id": row_id, "check": "outliers", "score": iss["outlier_score"],
-                "flag": iss["is_outlier"].astype(bool),
-            }))
+        for name in self.checks:
+            spec = specs.get(name)
+            rows = spec.outputs if spec is not None else None
+            if rows is None or not all(c in iss for c in rows.flags):
+                continue
+            score = (iss[rows.score].astype(float) if rows.unit_score and rows.score in iss
+                     else np.nan)
+            part = pd.DataFrame({"row_id": row_id, "check": name, "score": score,
+                                 "flag": rows.flagged(iss)})
+            if rows.group is not None and rows.group in iss:
+                part[rows.group] = iss[rows.group].astype(np.int64)
+            for col in rows.detail:
+                if col in iss:
+                    values = iss[col]
+                    numeric = pd.api.types.is_numeric_dtype(values) and not \
+                        pd.api.types.is_bool_dtype(values)
+                    part[col] = values if numeric else values.astype(str)
+            parts.append(part)
         if not parts:
             return pd.DataFrame(columns=["row_id", "check", "score", "flag"])
         return pd.concat(parts, ignore_index=True)
@@ -180,19 +197,13 @@ class AuditResult:
         d: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "status": self.status,
-            "summary": _jsonable(self.summary),
+            "summary": jsonable(self.summary),
             "checks": [c.to_dict() for c in self.checks.values()],
-            "metrics": _jsonable(self.metrics()),
+            "metrics": jsonable(self.metrics()),
         }
         if include_issues:
-            d["issues"] = {c: _jsonable(self.issues[c].tolist()) for c in self.issues.columns}
+            d["issues"] = {c: jsonable(self.issues[c].tolist()) for c in self.issues.columns}
         return d
-
-    def to_html(self, dataset: Any = None, **options: Any) -> str:
-        """The self-contained HTML report (see :func:`assay.report.render_report`)."""
-        from assay.report import render_report
-
-        return render_report(self, dataset, **options)
 
     def to_json(self, path: str | Path | None = None, *, include_issues: bool = True) -> str:
         """Serialise to versioned JSON (and write it to ``path`` when given)."""
@@ -233,16 +244,34 @@ class AuditResult:
         return cls(checks, issues, d.get("summary", {}))
 
 
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays, frames and non-finite floats to plain JSON values."""
+def jsonable(obj: Any) -> Any:
+    """Convert numpy scalars and arrays, frames and non-finite floats to plain JSON values.
+
+    Parameters
+    ----------
+    obj : Any
+        A check's summary, evidence or any nesting of dicts, lists, frames and numpy values.
+
+    Returns
+    -------
+    Any
+        The same structure of dicts, lists, str, int, float (NaN and infinities as None) and
+        bool, ready for ``json.dumps(..., allow_nan=False)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jsonable({"n": np.int64(3), "x": np.array([1.5, np.nan])})
+    {'n': 3, 'x': [1.5, None]}
+    """
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, pd.DataFrame):
-        return [_jsonable(r) for r in obj.to_dict(orient="records")]
+        return [jsonable(r) for r in obj.to_dict(orient="records")]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, np.bool_ | bool):
         return bool(obj)
     if isinstance(obj, np.integer):

@@ -6,13 +6,18 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from assay._audit._context import ArtifactCache, AuditConfig, AuditContext
-from assay._audit._registry import registered_checks
+from assay._audit._registry import (
+    CheckContext,
+    CheckSpec,
+    UndeclaredNeedError,
+    registered_checks,
+)
 from assay._audit._result import AuditResult, CheckResult
 from assay._validation import check_choice, check_class_order, check_int, check_pred_probs
 from assay.data import Dataset, load
@@ -20,7 +25,9 @@ from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = ["audit"]
 
-_NEEDS_ARTIFACT = ("features", "pred_probs", "knn")
+#: Shared artifacts computed before any check runs (in this order), when a check needs them:
+#: a user error there (bad data) is raised once, not recorded as one check's failure.
+_NEEDS_ARTIFACT = ("features", "row_content", "pred_probs", "label_flags", "knn", "consensus")
 
 
 def audit(
@@ -179,7 +186,7 @@ def audit(
         else:
             runnable.append(specs[name])
     # Shared artifacts first: a user error here (bad data) is raised, not recorded per check.
-    needed = {n for s in runnable for n in s.needs}
+    needed = {n for s in runnable for n in (*s.needs, *s.uses) if ctx.available(n)}
     for artifact in _NEEDS_ARTIFACT:
         if artifact in needed:
             getattr(ctx, artifact)
@@ -189,8 +196,11 @@ def audit(
             progress(f"check {spec.name}", i, len(runnable))
         start = time.perf_counter()
         try:
-            res = spec.func(ctx)
+            res = spec.func(cast(AuditContext, CheckContext(ctx, spec)))
             res = _with_duration(res, time.perf_counter() - start)
+            _check_outputs(spec, res, dataset.n_rows)
+        except UndeclaredNeedError:
+            raise  # a bug in the check's specification, not a finding about the data
         except Exception as exc:  # a crashing check is recorded as an error and shown
             res = CheckResult(
                 name=spec.name, status="error", error=f"{type(exc).__name__}: {exc}",
@@ -205,6 +215,23 @@ def audit(
                "total": time.perf_counter() - t0}
     summary = _summary(ctx, results, skipped, timings)
     return AuditResult(results, issues, summary)
+
+
+#: Columns of the issue table that the audit itself writes (a check may name them as details).
+_BASE_COLUMNS = frozenset({"row", "id", "given_label"})
+
+
+def _check_outputs(spec: CheckSpec, res: CheckResult, n_rows: int) -> None:
+    """The per-row columns a check wrote are the ones its specification declares."""
+    declared = set(spec.outputs.columns) - _BASE_COLUMNS if spec.outputs is not None else set()
+    written = set(res.rows.columns) if res.rows is not None else set()
+    if spec.outputs is not None and res.status != "error" and not declared <= written:
+        raise UndeclaredNeedError(
+            f"check {spec.name!r} declares the per-row columns {sorted(declared - written)} in "
+            f"its outputs but did not write them (it wrote {sorted(written)}).")
+    if res.rows is not None and len(res.rows) != n_rows:
+        raise UndeclaredNeedError(
+            f"check {spec.name!r} returned {len(res.rows)} rows; the data has {n_rows}.")
 
 
 def _check_model(model: Any, estimator: Any) -> tuple[str, Any]:

@@ -1,1 +1,5 @@
-"""Numeric kernels: numpy in, numpy out, no validation, no I/O. Private."""
+"""Numeric kernels: numpy in, numpy out, no validation, no I/O. Private.
+
+The package is private to assay; its modules (``agreement``, ``confident``, ``ivf``, ``knn``)
+are the ones assay's algorithms import, e.g. ``from assay._kernels.knn import blocked_topk``.
+"""

@@ -241,6 +241,90 @@ def check_features(features: Any, *, name: str = "features", n_rows: int | None 
     return np.ascontiguousarray(arr)
 
 
+def check_counts(counts: Any, *, name: str = "train_counts") -> np.ndarray:
+    """Validate per-class counts (finite, non-negative, not all zero) and return them as float64.
+
+    Parameters
+    ----------
+    counts : array-like of shape (n_classes,)
+        The number of (training) samples of each class, e.g. ``numpy.bincount(labels)``.
+    name : str, default "train_counts"
+        The argument's name in error messages.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_classes,)
+        The counts as float64.
+
+    Raises
+    ------
+    InputValidationError
+        When ``counts`` is not 1-d, is empty, is not numeric, has a negative or non-finite
+        entry, or sums to 0.
+
+    Examples
+    --------
+    >>> check_counts([3, 0, 1]).tolist()
+    [3.0, 0.0, 1.0]
+    """
+    arr = check_1d(name, counts)
+    if arr.size == 0:
+        raise InputValidationError(f"{name} is empty. Pass one count per class.")
+    try:
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputValidationError(
+            f"{name} must hold numeric counts, one per class; got dtype {arr.dtype}."
+        ) from exc
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise InputValidationError(
+            f"{name} must hold finite, non-negative counts; got min {np.nanmin(arr):.4g}. "
+            "Pass the number of training samples of each class (e.g. numpy.bincount(labels))."
+        )
+    if arr.sum() <= 0:
+        raise InputValidationError(
+            f"{name} sums to 0: no class has a training sample. Pass the training counts."
+        )
+    return arr
+
+
+def check_predictions(predictions: Any, *, n_rows: int) -> np.ndarray:
+    """Validate predictions given as class indices or probabilities; return the class indices.
+
+    Parameters
+    ----------
+    predictions : array-like of shape (n_rows,) or (n_rows, n_classes)
+        Predicted class indices ``0..K-1``, or predicted probabilities (one row per sample,
+        one column per class), whose most probable column is the prediction.
+    n_rows : int
+        The number of rows ``predictions`` must have (that of the labels).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_rows,)
+        int64 predicted class index per row.
+
+    Raises
+    ------
+    InputValidationError
+        When the probabilities or the class indices are invalid (see :func:`check_pred_probs`
+        and :func:`check_labels`) or their number of rows is not ``n_rows``.
+
+    Examples
+    --------
+    >>> check_predictions([[0.9, 0.1], [0.2, 0.8]], n_rows=2).tolist()
+    [0, 1]
+    >>> check_predictions([2, 0, 1], n_rows=3).tolist()
+    [2, 0, 1]
+    """
+    arr = np.asarray(predictions)
+    if arr.ndim == 2:
+        return check_pred_probs(arr, n_rows=n_rows).argmax(axis=1).astype(np.int64)
+    pred = check_labels(arr, name="predictions", min_classes=1)
+    check_same_length(labels=np.empty(n_rows), predictions=pred)
+    return pred
+
+
 def _range_text(kind: str, low: int | None, high: int | None) -> str:
     if low is not None and high is not None:
         return f"{kind} in the range [{low}, {high}]"

@@ -28,14 +28,14 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from assay._kernels import _agreement as K
+from assay._annotations import encode_values
+from assay._kernels import agreement as K
 from assay._validation import check_choice, check_fraction, check_int, check_random_state
 from assay.agreement._io import (
     Ratings,
     as_ratings,
     check_level,
     check_level_values,
-    encode_values,
     require_pairable,
 )
 from assay.exceptions import InputValidationError

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._kernels import _agreement as K
+from assay._kernels import agreement as K
 from assay._validation import check_int
 from assay.agreement._io import Ratings, as_ratings, require_pairable
 from assay.exceptions import InputValidationError
@@ -352,7 +352,7 @@ def annotator_agreement(
     r = _ratings(reliability_data, categories)
     cons = None
     if consensus is not None:
-        from assay.agreement._io import encode_values
+        from assay._annotations import encode_values
 
         arr = np.asarray(consensus, dtype=object)
         if arr.ndim != 1 or arr.shape[0] != r.n_input_units:

@@ -15,14 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._kernels._agreement import unit_counts
-from assay._validation import check_choice, did_you_mean
+from assay._annotations import check_columns, encode_values, long_frame
+from assay._kernels.agreement import unit_counts
+from assay._validation import check_choice
 from assay.exceptions import InputValidationError
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
-
-_NUMERIC_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "boolean"}
-
 
 class Ratings:
     """Encoded ratings: ``codes`` (R, U) int64 with -1 missing, and ordered ``categories``.
@@ -69,75 +67,6 @@ class Ratings:
 def check_level(level: Any, *, owner: str) -> str:
     """Validate a level of measurement name."""
     return check_choice("level", level, LEVELS, owner=owner)
-
-
-def encode_values(
-    values: np.ndarray, *, name: str, categories: Sequence[Any] | None = None
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Encode a 1-d array of labels (missing allowed) as int64 codes with -1 for missing.
-
-    Returns ``(codes, categories, numeric)``. Categories are sorted unless given explicitly (or
-    the input is an ordered pandas Categorical).
-    """
-    if isinstance(values, pd.Categorical | pd.Series) and isinstance(
-        getattr(values, "dtype", None), pd.CategoricalDtype
-    ):
-        cat = pd.Categorical(values)
-        if categories is None and cat.ordered:
-            categories = list(cat.categories)
-        values = np.asarray(cat.astype(object))
-    arr = np.asarray(values)
-    if arr.dtype.kind in "biuf":
-        missing = np.isnan(arr) if arr.dtype.kind == "f" else np.zeros(arr.shape, dtype=bool)
-        present = arr[~missing]
-        if present.size and not np.all(np.isfinite(present)):
-            raise InputValidationError(
-                f"{name} contains infinite values. Ratings must be finite category values; "
-                "mark a missing rating with NaN."
-            )
-        numeric = True
-    else:
-        missing = np.asarray(pd.isna(arr), dtype=bool)
-        present = arr[~missing]
-        kind = pd.api.types.infer_dtype(present, skipna=False) if present.size else "empty"
-        if kind.startswith("mixed") and kind != "mixed-integer-float":
-            types = sorted({type(v).__name__ for v in present[:10_000]})
-            raise InputValidationError(
-                f"{name} mixes label types ({', '.join(types)}). Expected one type for every "
-                "rating (all strings or all numbers). Convert the label column to one type, "
-                "e.g. df[label] = df[label].astype(str)."
-            )
-        numeric = kind in _NUMERIC_KINDS
-        if numeric:
-            present = present.astype(np.float64) if kind != "boolean" else present.astype(bool)
-    codes = np.full(arr.shape, -1, dtype=np.int64)
-    if categories is not None:
-        cats = pd.Index(list(categories))
-        if cats.has_duplicates:
-            raise InputValidationError(
-                f"categories has duplicate entries: {list(cats[cats.duplicated()])}. "
-                "Pass each category once, in scale order."
-            )
-        idx = cats.get_indexer(pd.Index(present)) if present.size else np.empty(0, np.int64)
-        if np.any(idx < 0):
-            unknown = pd.unique(present[idx < 0])[:5]
-            raise InputValidationError(
-                f"{name} has values not in `categories`: {list(unknown)}. Add them to "
-                f"categories ({list(cats)[:10]}) or fix the labels."
-            )
-        codes[~missing] = idx
-        numeric = bool(len(cats)) and pd.api.types.is_numeric_dtype(cats)
-        return codes, cats.to_numpy(dtype=np.float64 if numeric else object), numeric
-    if present.size == 0:
-        return codes, np.empty(0), numeric
-    inv, uniq = pd.factorize(present, sort=True)
-    codes[~missing] = inv
-    cat_values = np.asarray(uniq)
-    if numeric:
-        cat_values = cat_values.astype(np.float64) if cat_values.dtype != bool else cat_values
-    else:
-        cat_values = cat_values.astype(object)
-    return codes, cat_values, numeric
 
 
 def as_ratings(
@@ -242,46 +171,6 @@ def check_level_values(ratings: Ratings, level: str, *, owner: str) -> None:
             f"{list(ratings.categories[:3])}, and alphabetical order is rarely the scale order. "
             f"Pass categories=[...] in scale order to {owner} (or an ordered pandas Categorical)."
         )
-
-
-def _check_columns(frame: pd.DataFrame, cols: dict[str, Any]) -> None:
-    for role, col in cols.items():
-        if col is None:
-            continue
-        if col not in frame.columns:
-            raise InputValidationError(
-                f"Column {col!r} (the {role} column) not found.{did_you_mean(col, frame.columns)}"
-                f" Columns: {', '.join(map(str, frame.columns[:20]))}."
-            )
-
-
-def long_frame(
-    annotations: Any, *, item: str, annotator: str, label: str, round: str | None = None
-) -> pd.DataFrame:
-    """Validate a long table and return the relevant columns with missing labels dropped."""
-    if not isinstance(annotations, pd.DataFrame):
-        raise InputValidationError(
-            f"annotations must be a pandas DataFrame in long format (one row per rating with "
-            f"item, annotator and label columns); got {type(annotations).__name__}. Read the file "
-            "with assay.data.read_table or pandas first."
-        )
-    _check_columns(
-        annotations, {"item": item, "annotator": annotator, "label": label, "round": round}
-    )
-    cols = [item, annotator, label] + ([round] if round is not None else [])
-    if len(set(cols)) != len(cols):
-        raise InputValidationError(
-            f"The item, annotator, label (and round) columns must differ; got {cols}."
-        )
-    frame = annotations[cols]
-    for role, col in (("item", item), ("annotator", annotator)):
-        n_missing = int(frame[col].isna().sum())
-        if n_missing:
-            raise InputValidationError(
-                f"The {role} column {col!r} has {n_missing} missing value(s). Every rating needs "
-                f"an {role}; drop those rows or fill them in."
-            )
-    return frame[frame[label].notna()]
 
 
 def ratings_from_long(
@@ -392,9 +281,9 @@ def wide_to_long(
             f"frame must be a pandas DataFrame with an item column and one column per annotator; "
             f"got {type(frame).__name__}."
         )
-    _check_columns(frame, {"item": item})
+    check_columns(frame, {"item": item})
     cols = [c for c in frame.columns if c != item] if annotators is None else list(annotators)
-    _check_columns(frame, {f"annotator {c!r}": c for c in cols})
+    check_columns(frame, {f"annotator {c!r}": c for c in cols})
     if not cols:
         raise InputValidationError(
             f"The wide table has no annotator columns besides the item column {item!r}. Pass one "

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._annotations import long_frame
 from assay._validation import check_choice, check_fraction, check_int, check_random_state
 from assay.agreement._ceiling import Ceiling, _ceiling
 from assay.agreement._coefficients import coefficient_table
@@ -24,7 +25,6 @@ from assay.agreement._disagreement import (
 from assay.agreement._io import (
     check_level,
     check_level_values,
-    long_frame,
     ratings_from_long,
     require_pairable,
 )
@@ -207,7 +207,7 @@ def agree(
     >>> rep.revision_list[["class_a", "class_b"]].values.tolist()
     [['cat', 'dog']]
     """
-    from assay.consensus import _consensus, encoded_from_codes
+    from assay.consensus import consensus_from_encoded, encoded_from_codes
 
     level = check_level(level, owner="agree")
     consensus = check_choice("consensus", consensus, ("dawid_skene", "majority"), owner="agree")
@@ -262,7 +262,7 @@ def agree(
         )
         notes.append(f"Undefined (NaN): {', '.join(undefined)}: {why}.")
     enc = encoded_from_codes(r.codes, items=r.units, annotators=r.coders, classes=_labels(r))
-    cons, ds = _consensus(enc, method=consensus, tie="prior", rng=rng)
+    cons, ds = consensus_from_encoded(enc, method=consensus, tie="prior", rng=rng)
     cons_codes = np.where(cons["consensus_label"].isna().to_numpy(), -1, _ds_or_vote_codes(cons, r))
     annotators = _annotator_agreement(r, cons_codes).rename(columns={"coder": "annotator"})
     if ds is not None:
@@ -291,7 +291,7 @@ def agree(
 
 
 def _coincidence(r: Any) -> np.ndarray:
-    from assay._kernels._agreement import coincidence
+    from assay._kernels.agreement import coincidence
 
     return coincidence(r.counts)
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._annotations import encode_values, long_frame
 from assay._validation import check_choice, check_fraction, check_int, check_random_state
 from assay.agreement._coefficients import (
     _PLANS,
@@ -21,8 +22,6 @@ from assay.agreement._io import (
     Ratings,
     check_level,
     check_level_values,
-    encode_values,
-    long_frame,
     ratings_from_long,
 )
 from assay.exceptions import InputValidationError

@@ -4,8 +4,8 @@
 audit run. See ``docs/review.md`` for the workflow, keyboard shortcuts and the security model.
 """
 
-from assay.app._queues import QUEUES, STAGES, ReviewSession, load_session
-from assay.app._server import ACTIONS, LIMITS, create_app, review_agreement
+from assay.app._queues import QUEUES, STAGES, ReviewSession, load_session, stored_audit
+from assay.app._server import ACTIONS, LIMITS, create_app, review_agreement, reviewer_problem
 
 __all__ = ["ACTIONS", "LIMITS", "QUEUES", "STAGES", "ReviewSession", "create_app",
-           "load_session", "review_agreement"]
+           "load_session", "review_agreement", "reviewer_problem", "stored_audit"]

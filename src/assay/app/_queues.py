@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
 __all__ = ["QUEUES", "STAGES", "ReviewSession", "load_session"]
 
-#: Queue names, in the order the app shows them.
-QUEUES: tuple[str, ...] = ("label_issues", "duplicates", "outliers", "leakage", "ambiguous_pairs",
-                           "low_value", "label_spot_check")
-#: Seed of the spot-check queue's random order (the same for every reviewer and restart).
-SPOT_CHECK_SEED = 0
+#: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
+#: the server accepts those of checks registered later too).
+QUEUES: tuple[str, ...] = queue_names()
 #: Curation stages: ``review`` sees the queue (cut to a quota), ``expert`` sees only the rows the
 #: reviewers disagreed on or deferred.
 STAGES: tuple[str, ...] = ("review", "expert")
@@ -78,66 +77,41 @@ def _queue_frame(issues: pd.DataFrame, mask: np.ndarray, score: np.ndarray, *,
 
 
 def build_queues(issues: pd.DataFrame, checks: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """Flagged rows per finding type, worst first (columns ``row``, ``row_id``, ``score``...)."""
-    queues: dict[str, pd.DataFrame] = {}
-    if "is_label_issue" in issues:
-        flagged = issues["is_label_issue"].to_numpy(bool)
-        queues["label_issues"] = _queue_frame(
-            issues, flagged, issues["label_score"], ascending=True)
-        if flagged.any():
-            # a uniform random sample of the flagged rows, in random order (so any prefix is a
-            # random sample too), sized to measure their precision within 0.1 (95 %)
-            from assay.labels import spot_check_size
+    """Flagged rows per finding type, worst first (columns ``row``, ``row_id``, ``score``...).
 
-            n = spot_check_size(int(flagged.sum()))
-            order = np.full(len(issues), np.inf)
-            pos = np.flatnonzero(flagged)
-            rng = np.random.default_rng(SPOT_CHECK_SEED)
-            order[pos] = rng.permutation(pos.size)
-            sample = flagged & (order < n)
-            queues["label_spot_check"] = _queue_frame(issues, sample, order, ascending=True)
-    if "duplicate_set" in issues:
-        dup = (issues["duplicate_set"].to_numpy() >= 0)
-        queues["duplicates"] = _queue_frame(issues, dup, issues["row"], ascending=True,
-                                            group=issues["duplicate_set"])
-    if "is_outlier" in issues:
-        queues["outliers"] = _queue_frame(
-            issues, issues["is_outlier"].to_numpy(bool), issues["outlier_score"], ascending=True)
-    if "is_leaked" in issues:
-        queues["leakage"] = _queue_frame(
-            issues, issues["is_leaked"].to_numpy(bool), issues["row"], ascending=True)
-    if "is_low_value" in issues:
-        queues["low_value"] = _queue_frame(
-            issues, issues["is_low_value"].to_numpy(bool), issues["data_value"], ascending=True)
-    pairs = checks.get("ambiguous_pairs")
-    if pairs is not None:
-        frame = pd.DataFrame(pairs.evidence.get("pairs", []))
-        rows, scores = [], []
-        for rank, rec in enumerate(frame.to_dict("records")):
-            for r in rec.get("examples", []) or []:
-                if 0 <= int(r) < len(issues) and int(r) not in rows:
-                    rows.append(int(r))
-                    scores.append(rank)
-        mask = np.zeros(len(issues), dtype=bool)
-        score = np.full(len(issues), np.inf)
-        mask[rows] = True
-        score[rows] = scores
-        queues["ambiguous_pairs"] = _queue_frame(issues, mask, score, ascending=True)
-    return {name: queues[name] for name in QUEUES if name in queues}
+    The queues, their rows and their order come from the registered checks' specifications
+    (``assay.checks.QueueSpec``): nothing here names a check.
+    """
+    from assay.checks import review_queues
+
+    return {name: _queue_frame(issues, mask, order, ascending=True, group=group)
+            for name, (mask, order, group) in review_queues(issues, checks).items()}
 
 
 def stored_audit(ws: Any, run: str | None, *, command: str) -> tuple[str, dict[str, Any], Any]:
-    """The audit run ``run`` of ``ws`` (id, prefix, ``latest``; None: the latest audit) and the
-    result the workspace keeps for it: ``(run_id, run info, AuditResult)``.
+    """The audit run ``run`` of ``ws`` and the result the workspace keeps for it.
 
-    ``command`` names the asking command in the error messages (``"review"``, ``"report"``).
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace.
+    run : str or None
+        A run id, a unique prefix of one, or ``"latest"``; None or ``"latest"`` mean the latest
+        audit that finished (an interrupted audit or an export after it does not hide it).
+    command : str
+        The asking command, for the error messages (``"review"``, ``"report"``).
+
+    Returns
+    -------
+    tuple
+        ``(run_id, run info, AuditResult)``.
 
     Raises
     ------
     InputValidationError
         When there is no audit, the run is not an audit, or its stored result is missing.
     """
-    from assay._audit import AuditResult
+    from assay import AuditResult
 
     if run is None or run in ("latest", "last"):
         audits = ws.runs(command="audit")

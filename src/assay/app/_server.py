@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from assay.app._db import WorkspaceThread
-from assay.app._queues import QUEUES, STAGES, ReviewSession, image_path, load_session, row_view
+from assay.app._queues import STAGES, ReviewSession, image_path, load_session, row_view
+from assay.checks import queue_names
 from assay.exceptions import AssayError, InvalidParameterError, MissingDependencyError, StoreError
 
 try:  # the 'app' extra; without it create_app raises MissingDependencyError
@@ -38,7 +39,7 @@ try:  # the 'app' extra; without it create_app raises MissingDependencyError
 except ImportError:  # pragma: no cover
     Request = Any  # type: ignore[misc,assignment]
 
-__all__ = ["ACTIONS", "LIMITS", "create_app"]
+__all__ = ["ACTIONS", "LIMITS", "create_app", "reviewer_problem"]
 
 #: The app's actions and the workspace action each records.
 ACTIONS: dict[str, str] = {
@@ -77,7 +78,30 @@ def _show(value: Any, limit: int = 60) -> str:
 
 
 def reviewer_problem(name: Any, what: str = "reviewer") -> str | None:
-    """A one-line message when ``name`` is not a usable reviewer name, or None."""
+    """A one-line message when ``name`` is not a usable reviewer name, or None.
+
+    A reviewer name is a non-empty printable string of at most ``LIMITS["reviewer"]``
+    characters (surrounding spaces ignored).
+
+    Parameters
+    ----------
+    name : object
+        The proposed reviewer name.
+    what : str, default "reviewer"
+        The field's name in the message.
+
+    Returns
+    -------
+    str or None
+        Why ``name`` is refused, or None when it is usable.
+
+    Examples
+    --------
+    >>> reviewer_problem("ana") is None
+    True
+    >>> reviewer_problem("")
+    "Field 'reviewer' is required (a non-empty string)."
+    """
     if not isinstance(name, str) or not name.strip():
         return f"Field {what!r} is required (a non-empty string)."
     name = name.strip()
@@ -575,8 +599,9 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
                     "Shorten it.")
     if body["row_id"] not in session.row_ids():
         return f"Row {_show(body['row_id'])} is not a row of audit run {session.run_id}."
-    if body["queue"] not in QUEUES:
-        return f"Unknown queue {_show(body['queue'])}; queues: {', '.join(QUEUES)}."
+    known = queue_names()
+    if body["queue"] not in known:
+        return f"Unknown queue {_show(body['queue'])}; queues: {', '.join(known)}."
     if body["action"] not in ACTIONS:
         return f"Unknown action {_show(body['action'])}; actions: {', '.join(ACTIONS)}."
     if body.get("stage") not in (None, *STAGES):

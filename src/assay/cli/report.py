@@ -95,7 +95,7 @@ def _load_result(source: str, workspace: Path | None) -> tuple[Any, Path, str | 
             f"No audit found at '{source}'. Pass an audit folder (written by 'assay audit "
             "--out'), its audit.json, or a workspace run id."
         )
-    from assay.app._queues import stored_audit
+    from assay.app import stored_audit
     from assay.workspace import Workspace, default_workspace
 
     ws_path = workspace or default_workspace()
@@ -115,8 +115,7 @@ def _dataset(
     image: str | None, id_col: str | None, skip: bool,
 ) -> tuple[Any, str | None]:
     """The audited data to show samples from (or None), and a note for the user when left out."""
-    from assay.report import load_dataset_for
-    from assay.report._source import check_alignment
+    from assay.report import check_alignment, load_dataset_for
 
     if skip:
         return None, None

@@ -29,8 +29,7 @@ def register(app: typer.Typer) -> None:
         no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
     ) -> None:
         """Review the findings of an audit in a local web app; decisions go to the workspace."""
-        from assay.app import create_app
-        from assay.app._server import LIMITS, reviewer_problem
+        from assay.app import LIMITS, create_app, reviewer_problem
         from assay.workspace import default_workspace
 
         if not 0 <= port <= 65535:
@@ -98,4 +97,5 @@ def _bind(host: str, port: int) -> socket.socket:
         raise InvalidParameterError(
             "--host", "an address this machine can listen on", host,
             hint=f"Binding {host}:{port} failed ({exc.strerror or exc}).") from None
+    sock.listen(128)  # connections wait in the backlog until the server starts accepting
     return sock

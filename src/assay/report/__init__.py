@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from assay.report._curve import render_curve_report, write_curve_report
 from assay.report._render import render_report, safe_json, write_report
-from assay.report._source import load_dataset_for
+from assay.report._source import check_alignment, load_dataset_for
 
-__all__ = ["load_dataset_for", "render_curve_report", "render_report", "safe_json",
-           "write_curve_report", "write_report"]
+__all__ = ["check_alignment", "load_dataset_for", "render_curve_report", "render_report",
+           "safe_json", "write_curve_report", "write_report"]

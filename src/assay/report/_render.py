@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._audit._result import SCHEMA_VERSION, _jsonable
+from assay._audit import SCHEMA_VERSION
+from assay._audit import jsonable as _jsonable
 from assay._validation import check_int
 from assay.exceptions import InputValidationError
 
@@ -226,10 +227,14 @@ def build_context(
         if body is None:
             continue
         sections.append({"id": anchor, "title": heading, "check": check, "kind": anchor, **body})
+    specs = _specs()
     for name, check in checks.items():
         if name not in _KNOWN and check["status"] != "error":
+            spec = specs.get(name)
+            custom = spec.section(check) if spec is not None and spec.section else None
+            body = _custom(custom) if custom is not None else _generic(check)
             sections.append({"id": f"check-{_slug(name)}", "title": name, "check": check,
-                             "kind": "generic", **_generic(check)})
+                             "kind": "generic", **body})
     errored = [c for c in checks.values() if c["status"] == "error"]
 
     samples: dict[int, dict[str, Any]] = {}
@@ -562,6 +567,21 @@ def _evaluation_size(check: dict, checks: dict, sel: _Selector, summary: dict) -
     return {"stats": _flat_stats(check["summary"]),
             "tables": [_table("Classes whose interval is too wide", _records(ev.get("classes_too_wide"))),
                        _table("Intervals", _records(ev.get("intervals")))]}
+
+
+def _specs() -> dict[str, Any]:
+    from assay.checks import registered_checks
+
+    return registered_checks()
+
+
+def _custom(body: dict[str, Any]) -> dict[str, Any]:
+    """A check's own section (``register_check(section=...)``): ``stats`` (label -> value) and
+    ``tables`` (title -> list of record dicts), shown as the generic section shows them."""
+    stats = [(str(k), _fmt_value(v)) for k, v in dict(body.get("stats") or {}).items()]
+    tables = [_table(str(title), _records(records))
+              for title, records in dict(body.get("tables") or {}).items()]
+    return {"stats": stats, "tables": tables}
 
 
 def _generic(check: dict, *_: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from assay.exceptions import InputValidationError
 
-__all__ = ["load_dataset_for"]
+__all__ = ["check_alignment", "load_dataset_for"]
 
 
 def load_dataset_for(result: Any, source: str | Path | None = None) -> Any:
@@ -64,7 +64,26 @@ def load_dataset_for(result: Any, source: str | Path | None = None) -> Any:
 
 
 def check_alignment(result: Any, dataset: Any) -> None:
-    """Raise unless ``dataset`` has the audit's rows in the audit's order (same labels)."""
+    """Raise unless ``dataset`` has the audit's rows in the audit's order (same labels).
+
+    Parameters
+    ----------
+    result : AuditResult
+        The audit; its ``issues`` table has one row per audited row and, when labelled, the
+        ``given_label`` column.
+    dataset : Dataset
+        The data to show samples from.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    InputValidationError
+        When the row counts differ, or the labels differ from the audit's ``given_label`` on
+        some row (another file, or the rows reordered).
+    """
     issues = result.issues
     n = len(issues)
     if n and dataset.n_rows != n:

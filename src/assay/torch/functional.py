@@ -137,9 +137,9 @@ def ldam_margins(counts: Any, *, max_margin: float = 0.5) -> np.ndarray:
     >>> ldam_margins([16, 1]).tolist()
     [0.25, 0.5]
     """
-    from assay.longtail import _check_counts
+    from assay._validation import check_counts
 
-    n = _check_counts(counts, name="counts")
+    n = check_counts(counts, name="counts")
     if not isinstance(max_margin, int | float) or isinstance(max_margin, bool) or max_margin <= 0:
         raise InvalidParameterError("max_margin", "a float > 0", max_margin, owner="ldam_margins")
     raw = np.where(n > 0, np.power(np.where(n > 0, n, 1.0), -0.25), np.inf)

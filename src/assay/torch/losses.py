@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from assay._validation import check_choice
-from assay.longtail import _check_counts, class_balanced_weights, log_prior
+from assay._validation import check_choice, check_counts
+from assay.longtail import class_balanced_weights, log_prior
 from assay.torch import functional as Fn
 
 __all__ = [
@@ -226,7 +226,7 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
 
 
 def _ce(counts: Any, **_: Any) -> _LongTailLoss:
-    _check_counts(counts, name="counts")
+    check_counts(counts, name="counts")
     return CrossEntropyLoss()
 
 
@@ -235,7 +235,7 @@ def _cb(counts: Any, *, beta: float = 0.9999, **_: Any) -> _LongTailLoss:
 
 
 def _focal(counts: Any, *, gamma: float = 2.0, **_: Any) -> _LongTailLoss:
-    _check_counts(counts, name="counts")
+    check_counts(counts, name="counts")
     return FocalLoss(gamma=gamma)
 
 

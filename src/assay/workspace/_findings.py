@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._validation._common import did_you_mean
+from assay._validation import did_you_mean
 from assay.exceptions import InputValidationError
 
 BASE_COLUMNS = ("row_id", "check", "score", "flag")

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import QueueSpec, register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.labels import ambiguous_class_pairs
 
 WARN_RATE = 0.05
 
 
-@register_check("ambiguous_pairs", needs=("labels", "pred_probs"))
+def pair_queue(issues: pd.DataFrame,
+               checks: Mapping[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The example rows of the most confused class pairs, most confused pair first."""
+    pairs = pd.DataFrame(checks["ambiguous_pairs"].evidence.get("pairs", []))
+    rows: list[int] = []
+    scores: list[int] = []
+    for rank, rec in enumerate(pairs.to_dict("records")):
+        for r in rec.get("examples", []) or []:
+            if 0 <= int(r) < len(issues) and int(r) not in rows:
+                rows.append(int(r))
+                scores.append(rank)
+    mask = np.zeros(len(issues), dtype=bool)
+    score = np.full(len(issues), np.inf)
+    mask[rows] = True
+    score[rows] = scores
+    return {"ambiguous_pairs": (mask, score)}
+
+
+@register_check("ambiguous_pairs", needs=("labels", "pred_probs"),
+                queue=QueueSpec(build=pair_queue, names=("ambiguous_pairs",), position=50))
 def check_ambiguous_pairs(ctx: AuditContext) -> CheckResult:
     """Class pairs often confused both ways: candidates for a guideline fix or a merge."""
     pairs = ambiguous_class_pairs(ctx.labels, ctx.pred_probs, top=10)

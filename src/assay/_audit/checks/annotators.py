@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
 
 #: A row conflicts with its annotators when the consensus differs from the given label with at
@@ -14,27 +14,27 @@ from assay._audit._result import CheckResult, Threshold
 CONFLICT_CONFIDENCE = 0.8
 
 
-def consensus_by_row(ctx: AuditContext) -> pd.DataFrame:
-    """Dawid-Skene consensus per dataset row (NaN where the row has no annotations)."""
-    from assay.consensus import consensus_labels
-
-    ann = ctx.annotations
-    cons = consensus_labels(ann, item="item", annotator="annotator", label="label",
-                            method="dawid_skene", random_state=ctx.config.random_state)
-    ids = pd.Series(ctx.dataset.ids).astype(str)
-    cons = cons.assign(item=cons["item"].astype(str)).set_index("item")
-    return cons.reindex(ids.to_numpy()).reset_index(drop=True)
+def consensus_conflicts(ctx: AuditContext) -> np.ndarray:
+    """Rows whose given label the annotators' consensus contradicts with confidence at least
+    :data:`CONFLICT_CONFIDENCE` (the one rule, shared by this check and the label check)."""
+    cons = ctx.consensus
+    given = np.array([str(ctx.dataset.classes[i]) for i in ctx.labels], dtype=object)
+    label = cons["consensus_label"]
+    return (label.notna().to_numpy() & (label.astype(str).to_numpy() != given)
+            & (cons["confidence"].fillna(0).to_numpy() >= CONFLICT_CONFIDENCE))
 
 
-@register_check("annotators", needs=("annotations",))
+@register_check(
+    "annotators", needs=("annotations", "consensus"),
+    outputs=RowOutputs(flag="is_consensus_conflict", detail=("consensus_label",),
+                       metric="consensus_conflict"),
+)  # no queue of its own: the label-issue queue holds these rows (they are label issues too)
 def check_annotators(ctx: AuditContext) -> CheckResult:
     """Consensus of the annotators per row, and rows whose label disagrees with it."""
-    cons = consensus_by_row(ctx)
-    given = pd.Series([str(ctx.dataset.classes[i]) for i in ctx.labels])
+    cons = ctx.consensus
     consensus = cons["consensus_label"].astype(object)
     has = consensus.notna().to_numpy()
-    conflict = has & (consensus.astype(str).to_numpy() != given.to_numpy()) & (
-        cons["confidence"].fillna(0).to_numpy() >= CONFLICT_CONFIDENCE)
+    conflict = consensus_conflicts(ctx)
     disagree = cons["annotators_disagree"].fillna(False).astype(bool).to_numpy()
     rows = pd.DataFrame({
         "consensus_label": consensus.where(has, None),

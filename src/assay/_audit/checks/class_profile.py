@@ -10,7 +10,7 @@ from assay.imbalance import class_profile
 WARN_RATIO = 10.0
 
 
-@register_check("class_profile", needs=("labels",))
+@register_check("class_profile", needs=("labels", "label_flags"))
 def check_class_profile(ctx: AuditContext) -> CheckResult:
     """Class counts, many / medium / few groups, imbalance ratio, Gini, effective numbers."""
     cfg = ctx.config

@@ -6,13 +6,18 @@ import numpy as np
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import QueueSpec, RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
 
 N_SHOWN = 20
 
 
-@register_check("data_values", needs=("values",))
+@register_check(
+    "data_values", needs=("values", "label_flags"),
+    outputs=RowOutputs(flag="is_low_value", score="data_value", detail=("data_value",),
+                       metric="low_value"),
+    queue=QueueSpec(name="low_value", order="score", position=60),
+)
 def check_data_values(ctx: AuditContext) -> CheckResult:
     """Rows valued below zero (they lower the validation score) or in the low-value cluster."""
     values = ctx.values

@@ -5,14 +5,20 @@ from __future__ import annotations
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import QueueSpec, RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.duplicates import NEAR_ALPHA, NEAR_FRACTION, find_duplicates
 
 FAIL_SHARE = 0.05
 
 
-@register_check("duplicates", needs=("features", "knn"))
+@register_check(
+    "duplicates", needs=("features", "row_content", "knn"),
+    outputs=RowOutputs(flag=("is_exact_duplicate", "is_near_duplicate"), group="duplicate_set",
+                       metric="duplicate", sub_metrics={"exact_duplicate": "is_exact_duplicate",
+                                                        "near_duplicate": "is_near_duplicate"}),
+    queue=QueueSpec(order="group", position=20),
+)
 def check_duplicates(ctx: AuditContext) -> CheckResult:
     """Exact copies (content hash; image files by their bytes) and near copies (local ratio test
     on the shared k-NN graph), as sets."""

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import QueueSpec, RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.labels import (
     OVERCONFIDENCE_GAP,
@@ -24,22 +24,44 @@ _SOURCE = ("assay default; Northcutt et al. 2021 found >= 3.3 % label errors on 
            "benchmark test sets")
 
 
-@register_check("label_issues", needs=("labels", "pred_probs", "knn"))
+#: Seed of the spot-check queue's random order (the same for every reviewer and restart).
+SPOT_CHECK_SEED = 0
+
+
+def label_queues(issues: pd.DataFrame, checks: object) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The label-issue queue (lowest label score first) and the label spot check: a uniform
+    random sample of the flagged rows in random order (so any prefix is a random sample too),
+    ``spot_check_size`` rows, enough to measure their precision within 0.1 (95 %)."""
+    flagged = issues["is_label_issue"].to_numpy(bool)
+    out = {"label_issues": (flagged, issues["label_score"].to_numpy(dtype=float))}
+    if flagged.any():
+        n = spot_check_size(int(flagged.sum()))
+        order = np.full(len(issues), np.inf)
+        pos = np.flatnonzero(flagged)
+        rng = np.random.default_rng(SPOT_CHECK_SEED)
+        order[pos] = rng.permutation(pos.size)
+        out["label_spot_check"] = (flagged & (order < n), order)
+    return out
+
+
+@register_check(
+    "label_issues", needs=("labels", "pred_probs", "label_flags", "knn"), uses=("consensus",),
+    outputs=RowOutputs(flag="is_label_issue", score="label_score", unit_score=True,
+                       detail=("suggested_label", "given_label"), metric="label"),
+    queue=QueueSpec(build=label_queues, names=("label_issues", "label_spot_check"),
+                    position=10, positions={"label_spot_check": 70}),
+)
 def check_label_issues(ctx: AuditContext) -> CheckResult:
     """Rows whose given label is likely wrong (confident learning), with a suggested label."""
     y, p = ctx.labels, ctx.pred_probs
     method = ctx.config.label_method
     flags = ctx.label_flags.copy()
     n_from_annotators = 0
-    if ctx.annotations is not None:
+    if ctx.consensus is not None:
         # annotators' consensus contradicting the given label is evidence of a label error
-        from assay._audit.checks.annotators import CONFLICT_CONFIDENCE, consensus_by_row
+        from assay._audit.checks.annotators import consensus_conflicts
 
-        cons = consensus_by_row(ctx)
-        given = np.array([str(ctx.dataset.classes[i]) for i in y])
-        conflict = cons["consensus_label"].notna().to_numpy() & (
-            cons["consensus_label"].astype(str).to_numpy() != given) & (
-            cons["confidence"].fillna(0).to_numpy() >= CONFLICT_CONFIDENCE)
+        conflict = consensus_conflicts(ctx)
         n_from_annotators = int((conflict & ~flags).sum())
         flags |= conflict
     scores = label_quality_scores(y, p, method="self_confidence")

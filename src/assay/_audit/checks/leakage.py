@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import QueueSpec, RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.evaluation import compare_splits, evaluation_intervals
 from assay.leakage import NEAR_FACTOR, find_leakage, find_target_leakage, leakage_summary
@@ -28,7 +28,11 @@ def _content(ctx: AuditContext) -> pd.DataFrame | None:
     return ctx.row_content  # raw columns; image files by the hash of their bytes
 
 
-@register_check("leakage", needs=("features", "knn", "split"))
+@register_check(
+    "leakage", needs=("features", "row_content", "knn", "split"),
+    outputs=RowOutputs(flag="is_leaked", detail=("leak_kind", "leak_partner"), metric="leaked"),
+    queue=QueueSpec(order="row", position=40),
+)
 def check_leakage(ctx: AuditContext) -> CheckResult:
     """Exact, near-duplicate and group leaks between every pair of splits."""
     ds = ctx.dataset

@@ -6,14 +6,19 @@ import numpy as np
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import QueueSpec, RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.outliers import IQR_FACTOR, find_outliers
 
 WARN_SHARE = 0.02
 
 
-@register_check("outliers", needs=("features", "knn"))
+@register_check(
+    "outliers", needs=("features", "knn"),
+    outputs=RowOutputs(flag="is_outlier", score="outlier_score", unit_score=True,
+                       metric="outlier"),
+    queue=QueueSpec(order="score", position=30),
+)
 def check_outliers(ctx: AuditContext) -> CheckResult:
     """Rows far from their neighbours (mean k-NN distance above Q3 + 1.7 IQR)."""
     res = find_outliers(ctx.features.matrix, knn=ctx.knn)

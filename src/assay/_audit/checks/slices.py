@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from assay._audit._context import AuditContext
-from assay._audit._registry import register_check
+from assay._audit._registry import RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
 from assay.slices import find_slices, hardest_examples, normalized_confusion
 
@@ -14,7 +14,10 @@ ALPHA = 0.05
 MIN_SIZE = 20
 
 
-@register_check("slices", needs=("pred_probs", "features"))
+@register_check(
+    "slices", needs=("pred_probs", "features"),
+    outputs=RowOutputs(flag="in_weak_slice", detail=("weak_slice",), metric="weak_slice"),
+)
 def check_slices(ctx: AuditContext) -> CheckResult:
     """Slices (metadata values, numeric bins, embedding clusters) with a high error rate."""
     ds = ctx.dataset

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from assay._kernels._knn import blocked_topk
+from assay._kernels.knn import blocked_topk
 
 
 def kmeans(
