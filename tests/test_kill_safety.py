@@ -196,3 +196,19 @@ def test_death_inside_every_write_of_an_audit(tmp_path):
             _assert_audit_files_whole(run_dir, 300)
     assert died >= 4  # issues.parquet, audit.json, issues.csv, report.html at least
     assert _temps(out) == []  # the last, complete run removed the partial temporaries
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
+    data = _table(tmp_path, n=3000)
+    proc = subprocess.Popen(_cli("audit", str(data), "--label", "y", "--no-workspace", "--out",
+                                 str(tmp_path / "out")),
+                            cwd=tmp_path, env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(4.0)  # past the imports, inside the audit
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the audit finished before the interrupt")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().startswith("interrupted")
+    assert _temps(tmp_path / "out") == [] if (tmp_path / "out").exists() else True

@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, the conventional exit code, no traceback
+        if debug:
+            raise
+        err_console.print("interrupted (nothing half-written is left: outputs are renamed into "
+                          "place only when complete)")
+        return 130
     except (AssayError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         if debug:
             raise
@@ -100,10 +106,14 @@ def _run(args: list[str]) -> int:
     try:
         rv = app(args=args, prog_name="assay", standalone_mode=False)
     except SystemExit as exc:  # sys.exit() inside commands
+        if exc.code == 130:  # typer's own Ctrl-C handling exits 130 without a word
+            raise KeyboardInterrupt from exc
         if exc.code is None or isinstance(exc.code, int):
             return int(exc.code or 0)
         _print_error(str(exc.code))
         return 1
+    if rv == 130:  # click / typer turned a Ctrl-C into exit code 130 without a word
+        raise KeyboardInterrupt
     return rv if isinstance(rv, int) else 0
 
 
