@@ -14,6 +14,7 @@ from rich.table import Table
 
 from assay.cli._common import console, err_console, print_json
 from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.pipelines import AUDIT_OUTPUT_NAMES, record_audit, write_audit_outputs
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
@@ -177,15 +178,15 @@ def register(app: typer.Typer) -> None:
             out = Path("assay-audit")
         inputs = [data, embeddings, pred_probs, annotations, values]
         if out is not None:
-            out = check_output_dir(out, inputs=inputs, names=OUTPUT_NAMES)
+            out = check_output_dir(out, inputs=inputs, names=AUDIT_OUTPUT_NAMES)
         paths: dict[str, Path] = {}
         with _progress(not as_json) as progress:
-            result, run_id = run_recorded(
+            result, run_id = record_audit(
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
                 values=_read_values(values) if values else None,
-                on_result=lambda res: paths.update(write_outputs(res, out, dataset))
+                on_result=lambda res: paths.update(write_audit_outputs(res, out, dataset))
                 if out is not None else None,
             )
         if out is None and ws_path is not None and run_id is not None:
@@ -241,7 +242,7 @@ def register(app: typer.Typer) -> None:
         from assay.data import atomic_path, check_output_dir
         from assay.demo import make_demo_data, score_demo
 
-        out = check_output_dir(out, names=("digits_noisy.csv", *OUTPUT_NAMES))
+        out = check_output_dir(out, names=("digits_noisy.csv", *AUDIT_OUTPUT_NAMES))
         demo = make_demo_data(noise=noise, random_state=seed)
         data_path = out / "digits_noisy.csv"
         with atomic_path(data_path) as tmp:
@@ -258,10 +259,10 @@ def register(app: typer.Typer) -> None:
         dataset = load(data_path, label="label", id="id")
         paths: dict[str, Path] = {}
         with _progress(not as_json) as progress:
-            result, run_id = run_recorded(
+            result, run_id = record_audit(
                 dataset, out / ".assay", {"data": str(data_path), "demo": True, "noise": noise},
                 random_state=seed, progress=progress,
-                on_result=lambda res: paths.update(write_outputs(res, out, dataset)),
+                on_result=lambda res: paths.update(write_audit_outputs(res, out, dataset)),
             )
         scores = score_demo(demo, result.issues)
         est = result.checks["label_issues"].summary
@@ -317,108 +318,3 @@ def _default_ws(data: Path | None) -> Path:
     from assay.workspace import default_workspace
 
     return default_workspace(data)
-
-
-def run_recorded(
-    dataset: Any, ws_path: Path | None, params: dict[str, Any], *,
-    on_result: Callable[[Any], Any] | None = None, **audit_kwargs: Any
-) -> tuple[Any, str | None]:
-    """Run the audit; with a workspace, record the run and its findings and reuse artifacts.
-
-    ``on_result(result)`` (writing the output files) runs inside the recorded run, so a run
-    whose files could not all be written is recorded as failed, not ok.
-    """
-    from assay._audit import audit
-
-    if ws_path is None:
-        result = audit(dataset, **audit_kwargs)
-        if on_result is not None:
-            on_result(result)
-        return result, None
-    from assay.workspace import Workspace
-
-    ws = Workspace.open(ws_path)
-    # the absolute path, so commands run from another folder (export, review) find the data
-    source = dataset.source
-    if source is not None and Path(source).exists():
-        source = str(Path(source).resolve())
-    ws.register_dataset(
-        dataset.fingerprint, n_rows=dataset.n_rows, source=source,
-        schema={str(c): str(t) for c, t in dataset.table.dtypes.items()},
-        roles=dataset.roles.to_dict(),
-    )
-    with ws.record_run("audit", params, fingerprint=dataset.fingerprint) as rec:
-        result = audit(dataset, cache=ws, **audit_kwargs)
-        result.summary["run_id"] = rec.run_id
-        ws.record_findings(rec.run_id, result.findings())
-        write_outputs(result, ws.results_dir(rec.run_id), dataset)  # the run's own folder
-        write_row_fingerprints(dataset, ws.results_dir(rec.run_id))
-        rec.summary.update({"status": result.status, "metrics": result.metrics(),
-                            "checks": {n: c.status for n, c in result.checks.items()},
-                            "n_rows": dataset.n_rows, "classes": dataset.class_names()})
-        rec.timings.update(result.summary.get("timings_s", {}))
-        if on_result is not None:
-            on_result(result)
-    return result, rec.run_id
-
-
-def save_result(result: Any, folder: Path) -> dict[str, Path]:
-    """Write ``issues.parquet`` and ``audit.json`` (which names it) into ``folder``.
-
-    Each file is written to a temporary name and renamed, so a crash never leaves a torn file;
-    the temporaries of an earlier, killed write are removed first.
-    """
-    from assay.data import atomic_path, remove_stale_temps
-
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(folder)
-    paths = {"issues": folder / "issues.parquet", "json": folder / "audit.json"}
-    issues = result.issues.copy()
-    for col in issues.columns:
-        if issues[col].dtype == object:
-            issues[col] = issues[col].astype(str)
-    with atomic_path(paths["issues"]) as tmp:
-        issues.to_parquet(tmp, index=False)
-    result.summary["issues_file"] = "issues.parquet"
-    with atomic_path(paths["json"]) as tmp:
-        result.to_json(tmp, include_issues=False)
-    return paths
-
-
-def write_row_fingerprints(dataset: Any, folder: Path) -> Path:
-    """Write ``rows.parquet``: each row's id and a hash of its whole content (label included).
-
-    A later audit of a corrected version matches its rows against these by id and content, so a
-    row a reviewer kept, and that nobody changed since, keeps its decision instead of coming
-    back to the queue (``assay.workspace.carried_decisions``).
-    """
-    import pandas as pd
-
-    from assay.data import atomic_path
-
-    table = dataset.table
-    hashes = pd.util.hash_pandas_object(table.astype(str), index=False).to_numpy()
-    frame = pd.DataFrame({"row_id": [str(i) for i in dataset.ids],
-                          "content": [f"{h:016x}" for h in hashes]})
-    path = folder / "rows.parquet"
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-    return path
-
-
-#: The files an audit writes into ``--out``.
-OUTPUT_NAMES = ("issues.parquet", "issues.csv", "audit.json", "report.html")
-
-
-def write_outputs(result: Any, out: Path, dataset: Any = None) -> dict[str, Path]:
-    """Write ``issues.parquet``, ``issues.csv``, ``audit.json`` and ``report.html`` into ``out``."""
-    from assay.data import atomic_path
-
-    paths = save_result(result, out)
-    paths["issues_csv"] = out / "issues.csv"
-    with atomic_path(paths["issues_csv"]) as tmp:
-        result.issues.to_csv(tmp, index=False)
-    from assay.report import write_report
-
-    paths["report"] = write_report(result, out / "report.html", dataset=dataset)
-    return paths

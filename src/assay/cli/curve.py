@@ -14,6 +14,7 @@ from rich.table import Table
 
 from assay.cli._common import console, err_console, print_json
 from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.pipelines import LEARNING_METRICS, learning_plan
 
 _PLOT_FORMATS = ("png", "svg")
 
@@ -91,89 +92,6 @@ def plot_curves(
     return path
 
 
-def run_curve(
-    data: Path,
-    *,
-    label: str,
-    target: float | None = None,
-    metric: str = "accuracy",
-    per_class: bool = False,
-    budget: int | None = None,
-    objective: str = "balanced_accuracy",
-    compare_clean: bool = False,
-    text: str | None = None,
-    features: str | None = None,
-    embeddings: Path | None = None,
-    sizes: str | None = None,
-    seeds: int = 3,
-    n_bootstrap: int = 200,
-    seed: int = 0,
-    n_jobs: int | None = None,
-    progress: Any = None,
-) -> dict[str, Any]:
-    """Everything ``assay curve`` computes, as a dictionary (frames and fits included)."""
-    from assay.curves import (
-        allocate_budget,
-        fit_learning_curve,
-        fit_per_class_curves,
-        learning_curve,
-    )
-    from assay.data import featurize, load
-
-    if metric not in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss"):
-        raise InvalidParameterError(
-            "--metric", "one of accuracy, balanced_accuracy, macro_f1, log_loss", metric
-        )
-    dataset = load(data, label=label, text=text, features=_split_cols(features),
-                   embeddings=str(embeddings) if embeddings is not None else None)
-    X = featurize(dataset, random_state=seed).matrix
-    y = dataset.labels
-    names = [str(c) for c in dataset.classes]
-    curve = learning_curve(X, y, sizes=_parse_sizes(sizes), n_seeds=seeds, class_names=names,
-                           random_state=seed, n_jobs=n_jobs, progress=progress)
-    kind = "loss" if metric == "log_loss" else "accuracy"
-    fit = fit_learning_curve(curve["n_train"], curve[metric], kind=kind,
-                             n_bootstrap=n_bootstrap, random_state=seed)
-    n_pool = int(curve["n_train"].max())
-    out: dict[str, Any] = {"curve": curve, "fit": fit, "n_pool": n_pool, "metric": metric,
-                           "n_rows": dataset.n_rows, "classes": names}
-    out["forecast"] = [
-        {"n": int(m * n_pool), "predicted": float(fit.predict(m * n_pool)),
-         "low": float(fit.predict_interval(m * n_pool)[0][0]),
-         "high": float(fit.predict_interval(m * n_pool)[1][0])}
-        for m in (1, 2, 5, 10)
-    ]
-    if target is not None:
-        out["requirement"] = fit.samples_for(target)
-    if per_class or budget is not None:
-        fits = fit_per_class_curves(curve, random_state=seed)
-        counts = {k: int(curve.loc[curve["n_train"] == n_pool, f"n_train[{k}]"].iloc[0])
-                  for k in fits}
-        out["per_class_fits"] = fits
-        out["per_class"] = pd.DataFrame({
-            "class": list(fits),
-            "n_train": [counts[k] for k in fits],
-            "recall_now": [float(f.predict(max(counts[k], 1))) for k, f in fits.items()],
-            "recall_ceiling": [float(f.ceiling) for f in fits.values()],
-            "family": [getattr(f, "family", "flat") for f in fits.values()],
-        })
-        if budget is not None:
-            out["allocation"] = allocate_budget(fits, counts, budget, objective=objective)
-    if compare_clean:
-        from assay.curves import relabel_or_collect
-        from assay.labels import find_label_issues
-        from assay.models import cross_val_pred_probs
-
-        probs = cross_val_pred_probs(X, y, random_state=seed, n_jobs=n_jobs)
-        issues = find_label_issues(y, probs)
-        out["clean"] = relabel_or_collect(
-            X, y, issues, n_seeds=seeds, sizes=_parse_sizes(sizes),
-            metric=metric if metric != "log_loss" else "accuracy", random_state=seed,
-            n_jobs=n_jobs,
-        )
-    return out
-
-
 def write_outputs(result: dict[str, Any], out: Path, *, plot_format: str = "png",
                   target: float | None = None) -> dict[str, Path]:
     """Write the curve (CSV), the fits and plans (JSON), the plot and ``curve.html`` into ``out``."""
@@ -221,7 +139,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def to_payload(result: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready summary of :func:`run_curve`'s result."""
+    """JSON-ready summary of :func:`assay.pipelines.learning_plan`'s result."""
     payload: dict[str, Any] = {
         "metric": result["metric"],
         "n_rows": result["n_rows"],
@@ -337,6 +255,9 @@ def register(app: typer.Typer) -> None:
         """How much more data, of which class? Fit a learning curve and plan collection."""
         if plot_format not in _PLOT_FORMATS:
             raise InvalidParameterError("--plot-format", "png or svg", plot_format)
+        if metric not in LEARNING_METRICS:
+            raise InvalidParameterError("--metric", "one of " + ", ".join(LEARNING_METRICS),
+                                        metric)
         if not data.exists():
             raise InputValidationError(f"Data file not found: '{data}'. Check the path.")
         from assay.cli._common import progress_bar, recorded_run
@@ -349,6 +270,7 @@ def register(app: typer.Typer) -> None:
                 "write the curve into. Pass --out DIR, or leave --no-workspace out.")
         if out is not None:
             out = check_output_dir(out, inputs=[data, embeddings], names=names)
+        size_list = _parse_sizes(sizes)
         params = {"data": str(data), "label": label, "target": target, "metric": metric,
                   "per_class": per_class, "budget": budget, "objective": objective,
                   "compare_clean": compare_clean, "sizes": sizes, "seeds": seeds, "seed": seed}
@@ -357,11 +279,12 @@ def register(app: typer.Typer) -> None:
                 progress_bar(not as_json) as progress:
             folder = out if out is not None else run.folder
             assert folder is not None  # noqa: S101 - checked above
-            result = run_curve(
+            result = learning_plan(
                 data, label=label, target=target, metric=metric, per_class=per_class,
                 budget=budget, objective=objective, compare_clean=compare_clean, text=text,
-                features=features, embeddings=embeddings, sizes=sizes, seeds=seeds,
-                n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs, progress=progress,
+                features=_split_cols(features), embeddings=embeddings, sizes=size_list,
+                seeds=seeds, n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs,
+                progress=progress,
             )
             paths = write_outputs(result, folder, plot_format=plot_format, target=target)
             if run.rec is not None:

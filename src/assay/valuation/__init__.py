@@ -8,6 +8,8 @@
   parallelism (Ray via ``joblib.parallel_config(backend="ray")``), vector utilities.
 - :func:`exact_semivalues`: the exact values by enumeration (the test oracle).
 - :func:`group_values`, :class:`GroupUtility`: values of sources, annotators, batches.
+- :func:`low_value_cluster`: the low-value rows (k-means low cluster; none when all values are
+  equal).
 - :func:`noisy_detection`, :func:`removal_curve`, :func:`addition_curve`: whether values mean
   something.
 """
@@ -20,6 +22,7 @@ from assay.valuation._quality import (
     NoisyDetection,
     addition_curve,
     flip_labels,
+    low_value_cluster,
     noisy_detection,
     removal_curve,
     task_conflict,
@@ -48,6 +51,7 @@ __all__ = [
     "flip_labels",
     "group_values",
     "knn_shapley",
+    "low_value_cluster",
     "noisy_detection",
     "removal_curve",
     "semivalue_weights",

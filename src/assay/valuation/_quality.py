@@ -14,6 +14,7 @@ __all__ = [
     "NoisyDetection",
     "addition_curve",
     "flip_labels",
+    "low_value_cluster",
     "noisy_detection",
     "removal_curve",
     "task_conflict",
@@ -27,13 +28,14 @@ class NoisyDetection:
     Attributes
     ----------
     f1_kmeans : float
-        F1 of the k-means (k = 2) cluster with the lower centre against the corrupted set.
+        F1 of the k-means (k = 2) cluster with the lower centre
+        (:func:`low_value_cluster`) against the corrupted set; 0 when all values are equal.
     recall_at_noisy : float
         Share of corrupted rows among the ``|corrupted|`` lowest values.
     auroc : float
         Probability that a random corrupted row is valued below a random clean one.
     n_flagged : int
-        Size of the low k-means cluster.
+        Size of the low k-means cluster (0 when all values are equal).
     """
 
     f1_kmeans: float
@@ -65,7 +67,6 @@ def noisy_detection(values: Any, is_noisy: Any, *, random_state: int = 0) -> Noi
     (1.0, 1.0, 1.0)
     """
     from scipy.stats import rankdata
-    from sklearn.cluster import KMeans
 
     v = np.asarray(values, dtype=np.float64)
     noisy = np.asarray(is_noisy, dtype=bool)
@@ -82,11 +83,7 @@ def noisy_detection(values: Any, is_noisy: Any, *, random_state: int = 0) -> Noi
             f"is_noisy marks {n_noisy} of {v.size} rows; detection needs both corrupted and "
             "clean rows."
         )
-    if np.ptp(v) == 0:
-        low = np.ones(v.size, dtype=bool)
-    else:
-        km = KMeans(n_clusters=2, n_init=10, random_state=random_state).fit(v[:, None])
-        low = km.labels_ == int(np.argmin(km.cluster_centers_[:, 0]))
+    low = low_value_cluster(v, random_state=random_state)
     tp = float(np.sum(low & noisy))
     f1 = 2 * tp / (low.sum() + n_noisy)
     lowest = np.argsort(v, kind="stable")[:n_noisy]
@@ -94,6 +91,47 @@ def noisy_detection(values: Any, is_noisy: Any, *, random_state: int = 0) -> Noi
     ranks = rankdata(-v)  # high rank = low value
     auroc = (ranks[noisy].sum() - n_noisy * (n_noisy + 1) / 2) / (n_noisy * (v.size - n_noisy))
     return NoisyDetection(float(f1), recall, float(auroc), int(low.sum()))
+
+
+def low_value_cluster(values: Any, *, random_state: int = 0) -> np.ndarray:
+    """Rows in the low-value cluster: k-means (k = 2) on the values, the cluster with the lower
+    centre (the Data-OOB authors' detection rule).
+
+    The one low-value rule of assay: ``assay value``'s ``is_low_value`` and
+    :func:`noisy_detection` both use it.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+        Finite data values (low = worse).
+    random_state : int, default 0
+        Seed of k-means.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for the rows of the low cluster. When all values are equal (or there are fewer
+        than two rows) nothing sets any row apart, so no row is low-valued: all False.
+
+    Examples
+    --------
+    >>> from assay.valuation import low_value_cluster
+    >>> low_value_cluster([0.9, 0.8, 0.85, -0.5, 0.7]).tolist()
+    [False, False, False, True, False]
+    >>> low_value_cluster([0.2, 0.2, 0.2]).tolist()
+    [False, False, False]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise InputValidationError(f"values must be 1-d (one value per row); got shape {v.shape}.")
+    if not np.all(np.isfinite(v)):
+        raise InputValidationError(f"values has {int(np.sum(~np.isfinite(v)))} non-finite entries.")
+    if v.size < 2 or np.ptp(v) == 0:
+        return np.zeros(v.size, dtype=bool)
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=2, n_init=10, random_state=random_state).fit(v[:, None])
+    return np.asarray(km.labels_ == int(np.argmin(km.cluster_centers_[:, 0])), dtype=bool)
 
 
 def flip_labels(

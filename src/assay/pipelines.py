@@ -1,0 +1,610 @@
+"""The work behind ``assay audit``, ``assay value`` and ``assay curve``, as library functions.
+
+Each command of the command line parses its options, calls one function here and prints what
+it returns; the review app and any script call the same functions, so a run recorded from
+Python is the run the command would have recorded.
+
+- :func:`record_audit`: run the audit and, with a workspace, record it (the dataset, the run,
+  its findings and its folder's files); the only code that records an audit.
+- :func:`write_audit_outputs`, :func:`save_audit_result`, :func:`write_row_fingerprints`: the
+  files of an audit (``issues.parquet``, ``issues.csv``, ``audit.json``, ``report.html``,
+  ``rows.parquet``), each written whole or not at all.
+- :func:`value_rows`: the value of every row (and group) of a table, per task.
+- :func:`learning_plan`: the learning curve, its forecast and the collection plans.
+
+Every function that takes ``progress`` calls ``progress(step, done, total)`` as the work
+advances (a step's first word names the bar it belongs to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assay.exceptions import InputValidationError, InvalidParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from assay._audit import AuditResult
+
+__all__ = [
+    "AUDIT_OUTPUT_NAMES",
+    "LEARNING_METRICS",
+    "VALUE_METHODS",
+    "learning_plan",
+    "record_audit",
+    "save_audit_result",
+    "value_rows",
+    "write_audit_outputs",
+    "write_row_fingerprints",
+]
+
+_Progress = Callable[[str, int, int], None]
+
+#: The files :func:`write_audit_outputs` writes into a folder.
+AUDIT_OUTPUT_NAMES = ("issues.parquet", "issues.csv", "audit.json", "report.html")
+
+#: The methods of :func:`value_rows`.
+VALUE_METHODS = ("knn-shapley", "data-oob", "banzhaf", "tmc-shapley", "beta-shapley")
+
+#: The metrics of :func:`learning_plan`.
+LEARNING_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
+
+
+# --------------------------------------------------------------------------------------------
+# audit
+
+
+def record_audit(
+    dataset: Any,
+    workspace: str | Path | None,
+    params: dict[str, Any],
+    *,
+    on_result: Callable[[AuditResult], Any] | None = None,
+    **audit_kwargs: Any,
+) -> tuple[AuditResult, str | None]:
+    """Run the audit; with a workspace, record the run, its findings and its folder's files.
+
+    With a workspace, the dataset is registered (its source as an absolute path, so commands
+    run from another folder find the data), the run is recorded as ``audit`` with ``params``,
+    the audit reuses the workspace's cached artifacts, its findings are recorded, and the
+    run's own folder (``Workspace.results_dir``) gets ``issues.parquet``, ``issues.csv``,
+    ``audit.json``, ``report.html`` and ``rows.parquet``. An exception records the run as
+    failed and propagates.
+
+    Parameters
+    ----------
+    dataset : assay.data.Dataset
+        The loaded dataset.
+    workspace : str, Path or None
+        The workspace folder; ``None`` runs the audit without recording anything.
+    params : dict
+        The run's parameters as recorded (the command line's options).
+    on_result : callable, optional
+        ``on_result(result)``, e.g. writing the files into another folder. It runs inside the
+        recorded run, so a run whose files could not all be written is recorded as failed,
+        not ok.
+    **audit_kwargs
+        Passed to :func:`assay.audit` (``checks``, ``k``, ``random_state``, ``progress``...).
+
+    Returns
+    -------
+    result : AuditResult
+        The audit; with a workspace, ``result.summary["run_id"]`` is the run's id.
+    run_id : str or None
+        The recorded run's id, ``None`` without a workspace.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from assay.data import load
+    >>> from assay.pipelines import record_audit
+    >>> frame = pd.DataFrame({"x": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2] * 5,
+    ...                       "y": ["a", "a", "a", "b", "b", "b"] * 5})
+    >>> result, run_id = record_audit(load(frame, label="y"), None, {},
+    ...                               checks=["duplicates"])
+    >>> run_id is None, "duplicates" in result.checks
+    (True, True)
+    """
+    from assay._audit import audit
+
+    if workspace is None:
+        result = audit(dataset, **audit_kwargs)
+        if on_result is not None:
+            on_result(result)
+        return result, None
+    from assay.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    # the absolute path, so commands run from another folder (export, review) find the data
+    source = dataset.source
+    if source is not None and Path(source).exists():
+        source = str(Path(source).resolve())
+    ws.register_dataset(
+        dataset.fingerprint, n_rows=dataset.n_rows, source=source,
+        schema={str(c): str(t) for c, t in dataset.table.dtypes.items()},
+        roles=dataset.roles.to_dict(),
+    )
+    with ws.record_run("audit", params, fingerprint=dataset.fingerprint) as rec:
+        result = audit(dataset, cache=ws, **audit_kwargs)
+        result.summary["run_id"] = rec.run_id
+        ws.record_findings(rec.run_id, result.findings())
+        write_audit_outputs(result, ws.results_dir(rec.run_id), dataset)  # the run's own folder
+        write_row_fingerprints(dataset, ws.results_dir(rec.run_id))
+        rec.summary.update({"status": result.status, "metrics": result.metrics(),
+                            "checks": {n: c.status for n, c in result.checks.items()},
+                            "n_rows": dataset.n_rows, "classes": dataset.class_names()})
+        rec.timings.update(result.summary.get("timings_s", {}))
+        if on_result is not None:
+            on_result(result)
+    return result, rec.run_id
+
+
+def save_audit_result(result: AuditResult, folder: Path) -> dict[str, Path]:
+    """Write ``issues.parquet`` and ``audit.json`` (which names it) into ``folder``.
+
+    Each file is written to a temporary name and renamed, so a crash never leaves a torn file;
+    the temporaries of an earlier, killed write are removed first.
+
+    Parameters
+    ----------
+    result : AuditResult
+    folder : Path
+        Created when missing.
+
+    Returns
+    -------
+    dict
+        ``{"issues": path, "json": path}``.
+    """
+    from assay.data import atomic_path, remove_stale_temps
+
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(folder)
+    paths = {"issues": folder / "issues.parquet", "json": folder / "audit.json"}
+    issues = result.issues.copy()
+    for col in issues.columns:
+        if issues[col].dtype == object:
+            issues[col] = issues[col].astype(str)
+    with atomic_path(paths["issues"]) as tmp:
+        issues.to_parquet(tmp, index=False)
+    result.summary["issues_file"] = "issues.parquet"
+    with atomic_path(paths["json"]) as tmp:
+        result.to_json(tmp, include_issues=False)
+    return paths
+
+
+def write_row_fingerprints(dataset: Any, folder: Path) -> Path:
+    """Write ``rows.parquet``: each row's id and a hash of its whole content (label included).
+
+    A later audit of a corrected version matches its rows against these by id and content, so a
+    row a reviewer kept, and that nobody changed since, keeps its decision instead of coming
+    back to the queue (``assay.workspace.carried_decisions``).
+
+    Parameters
+    ----------
+    dataset : assay.data.Dataset
+    folder : Path
+        An existing folder.
+
+    Returns
+    -------
+    Path
+        The file written, with the columns ``row_id`` and ``content`` (16 hex digits).
+    """
+    import pandas as pd
+
+    from assay.data import atomic_path
+
+    table = dataset.table
+    hashes = pd.util.hash_pandas_object(table.astype(str), index=False).to_numpy()
+    frame = pd.DataFrame({"row_id": [str(i) for i in dataset.ids],
+                          "content": [f"{h:016x}" for h in hashes]})
+    path = folder / "rows.parquet"
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
+
+
+def write_audit_outputs(
+    result: AuditResult, folder: Path, dataset: Any = None
+) -> dict[str, Path]:
+    """Write ``issues.parquet``, ``issues.csv``, ``audit.json`` and ``report.html`` into ``folder``.
+
+    Parameters
+    ----------
+    result : AuditResult
+    folder : Path
+        Created when missing.
+    dataset : assay.data.Dataset, optional
+        The audited data; the report then shows the flagged rows' content.
+
+    Returns
+    -------
+    dict
+        ``{"issues": ..., "json": ..., "issues_csv": ..., "report": ...}``: the paths written.
+    """
+    from assay.data import atomic_path
+
+    paths = save_audit_result(result, folder)
+    paths["issues_csv"] = folder / "issues.csv"
+    with atomic_path(paths["issues_csv"]) as tmp:
+        result.issues.to_csv(tmp, index=False)
+    from assay.report import write_report
+
+    paths["report"] = write_report(result, folder / "report.html", dataset=dataset)
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# value
+
+
+def value_rows(
+    data: str | Path | pd.DataFrame,
+    *,
+    label: str,
+    method: str = "knn-shapley",
+    group: str | None = None,
+    tasks: Sequence[str] | None = None,
+    text: str | None = None,
+    embeddings: str | None = None,
+    k: int = 5,
+    n_estimators: int = 200,
+    max_samples: int = 100,
+    max_time: float | None = 300.0,
+    seed: int = 0,
+    id: str | None = None,  # noqa: A002 - the name assay.audit and assay.data.load use
+    progress: _Progress | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
+    """Value every row of ``data`` (and every group), per task.
+
+    Features come from :func:`assay.data.featurize`, standardised. The Monte Carlo methods use
+    two folds: one half of the rows are the players while the other half is the validation
+    set, then the halves swap. KNN-Shapley values every row against all other rows
+    (leave-self-out).
+
+    Parameters
+    ----------
+    data : str, Path or pandas.DataFrame
+        A table (CSV, TSV, Parquet, JSON Lines) or a DataFrame.
+    label : str
+        The label column (the first task).
+    method : {"knn-shapley", "data-oob", "banzhaf", "tmc-shapley", "beta-shapley"}
+    group : str, optional
+        A column whose groups (source, annotator, batch) get a value: the sum of their rows'.
+    tasks : sequence of str, optional
+        More label columns: one value per task.
+    text, embeddings : str, optional
+        A free-text column to featurize; an aligned ``.npy`` of embeddings instead.
+    k : int, default 5
+        Neighbours of KNN-Shapley.
+    n_estimators : int, default 200
+        Bootstrap learners of Data-OOB.
+    max_samples : int, default 100
+        Permutations / coalitions of the Monte Carlo methods.
+    max_time : float or None, default 300
+        Seconds per half for the Monte Carlo methods.
+    seed : int, default 0
+    id : str, optional
+        Row id column (the ``row`` of the frame; match the audit's).
+    progress : callable, optional
+        ``progress(step, done, total)``; the Monte Carlo methods call it once per 20 utility
+        evaluations.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        One row per data row, in the data's order: ``row`` (the id), ``label``, ``data_value``
+        (the first task's value), ``data_value_<task>`` for every task,
+        ``data_value_stderr_<task>`` for the Monte Carlo methods, ``is_low_value``
+        (:func:`assay.valuation.low_value_cluster`) and, with several tasks,
+        ``task_conflict`` (:func:`assay.valuation.task_conflict`).
+    groups : pandas.DataFrame or None
+        With ``group``: one row per group (index), lowest value first.
+    summary : dict
+        ``method``, ``n_rows``, ``tasks``, ``featurizer``, ``k``, ``per_task`` (mean, min, max,
+        n_negative) and ``n_low_value``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from assay.pipelines import value_rows
+    >>> frame = pd.DataFrame({"x": [0.0, 0.1, 0.2, 1.0, 1.1, 1.2, 0.15, 1.05],
+    ...                       "y": ["a", "a", "a", "b", "b", "b", "b", "a"]})
+    >>> rows, groups, summary = value_rows(frame, label="y", k=3)
+    >>> len(rows), groups is None, summary["method"]
+    (8, True, 'knn-shapley')
+    """
+    import pandas as pd
+
+    from assay.data import featurize, load
+    from assay.valuation import group_values, low_value_cluster, task_conflict
+
+    if method not in VALUE_METHODS:
+        from assay._validation import did_you_mean
+
+        raise InvalidParameterError("method", "one of " + ", ".join(VALUE_METHODS), method,
+                                    owner="value_rows",
+                                    hint=did_you_mean(method, VALUE_METHODS).strip())
+    task_cols = [label] + [t for t in (tasks or []) if t != label]
+    ds = load(data, label=label, id=id, group=group, text=text, embeddings=embeddings,
+              meta=task_cols[1:] or None)
+    feats = featurize(ds, random_state=seed)
+    x = feats.matrix.astype(np.float64)
+    sd = x.std(axis=0)
+    x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    y = np.stack([_codes(ds.table[c], c) for c in task_cols], axis=1)
+    if progress is not None:
+        progress(f"valuing {ds.n_rows:,} rows ({method})", 0, 1)
+    values, stderr = _METHOD_RUNNERS[method](x, y, k=k, n_estimators=n_estimators,
+                                              max_samples=max_samples, max_time=max_time, seed=seed,
+                                              progress=progress)
+    if progress is not None:
+        progress(f"valuing {ds.n_rows:,} rows ({method})", 1, 1)
+    frame = pd.DataFrame({"row": ds.ids, "label": ds.table[label].to_numpy()})
+    frame["data_value"] = values[:, 0]
+    for t, col in enumerate(task_cols):
+        frame[f"data_value_{col}"] = values[:, t]
+        if stderr is not None:
+            frame[f"data_value_stderr_{col}"] = stderr[:, t]
+    frame["is_low_value"] = low_value_cluster(values[:, 0], random_state=seed)
+    if len(task_cols) > 1:
+        frame["task_conflict"] = task_conflict(values)
+    groups = None
+    if group is not None:
+        groups = group_values(values if len(task_cols) > 1 else values[:, 0],
+                              ds.table[group].astype(str).to_numpy())
+        if len(task_cols) > 1:
+            groups = groups.rename(columns={f"value_{t}": f"value_{c}"
+                                            for t, c in enumerate(task_cols)})
+        groups = groups.sort_values(groups.columns[0])
+    summary = {
+        "method": method,
+        "n_rows": ds.n_rows,
+        "tasks": task_cols,
+        "featurizer": f"{feats.featurizer} (standardised)",
+        "k": k if method == "knn-shapley" else None,
+        "per_task": {c: {"mean": float(values[:, t].mean()), "min": float(values[:, t].min()),
+                         "max": float(values[:, t].max()),
+                         "n_negative": int(np.sum(values[:, t] < 0))}
+                     for t, c in enumerate(task_cols)},
+        "n_low_value": int(frame["is_low_value"].sum()),
+    }
+    return frame, groups, summary
+
+
+def _codes(col: pd.Series, name: str) -> np.ndarray:
+    import pandas as pd
+
+    if col.isna().any():
+        raise InputValidationError(
+            f"Column '{name}' has {int(col.isna().sum())} missing value(s). Valuation needs a "
+            "label on every row: drop or label those rows."
+        )
+    codes, uniq = pd.factorize(col, sort=True)
+    if len(uniq) < 2:
+        raise InputValidationError(
+            f"Column '{name}' holds one class only ({uniq[0]!r}); every row would have the same "
+            "value. Pass a label column with at least two classes."
+        )
+    return codes.astype(np.int64)
+
+
+def _run_knn(x: np.ndarray, y: np.ndarray, *, k: int, **_: Any) -> tuple[np.ndarray, None]:
+    from assay.valuation import knn_shapley
+
+    # every row is valued against all other rows as test points (leave-self-out)
+    return np.stack([knn_shapley(x, y[:, t], k=k) for t in range(y.shape[1])], axis=1), None
+
+
+def _run_oob(x: np.ndarray, y: np.ndarray, *, n_estimators: int, seed: int,
+             **_: Any) -> tuple[np.ndarray, None]:
+    from assay.valuation import data_oob
+
+    return data_oob(x, y, n_estimators=n_estimators, random_state=seed).reshape(len(x), -1), None
+
+
+class _Counting:
+    """A utility that reports each evaluation to a progress callback (attributes pass through).
+
+    The bar's total is the budget in evaluations (permutations x players); convergence or the
+    time budget can end the work sooner, and the bar then jumps to its end.
+    """
+
+    def __init__(self, utility: Any, progress: _Progress, step: str, total: int) -> None:
+        self._utility, self._progress, self._step = utility, progress, step
+        self._total, self._done = max(int(total), 1), 0
+
+    def __call__(self, indices: Any) -> Any:
+        out = self._utility(indices)
+        self._done += 1
+        if self._done % 20 == 0:
+            self._progress(self._step, min(self._done, self._total), self._total)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._utility, name)
+
+
+_Runner = Callable[..., tuple[np.ndarray, np.ndarray | None]]
+
+
+def _run_mc(name: str) -> _Runner:
+    def run(x: np.ndarray, y: np.ndarray, *, max_samples: int, max_time: float | None,
+            seed: int, progress: _Progress | None = None,
+            **_: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Two folds: rows of one half are the players, the other half the validation set."""
+        from assay.models import default_estimator
+        from assay.valuation import ModelUtility, banzhaf, beta_shapley, tmc_shapley
+
+        fn = {"banzhaf": banzhaf, "tmc-shapley": tmc_shapley, "beta-shapley": beta_shapley}[name]
+        rng = np.random.default_rng(seed)
+        half = rng.permutation(len(x)) % 2 == 0
+        values = np.zeros(y.shape)
+        stderr = np.zeros(y.shape)
+        for half_no, part in enumerate((half, ~half), start=1):
+            yt = y[part] if y.shape[1] > 1 else y[part, 0]
+            yv = y[~part] if y.shape[1] > 1 else y[~part, 0]
+            util: Any = ModelUtility(default_estimator(random_state=seed), x[part], yt,
+                                     x[~part], yv)
+            if progress is not None:
+                util = _Counting(util, progress, f"{name}: half {half_no} of 2",
+                                 max_samples * int(part.sum()))
+            res = fn(util, max_samples=max_samples, max_time=max_time, random_state=seed)
+            values[part] = res.values.reshape(part.sum(), -1)
+            stderr[part] = res.stderr.reshape(part.sum(), -1)
+        return values, stderr
+
+    return run
+
+
+# a value method is a function ``values(x, y, **options) -> (values, stderr or None)``, both of
+# shape (n_rows, n_tasks); add one here (and to VALUE_METHODS) with its test against pyDVL
+_METHOD_RUNNERS: dict[str, _Runner] = {
+    "knn-shapley": _run_knn,
+    "data-oob": _run_oob,
+    "banzhaf": _run_mc("banzhaf"),
+    "tmc-shapley": _run_mc("tmc-shapley"),
+    "beta-shapley": _run_mc("beta-shapley"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# learning curve
+
+
+def learning_plan(
+    data: str | Path | pd.DataFrame,
+    *,
+    label: str,
+    target: float | None = None,
+    metric: str = "accuracy",
+    per_class: bool = False,
+    budget: int | None = None,
+    objective: str = "balanced_accuracy",
+    compare_clean: bool = False,
+    text: str | None = None,
+    features: Sequence[str] | None = None,
+    embeddings: str | Path | None = None,
+    sizes: Sequence[float] | None = None,
+    seeds: int = 3,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    n_jobs: int | None = None,
+    progress: _Progress | None = None,
+) -> dict[str, Any]:
+    """Fit a learning curve to ``data`` and plan collection: everything ``assay curve`` computes.
+
+    Parameters
+    ----------
+    data : str, Path or pandas.DataFrame
+        A table (CSV, TSV, Parquet, JSON Lines) or a DataFrame.
+    label : str
+        The label column.
+    target : float, optional
+        A score to reach: adds the ``requirement`` (samples needed).
+    metric : {"accuracy", "balanced_accuracy", "macro_f1", "log_loss"}, default "accuracy"
+    per_class : bool, default False
+        Per-class recall curves.
+    budget : int, optional
+        New samples to allocate across classes (implies ``per_class``).
+    objective : {"balanced_accuracy", "worst_class"}, default "balanced_accuracy"
+        What the budget's allocation maximises.
+    compare_clean : bool, default False
+        Also the curve with suspected label errors removed
+        (:func:`assay.curves.relabel_or_collect`).
+    text : str, optional
+        A free-text column.
+    features : sequence of str, optional
+        Feature columns (default: every other column).
+    embeddings : str or Path, optional
+        An aligned ``.npy`` of embeddings.
+    sizes : sequence of float, optional
+        Training-set sizes: fractions in (0, 1] or row counts.
+    seeds : int, default 3
+        Subsets per size.
+    n_bootstrap : int, default 200
+        Bootstrap resamples of the fit.
+    seed : int, default 0
+    n_jobs : int, optional
+        Parallel fits.
+    progress : callable, optional
+        ``progress(step, done, total)``, passed to :func:`assay.curves.learning_curve`.
+
+    Returns
+    -------
+    dict
+        ``curve`` (the measured frame of :func:`assay.curves.learning_curve`), ``fit`` (its
+        :func:`assay.curves.fit_learning_curve`), ``n_pool``, ``metric``, ``n_rows``,
+        ``classes``, ``forecast`` (predicted score with its 80 % interval at 1, 2, 5 and 10
+        times the data); ``requirement`` with ``target``; ``per_class_fits`` and ``per_class``
+        with ``per_class`` or ``budget``; ``allocation`` with ``budget``; ``clean`` with
+        ``compare_clean``.
+    """
+    import pandas as pd
+
+    from assay.curves import (
+        allocate_budget,
+        fit_learning_curve,
+        fit_per_class_curves,
+        learning_curve,
+    )
+    from assay.data import featurize, load
+
+    if metric not in LEARNING_METRICS:
+        raise InvalidParameterError("metric", "one of " + ", ".join(LEARNING_METRICS), metric,
+                                    owner="learning_plan")
+    dataset = load(data, label=label, text=text, features=features,
+                   embeddings=str(embeddings) if isinstance(embeddings, Path) else embeddings)
+    X = featurize(dataset, random_state=seed).matrix
+    y = dataset.labels
+    names = [str(c) for c in dataset.classes]
+    size_list = list(sizes) if sizes is not None else None
+    curve = learning_curve(X, y, sizes=size_list, n_seeds=seeds, class_names=names,
+                           random_state=seed, n_jobs=n_jobs, progress=progress)
+    kind = "loss" if metric == "log_loss" else "accuracy"
+    fit = fit_learning_curve(curve["n_train"], curve[metric], kind=kind,
+                             n_bootstrap=n_bootstrap, random_state=seed)
+    n_pool = int(curve["n_train"].max())
+    out: dict[str, Any] = {"curve": curve, "fit": fit, "n_pool": n_pool, "metric": metric,
+                           "n_rows": dataset.n_rows, "classes": names}
+    out["forecast"] = [
+        {"n": int(m * n_pool), "predicted": float(fit.predict(m * n_pool)),
+         "low": float(fit.predict_interval(m * n_pool)[0][0]),
+         "high": float(fit.predict_interval(m * n_pool)[1][0])}
+        for m in (1, 2, 5, 10)
+    ]
+    if target is not None:
+        out["requirement"] = fit.samples_for(target)
+    if per_class or budget is not None:
+        fits = fit_per_class_curves(curve, random_state=seed)
+        counts = {k: int(curve.loc[curve["n_train"] == n_pool, f"n_train[{k}]"].iloc[0])
+                  for k in fits}
+        out["per_class_fits"] = fits
+        out["per_class"] = pd.DataFrame({
+            "class": list(fits),
+            "n_train": [counts[k] for k in fits],
+            "recall_now": [float(f.predict(max(counts[k], 1))) for k, f in fits.items()],
+            "recall_ceiling": [float(f.ceiling) for f in fits.values()],
+            "family": [getattr(f, "family", "flat") for f in fits.values()],
+        })
+        if budget is not None:
+            out["allocation"] = allocate_budget(fits, counts, budget, objective=objective)
+    if compare_clean:
+        from assay.curves import relabel_or_collect
+        from assay.labels import find_label_issues
+        from assay.models import cross_val_pred_probs
+
+        probs = cross_val_pred_probs(X, y, random_state=seed, n_jobs=n_jobs)
+        issues = find_label_issues(y, probs)
+        out["clean"] = relabel_or_collect(
+            X, y, issues, n_seeds=seeds, sizes=size_list,
+            metric=metric if metric != "log_loss" else "accuracy", random_state=seed,
+            n_jobs=n_jobs,
+        )
+    return out
