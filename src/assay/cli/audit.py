@@ -286,6 +286,8 @@ def register(app: typer.Typer) -> None:
         t.add_row("exact-duplicate pairs found", f"{scores['exact_duplicate_recall']:.0%}")
         console.print(t)
         console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
+        console.print(f"Next: [bold]assay review -w {out / '.assay'}[/] to decide the flagged "
+                      f"rows, then [bold]assay export -w {out / '.assay'} -o DIR[/].")
 
 
 def _read_annotations(path: Path, columns: str) -> Any:
