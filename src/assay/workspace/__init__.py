@@ -14,12 +14,11 @@ from assay.workspace._decisions import (
     carried_decisions,
     resolve_decisions,
 )
+from assay.workspace._decisions_store import DECISION_ACTIONS
 from assay.workspace._diff import RunDiff, diff_runs
+from assay.workspace._runs import RUN_STATUSES, RunRecord
 from assay.workspace._schema import SCHEMA_VERSION
 from assay.workspace._store import (
-    DECISION_ACTIONS,
-    RUN_STATUSES,
-    RunRecord,
     Workspace,
     default_workspace,
     find_workspace,

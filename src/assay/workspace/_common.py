@@ -7,6 +7,7 @@ import datetime as _dt
 import importlib.metadata
 import json
 import math
+import re
 import sys
 import threading
 import time
@@ -212,3 +213,21 @@ def transaction(con: Any) -> Iterator[Any]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+_FINGERPRINT_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
+
+
+def check_fingerprint(fingerprint: Any, *, name: str = "fingerprint") -> None:
+    """Refuse a fingerprint that is not a short token of letters, digits and ``_.:-``."""
+    if not isinstance(fingerprint, str) or not _FINGERPRINT_RE.match(fingerprint):
+        raise InvalidParameterError(
+            name, "a non-empty str of letters, digits, '_', '.', ':' or '-' (at most 200)",
+            fingerprint,
+            hint="Use the fingerprint computed by assay.data for the dataset.",
+        )
+
+
+def aware_utc(ts: Any) -> Any:
+    """A naive UTC timestamp read from DuckDB, made timezone-aware (``None`` stays ``None``)."""
+    return None if ts is None else ts.replace(tzinfo=_dt.UTC)
