@@ -6,6 +6,9 @@
 - :func:`tmc_shapley`, :func:`banzhaf`, :func:`beta_shapley`: Monte Carlo semivalues with any
   utility (:class:`ModelUtility` for scikit-learn models), standard errors, convergence, joblib
   parallelism (Ray via ``joblib.parallel_config(backend="ray")``), vector utilities.
+- :class:`StoppingRule` and :class:`MaxSamples`, :class:`MaxEvaluations`, :class:`MaxTime`,
+  :class:`RelativeStandardError`: when Monte Carlo sampling stops (``stop=``), composed with
+  ``|`` (either) and ``&`` (both).
 - :func:`exact_semivalues`: the exact values by enumeration (the test oracle).
 - :func:`group_values`, :class:`GroupUtility`: values of sources, annotators, batches.
 - :func:`low_value_cluster`: the low-value rows (k-means low cluster; none when all values are
@@ -36,11 +39,27 @@ from assay.valuation._semivalues import (
     beta_shapley,
     tmc_shapley,
 )
+from assay.valuation._stopping import (
+    MaxEvaluations,
+    MaxSamples,
+    MaxTime,
+    RelativeStandardError,
+    SamplingState,
+    StopDecision,
+    StoppingRule,
+)
 
 __all__ = [
     "GroupUtility",
+    "MaxEvaluations",
+    "MaxSamples",
+    "MaxTime",
     "ModelUtility",
     "NoisyDetection",
+    "RelativeStandardError",
+    "SamplingState",
+    "StopDecision",
+    "StoppingRule",
     "UtilityError",
     "ValuationResult",
     "addition_curve",

@@ -23,6 +23,15 @@ from scipy.special import betaln, gammaln
 
 from assay._validation import check_choice, check_int, check_random_state
 from assay.exceptions import AssayError, InputValidationError, InvalidParameterError
+from assay.valuation._stopping import (
+    MaxEvaluations,
+    MaxSamples,
+    MaxTime,
+    RelativeStandardError,
+    SamplingState,
+    StopDecision,
+    StoppingRule,
+)
 
 __all__ = [
     "GroupUtility",
@@ -36,6 +45,31 @@ __all__ = [
 
 _ON_ERROR = ("count", "raise")
 _MAX_FAILURE_TEXTS = 5
+
+
+class _Default:
+    """A keyword's default value, told apart from the same value passed explicitly (so that a
+    budget keyword passed together with ``stop=`` is reported); shows as the value itself."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _default(value: Any) -> Any:
+    return _Default(value)
+
+
+def _given(value: Any) -> bool:
+    return not isinstance(value, _Default)
+
+
+def _value(value: Any) -> Any:
+    return value.value if isinstance(value, _Default) else value
 
 
 class UtilityError(AssayError, RuntimeError):
@@ -67,7 +101,8 @@ class ValuationResult:
     failures : tuple of str
         The first few distinct failure messages.
     converged : bool
-        Whether the convergence criterion was met (rather than a budget).
+        Whether a convergence rule (:class:`RelativeStandardError`) was met, rather than only
+        a budget.
     topk_overlap : float
         Share of the ``topk`` highest-valued players unchanged since the previous batch
         (rank stability of the top-k; 1.0 means stable).
@@ -75,6 +110,10 @@ class ValuationResult:
         Wall time.
     players : ndarray, optional
         Player names (group labels when groups are the players).
+    stopped_by : str
+        The stopping conditions met when sampling stopped, e.g. ``"MaxSamples(1000)"`` or
+        ``"RelativeStandardError(0.05, min_samples=30)"`` (comma-separated when several were
+        met at the same check).
     """
 
     values: np.ndarray
@@ -89,6 +128,7 @@ class ValuationResult:
     topk_overlap: float
     elapsed_s: float
     players: np.ndarray | None = None
+    stopped_by: str = ""
 
     def to_frame(self) -> Any:
         """Return a pandas DataFrame with one row per player: value(s), stderr(s), count."""
@@ -348,11 +388,12 @@ def tmc_shapley(
     n_players: int | None = None,
     groups: Any = None,
     truncation_rtol: float | None = None,
-    max_samples: int = 1000,
+    stop: StoppingRule | None = None,
+    max_samples: int = _default(1000),
     max_evaluations: int | None = None,
     max_time: float | None = None,
-    rtol: float | None = 0.05,
-    min_samples: int = 30,
+    rtol: float | None = _default(0.05),
+    min_samples: int = _default(30),
     batch_size: int | None = None,
     topk: int = 10,
     n_jobs: int | None = None,
@@ -376,8 +417,16 @@ def tmc_shapley(
         Truncate a permutation once the prefix score is within ``truncation_rtol * |u(all)|`` of
         the full score (0.01 is the classic TMC setting; it saves evaluations and adds a small
         bias). ``None`` (default) samples whole permutations: unbiased.
+    stop : StoppingRule, optional
+        When to stop sampling, e.g. ``MaxSamples(200) | RelativeStandardError(0.05)`` or
+        ``MaxTime(60)`` (see :class:`StoppingRule`; ``|`` stops at the first rule met, ``&``
+        once all are). It replaces the budget keywords below: passing one of them
+        too raises :class:`~assay.exceptions.InvalidParameterError`. ``None`` (default) builds
+        ``MaxSamples(max_samples) | RelativeStandardError(rtol, min_samples)``, plus
+        ``| MaxEvaluations(max_evaluations)`` and ``| MaxTime(max_time)`` when given.
     max_samples, max_evaluations, max_time : budget
-        Stop after this many permutations, utility evaluations or seconds.
+        Stop after this many permutations (failed ones included), utility evaluations or
+        seconds.
     rtol : float or None, default 0.05
         Convergence: stop once every standard error is at most ``rtol * max|value|`` (after
         ``min_samples`` permutations). ``None`` runs the whole budget.
@@ -403,12 +452,19 @@ def tmc_shapley(
     >>> res = tmc_shapley(lambda s: float(0 in s), n_players=3, max_samples=50, rtol=None)
     >>> res.values.round(6).tolist()
     [1.0, 0.0, 0.0]
+
+    The same budget as a stopping rule:
+
+    >>> from assay.valuation import MaxSamples, MaxTime
+    >>> res = tmc_shapley(lambda s: float(0 in s), n_players=3, stop=MaxSamples(50) | MaxTime(60))
+    >>> res.n_samples, res.stopped_by
+    (50, 'MaxSamples(50)')
     """
     n, utility, players = _setup(utility, n_players, groups, "tmc_shapley")
     ratio = np.ones(n)
     return _run_permutations(
         utility, n, players, ratio, "tmc-shapley", truncation_rtol=truncation_rtol,
-        budget=_Budget.make(max_samples, max_evaluations, max_time, rtol, min_samples,
+        budget=_Budget.make(stop, max_samples, max_evaluations, max_time, rtol, min_samples,
                             batch_size, topk, "tmc_shapley"),
         n_jobs=n_jobs, on_error=on_error, random_state=random_state,
     )
@@ -422,11 +478,12 @@ def beta_shapley(
     n_players: int | None = None,
     groups: Any = None,
     truncation_rtol: float | None = None,
-    max_samples: int = 1000,
+    stop: StoppingRule | None = None,
+    max_samples: int = _default(1000),
     max_evaluations: int | None = None,
     max_time: float | None = None,
-    rtol: float | None = 0.05,
-    min_samples: int = 30,
+    rtol: float | None = _default(0.05),
+    min_samples: int = _default(30),
     batch_size: int | None = None,
     topk: int = 10,
     n_jobs: int | None = None,
@@ -464,7 +521,7 @@ def beta_shapley(
     return _run_permutations(
         utility, n, players, ratio, f"beta-shapley({alpha:g}, {beta:g})",
         truncation_rtol=truncation_rtol,
-        budget=_Budget.make(max_samples, max_evaluations, max_time, rtol, min_samples,
+        budget=_Budget.make(stop, max_samples, max_evaluations, max_time, rtol, min_samples,
                             batch_size, topk, owner),
         n_jobs=n_jobs, on_error=on_error, random_state=random_state,
     )
@@ -475,11 +532,12 @@ def banzhaf(
     *,
     n_players: int | None = None,
     groups: Any = None,
-    max_samples: int = 2000,
+    stop: StoppingRule | None = None,
+    max_samples: int = _default(2000),
     max_evaluations: int | None = None,
     max_time: float | None = None,
-    rtol: float | None = 0.05,
-    min_samples: int = 30,
+    rtol: float | None = _default(0.05),
+    min_samples: int = _default(30),
     batch_size: int | None = None,
     topk: int = 10,
     n_jobs: int | None = None,
@@ -493,8 +551,9 @@ def banzhaf(
     evaluation updates all ``n`` values. The standard error is
     ``sqrt(var_with / n_with + var_without / n_without)``.
 
-    Parameters are those of :func:`tmc_shapley` (``max_samples`` counts coalitions;
-    ``min_samples`` applies to the smaller of the two counts of each player).
+    Parameters are those of :func:`tmc_shapley`, ``stop`` included (``max_samples`` and
+    :class:`MaxSamples` count coalitions; ``min_samples`` applies to the smaller of the two
+    counts of each player).
 
     Returns
     -------
@@ -511,8 +570,8 @@ def banzhaf(
     """
     owner = "banzhaf"
     n, utility, players = _setup(utility, n_players, groups, owner)
-    budget = _Budget.make(max_samples, max_evaluations, max_time, rtol, min_samples, batch_size,
-                          topk, owner)
+    budget = _Budget.make(stop, max_samples, max_evaluations, max_time, rtol, min_samples,
+                          batch_size, topk, owner)
     on_error = check_choice("on_error", on_error, _ON_ERROR, owner=owner)
     rng = check_random_state(random_state)
     from joblib import Parallel, delayed
@@ -548,32 +607,75 @@ def banzhaf(
 # engine
 
 
+_BUDGET_KEYWORDS = ("max_samples", "max_evaluations", "max_time", "rtol", "min_samples")
+
+
 @dataclass(frozen=True)
 class _Budget:
-    max_samples: int
-    max_evaluations: int | None
-    max_time: float | None
-    rtol: float | None
-    min_samples: int
+    stop: StoppingRule
     batch_size: int
     topk: int
 
     @classmethod
-    def make(cls, max_samples: Any, max_evaluations: Any, max_time: Any, rtol: Any,
+    def make(cls, stop: Any, max_samples: Any, max_evaluations: Any, max_time: Any, rtol: Any,
              min_samples: Any, batch_size: Any, topk: Any, owner: str) -> _Budget:
-        max_samples = check_int("max_samples", max_samples, low=1, owner=owner)
-        if max_evaluations is not None:
-            max_evaluations = check_int("max_evaluations", max_evaluations, low=1, owner=owner)
-        if max_time is not None and not (isinstance(max_time, int | float) and max_time > 0):
-            raise InvalidParameterError("max_time", "a positive number of seconds", max_time,
-                                        owner=owner)
-        if rtol is not None and not (isinstance(rtol, int | float) and rtol > 0):
-            raise InvalidParameterError("rtol", "a positive float or None", rtol, owner=owner)
-        min_samples = check_int("min_samples", min_samples, low=2, owner=owner)
+        if stop is None:
+            rule = _keyword_rule(_value(max_samples), max_evaluations, max_time, _value(rtol),
+                                 _value(min_samples), owner)
+        else:
+            rule = _check_stop(stop, {
+                "max_samples": max_samples, "max_evaluations": max_evaluations,
+                "max_time": max_time, "rtol": rtol, "min_samples": min_samples}, owner)
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, low=1,
                                                              owner=owner)
         topk = check_int("topk", topk, low=1, owner=owner)
-        return cls(max_samples, max_evaluations, max_time, rtol, min_samples, batch_size, topk)
+        return cls(rule, batch_size, topk)
+
+
+def _keyword_rule(max_samples: Any, max_evaluations: Any, max_time: Any, rtol: Any,
+                  min_samples: Any, owner: str) -> StoppingRule:
+    """The rule the budget keywords stand for (validated with the keyword names)."""
+    max_samples = check_int("max_samples", max_samples, low=1, owner=owner)
+    if max_evaluations is not None:
+        max_evaluations = check_int("max_evaluations", max_evaluations, low=1, owner=owner)
+    if max_time is not None and not (isinstance(max_time, int | float) and max_time > 0):
+        raise InvalidParameterError("max_time", "a positive number of seconds", max_time,
+                                    owner=owner)
+    if rtol is not None and not (isinstance(rtol, int | float) and rtol > 0):
+        raise InvalidParameterError("rtol", "a positive float or None", rtol, owner=owner)
+    min_samples = check_int("min_samples", min_samples, low=2, owner=owner)
+    rule: StoppingRule = MaxSamples(max_samples)
+    if rtol is not None:
+        rule = rule | RelativeStandardError(float(rtol), min_samples)
+    if max_evaluations is not None:
+        rule = rule | MaxEvaluations(max_evaluations)
+    if max_time is not None:
+        rule = rule | MaxTime(float(max_time))
+    return rule
+
+
+def _check_stop(stop: Any, keywords: dict[str, Any], owner: str) -> StoppingRule:
+    if not isinstance(stop, StoppingRule):
+        raise InvalidParameterError(
+            "stop", "a StoppingRule such as MaxSamples(1000) | RelativeStandardError(0.05), or "
+            "None", stop, owner=owner,
+        )
+    for name, val in keywords.items():
+        # max_evaluations / max_time default to None; None passed explicitly sets no budget
+        if _given(val) and not (val is None and name in ("max_evaluations", "max_time")):
+            raise InvalidParameterError(
+                name, "left unset when stop= is given", val, owner=owner,
+                hint=f"Pass the whole budget as the rule (stop={stop!r} here), e.g. "
+                "stop=MaxSamples(200) | RelativeStandardError(0.05) | MaxTime(60), or drop "
+                f"stop= and use the keywords ({', '.join(_BUDGET_KEYWORDS)}).",
+            )
+    if not stop.bounded:
+        raise InvalidParameterError(
+            "stop", "a rule that is sure to stop", stop, owner=owner,
+            hint="A convergence rule alone may never be met: add a budget with '|', e.g. "
+            f"({stop!r}) | MaxSamples(1000) or | MaxTime(600).",
+        )
+    return stop
 
 
 def _setup(utility: Any, n_players: Any, groups: Any, owner: str) -> tuple[int, Any, Any]:
@@ -609,13 +711,15 @@ class _Tracker:
         self.on_error, self.budget, self.t0 = on_error, budget, t0
         self.samples = self.evaluations = self.failed = 0
         self.failures: list[str] = []
-        self.converged = False
+        self.decision = StopDecision(False)
         self.overlap = float("nan")
         self._top: list[set[int]] | None = None
 
     def next_batch(self) -> int:
-        return max(1, min(self.budget.batch_size, self.budget.max_samples - self.samples
-                          - self.failed))
+        limit = self.budget.stop.sample_limit
+        if limit is None:
+            return self.budget.batch_size
+        return max(1, min(self.budget.batch_size, limit - self.samples - self.failed))
 
     def fail(self, why: str) -> None:
         if self.on_error == "raise":
@@ -636,16 +740,12 @@ class _Tracker:
             self.overlap = float(np.mean([len(a & c) / k for a, c in zip(top, self._top,
                                                                            strict=True)]))
         self._top = top
-        if b.rtol is not None and counts.min() >= b.min_samples:
-            scale = np.max(np.abs(values), axis=0)
-            if np.all(np.nan_to_num(stderr, nan=np.inf) <= b.rtol * scale[None, :]):
-                self.converged = True
-                return True
-        if self.samples + self.failed >= b.max_samples:
-            return True
-        if b.max_evaluations is not None and self.evaluations >= b.max_evaluations:
-            return True
-        return b.max_time is not None and time.perf_counter() - self.t0 >= b.max_time
+        state = SamplingState(
+            n_samples=self.samples + self.failed, n_evaluations=self.evaluations,
+            elapsed_s=time.perf_counter() - self.t0, values=values, stderr=stderr, counts=counts,
+        )
+        self.decision = b.stop.check(state)
+        return bool(self.decision)
 
     def result(self, values: np.ndarray, stderr: np.ndarray, counts: np.ndarray, method: str,
                players: Any, *, scalar: bool) -> ValuationResult:
@@ -666,9 +766,10 @@ class _Tracker:
         return ValuationResult(
             values=values, stderr=stderr, counts=counts, method=method, n_samples=self.samples,
             n_evaluations=self.evaluations, n_failed=self.failed, failures=tuple(self.failures),
-            converged=self.converged, topk_overlap=self.overlap,
+            converged=self.decision.converged, topk_overlap=self.overlap,
             elapsed_s=time.perf_counter() - self.t0,
             players=None if players is None else np.asarray(players),
+            stopped_by=self.decision.reason,
         )
 
 
