@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AuditConfig": "assay._audit",
     "AuditResult": "assay._audit",
     "CheckResult": "assay._audit",
     "Dataset": "assay.data",
@@ -95,6 +96,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from assay._audit import (
+        AuditConfig,
         AuditResult,
         CheckResult,
         Threshold,

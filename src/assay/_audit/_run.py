@@ -57,6 +57,7 @@ def audit(
     n_jobs: int | None = None,
     cache: ArtifactCache | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    config: AuditConfig | None = None,
 ) -> AuditResult:
     """Audit a labelled dataset: label errors, duplicates, outliers, the class profile, and more.
 
@@ -110,6 +111,11 @@ def audit(
         A workspace that stores and reuses features, probabilities and the k-NN graph.
     progress : callable, optional
         ``progress(step, done, total)`` for long steps.
+    config : AuditConfig, optional
+        Every option of the checks in one object, including those without a keyword here
+        (``metric``: the neighbour distance, ``many`` / ``few``: the long-tail class groups).
+        The keywords ``k``, ``n_folds``, ``text_model``, ``knn_method``, ``label_method``,
+        ``random_state`` and ``n_jobs`` override its fields when they differ from their defaults.
 
     Returns
     -------
@@ -157,9 +163,9 @@ def audit(
             f"The data has {dataset.n_rows} rows; an audit needs at least 3. Add rows."
         )
     model_name, estimator = _check_model(model, estimator)
-    config = AuditConfig(k=k, n_folds=n_folds, text_model=text_model, knn_method=knn_method,
-                         label_method=label_method, model=model_name, random_state=random_state,
-                         n_jobs=n_jobs)
+    config = _config(config, model=model_name, k=k, n_folds=n_folds, text_model=text_model,
+                     knn_method=knn_method, label_method=label_method,
+                     random_state=random_state, n_jobs=n_jobs)
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
                        cache=cache, progress=progress, annotations=annotations,
                        values=value_frame)
@@ -219,6 +225,21 @@ def audit(
 
 #: Columns of the issue table that the audit itself writes (a check may name them as details).
 _BASE_COLUMNS = frozenset({"row", "id", "given_label"})
+
+
+def _config(config: AuditConfig | None, **given: Any) -> AuditConfig:
+    """``config`` (or the defaults) with the keywords that differ from their defaults applied."""
+    from dataclasses import fields, replace
+
+    if config is None:
+        return AuditConfig(**given)
+    if not isinstance(config, AuditConfig):
+        raise InvalidParameterError("config", "an assay.AuditConfig", type(config).__name__,
+                                    owner="audit")
+    defaults = {f.name: f.default for f in fields(AuditConfig)}
+    changed = {k: v for k, v in given.items() if k == "model" and v != "auto"
+               or k != "model" and v != defaults[k]}
+    return replace(config, **changed)
 
 
 def _check_outputs(spec: CheckSpec, res: CheckResult, n_rows: int) -> None:
