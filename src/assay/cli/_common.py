@@ -104,3 +104,20 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
             prog.update(tasks[key], completed=done, total=total, description=step)
 
         yield update
+
+
+#: Help of the options every recorded command shares.
+RUN_OUT_HELP = "Output folder (default: the run's folder, <workspace>/runs/<run id>/)."
+WORKSPACE_HELP = ("Workspace folder (default: the nearest .assay/ at or above the data's folder, "
+                  "else a new one beside the data; $ASSAY_WORKSPACE).")
+NO_WORKSPACE_HELP = "Do not record the run (then --out is needed)."
+
+
+def require_out(no_workspace: bool, out: Path | None, what: str) -> None:
+    """Refuse ``--no-workspace`` without ``--out``: there would be no folder to write into."""
+    if no_workspace and out is None:
+        from assay.exceptions import InputValidationError
+
+        raise InputValidationError(
+            f"--no-workspace needs --out: without a workspace there is no run folder to write "
+            f"{what} into. Pass --out DIR, or leave --no-workspace out.")

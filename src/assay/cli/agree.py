@@ -11,8 +11,14 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from assay.cli._common import console, print_json
-from assay.exceptions import InputValidationError
+from assay.cli._common import (
+    NO_WORKSPACE_HELP,
+    RUN_OUT_HELP,
+    WORKSPACE_HELP,
+    console,
+    print_json,
+    require_out,
+)
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -169,13 +175,12 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(10, "--top", help="Length of the revision list."),
         out: Path | None = typer.Option(
             None, "--out",
-            help="Output folder (default: the run's folder, <workspace>/runs/<run id>/).",
+            help=RUN_OUT_HELP,
         ),
         workspace: Path | None = typer.Option(
-            None, "--workspace", "-w", help="Workspace folder (default: the nearest .assay/ at "
-            "or above the data's folder, else a new one beside the data; $ASSAY_WORKSPACE)."),
+            None, "--workspace", "-w", help=WORKSPACE_HELP),
         no_workspace: bool = typer.Option(
-            False, "--no-workspace", help="Do not record the run (then --out is needed)."),
+            False, "--no-workspace", help=NO_WORKSPACE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Measure annotator agreement, show where annotators disagree, build consensus labels."""
@@ -183,10 +188,7 @@ def register(app: typer.Typer) -> None:
         from assay.cli._common import recorded_run
         from assay.data import check_output_dir, read_table
 
-        if no_workspace and out is None:
-            raise InputValidationError(
-                "--no-workspace needs --out: without a workspace there is no run folder to "
-                "write the agreement files into. Pass --out DIR, or leave --no-workspace out.")
+        require_out(no_workspace, out, "the agreement files")
         table = read_table(data)
         if out is not None:
             out = check_output_dir(out, inputs=[data], names=_OUTPUT_NAMES)

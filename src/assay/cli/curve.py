@@ -12,7 +12,15 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from assay.cli._common import console, err_console, print_json
+from assay.cli._common import (
+    NO_WORKSPACE_HELP,
+    RUN_OUT_HELP,
+    WORKSPACE_HELP,
+    console,
+    err_console,
+    print_json,
+    require_out,
+)
 from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.pipelines import LEARNING_METRICS, learning_plan
 
@@ -240,13 +248,11 @@ def register(app: typer.Typer) -> None:
         n_bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples."),
         plot_format: str = typer.Option("png", "--plot-format", help="png or svg."),
         out: Path | None = typer.Option(
-            None, "--out", help="Output folder (default: the run's folder, "
-            "<workspace>/runs/<run id>/)."),
+            None, "--out", help=RUN_OUT_HELP),
         workspace: Path | None = typer.Option(
-            None, "--workspace", "-w", help="Workspace folder (default: the nearest .assay/ at "
-            "or above the data's folder, else a new one beside the data; $ASSAY_WORKSPACE)."),
+            None, "--workspace", "-w", help=WORKSPACE_HELP),
         no_workspace: bool = typer.Option(
-            False, "--no-workspace", help="Do not record the run (then --out is needed)."),
+            False, "--no-workspace", help=NO_WORKSPACE_HELP),
         seed: int = typer.Option(
             0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
         n_jobs: int | None = typer.Option(None, "--n-jobs", help="Parallel fits."),
@@ -264,10 +270,7 @@ def register(app: typer.Typer) -> None:
         from assay.data import check_output_dir
 
         names = ("curve.csv", "curve_clean.csv", "fits.json", f"curve.{plot_format}", "curve.html")
-        if no_workspace and out is None:
-            raise InputValidationError(
-                "--no-workspace needs --out: without a workspace there is no run folder to "
-                "write the curve into. Pass --out DIR, or leave --no-workspace out.")
+        require_out(no_workspace, out, "the curve")
         if out is not None:
             out = check_output_dir(out, inputs=[data, embeddings], names=names)
         size_list = _parse_sizes(sizes)

@@ -8,8 +8,15 @@ from typing import Any
 import pandas as pd
 import typer
 
-from assay.cli._common import console, print_json
-from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.cli._common import (
+    NO_WORKSPACE_HELP,
+    RUN_OUT_HELP,
+    WORKSPACE_HELP,
+    console,
+    print_json,
+    require_out,
+)
+from assay.exceptions import InvalidParameterError
 from assay.pipelines import VALUE_METHODS, value_rows
 
 _OWNER = "assay value"
@@ -50,13 +57,11 @@ def register(app: typer.Typer) -> None:
             None, "--id", help="Row id column (the 'row' of values.csv; match the audit's --id)."),
         top: int = typer.Option(10, "--top", help="Lowest-valued rows to show."),
         out: Path | None = typer.Option(
-            None, "--out", help="Output folder (default: the run's folder, "
-            "<workspace>/runs/<run id>/)."),
+            None, "--out", help=RUN_OUT_HELP),
         workspace: Path | None = typer.Option(
-            None, "--workspace", "-w", help="Workspace folder (default: the nearest .assay/ at "
-            "or above the data's folder, else a new one beside the data; $ASSAY_WORKSPACE)."),
+            None, "--workspace", "-w", help=WORKSPACE_HELP),
         no_workspace: bool = typer.Option(
-            False, "--no-workspace", help="Do not record the run (then --out is needed)."),
+            False, "--no-workspace", help=NO_WORKSPACE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Value every row (and group) of a table: which examples help, which harm."""
@@ -70,10 +75,7 @@ def register(app: typer.Typer) -> None:
                 "--method", "one of " + ", ".join(VALUE_METHODS), method, owner=_OWNER,
                 hint=did_you_mean(method, VALUE_METHODS).strip())
         names = ("values.csv", "group_values.csv")
-        if no_workspace and out is None:
-            raise InputValidationError(
-                "--no-workspace needs --out: without a workspace there is no run folder to "
-                "write values.csv into. Pass --out DIR, or leave --no-workspace out.")
+        require_out(no_workspace, out, "values.csv")
         if out is not None:
             out = check_output_dir(out, inputs=[data, embeddings], names=names)
         tasks = [t.strip() for t in task.split(",") if t.strip()] if task else None
