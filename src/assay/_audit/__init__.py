@@ -5,6 +5,7 @@ of :class:`AuditResult`) and ``jsonable`` (numpy scalars and arrays, frames and 
 to plain JSON values: the conversion ``AuditResult.to_dict`` applies).
 """
 
+from assay._audit import _result
 from assay._audit._context import AuditConfig, AuditContext
 from assay._audit._registry import (
     NEEDS,
@@ -43,3 +44,10 @@ __all__ = [
     "review_queues",
     "unregister_check",
 ]
+
+
+def _legacy_outputs() -> dict[str, RowOutputs]:
+    return {n: s.outputs for n, s in registered_checks().items() if s.outputs is not None}
+
+
+_result.LEGACY_OUTPUTS = _legacy_outputs  # results saved before outputs were part of them

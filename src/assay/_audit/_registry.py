@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from assay._audit._spec import RowOutputs
 from assay.exceptions import AssayError
 
 if TYPE_CHECKING:
@@ -81,61 +82,6 @@ OPEN: frozenset[str] = frozenset({"dataset", "config", "labels", "available"})
 
 class UndeclaredNeedError(AssayError):
     """A check read a context artifact it did not declare in ``needs`` or ``uses``."""
-
-
-@dataclass(frozen=True)
-class RowOutputs:
-    """The per-row columns a check adds to the audit's issue table.
-
-    Attributes
-    ----------
-    flag : str or tuple of str
-        Boolean column(s): the row has this finding (several columns: any of them).
-    score : str, optional
-        A score column. ``worse`` says which end is worse.
-    worse : {"low", "high"}
-        Lower (default) or higher scores are worse; queues show the worst first.
-    unit_score : bool
-        The score lies in [0, 1] with lower worse, so it is stored with the findings (the
-        workspace's contract); other scores stay in the issue table and the details.
-    group : str, optional
-        An integer group column (a duplicate set; -1 for none).
-    detail : tuple of str
-        Columns stored with each finding (a suggested label, a leak partner).
-    metric : str, optional
-        Name of the ``--fail-on`` metric: the share of rows flagged.
-    sub_metrics : mapping of str to str
-        More ``--fail-on`` metrics: name -> boolean column (a share of rows).
-    """
-
-    flag: str | tuple[str, ...]
-    score: str | None = None
-    worse: Literal["low", "high"] = "low"
-    unit_score: bool = False
-    group: str | None = None
-    detail: tuple[str, ...] = ()
-    metric: str | None = None
-    sub_metrics: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def flags(self) -> tuple[str, ...]:
-        return (self.flag,) if isinstance(self.flag, str) else tuple(self.flag)
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Every column the check promises to write."""
-        cols = [*self.flags, *(c for c in (self.score, self.group) if c), *self.detail,
-                *self.sub_metrics.values()]
-        return tuple(dict.fromkeys(cols))
-
-    def flagged(self, issues: pd.DataFrame) -> np.ndarray:
-        """The rows flagged by this check (any of its flag columns)."""
-        import numpy as np
-
-        out = np.zeros(len(issues), dtype=bool)
-        for col in self.flags:
-            out |= issues[col].to_numpy(dtype=bool)
-        return out
 
 
 #: A queue builder: (issue table, check results) -> {queue name: (rows mask, order key)}; the

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._audit._spec import RowOutputs
 from assay.exceptions import InputValidationError
 
 __all__ = ["AuditResult", "CheckResult", "Threshold", "SCHEMA_VERSION", "STATUSES"]
@@ -18,6 +19,9 @@ __all__ = ["AuditResult", "CheckResult", "Threshold", "SCHEMA_VERSION", "STATUSE
 #: Version of the JSON form written by ``AuditResult.to_json``.
 SCHEMA_VERSION = 1
 STATUSES = ("pass", "warn", "fail", "error")
+#: The outputs of the registered checks, for results written before they were serialised with
+#: the result (set by the package on import, so this module does not import the registry).
+LEGACY_OUTPUTS: Any = None
 
 
 @dataclass(frozen=True)
@@ -107,11 +111,20 @@ class AuditResult:
     summary : dict
         Dataset facts (rows, classes, fingerprint, featurizer, model, k-NN method), per-check
         status counts and headline figures.
+    outputs : dict of str to RowOutputs
+        The per-row outputs each check's specification declared (saved with the result, so a
+        result read back knows its flags, scores and metrics without the registry).
     """
 
     checks: dict[str, CheckResult]
     issues: pd.DataFrame
     summary: dict[str, Any]
+    outputs: dict[str, RowOutputs] = field(default_factory=dict)
+
+    def _outputs(self) -> dict[str, RowOutputs]:
+        if self.outputs or LEGACY_OUTPUTS is None:
+            return self.outputs
+        return {n: o for n, o in LEGACY_OUTPUTS().items() if n in self.checks}
 
     @property
     def status(self) -> str:
@@ -122,20 +135,17 @@ class AuditResult:
     def metrics(self) -> dict[str, float]:
         """Headline figures usable in ``--fail-on`` rules (shares are in [0, 1]).
 
-        ``errors`` (checks that crashed); for each registered check with per-row outputs its
+        ``errors`` (checks that crashed); for each check with per-row outputs (``outputs``) its
         ``metric`` (the share of rows it flags, e.g. ``label``, ``duplicate``, ``outlier``,
         ``leaked``) and ``sub_metrics``; ``imbalance_ratio``; and every numeric summary figure
         as ``check.figure``.
         """
-        from assay._audit._registry import registered_checks
-
         out: dict[str, float] = {"errors": float(sum(c.status == "error" for c in self.checks.values()))}
         iss = self.issues
         n = max(len(iss), 1)
-        specs = registered_checks()
+        outputs = self._outputs()
         for name in self.checks:
-            spec = specs.get(name)
-            rows = spec.outputs if spec is not None else None
+            rows = outputs.get(name)
             if rows is None or not all(c in iss for c in rows.flags):
                 continue
             for metric, col in rows.sub_metrics.items():
@@ -162,17 +172,14 @@ class AuditResult:
         rows. ``row_id`` is the dataset's id column when given, so findings of two dataset
         versions can be matched.
         """
-        from assay._audit._registry import registered_checks
-
         iss = self.issues
         if iss.empty:
             return pd.DataFrame(columns=["row_id", "check", "score", "flag"])
         row_id = iss["id"] if "id" in iss else iss["row"]
-        specs = registered_checks()
+        outputs = self._outputs()
         parts = []
         for name in self.checks:
-            spec = specs.get(name)
-            rows = spec.outputs if spec is not None else None
+            rows = outputs.get(name)
             if rows is None or not all(c in iss for c in rows.flags):
                 continue
             score = (iss[rows.score].astype(float) if rows.unit_score and rows.score in iss
@@ -197,6 +204,7 @@ class AuditResult:
         d: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "status": self.status,
+            "outputs": {n: o.to_dict() for n, o in self.outputs.items()},
             "summary": jsonable(self.summary),
             "checks": [c.to_dict() for c in self.checks.values()],
             "metrics": jsonable(self.metrics()),
@@ -241,7 +249,8 @@ class AuditResult:
             issues = pd.read_parquet(base / d["summary"]["issues_file"])
         else:
             issues = pd.DataFrame()
-        return cls(checks, issues, d.get("summary", {}))
+        outputs = {n: RowOutputs.from_dict(o) for n, o in (d.get("outputs") or {}).items()}
+        return cls(checks, issues, d.get("summary", {}), outputs)
 
 
 def jsonable(obj: Any) -> Any:

@@ -220,7 +220,8 @@ def audit(
                **{f"check.{n}": r.duration_s for n, r in results.items()},
                "total": time.perf_counter() - t0}
     summary = _summary(ctx, results, skipped, timings)
-    return AuditResult(results, issues, summary)
+    outputs = {s.name: s.outputs for s in runnable if s.outputs is not None and s.name in results}
+    return AuditResult(results, issues, summary, outputs)
 
 
 #: Columns of the issue table that the audit itself writes (a check may name them as details).
