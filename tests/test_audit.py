@@ -113,8 +113,16 @@ def test_user_pred_probs_and_embeddings(rng):
 
 def test_class_with_one_sample_is_a_clear_error():
     frame = pd.DataFrame({"x": np.arange(21.0), "y": [0, 1] * 10 + [2]})
-    with pytest.raises(InputValidationError, match=r"Class index\(es\) \[2\] have a single sample"):
+    with pytest.raises(InputValidationError, match=r"1 class\(es\) with a single row \('2'\)"):
         assay.audit(frame, label="y")
+    # the same error whichever check asks for the probabilities first (class_profile reads the
+    # shared label flags, which need them too)
+    with pytest.raises(InputValidationError, match="single row"):
+        assay.audit(frame, label="y", checks=["class_profile"])
+    # with the user's probabilities there is nothing to cross-fit: the audit runs
+    probs = np.full((21, 3), 1 / 3)
+    assert "class_profile" in assay.audit(frame, label="y", pred_probs=probs,
+                                          checks=["class_profile"]).checks
 
 
 def test_bad_pred_probs_shape():

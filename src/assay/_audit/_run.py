@@ -191,6 +191,8 @@ def audit(
             skipped[name] = "needs " + ", ".join(missing)
         else:
             runnable.append(specs[name])
+    if user_probs is None and any({"pred_probs", "label_flags"} & set(s.needs) for s in runnable):
+        _check_two_per_class(dataset)
     # Shared artifacts first: a user error here (bad data) is raised, not recorded per check.
     needed = {n for s in runnable for n in (*s.needs, *s.uses) if ctx.available(n)}
     for artifact in _NEEDS_ARTIFACT:
@@ -226,6 +228,19 @@ def audit(
 
 #: Columns of the issue table that the audit itself writes (a check may name them as details).
 _BASE_COLUMNS = frozenset({"row", "id", "given_label"})
+
+
+def _check_two_per_class(dataset: Dataset) -> None:
+    """Out-of-fold probabilities need two rows of every class; name the classes that lack them."""
+    counts = np.bincount(dataset.labels, minlength=dataset.n_classes)
+    lonely = [str(dataset.classes[i]) for i in np.flatnonzero(counts == 1)]
+    if lonely:
+        shown = ", ".join(repr(c) for c in lonely[:5]) + (" ..." if len(lonely) > 5 else "")
+        raise InputValidationError(
+            f"The label column '{dataset.roles.label}' has {len(lonely)} class(es) with a single "
+            f"row ({shown}); out-of-fold probabilities need at least 2 rows of every class. "
+            "Remove or merge those rows, or pass your own out-of-fold probabilities "
+            "(pred_probs / --pred-probs).")
 
 
 def _config(config: AuditConfig | None, **given: Any) -> AuditConfig:
