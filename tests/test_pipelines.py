@@ -131,3 +131,28 @@ def test_learning_plan_returns_the_curve_and_its_fit():
     assert "requirement" in plan and "per_class" not in plan
     with pytest.raises(InvalidParameterError, match="'metric' parameter of learning_plan"):
         learning_plan(data, label="y", metric="auc")
+
+
+def test_data_oob_task_conflict_is_the_spread_of_accuracies():
+    """Data-OOB values are >= 0, so conflict against zero was always 0 (issue 19); as the spread
+    of the out-of-bag accuracies, rows whose second label contradicts the first conflict."""
+    import numpy as np
+    import pandas as pd
+
+    from assay.pipelines import value_rows
+
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=(n, 2))
+    y1 = (x[:, 0] > 0).astype(int)
+    y2 = y1.copy()
+    flipped = rng.choice(n, size=20, replace=False)
+    y2[flipped] = 1 - y2[flipped]  # task 2 disagrees with task 1 on these rows
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "t1": y1, "t2": y2})
+    rows, _, _ = value_rows(frame, label="t1", tasks=["t2"], method="data-oob",
+                            n_estimators=60, seed=0)
+    conflict = rows["task_conflict"].to_numpy()
+    assert (conflict > 0).any()
+    inside = np.zeros(n, dtype=bool)
+    inside[flipped] = True
+    assert conflict[inside].mean() > 3 * conflict[~inside].mean()

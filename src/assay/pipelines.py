@@ -354,7 +354,9 @@ def value_rows(
             frame[f"data_value_stderr_{col}"] = stderr[:, t]
     frame["is_low_value"] = low_value_cluster(values[:, 0], random_state=seed)
     if len(task_cols) > 1:
-        frame["task_conflict"] = task_conflict(values)
+        # Data-OOB's values are out-of-bag accuracies (>= 0, no zero point): their spread
+        frame["task_conflict"] = task_conflict(
+            values, kind="accuracy" if method == "data-oob" else "contribution")
     groups = None
     if group is not None:
         groups = group_values(values if len(task_cols) > 1 else values[:, 0],

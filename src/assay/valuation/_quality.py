@@ -168,24 +168,47 @@ def flip_labels(
     return out, flipped
 
 
-def task_conflict(values: Any) -> np.ndarray:
+def task_conflict(values: Any, *, kind: str = "contribution") -> np.ndarray:
     """Conflict score of rows valued for several tasks: how much a row helps one task and hurts
-    another, ``max(0, min(max_t v_t, -min_t v_t))``.
+    another.
 
-    Zero when a row helps every task or hurts every task; large when it is valuable to one
-    task and harmful to another by a similar amount.
+    Parameters
+    ----------
+    values : array-like of shape (n, T)
+        One value per row and task.
+    kind : {"contribution", "accuracy"}, default "contribution"
+        What the values are. ``"contribution"``: signed marginal contributions (KNN-Shapley,
+        TMC-Shapley, Beta Shapley, Banzhaf; below zero the row lowers the score); the conflict
+        is ``max(0, min(max_t v_t, -min_t v_t))``, zero when a row helps every task or hurts
+        every task, large when it helps one and hurts another by a similar amount.
+        ``"accuracy"``: per-row accuracies in [0, 1] with no zero point (Data-OOB's out-of-bag
+        accuracy, always >= 0, against which the first formula is always 0); the conflict is
+        the spread ``max_t v_t - min_t v_t``: 1 for a row predicted right for one task and wrong
+        for another, 0 for one all tasks find equally easy or equally hard.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,)
 
     Examples
     --------
     >>> from assay.valuation import task_conflict
     >>> task_conflict([[0.3, -0.2], [0.3, 0.1], [-0.1, -0.4]]).tolist()
     [0.2, 0.0, 0.0]
+    >>> task_conflict([[1.0, 0.0], [0.5, 0.5], [1.0, 0.75]], kind="accuracy").tolist()
+    [1.0, 0.0, 0.25]
     """
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 2 or v.shape[1] < 2:
         raise InputValidationError(
             f"values must be an (n, T) matrix with T >= 2 tasks; got shape {v.shape}."
         )
+    if kind == "accuracy":
+        return v.max(axis=1) - v.min(axis=1) + 0.0
+    if kind != "contribution":
+        from assay._validation import check_choice
+
+        check_choice("kind", kind, ("contribution", "accuracy"), owner="task_conflict")
     return np.maximum(0.0, np.minimum(v.max(axis=1), -v.min(axis=1))) + 0.0  # no -0.0
 
 
