@@ -101,6 +101,7 @@ def build_fixtures(root: Path) -> Path:
     np.save(d / "emb_str.npy", np.array([["a"] * 8] * n))
     np.save(d / "emb_obj.npy", np.array([{"a": 1}] * n, dtype=object), allow_pickle=True)
     (d / "notnpy.npy").write_text("not an array")
+    (d / "empty.npy").write_bytes(b"")
     p = rng.dirichlet(np.ones(3), size=n)
     np.save(d / "probs.npy", p)
     np.save(d / "probs_k2.npy", p[:, :2] / p[:, :2].sum(1, keepdims=True))
@@ -242,6 +243,12 @@ def cases(d: Path, root: Path) -> list[Case]:
                                       str(d / "probs_nan.npy"))),
         Case("audit pred-probs missing", (*a, t, "--label", "y", "--pred-probs",
                                           str(d / "nope.npy"))),
+        Case("audit pred-probs empty file", (*a, t, "--label", "y", "--pred-probs",
+                                             str(d / "empty.npy"))),
+        Case("audit embeddings empty file", (*a, t, "--label", "y", "--embeddings",
+                                             str(d / "empty.npy"))),
+        Case("audit no-workspace and workspace", (*a, t, "--label", "y", "--no-workspace",
+                                                  "-w", ws)),
         # audit: annotations and values
         Case("audit annotations missing", (*a, t, "--label", "y", "--annotations",
                                            str(d / "nope.csv"))),
@@ -392,6 +399,8 @@ def cases(d: Path, root: Path) -> list[Case]:
                                              "--embedding", "vec")),
         Case("train label typo", ("train", str(d / "emb.npy"), "--label", "z", "--labels", t)),
         Case("train missing file", ("train", str(d / "nope.npy"), "--label", "y")),
+        Case("train empty npy", ("train", str(d / "empty.npy"), "--label", "y", "--labels", t)),
+        Case("value missing file", ("value", str(root / "nodir" / "x.csv"), "--label", "y")),
         Case("train out is a file", ("train", str(d / "emb.npy"), "--label", "y", "--labels", t,
                                      "--out", t, "--epochs", "1")),
         # runs / show

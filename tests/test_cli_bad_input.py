@@ -46,6 +46,13 @@ def test_no_case_ends_in_a_traceback_a_hang_a_wrong_exit_or_a_changed_input(resu
     assert not bad, json.dumps(bad, indent=1)
 
 
+def test_a_mistyped_path_leaves_no_workspace_behind(results, tmp_path_factory):
+    # "value missing file" ran against ROOT/nodir/x.csv: nothing may be created for it
+    assert any(r["name"] == "value missing file" and r["rc"] == 2 for r in results)
+    roots = {Path(r["argv"][1]).parent for r in results if r["name"] == "value missing file"}
+    assert all(not root.exists() for root in roots)
+
+
 def test_user_errors_are_one_line_that_says_what_to_do(results):
     errors = [r for r in results if r["rc"] == 2]
     assert len(errors) >= 100

@@ -250,8 +250,8 @@ def export_version(
                                    out_path / data_rel, plan, entries, policy, reviewers)
             _write_json(tmp / CHANGELOG_NAME, changelog)
             _fsync_dir(tmp)
-            _replace_dir(tmp, out_path, force=force)
-            with _rollback_on_error(out_path), ws.hold():
+            old = _replace_dir(tmp, out_path, force=force)
+            with _rollback_on_error(out_path, old), ws.hold():
                 data_path = out_path / data_rel
                 if new_ds.fingerprint != parent_fp:  # an unchanged copy keeps the parent's source
                     ws.register_dataset(
@@ -263,6 +263,8 @@ def export_version(
                     new_ds.fingerprint, data_path, parent_fingerprint=parent_fp,
                     changelog={k: v for k, v in changelog.items() if k != "rows"},
                 )
+            if old is not None:  # the replaced version goes only once the new one is recorded
+                shutil.rmtree(old, ignore_errors=True)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -819,8 +821,9 @@ def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
         _flush(fh)
 
 
-def _replace_dir(tmp: Path, out: Path, *, force: bool) -> None:
-    """Rename ``tmp`` to ``out``; a non-empty ``out`` (``force``) is moved aside and deleted."""
+def _replace_dir(tmp: Path, out: Path, *, force: bool) -> Path | None:
+    """Rename ``tmp`` to ``out``; a non-empty ``out`` (``force``) is moved aside and returned, to
+    be deleted once the new version is recorded (or put back if recording fails)."""
     old = None
     if out.exists():
         if any(out.iterdir()):
@@ -837,18 +840,20 @@ def _replace_dir(tmp: Path, out: Path, *, force: bool) -> None:
             os.rename(old, out)
         raise
     _fsync_dir(out.parent)
-    if old is not None:
-        shutil.rmtree(old)
+    return old
 
 
 @contextlib.contextmanager
-def _rollback_on_error(out: Path) -> Iterator[None]:
-    """When recording in the workspace fails after the rename, take the new version away again."""
+def _rollback_on_error(out: Path, old: Path | None = None) -> Iterator[None]:
+    """When recording in the workspace fails after the rename, take the new version away again
+    and put back the version it replaced (``--force``)."""
     try:
         yield
     except BaseException:
         if out.exists():
             shutil.rmtree(out, ignore_errors=True)
+        if old is not None and old.exists():
+            os.rename(old, out)
         raise
 
 

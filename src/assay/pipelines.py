@@ -196,11 +196,21 @@ def write_row_fingerprints(dataset: Any, folder: Path) -> Path:
     Path
         The file written, with the columns ``row_id`` and ``content`` (16 hex digits).
     """
+    import numpy as np
     import pandas as pd
 
     from assay.data import atomic_path
 
-    table = dataset.table
+    def cell(v: Any) -> str:  # vectors by their bytes: str() would elide a long array
+        if isinstance(v, np.ndarray | list | tuple):
+            arr = np.asarray(v)
+            return f"{arr.dtype}{arr.shape}:{arr.tobytes().hex()}"
+        return str(v)
+
+    table = dataset.table.copy()
+    for col in table.columns:
+        if table[col].dtype == object:
+            table[col] = table[col].map(cell)
     hashes = pd.util.hash_pandas_object(table.astype(str), index=False).to_numpy()
     frame = pd.DataFrame({"row_id": [str(i) for i in dataset.ids],
                           "content": [f"{h:016x}" for h in hashes]})
@@ -455,8 +465,10 @@ def _run_mc(name: str) -> _Runner:
             util: Any = ModelUtility(default_estimator(random_state=seed), x[part], yt,
                                      x[~part], yv)
             if progress is not None:
+                # a permutation costs one evaluation per player; a Banzhaf (MSR) sample one
+                per_sample = 1 if name == "banzhaf" else int(part.sum())
                 util = _Counting(util, progress, f"{name}: half {half_no} of 2",
-                                 max_samples * int(part.sum()))
+                                 max_samples * per_sample)
             res = fn(util, max_samples=max_samples, max_time=max_time, random_state=seed)
             values[part] = res.values.reshape(part.sum(), -1)
             stderr[part] = res.stderr.reshape(part.sum(), -1)

@@ -259,7 +259,7 @@ def _config(config: AuditConfig | None, **given: Any) -> AuditConfig:
 
 
 def _check_outputs(spec: CheckSpec, res: CheckResult, n_rows: int) -> None:
-    """The per-row columns a check wrote are the ones its specification declares."""
+    """Every per-row column a check declares in its RowOutputs is written (it may write more)."""
     declared = set(spec.outputs.columns) - _BASE_COLUMNS if spec.outputs is not None else set()
     written = set(res.rows.columns) if res.rows is not None else set()
     if spec.outputs is not None and res.status != "error" and not declared <= written:
@@ -309,7 +309,9 @@ def _combine(dataset: Dataset, results: dict[str, CheckResult]) -> pd.DataFrame:
     out = pd.concat(parts, axis=1)
     if out.columns.duplicated().any():
         dup = out.columns[out.columns.duplicated()].tolist()
-        raise RuntimeError(f"checks wrote the same issue columns twice: {dup}")
+        raise UndeclaredNeedError(
+            f"checks wrote the same per-row columns twice: {dup}. Each check's columns must be "
+            "its own: rename them in the check (and in its RowOutputs).")
     return out
 
 

@@ -113,8 +113,15 @@ WORKSPACE_HELP = ("Workspace folder (default: the nearest .assay/ at or above th
 NO_WORKSPACE_HELP = "Do not record the run (then --out is needed)."
 
 
-def require_out(no_workspace: bool, out: Path | None, what: str) -> None:
-    """Refuse ``--no-workspace`` without ``--out``: there would be no folder to write into."""
+def require_out(no_workspace: bool, out: Path | None, what: str,
+                workspace: Path | None = None) -> None:
+    """Refuse ``--no-workspace`` without ``--out`` (no folder to write into) or with
+    ``--workspace`` (which would be ignored)."""
+    if no_workspace and workspace is not None:
+        from assay.exceptions import InputValidationError
+
+        raise InputValidationError(
+            "--no-workspace and --workspace contradict each other: pass one of them.")
     if no_workspace and out is None:
         from assay.exceptions import InputValidationError
 

@@ -188,7 +188,7 @@ def register(app: typer.Typer) -> None:
         from assay.cli._common import recorded_run
         from assay.data import check_output_dir, read_table
 
-        require_out(no_workspace, out, "the agreement files")
+        require_out(no_workspace, out, "the agreement files", workspace)
         table = read_table(data)
         if out is not None:
             out = check_output_dir(out, inputs=[data], names=_OUTPUT_NAMES)

@@ -74,9 +74,10 @@ def _load_npy(path: Path | None, what: str) -> np.ndarray | None:
         raise InputValidationError(f"{what} file not found: '{path}'. Check the path.")
     try:
         return np.load(path, allow_pickle=False)
-    except ValueError as exc:
+    except (ValueError, EOFError, OSError) as exc:  # EOFError: an empty or truncated file
         raise InputValidationError(
-            f"Could not read '{path}' as a numeric .npy array without pickle ({exc})."
+            f"Could not read '{path}' as a numeric .npy array without pickle "
+            f"({exc or type(exc).__name__}). Save a plain float array with numpy.save."
         ) from exc
 
 
@@ -170,6 +171,9 @@ def register(app: typer.Typer) -> None:
                   "pred_probs": str(pred_probs) if pred_probs else None,
                   "embeddings": str(embeddings) if embeddings else None,
                   "values": str(values) if values else None}
+        from assay.cli._common import require_out
+
+        require_out(no_workspace, Path("assay-audit"), "", workspace)  # flags that contradict
         ws_path = None if no_workspace else (workspace or _default_ws(data))
         ann = _read_annotations(annotations, annotation_columns) if annotations else None
         # checked before the audit runs, never over an input; written inside the recorded run,

@@ -270,7 +270,7 @@ def register(app: typer.Typer) -> None:
         from assay.data import check_output_dir
 
         names = ("curve.csv", "curve_clean.csv", "fits.json", f"curve.{plot_format}", "curve.html")
-        require_out(no_workspace, out, "the curve")
+        require_out(no_workspace, out, "the curve", workspace)
         if out is not None:
             out = check_output_dir(out, inputs=[data, embeddings], names=names)
         size_list = _parse_sizes(sizes)

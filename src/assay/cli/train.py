@@ -101,6 +101,10 @@ def train_command(
     from assay.data import check_output_dir
     from assay.workspace import default_workspace
 
+    for given in (embeddings, labels_file):  # before a workspace folder is made for them
+        if given is not None and not given.exists():
+            raise InputValidationError(
+                f"File not found: '{given}'. Check the path and try again.")
     ws_root = default_workspace(labels_file or embeddings) if out is None else None
     out = check_output_dir(out if out is not None else ws_root / "runs",  # type: ignore[operator]
                            inputs=[embeddings, labels_file])

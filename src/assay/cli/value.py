@@ -16,7 +16,7 @@ from assay.cli._common import (
     print_json,
     require_out,
 )
-from assay.exceptions import InvalidParameterError
+from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.pipelines import VALUE_METHODS, value_rows
 
 _OWNER = "assay value"
@@ -75,7 +75,9 @@ def register(app: typer.Typer) -> None:
                 "--method", "one of " + ", ".join(VALUE_METHODS), method, owner=_OWNER,
                 hint=did_you_mean(method, VALUE_METHODS).strip())
         names = ("values.csv", "group_values.csv")
-        require_out(no_workspace, out, "values.csv")
+        if not Path(data).exists():
+            raise InputValidationError(f"File not found: '{data}'. Check the path and try again.")
+        require_out(no_workspace, out, "values.csv", workspace)
         if out is not None:
             out = check_output_dir(out, inputs=[data, embeddings], names=names)
         tasks = [t.strip() for t in task.split(",") if t.strip()] if task else None

@@ -327,10 +327,10 @@ def _load_embeddings(
             raise InputValidationError(f"Embeddings file not found: '{p}'. Check the path.")
         try:
             arr = np.load(p, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, EOFError, OSError) as exc:  # EOFError: an empty or truncated file
             raise InputValidationError(
-                f"Could not read '{p}' as a numeric .npy array without pickle ({exc}). Save a "
-                "plain float array with numpy.save."
+                f"Could not read '{p}' as a numeric .npy array without pickle "
+                f"({exc or type(exc).__name__}). Save a plain float array with numpy.save."
             ) from exc
     else:
         arr = np.asarray(embeddings)

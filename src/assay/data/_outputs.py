@@ -137,6 +137,10 @@ def check_output_dir(
             "folder (new or existing), not a file."
         )
     for name in names:
+        if (folder / name).is_dir():
+            raise InputValidationError(
+                f"{option} '{folder}' holds a folder named '{name}', where the command writes a "
+                "file. Move that folder, or pass another output folder.")
         hit = _is_input(folder / name, inputs)
         if hit is not None:
             raise InputValidationError(
@@ -224,6 +228,7 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
     'done'
     """
     final = Path(target)
+    _remove_stale(final)
     tmp = temp_name(final)
     try:
         yield tmp
@@ -259,12 +264,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(folder: PathLike, *, keep: Iterable[PathLike] = ()) -> list[Path]:
+def _remove_stale(target: Path) -> None:
+    """Remove the temporaries of ``target`` that dead processes left (cheap: one listing)."""
+    prefix = f".{target.name}.tmp-"
+    if not target.parent.is_dir():
+        return
+    for entry in target.parent.iterdir():
+        if entry.name.startswith(prefix):
+            remove_stale_temps(target.parent, only=(entry,))
+
+
+def remove_stale_temps(folder: PathLike, *, keep: Iterable[PathLike] = (),
+                       only: Iterable[PathLike] | None = None) -> list[Path]:
     """Delete the temporaries (files or folders) that dead processes left in ``folder``.
 
     Only names made by :func:`temp_name` count, and only those whose process id is no longer
     running; ``keep`` lists temporaries to leave alone (e.g. one that a recorded export still
-    points to). Returns what was removed.
+    points to); ``only`` limits the look to these entries. Returns what was removed.
 
     Examples
     --------
@@ -279,7 +295,7 @@ def remove_stale_temps(folder: PathLike, *, keep: Iterable[PathLike] = ()) -> li
         return []
     skip = {_resolved(Path(p)) for p in keep}
     removed = []
-    for entry in root.iterdir():
+    for entry in (root.iterdir() if only is None else (Path(p) for p in only)):
         match = _TEMP.match(entry.name)
         if not match or _alive(int(match.group(1))) or _resolved(entry) in skip:
             continue

@@ -160,7 +160,7 @@ def connect(db_path: Path, *, read_only: bool, lock_timeout: float) -> Iterator[
 #: DuckDB errors that mean the file itself is damaged (truncated, overwritten, bad blocks).
 _DAMAGE_TYPES = tuple(
     t for t in (getattr(duckdb, n, None) for n in (
-        "InternalException", "SerializationException", "FatalException")) if t is not None
+        "SerializationException",)) if t is not None  # not InternalException: a DuckDB bug
 )
 _DAMAGE_WORDS = ("could not read enough bytes", "corrupt", "checksum", "invalid block",
                  "failed to read", "database file is invalid")

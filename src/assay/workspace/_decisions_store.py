@@ -107,6 +107,16 @@ class DecisionsMixin(WorkspaceBase):
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidParameterError(name, "a non-empty str or None", value,
                                             owner="append_decision")
+        if stage is not None:  # an unknown stage would break every later resolution
+            from assay.workspace._decisions import STAGE_ORDER
+
+            if stage not in STAGE_ORDER:
+                from assay._validation import did_you_mean
+
+                raise InvalidParameterError(
+                    "stage", "one of " + ", ".join(repr(s) for s in STAGE_ORDER) + " or None",
+                    stage, owner="append_decision",
+                    hint=did_you_mean(stage, STAGE_ORDER).strip())
         with self._connect(True) as con, transaction(con):
             if client_key is not None:
                 done = first(con.execute(

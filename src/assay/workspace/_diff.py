@@ -26,7 +26,9 @@ class RunDiff:
         longer has it), ``kept`` (a reviewer kept it: the flag was wrong), ``cleared`` (nobody
         decided it, yet b no longer flags it: the model or the data changed, not a fix),
         ``removed`` (gone in b without a decision to drop it), ``persisting`` (flagged in both);
-        and ``new`` (flagged in b, not flagged or absent in a).
+        and ``new`` (flagged in b, not flagged or absent in a). ``fixed``, ``cleared`` and
+        ``removed`` split the rows no longer flagged apart from the kept ones; ``kept`` counts
+        the reviewer-kept rows wherever they are in b (still flagged ones are also persisting).
     metrics : pandas.DataFrame
         Dataset-level metrics of both runs with their delta (``b - a``).
     fixed_rows, new_rows, cleared_rows : dict of str to list
@@ -98,7 +100,8 @@ def diff_runs(ws: Any, run_a: str, run_b: str) -> RunDiff:
         kept = [r for r in flag_a if str(r) in kept_ids]
         cleared = [r for r in gone if str(r) not in acted and str(r) not in kept_ids
                    and r in present_b]
-        removed = [r for r in gone if str(r) not in acted and r not in present_b]
+        removed = [r for r in gone if str(r) not in acted and str(r) not in kept_ids
+                   and r not in present_b]
         new = [r for r in flag_b if r not in flag_a]
         rows.append({"check": check, "flagged_a": len(flag_a), "flagged_b": len(flag_b),
                      "fixed": len(fixed), "kept": len(kept), "cleared": len(cleared),

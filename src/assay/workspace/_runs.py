@@ -205,10 +205,13 @@ class RunsMixin(WorkspaceBase):
         except BaseException as exc:
             rec.timings.setdefault("total", time.perf_counter() - t0)
             rec.summary["error"] = f"{type(exc).__name__}: {exc}"
-            self.finish_run(
-                run_id, status="error", summary=rec.summary, timings=rec.timings,
-                provenance=rec.provenance,
-            )
+            try:
+                self.finish_run(
+                    run_id, status="error", summary=rec.summary, timings=rec.timings,
+                    provenance=rec.provenance,
+                )
+            except Exception:  # noqa: BLE001 - the block's own error is the one to report;
+                pass  # the run then reads as interrupted
             raise
         rec.timings.setdefault("total", time.perf_counter() - t0)
         self.finish_run(
