@@ -154,3 +154,21 @@ def test_overfit_check_passes_and_catches_a_frozen_model(lt_data):
     assert not bad.passed
     with pytest.raises(InvalidParameterError, match="'threshold' parameter"):
         overfit_check(mlp, x, y, threshold=0)
+
+
+def test_overfit_check_memorises_shuffled_labels_but_alignment_check_catches_them(lt_data):
+    """Issue 19: memorising a tiny subset says nothing about the labels; held-out accuracy does."""
+    from assay.torch import label_alignment_check, overfit_check
+
+    x, y, *_ = lt_data
+    shuffled = np.random.default_rng(3).permutation(y)
+    mlp = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+    assert overfit_check(mlp, x, shuffled, n_samples=12, steps=300).passed  # memorised anyway
+    good = label_alignment_check(mlp, x, y)
+    bad = label_alignment_check(mlp, x, shuffled)
+    assert good.passed and good.accuracy > good.chance
+    assert not bad.passed and bad.p_value > 0.01
+    for check in (overfit_check, label_alignment_check):
+        frozen = torch.nn.Linear(6, 3).requires_grad_(False)
+        with pytest.raises(InvalidParameterError, match="trainable parameter"):
+            check(frozen, x, y)

@@ -46,7 +46,12 @@ from assay.torch.samplers import (
     ProgressiveSampler,
     make_sampler,
 )
-from assay.torch.sanity import SanityResult, overfit_check
+from assay.torch.sanity import (
+    AlignmentResult,
+    SanityResult,
+    label_alignment_check,
+    overfit_check,
+)
 
 __all__ = [
     "LOSSES",
@@ -65,6 +70,7 @@ __all__ = [
     "PCGrad",
     "ProgressiveSampler",
     "SanityResult",
+    "AlignmentResult",
     "balanced_softmax_loss",
     "cross_entropy",
     "fit_head",
@@ -74,6 +80,7 @@ __all__ = [
     "logit_adjusted_loss",
     "make_loss",
     "make_sampler",
+    "label_alignment_check",
     "overfit_check",
     "tau_normalize",
 ]

@@ -1,8 +1,14 @@
-"""Small-model sanity check: can the model drive its loss near zero on a tiny subset?
+"""Sanity checks to run before a long training run.
 
-A model (and loss, and data pipeline) that cannot memorise a handful of examples has a bug: a
-detached graph, a frozen layer, labels misaligned with features, a loss option that never took
-effect. Run this before a long training run.
+- :func:`overfit_check`: can the model drive its loss near zero on a tiny subset? A model (and
+  loss, and training step) that cannot memorise a handful of examples has a bug: a detached
+  graph, a frozen layer, a loss option that never took effect. Memorising says nothing about the
+  labels: a network memorises shuffled labels too (Zhang et al., "Understanding deep learning
+  requires rethinking generalization", 2017).
+- :func:`label_alignment_check`: does the model, trained on some rows, predict held-out rows
+  better than chance? Labels misaligned with their features (a shifted join, a shuffled column)
+  leave held-out accuracy at chance, which a one-sided binomial test against the majority-class
+  rate detects.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from assay._validation import (
 )
 from assay.exceptions import InvalidParameterError
 
-__all__ = ["SanityResult", "overfit_check"]
+__all__ = ["AlignmentResult", "SanityResult", "label_alignment_check", "overfit_check"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def overfit_check(
     fn = loss_fn or F.cross_entropy
     trial = copy.deepcopy(model)
     trial.train()
-    opt = torch.optim.Adam([p for p in trial.parameters() if p.requires_grad], lr=lr)
+    opt = torch.optim.Adam(_trainable(trial, "overfit_check"), lr=lr)
     with torch.no_grad():
         initial = float(fn(trial(xt), yt))
     for _ in range(steps):
@@ -132,3 +138,129 @@ def overfit_check(
         passed=bool(final <= threshold), initial_loss=initial, final_loss=final,
         threshold=float(threshold), n_samples=int(rows.size), steps=steps, rows=rows,
     )
+
+
+def _trainable(model: nn.Module, owner: str) -> list[nn.Parameter]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise InvalidParameterError(
+            "model", "a module with at least one trainable parameter (requires_grad=True)",
+            f"{type(model).__name__} with none", owner=owner,
+            hint="Unfreeze the layers to train (p.requires_grad_(True)), or check the head that "
+                 "was meant to replace the frozen ones.")
+    return params
+
+
+@dataclass(frozen=True)
+class AlignmentResult:
+    """Outcome of :func:`label_alignment_check`.
+
+    Attributes
+    ----------
+    passed : bool
+        Held-out accuracy above chance at ``alpha`` (one-sided binomial test).
+    accuracy : float
+        Held-out accuracy of the trained copy.
+    chance : float
+        The majority-class rate among the held-out rows (what a model that ignores the features
+        reaches).
+    p_value : float
+    n_train, n_test : int
+    """
+
+    passed: bool
+    accuracy: float
+    chance: float
+    p_value: float
+    n_train: int
+    n_test: int
+
+
+def label_alignment_check(
+    model: nn.Module,
+    features: Any,
+    labels: Any,
+    *,
+    n_train: int = 256,
+    n_test: int = 256,
+    steps: int = 200,
+    lr: float = 1e-2,
+    alpha: float = 0.01,
+    random_state: Any = 0,
+) -> AlignmentResult:
+    """Train a copy of ``model`` on some rows and test whether it beats chance on held-out rows.
+
+    Catches labels misaligned with their features, which :func:`overfit_check` cannot: with
+    shuffled labels held-out accuracy stays at the majority-class rate. The model passed in is
+    not modified.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps a float32 (n, d) tensor to (n, C) logits.
+    features : array-like, shape (N, d)
+    labels : array-like of int, shape (N,)
+    n_train, n_test : int, default 256
+        Rows to train on and to test on (disjoint, drawn at random, seeded; at most half of the
+        data each).
+    steps : int, default 200
+        Full-batch Adam steps (cross-entropy).
+    lr : float, default 1e-2
+    alpha : float, default 0.01
+        Significance of the one-sided binomial test against the majority-class rate.
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    AlignmentResult
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(400, 8)); y = (x[:, 0] > 0).astype(int)
+    >>> model = torch.nn.Linear(8, 2)
+    >>> label_alignment_check(model, x, y).passed
+    True
+    >>> label_alignment_check(model, x, rng.permutation(y)).passed
+    False
+    """
+    from scipy.stats import binomtest
+
+    if not isinstance(model, nn.Module):
+        raise InvalidParameterError("model", "a torch.nn.Module", type(model).__name__,
+                                    owner="label_alignment_check")
+    x = check_features(features)
+    y = check_labels(labels, min_classes=2)
+    check_same_length(features=x, labels=y)
+    n_train = check_int("n_train", n_train, low=2, owner="label_alignment_check")
+    n_test = check_int("n_test", n_test, low=2, owner="label_alignment_check")
+    steps = check_int("steps", steps, low=1, owner="label_alignment_check")
+    if not (isinstance(alpha, float) and 0 < alpha < 1):
+        raise InvalidParameterError("alpha", "a float in (0, 1)", alpha,
+                                    owner="label_alignment_check")
+    rng = check_random_state(random_state)
+    order = rng.permutation(x.shape[0])
+    half = x.shape[0] // 2
+    train = order[: min(n_train, half)]
+    test = order[half: half + min(n_test, x.shape[0] - half)]
+    if test.size < 2:
+        raise InvalidParameterError("labels", "at least 4 rows", x.shape[0],
+                                    owner="label_alignment_check")
+    trial = copy.deepcopy(model)
+    trial.train()
+    opt = torch.optim.Adam(_trainable(trial, "label_alignment_check"), lr=lr)
+    xt, yt = torch.from_numpy(x[train]), torch.from_numpy(y[train])
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(trial(xt), yt).backward()
+        opt.step()
+    trial.eval()
+    with torch.no_grad():
+        pred = trial(torch.from_numpy(x[test])).argmax(dim=1).numpy()
+    hits = int((pred == y[test]).sum())
+    chance = float(np.bincount(y[test]).max() / test.size)
+    p_value = float(binomtest(hits, int(test.size), chance, alternative="greater").pvalue)
+    return AlignmentResult(passed=bool(p_value < alpha), accuracy=hits / test.size,
+                           chance=chance, p_value=p_value, n_train=int(train.size),
+                           n_test=int(test.size))
