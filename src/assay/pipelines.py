@@ -18,7 +18,8 @@ advances (a step's first word names the bar it belongs to).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,9 @@ __all__ = [
     "LEARNING_METRICS",
     "VALUE_METHODS",
     "learning_plan",
+    "RecordedRun",
     "record_audit",
+    "recorded_run",
     "save_audit_result",
     "value_rows",
     "write_audit_outputs",
@@ -57,6 +60,46 @@ LEARNING_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
 
 # --------------------------------------------------------------------------------------------
 # audit
+
+
+class RecordedRun:
+    """A run being recorded: its record (``RunRecord``) and its result folder."""
+
+    def __init__(self, rec: Any, folder: Path | None, workspace: Path | None) -> None:
+        self.rec = rec
+        self.folder = folder
+        self.workspace = workspace
+
+    @property
+    def run_id(self) -> str | None:
+        return None if self.rec is None else str(self.rec.run_id)
+
+
+@contextmanager
+def recorded_run(
+    command: str, params: dict[str, Any], *, data: Path | None = None,
+    workspace: Path | None = None, enabled: bool = True, fingerprint: str | None = None,
+) -> Iterator[RecordedRun]:
+    """Record ``command`` as a run in the workspace; yield the run and its result folder.
+
+    The workspace is ``workspace``, else found as ``assay.workspace.default_workspace`` finds it
+    (the nearest ``.assay/`` at or above the data's folder). Each run's files go to its own
+    folder, ``<workspace>/runs/<run id>/``: one documented place, never overwritten by the next
+    run. An exception finishes the run as ``error`` and propagates. ``enabled=False`` records
+    nothing and yields a run whose ``folder`` is ``None``.
+    """
+    if not enabled:
+        yield RecordedRun(None, None, None)
+        return
+    from assay.workspace import Workspace, default_workspace
+
+
+    ws_path = workspace or default_workspace(data)
+    ws = Workspace.open(ws_path)
+    with ws.record_run(command, params, fingerprint=fingerprint) as rec:
+        folder = ws.results_dir(rec.run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        yield RecordedRun(rec, folder, ws_path)
 
 
 def record_audit(

@@ -34,45 +34,6 @@ def print_json(payload: Any) -> None:
     print(json.dumps(payload, default=_default, indent=2, allow_nan=False))  # noqa: T201
 
 
-class RecordedRun:
-    """A run being recorded for a CLI command: its record and its result folder."""
-
-    def __init__(self, rec: Any, folder: Path | None, workspace: Path | None) -> None:
-        self.rec = rec
-        self.folder = folder
-        self.workspace = workspace
-
-    @property
-    def run_id(self) -> str | None:
-        return None if self.rec is None else str(self.rec.run_id)
-
-
-@contextmanager
-def recorded_run(
-    command: str, params: dict[str, Any], *, data: Path | None = None,
-    workspace: Path | None = None, enabled: bool = True, fingerprint: str | None = None,
-) -> Iterator[RecordedRun]:
-    """Record ``command`` as a run in the workspace; yield the run and its result folder.
-
-    The workspace is ``workspace``, else found as ``assay.workspace.default_workspace`` finds it
-    (the nearest ``.assay/`` at or above the data's folder). Each run's files go to its own
-    folder, ``<workspace>/runs/<run id>/``: one documented place, never overwritten by the next
-    run. An exception finishes the run as ``error`` and propagates. ``enabled=False`` records
-    nothing and yields a run whose ``folder`` is ``None``.
-    """
-    if not enabled:
-        yield RecordedRun(None, None, None)
-        return
-    from assay.workspace import Workspace, default_workspace
-
-    ws_path = workspace or default_workspace(data)
-    ws = Workspace.open(ws_path)
-    with ws.record_run(command, params, fingerprint=fingerprint) as rec:
-        folder = ws.results_dir(rec.run_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        yield RecordedRun(rec, folder, ws_path)
-
-
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Any]:
     """A progress callback ``update(step, done, total)`` drawing bars on stderr, or ``None``.

@@ -185,8 +185,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure annotator agreement, show where annotators disagree, build consensus labels."""
         from assay.agreement import agree
-        from assay.cli._common import recorded_run
         from assay.data import check_output_dir, read_table
+        from assay.pipelines import recorded_run
 
         require_out(no_workspace, out, "the agreement files", workspace)
         table = read_table(data)

@@ -266,8 +266,9 @@ def register(app: typer.Typer) -> None:
                                         metric)
         if not data.exists():
             raise InputValidationError(f"Data file not found: '{data}'. Check the path.")
-        from assay.cli._common import progress_bar, recorded_run
+        from assay.cli._common import progress_bar
         from assay.data import check_output_dir
+        from assay.pipelines import recorded_run
 
         names = ("curve.csv", "curve_clean.csv", "fits.json", f"curve.{plot_format}", "curve.html")
         require_out(no_workspace, out, "the curve", workspace)

@@ -65,8 +65,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Value every row (and group) of a table: which examples help, which harm."""
-        from assay.cli._common import progress_bar, recorded_run
+        from assay.cli._common import progress_bar
         from assay.data import atomic_path, check_output_dir
+        from assay.pipelines import recorded_run
 
         if method not in VALUE_METHODS:
             from assay._validation import did_you_mean

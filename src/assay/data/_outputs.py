@@ -267,11 +267,9 @@ def _alive(pid: int) -> bool:
 def _remove_stale(target: Path) -> None:
     """Remove the temporaries of ``target`` that dead processes left (cheap: one listing)."""
     prefix = f".{target.name}.tmp-"
-    if not target.parent.is_dir():
-        return
-    for entry in target.parent.iterdir():
-        if entry.name.startswith(prefix):
-            remove_stale_temps(target.parent, only=(entry,))
+    if target.parent.is_dir():
+        remove_stale_temps(target.parent, only=[
+            e for e in target.parent.iterdir() if e.name.startswith(prefix)])
 
 
 def remove_stale_temps(folder: PathLike, *, keep: Iterable[PathLike] = (),

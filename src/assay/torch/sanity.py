@@ -106,12 +106,7 @@ def overfit_check(
     >>> overfit_check(model, x, y, n_samples=8).passed
     True
     """
-    if not isinstance(model, nn.Module):
-        raise InvalidParameterError("model", "a torch.nn.Module", type(model).__name__,
-                                    owner="overfit_check")
-    x = check_features(features)
-    y = check_labels(labels, min_classes=1)
-    check_same_length(features=x, labels=y)
+    x, y = _inputs(model, features, labels, min_classes=1, owner="overfit_check")
     n_samples = check_int("n_samples", n_samples, low=1, owner="overfit_check")
     steps = check_int("steps", steps, low=1, owner="overfit_check")
     ok = isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 0
@@ -138,6 +133,18 @@ def overfit_check(
         passed=bool(final <= threshold), initial_loss=initial, final_loss=final,
         threshold=float(threshold), n_samples=int(rows.size), steps=steps, rows=rows,
     )
+
+
+def _inputs(model: Any, features: Any, labels: Any, *, min_classes: int,
+            owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """The checks' common boundary: a torch module, numeric features, aligned integer labels."""
+    if not isinstance(model, nn.Module):
+        raise InvalidParameterError("model", "a torch.nn.Module", type(model).__name__,
+                                    owner=owner)
+    x = check_features(features)
+    y = check_labels(labels, min_classes=min_classes)
+    check_same_length(features=x, labels=y)
+    return x, y
 
 
 def _trainable(model: nn.Module, owner: str) -> list[nn.Parameter]:
@@ -227,12 +234,7 @@ def label_alignment_check(
     """
     from scipy.stats import binomtest
 
-    if not isinstance(model, nn.Module):
-        raise InvalidParameterError("model", "a torch.nn.Module", type(model).__name__,
-                                    owner="label_alignment_check")
-    x = check_features(features)
-    y = check_labels(labels, min_classes=2)
-    check_same_length(features=x, labels=y)
+    x, y = _inputs(model, features, labels, min_classes=2, owner="label_alignment_check")
     n_train = check_int("n_train", n_train, low=2, owner="label_alignment_check")
     n_test = check_int("n_test", n_test, low=2, owner="label_alignment_check")
     steps = check_int("steps", steps, low=1, owner="label_alignment_check")
