@@ -553,8 +553,54 @@ def test_report_names_the_next_step():
     from assay import AuditResult
     from assay.report import render_report
 
-    res = AuditResult({}, pd.DataFrame(), {"n_rows": 0, "n_classes": 0, "run_id": "20261205-x"})
+    label = CheckResult("label_issues", "warn", summary={"n_flagged": 3})
+    res = AuditResult({"label_issues": label}, pd.DataFrame({"row": [0, 1, 2]}),
+                      {"n_rows": 3, "n_classes": 2, "run_id": "20261205-x"})
     html = render_report(res)
     step = re.search(r'<p class="next-step" id="next-step">(.*?)</p>', html, flags=re.S)
     assert step and "assay review --run 20261205-x" in step.group(1)
     assert "assay export -o DIR" in step.group(1)
+
+
+def _next_steps_block(html):
+    return re.search(r'<div class="next-steps" id="next-steps"[^>]*>(.*?)\n  </div>', html,
+                     flags=re.S).group(1)
+
+
+def test_next_steps_are_at_the_top_ranked_with_their_commands():
+    res = make_result()
+    res.summary["run_id"] = "20261205-y"
+    steps = res.next_steps()
+    html = render_report(res)
+    # inside the summary, before the facts and the check table
+    assert html.index('id="next-steps"') < html.index('class="facts"') < html.index('id="checks-table"')
+    block = _next_steps_block(html)
+    kinds = re.findall(r'<li data-kind="([^"]+)"', block)
+    assert kinds == [s.kind for s in steps]
+    # the crashed check first, then labels, then duplicates (the documented tiers)
+    assert kinds[:4] == ["check_error", "label_issues", "exact_duplicates", "near_duplicates"]
+    assert block.count('<code class="ns-cmd">assay review --run 20261205-y</code>') == 3
+    assert f'data-count="{len(steps)}"' in html
+    data = json.loads(re.search(r'id="assay-data">(.*?)</script>', html, flags=re.S).group(1))
+    assert [s["kind"] for s in data["next_steps"]] == kinds
+
+
+def test_next_steps_escape_the_data():
+    res = AuditResult({"target_leakage": CheckResult(
+        "target_leakage", "warn", summary={"n_flagged": 1},
+        evidence={"columns": [{"column": EVIL, "check": "single_feature", "flagged": True}]})},
+        pd.DataFrame({"row": [0, 1]}),
+        {"n_rows": 2, "n_classes": 2, "source": "d.csv",
+         "roles": {"label": "y", "features": [EVIL, "x"]}})
+    block = _next_steps_block(render_report(res))
+    assert "<script>" not in block and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in block
+    assert "--features x" in block  # the re-audit without the column
+
+
+def test_an_empty_audit_says_so_in_one_line():
+    html = render_report(AuditResult({"outliers": CheckResult("outliers", "pass")},
+                                     pd.DataFrame({"row": [0]}), {"n_rows": 1, "n_classes": 2}))
+    block = _next_steps_block(html)
+    assert re.findall(r"<p[^>]*>(.*?)</p>", block) == [
+        "Nothing to fix: no check found rows or columns that need action."]
+    assert "<li" not in block and 'id="next-step"' not in html

@@ -157,3 +157,31 @@ def test_screenshot_is_not_blank(browser, audited, tmp_path):
     arr = np.asarray(im)
     assert (arr.reshape(-1, 3).std(axis=0) > 20).all()
     assert errors == []
+
+
+def test_next_steps_are_at_the_top_and_visible(browser, audited):
+    """The ranked list is the first thing in the summary: on screen without scrolling, above
+    the check table, one item per ``AuditResult.next_steps()`` in the same order, and printed."""
+    res, path = audited
+    steps = res.next_steps()
+    assert steps, "the fixture has flipped labels and exact duplicates"
+    for width in (1280, 600):  # a desktop window and a narrow one
+        page, requests, errors = _open(browser, path, width=width)
+        box = page.locator("#next-steps").bounding_box()
+        assert page.locator("#next-steps").is_visible()
+        assert box is not None and box["y"] < 900  # in the first screen, no scrolling
+        first = page.locator("#next-steps li").first
+        assert first.is_visible() and first.bounding_box()["y"] < 900
+        assert page.evaluate(
+            "document.querySelector('#next-steps').compareDocumentPosition("
+            "document.querySelector('#checks-table')) & Node.DOCUMENT_POSITION_FOLLOWING") > 0
+        kinds = page.eval_on_selector_all("#next-steps li", "ls => ls.map(l => l.dataset.kind)")
+        assert kinds == [s.kind for s in steps]
+        texts = page.eval_on_selector_all("#next-steps .ns-action", "ns => ns.map(n => n.innerText)")
+        assert texts == [s.action for s in steps]
+        data = json.loads(page.inner_text("#assay-data"))
+        assert [s["kind"] for s in data["next_steps"]] == kinds
+        page.emulate_media(media="print")
+        assert page.locator("#next-steps li").first.is_visible()
+        assert requests == [] and errors == []
+        page.close()

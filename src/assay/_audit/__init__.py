@@ -7,6 +7,7 @@ to plain JSON values: the conversion ``AuditResult.to_dict`` applies).
 
 from assay._audit import _result
 from assay._audit._context import AuditConfig, AuditContext
+from assay._audit._next_steps import NextStep, next_steps
 from assay._audit._registry import (
     NEEDS,
     CheckContext,
@@ -32,12 +33,14 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "CheckSpec",
+    "NextStep",
     "QueueSpec",
     "RowOutputs",
     "Threshold",
     "UndeclaredNeedError",
     "audit",
     "jsonable",
+    "next_steps",
     "queue_names",
     "register_check",
     "registered_checks",

@@ -6,13 +6,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from assay._audit._spec import RowOutputs
 from assay.exceptions import InputValidationError
+
+if TYPE_CHECKING:
+    from assay._audit._next_steps import NextStep
 
 __all__ = ["AuditResult", "CheckResult", "Threshold", "SCHEMA_VERSION", "STATUSES"]
 
@@ -199,8 +202,22 @@ class AuditResult:
             return pd.DataFrame(columns=["row_id", "check", "score", "flag"])
         return pd.concat(parts, ignore_index=True)
 
+    def next_steps(self, *, workspace: str | None = None) -> list[NextStep]:
+        """The ranked next actions: what to do, on how many rows, what it is worth, and the
+        command that does it (the rule: :mod:`assay._audit._next_steps`).
+
+        ``workspace`` is added as ``-w WORKSPACE`` to the ``assay review`` commands. An audit
+        with nothing to act on gives an empty list.
+        """
+        from assay._audit._next_steps import next_steps
+
+        return next_steps(self, workspace=workspace)
+
     def to_dict(self, *, include_issues: bool = True) -> dict[str, Any]:
-        """JSON-able form; ``include_issues=False`` leaves out the per-row table."""
+        """JSON-able form; ``include_issues=False`` leaves out the per-row table.
+
+        ``metrics`` and ``next_steps`` are derived from the rest (``from_json`` recomputes them).
+        """
         d: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "status": self.status,
@@ -208,6 +225,7 @@ class AuditResult:
             "summary": jsonable(self.summary),
             "checks": [c.to_dict() for c in self.checks.values()],
             "metrics": jsonable(self.metrics()),
+            "next_steps": [s.to_dict() for s in self.next_steps()],
         }
         if include_issues:
             d["issues"] = {c: jsonable(self.issues[c].tolist()) for c in self.issues.columns}

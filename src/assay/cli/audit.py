@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,40 @@ def print_result(result: Any) -> None:
     for name, why in s.get("skipped", {}).items():
         table.add_row(name, "[dim]SKIP[/]", f"[dim]{why}[/]")
     console.print(table)
+
+
+def print_next_steps(steps: list[Any], *, workspace: str | None, run_id: str | None) -> None:
+    """Print the ranked next actions (``AuditResult.next_steps``), the last thing an audit
+    prints: each step's action, its rows and worth, and its command on a line of its own."""
+    if not steps:
+        console.print("Next steps: nothing to fix; no check found rows or columns that need "
+                      "action.", markup=False, highlight=False)
+        return
+    from rich.text import Text
+
+    console.print("[bold]Next steps[/], most important first:")
+    for s in steps:
+        body = Text(s.action)
+        meta = " · ".join(p for p in (f"{s.rows:,} {'row' if s.rows == 1 else 'rows'}"
+                                      if s.rows is not None else "", s.worth) if p)
+        if meta:
+            body.append("\n" + meta, style="dim")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", width=3)
+        grid.add_column()
+        grid.add_row(f"{s.rank}.", body)  # a hanging indent under the number
+        console.print(grid)
+        if s.command:  # one unbroken line, so it can be copied whole
+            console.print(f"    $ {s.command}", style="bold", markup=False, highlight=False,
+                          soft_wrap=True)
+    ws = f" -w {shlex.quote(workspace)}" if workspace else ""
+    if run_id:
+        console.print(f"Then: assay export{ws} -o DIR writes the corrected version from the "
+                      f"review decisions; re-audit it and compare with: assay diff{ws} {run_id}",
+                      markup=False, highlight=False)
+    else:
+        console.print("To act on these rows in assay review, record the audit in a workspace "
+                      "(leave out --no-workspace).", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -214,21 +249,20 @@ def register(app: typer.Typer) -> None:
             payload["fail_on"] = broken
             payload["run_id"] = run_id
             payload["mlflow_run_id"] = mlflow_run
+            payload["next_steps"] = [s.to_dict() for s in result.next_steps(
+                workspace=_ws_option(ws_path, run_id))]
             print_json(payload)
         else:
             print_result(result)
             console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
             if run_id and ws_path is not None:
                 console.print(f"Recorded run [bold]{run_id}[/] in {ws_path}")
-                ws_opt = "" if Path(ws_path).resolve() == _default_ws(None).resolve() \
-                    else f" -w {ws_path}"  # review and export look from the current folder up
-                console.print(
-                    f"Next: [bold]assay review{ws_opt}[/] to decide the flagged rows, then "
-                    f"[bold]assay export{ws_opt} -o DIR[/] for the corrected version "
-                    f"(report: {paths['report']}).")
             if mlflow_run:
                 console.print(f"Logged to MLflow run [bold]{mlflow_run}[/] "
                               f"(experiment {mlflow_experiment!r})")
+            ws_opt = _ws_option(ws_path, run_id)
+            print_next_steps(result.next_steps(workspace=ws_opt), workspace=ws_opt,
+                             run_id=run_id)
             for rule in broken:
                 err_console.print(f"[red]--fail-on exceeded:[/] {rule}")
         if broken:
@@ -290,8 +324,8 @@ def register(app: typer.Typer) -> None:
         t.add_row("exact-duplicate pairs found", f"{scores['exact_duplicate_recall']:.0%}")
         console.print(t)
         console.print(f"Wrote {', '.join(str(p) for p in paths.values())}")
-        console.print(f"Next: [bold]assay review -w {out / '.assay'}[/] to decide the flagged "
-                      f"rows, then [bold]assay export -w {out / '.assay'} -o DIR[/].")
+        ws_demo = str(out / ".assay")
+        print_next_steps(result.next_steps(workspace=ws_demo), workspace=ws_demo, run_id=run_id)
 
 
 def _read_annotations(path: Path, columns: str) -> Any:
@@ -318,6 +352,14 @@ def _read_values(path: Path) -> Any:
     from assay.data import read_table
 
     return read_table(path)
+
+
+def _ws_option(ws_path: Path | None, run_id: str | None) -> str | None:
+    """The ``-w`` value the printed commands need: none when the run was not recorded or when
+    ``assay review`` and ``assay export`` find the workspace from the current folder."""
+    if ws_path is None or run_id is None:
+        return None
+    return None if Path(ws_path).resolve() == _default_ws(None).resolve() else str(ws_path)
 
 
 def _default_ws(data: Path | None) -> Path:

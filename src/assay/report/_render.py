@@ -236,6 +236,7 @@ def build_context(
             sections.append({"id": f"check-{_slug(name)}", "title": name, "check": check,
                              "kind": "generic", **body})
     errored = [c for c in checks.values() if c["status"] == "error"]
+    next_steps = [s.to_dict() for s in result.next_steps()]
 
     samples: dict[int, dict[str, Any]] = {}
     if dataset is not None and sel.wanted:
@@ -272,6 +273,8 @@ def build_context(
         "n_rows": summary.get("n_rows"),
         "n_classes": summary.get("n_classes"),
         "fingerprint": summary.get("fingerprint"),
+        "next_steps": [{"kind": s["kind"], "check": s["check"], "rows": s["rows"]}
+                       for s in next_steps],
     }
     return {
         "title": page_title,
@@ -281,6 +284,7 @@ def build_context(
         "facts": _facts(summary),
         "checks": rows_table,
         "skipped": skipped,
+        "next_steps": next_steps,
         "status_counts": counts,
         "sections": sections,
         "errored": errored,
