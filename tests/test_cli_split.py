@@ -194,3 +194,31 @@ def test_split_real_mpg_vehicle_class_warns_for_every_short_cell(tmp_path, capsy
     assert short == zero and {("2seater", "valid"), ("minivan", "test")} <= short
     err = " ".join(captured.err.split())
     assert "'2seater' got 0 in 'valid', 0 in 'test'" in err
+
+
+def test_replace_resplits_without_reading_the_old_split_as_a_feature(tmp_path):
+    # 60 rows, each copied once; the old split put every copy in a different split than its
+    # original. Read as a feature, the old split column would make the copies look different.
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame({"x1": rng.normal(size=60), "x2": rng.normal(size=60),
+                         "y": np.where(np.arange(60) % 2 == 0, "a", "b")})
+    df = pd.concat([base.assign(split="train"), base.assign(split="test")], ignore_index=True)
+    path = tmp_path / "old.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "new.csv"
+    rc = main(["split", str(path), "--label", "y", "--replace", "-o", str(out)])
+    assert rc == 0
+    new = pd.read_csv(out)
+    assert list(new.columns) == list(df.columns)  # replaced in place, no second column
+    pairs = new["split"].to_numpy().reshape(2, 60)
+    assert np.all(pairs[0] == pairs[1])  # every copy lands in its original's split
+    assert set(new["split"]) == {"train", "valid", "test"}
+    assert pd.read_csv(path)["split"].tolist() == df["split"].tolist()  # source untouched
+
+
+def test_existing_split_column_names_the_replace_option(tmp_path, capsys):
+    _, path = _table(tmp_path)
+    pd.read_csv(path).assign(split="train").to_csv(path, index=False)
+    rc = main(["split", str(path), "--label", "y", "-o", str(tmp_path / "o.csv")])
+    assert rc == 2
+    assert "--replace" in " ".join(capsys.readouterr().err.split())

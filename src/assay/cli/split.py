@@ -76,8 +76,12 @@ def run_split(
     min_per_class: int,
     column: str,
     strict: bool = False,
+    replace: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Split the table at ``data``; return the table with the split column, a summary, notes.
+
+    With ``replace``, an existing ``column`` (an earlier split) is read as the split column, so
+    it is not a feature (rows copied across the old split still look alike), and is replaced.
 
     The notes are the messages of the warnings :func:`assay.splits.make_splits` gave; the
     summary's ``shortfalls`` lists the (class, split) cells below ``min_per_class``.
@@ -86,11 +90,14 @@ def run_split(
     from assay.splits import make_splits, split_units
 
     ds = load(data, label=label, group=group, text=text)
+    if replace and column in ds.table.columns and column not in (label, group, text):
+        ds = load(data, label=label, group=group, text=text, split=column)
     table = ds.table
-    if column in table.columns:
+    if column in table.columns and not (replace and ds.roles.split == column):
         raise InputValidationError(
-            f"The table already has a column named '{column}'. Pass --column with another "
-            "name for the new split column."
+            f"The table already has a column named '{column}'. Pass --replace to split it "
+            "again in place of that column (it is then not read as a feature), or --column "
+            "with another name for the new split column."
         )
     feats = featurize(ds, random_state=seed) if dedup and ds.n_rows > 2 else None
     features = feats.matrix if feats is not None else None
@@ -166,6 +173,10 @@ def register(app: typer.Typer) -> None:
             help="Rows of every class in each split (classes with enough rows; warned if not).",
         ),
         column: str = typer.Option("split", "--column", help="Name of the new split column."),
+        replace: bool = typer.Option(
+            False, "--replace",
+            help="Split again in place of an existing --column (not read as a feature).",
+        ),
         strict: bool = typer.Option(
             False, "--strict",
             help="Fail (exit 2) instead of warning when a class misses --min-per-class.",
@@ -192,6 +203,7 @@ def register(app: typer.Typer) -> None:
         table, summary, notes = run_split(
             data, label=label, group=group, fractions=frac, names=split_names, seed=seed,
             dedup=dedup, text=text, min_per_class=min_per_class, column=column, strict=strict,
+            replace=replace,
         )
         write_table(table, out)
         summary["output"] = str(out)
