@@ -159,6 +159,79 @@ def test_bootstrap_intervals_cover_the_truth_on_noisy_curves():
 
 
 # --- ill-behaved curves ---------------------------------------------------------------------
+def _shared_error_coverage(n_rep: int, use_se: bool) -> tuple[float, float]:
+    """Coverage at the largest size and at 2x it when every score shares one evaluation error.
+
+    Three seeds per size scatter by 0.01; all scores of one curve are also off by one draw of
+    N(0, 0.02) (the same evaluation rows score every model), as on a 400-row split.
+    """
+    rng = np.random.default_rng(7)
+    n = np.repeat(np.geomspace(50, 1_600, 8).round(), 3)
+
+    def truth(m):
+        return 1 - (1.2 * m**-0.4 + 0.05)
+
+    hits = np.zeros(2)
+    for r in range(n_rep):
+        scores = truth(n) + rng.normal(0, 0.02) + rng.normal(0, 0.01, n.size)
+        fit = fit_learning_curve(n, scores, family="pow3", n_bootstrap=80, random_state=r,
+                                 score_se=np.full(n.size, 0.02) if use_se else None)
+        lo, hi = fit.predict_interval([1_600, 3_200], level=0.8)
+        hits += (lo <= truth(np.array([1_600, 3_200]))) & (truth(np.array([1_600, 3_200])) <= hi)
+    return float(hits[0] / n_rep), float(hits[1] / n_rep)
+
+
+@pytest.mark.slow
+def test_shared_evaluation_error_widens_intervals_to_their_nominal_rate():
+    seeds_only = _shared_error_coverage(40, use_se=False)
+    with_se = _shared_error_coverage(40, use_se=True)
+    # The seeds cannot reveal an error they all share: their intervals are far too narrow.
+    assert max(seeds_only) <= 0.45
+    # Binomial sd of a coverage from 40 curves at 0.8 is 0.06.
+    assert all(0.65 <= c <= 0.95 for c in with_se), with_se
+
+
+def test_interval_sources_are_recorded():
+    n = np.repeat(SIZES, 2)
+    y = 1 - FAMILIES["pow3"].formula(n, 1.5, 0.4, 0.05)
+    fit = fit_learning_curve(n, y, n_bootstrap=5, score_se=np.full(n.size, 0.01))
+    assert fit.interval_sources == ("seeds", "evaluation split")
+    assert fit.to_dict()["interval_sources"] == ["seeds", "evaluation split"]
+    assert fit_learning_curve(n, y, n_bootstrap=5).interval_sources == ("seeds",)
+    assert fit_learning_curve(n, y, n_bootstrap=0).interval_sources == ()
+
+
+def test_replicate_bootstrap_has_the_variance_of_the_mean():
+    # Three replicates per size, no trend in their scatter: the resampled curves' spread at a
+    # measured size must match the standard error of a 3-replicate mean, not (2/3) of its
+    # variance as the plain bootstrap gives.
+    rng = np.random.default_rng(3)
+    sizes = np.geomspace(100, 10_000, 8)
+    n = np.repeat(sizes, 3)
+    spreads = []
+    for r in range(30):
+        y = FAMILIES["pow2"].formula(n, 2.0, 0.5) * np.exp(rng.normal(0, 0.05, n.size))
+        fit = fit_learning_curve(n, y, family="pow2", kind="error", n_bootstrap=200,
+                                 random_state=r)
+        pred = FAMILIES["pow2"].formula(1_000.0, *fit.bootstrap_params.T)
+        spreads.append(np.std(np.log(pred)))
+    # Two-parameter fit to 8 size means with log sd 0.05/sqrt(3) each: near the middle of the
+    # range the prediction's log sd is about 0.05 / sqrt(3 * 8) ~ 0.0102.
+    # (the plain bootstrap gives sqrt(2/3) of that, 0.0083; the mean of 30 curves has sd 0.0003)
+    assert 0.0092 <= float(np.mean(spreads)) <= 0.0112, np.mean(spreads)
+
+
+def test_bad_score_se_is_refused():
+    n = np.repeat(SIZES, 2)
+    y = 1 - FAMILIES["pow3"].formula(n, 1.5, 0.4, 0.05)
+    with pytest.raises(InputValidationError, match="one standard error per score"):
+        fit_learning_curve(n, y, score_se=[0.01])
+    with pytest.raises(InputValidationError, match="finite and >= 0"):
+        fit_learning_curve(n, y, score_se=np.full(n.size, -0.01))
+    with pytest.raises(InputValidationError, match="finite and >= 0"):
+        fit_learning_curve(n, y, score_se=np.full(n.size, np.nan))
+
+
 def test_quality_flags_a_bump_and_a_bend():
     n = np.array([100, 200, 400, 800, 1600])
     bump = np.array([0.40, 0.30, 0.35, 0.20, 0.15])
@@ -267,3 +340,23 @@ def test_small_data_region_is_detected_and_recommendations_come_in_rounds():
         params = TRUTH[name]
         n, err = _seeded(lambda v, p=params, f=FAMILIES[name]: f.formula(v, *p), sizes)
         assert check_curve_quality(n, err).power_law, name
+
+
+def test_learning_curve_standard_errors_match_the_binomial_formulas():
+    from sklearn.datasets import load_digits
+
+    from assay.curves import learning_curve
+
+    X, y = load_digits(return_X_y=True)
+    curve = learning_curve(X, y, sizes=[100, 200, 400, 800], n_seeds=1, test_size=0.3)
+    n_eval = int(np.ceil(0.3 * y.size))
+    for row in curve.itertuples():
+        # accuracy: a mean of n_eval hits -> sqrt(p (1 - p) / n_eval)
+        expected = math.sqrt(row.accuracy * (1 - row.accuracy) / n_eval)
+        assert row.accuracy_se == pytest.approx(expected, rel=0.2)
+    # balanced accuracy: the mean of K recalls, each a binomial share of its class's rows
+    recalls = curve.filter(like="recall[").to_numpy()
+    support = np.bincount(y) * 0.3
+    expected = np.sqrt(np.sum(recalls * (1 - recalls) / support, axis=1)) / 10
+    assert curve["balanced_accuracy_se"].to_numpy() == pytest.approx(expected, rel=0.25)
+    assert np.all(curve["macro_f1_se"] > 0) and np.all(curve["log_loss_se"] > 0)

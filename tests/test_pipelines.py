@@ -156,3 +156,35 @@ def test_data_oob_task_conflict_is_the_spread_of_accuracies():
     inside = np.zeros(n, dtype=bool)
     inside[flipped] = True
     assert conflict[inside].mean() > 3 * conflict[~inside].mean()
+
+
+def test_learning_plan_knows_the_evaluation_rows_of_each_class():
+    """Issue 19: the plan knows how many held-out rows each class's recall rests on. The split
+    is the one learning_curve makes itself (same seed, same random stream), so the curve does
+    not change and eval_support counts exactly the rows it was scored on."""
+    import warnings
+
+    from assay.curves import learning_curve
+    from assay.data import featurize, load
+
+    rng = np.random.default_rng(1)
+    y = np.repeat(["big", "mid", "rare"], [200, 80, 20])
+    x = rng.normal(size=(y.size, 3)) + (y[:, None] == np.array(["big", "mid", "rare"])) * 2.0
+    data = pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=y)
+    plan = learning_plan(data, label="y", budget=60, sizes=[40, 80, 160, 240], seeds=1,
+                         n_bootstrap=0, seed=3, min_per_class=25)
+    # 20 % of 300 rows, stratified: 40 + 16 + 4.
+    assert plan["eval_support"] == {"big": 40, "mid": 16, "rare": 4}
+    assert plan["per_class"].set_index("class")["eval_rows"].to_dict() == plan["eval_support"]
+    assert len(plan["warnings"]) == 1 and "'mid' (16 held-out rows), 'rare' (4)" in \
+        plan["warnings"][0]
+    alloc = plan["allocation"].set_index("class")
+    assert alloc.attrs["uncertain"] == ["mid", "rare"] and (alloc["total"] >= 25).all()
+    dataset = load(data, label="y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = learning_curve(featurize(dataset, random_state=3).matrix, dataset.labels,
+                                sizes=[40, 80, 160, 240], n_seeds=1, random_state=3,
+                                class_names=plan["classes"])
+    cols = [c for c in direct.columns if c.startswith(("recall[", "n_train["))]
+    pd.testing.assert_frame_equal(plan["curve"][cols], direct[cols])

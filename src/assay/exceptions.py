@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "AssayError",
+    "CurveWarning",
     "InputValidationError",
     "InvalidParameterError",
     "MissingDependencyError",
@@ -101,3 +102,19 @@ class SplitWarning(UserWarning):
     def __init__(self, message: str, shortfalls: Any = None) -> None:
         super().__init__(message)
         self.shortfalls = shortfalls
+
+
+class CurveWarning(UserWarning):
+    """A learning-curve plan rests on weak evidence (see :func:`assay.curves.allocate_budget`).
+
+    Parameters
+    ----------
+    message : str
+        What is weak, how it was handled, and how to fix it.
+    classes : dict, optional
+        The classes concerned and their held-out evaluation rows.
+    """
+
+    def __init__(self, message: str, classes: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.classes = dict(classes or {})

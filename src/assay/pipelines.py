@@ -554,6 +554,9 @@ def learning_plan(
     seed: int = 0,
     n_jobs: int | None = None,
     progress: _Progress | None = None,
+    min_per_class: int = 0,
+    min_gain: float = 1e-5,
+    min_eval_rows: int = 20,
 ) -> dict[str, Any]:
     """Fit a learning curve to ``data`` and plan collection: everything ``assay curve`` computes.
 
@@ -592,49 +595,73 @@ def learning_plan(
         Parallel fits.
     progress : callable, optional
         ``progress(step, done, total)``, passed to :func:`assay.curves.learning_curve`.
+    min_per_class, min_gain, min_eval_rows
+        As in :func:`assay.curves.allocate_budget` (``min_eval_rows`` also sets which classes
+        the per-class table warns about).
 
     Returns
     -------
     dict
         ``curve`` (the measured frame of :func:`assay.curves.learning_curve`), ``fit`` (its
         :func:`assay.curves.fit_learning_curve`), ``n_pool``, ``metric``, ``n_rows``,
-        ``classes``, ``forecast`` (predicted score with its 80 % interval at 1, 2, 5 and 10
-        times the data); ``requirement`` with ``target``; ``per_class_fits`` and ``per_class``
-        with ``per_class`` or ``budget``; ``allocation`` with ``budget``; ``clean`` with
-        ``compare_clean``.
+        ``classes``, ``eval_support`` (held-out evaluation rows per class), ``warnings``
+        (sentences), ``forecast`` (predicted score with its 80 % interval at 1, 2, 5 and 10
+        times the data); ``requirement`` with ``target``; ``per_class_fits``,
+        ``pooled_fit`` (:func:`assay.curves.fit_pooled_class_curve`) and ``per_class`` with
+        ``per_class`` or ``budget``; ``allocation`` with ``budget`` (its few-row warning is
+        in ``warnings``, not raised again); ``clean`` with ``compare_clean``.
     """
+    import warnings
+
     import pandas as pd
 
     from assay.curves import (
         allocate_budget,
+        eval_support_warning,
         fit_learning_curve,
         fit_per_class_curves,
+        fit_pooled_class_curve,
         learning_curve,
     )
     from assay.data import featurize, load
+    from assay.exceptions import CurveWarning
 
     if metric not in LEARNING_METRICS:
         raise InvalidParameterError("metric", "one of " + ", ".join(LEARNING_METRICS), metric,
                                     owner="learning_plan")
+    from assay._validation import check_int
+
+    check_int("min_per_class", min_per_class, low=0, owner="learning_plan")
+    check_int("min_eval_rows", min_eval_rows, low=1, owner="learning_plan")
     dataset = load(data, label=label, text=text, features=features,
                    embeddings=str(embeddings) if isinstance(embeddings, Path) else embeddings)
     X = featurize(dataset, random_state=seed).matrix
     y = dataset.labels
     names = [str(c) for c in dataset.classes]
     size_list = list(sizes) if sizes is not None else None
-    curve = learning_curve(X, y, sizes=size_list, n_seeds=seeds, class_names=names,
-                           random_state=seed, n_jobs=n_jobs, progress=progress)
+    # The evaluation split is made here (as learning_curve would make it, same random stream)
+    # so that the rows each class's recall is measured on are known.
+    rng = np.random.default_rng(seed)
+    pool, held = _curve_split(y, test_size=0.2, rng=rng)
+    support_all = np.bincount(y[held], minlength=len(names))
+    curve = learning_curve(X[pool], y[pool], sizes=size_list, n_seeds=seeds,
+                           eval_set=(X[held], y[held]), class_names=names, random_state=rng,
+                           n_jobs=n_jobs, progress=progress)
     kind = "loss" if metric == "log_loss" else "accuracy"
     fit = fit_learning_curve(curve["n_train"], curve[metric], kind=kind,
-                             n_bootstrap=n_bootstrap, random_state=seed)
+                             n_bootstrap=n_bootstrap, score_se=curve[f"{metric}_se"],
+                             random_state=seed)
     n_pool = int(curve["n_train"].max())
     out: dict[str, Any] = {"curve": curve, "fit": fit, "n_pool": n_pool, "metric": metric,
-                           "n_rows": dataset.n_rows, "classes": names}
+                           "n_rows": dataset.n_rows, "classes": names,
+                           "eval_support": {k: int(v) for k, v in zip(names, support_all,
+                                                                        strict=True)},
+                           "warnings": []}
+    grid = np.array([1, 2, 5, 10]) * n_pool
+    low, high = fit.predict_interval(grid, level=0.8)
     out["forecast"] = [
-        {"n": int(m * n_pool), "predicted": float(fit.predict(m * n_pool)),
-         "low": float(fit.predict_interval(m * n_pool)[0][0]),
-         "high": float(fit.predict_interval(m * n_pool)[1][0])}
-        for m in (1, 2, 5, 10)
+        {"n": int(n), "predicted": float(fit.predict(n)), "low": float(lo), "high": float(hi)}
+        for n, lo, hi in zip(grid, low, high, strict=True)
     ]
     if target is not None:
         out["requirement"] = fit.samples_for(target)
@@ -642,16 +669,33 @@ def learning_plan(
         fits = fit_per_class_curves(curve, random_state=seed)
         counts = {k: int(curve.loc[curve["n_train"] == n_pool, f"n_train[{k}]"].iloc[0])
                   for k in fits}
+        support = {k: out["eval_support"][k] for k in fits}
+        pooled = fit_pooled_class_curve(curve, random_state=seed)
         out["per_class_fits"] = fits
+        out["pooled_fit"] = pooled
         out["per_class"] = pd.DataFrame({
             "class": list(fits),
             "n_train": [counts[k] for k in fits],
             "recall_now": [float(f.predict(max(counts[k], 1))) for k, f in fits.items()],
             "recall_ceiling": [float(f.ceiling) for f in fits.values()],
             "family": [getattr(f, "family", "flat") for f in fits.values()],
+            "eval_rows": [support[k] for k in fits],
         })
         if budget is not None:
-            out["allocation"] = allocate_budget(fits, counts, budget, objective=objective)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CurveWarning)
+                out["allocation"] = allocate_budget(
+                    fits, counts, budget, objective=objective, min_per_class=min_per_class,
+                    min_gain=min_gain, eval_support=support, pooled=pooled,
+                    min_eval_rows=min_eval_rows)
+            for w in caught:  # reported in out["warnings"]; anything else raised again
+                if not issubclass(w.category, CurveWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            out["warnings"].extend(out["allocation"].attrs["warnings"])
+        else:
+            message = eval_support_warning(support, min_eval_rows=min_eval_rows)
+            if message is not None:
+                out["warnings"].append(message)
     if compare_clean:
         from assay.curves import relabel_or_collect
         from assay.labels import find_label_issues
@@ -665,3 +709,29 @@ def learning_plan(
             n_jobs=n_jobs,
         )
     return out
+
+
+def _curve_split(y: np.ndarray, *, test_size: float, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Training pool and evaluation rows of a learning curve: a stratified ``test_size`` share.
+
+    The same split :func:`assay.curves.learning_curve` makes without ``eval_set`` (one draw
+    from ``rng``), made here so that the evaluation rows of each class are known.
+    """
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y)
+    n_present = int((counts > 0).sum())
+    n_held = int(np.ceil(test_size * y.size))
+    if y.size - n_held < 2 * n_present or n_held < 1:
+        raise InputValidationError(
+            f"A learning curve needs more rows: {y.size} rows of {n_present} classes leave "
+            f"{y.size - n_held} for the curve after holding out {n_held} to evaluate "
+            f"(test_size={test_size:g}); at least {2 * n_present} are needed (two per class). "
+            "Collect more rows."
+        )
+    strat = y if counts[counts > 0].min() >= 2 and n_held >= n_present else None
+    pool, held = train_test_split(np.arange(y.size), test_size=test_size, stratify=strat,
+                                  random_state=int(rng.integers(2**31 - 1)))
+    return pool, held
+

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from assay.cli._common import (
     NO_WORKSPACE_HELP,
@@ -25,6 +26,20 @@ from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.pipelines import LEARNING_METRICS, learning_plan
 
 _PLOT_FORMATS = ("png", "svg")
+
+
+_CLI_TERMS = (
+    ("min_per_class=", "--min-per-class "),
+    ("lower min_per_class", "lower --min-per-class"),
+    ("Raise the budget", "Raise --budget"),
+)
+
+
+def _cli_terms(message: str) -> str:
+    """The library's message in the command's terms (options instead of parameters)."""
+    for api, cli in _CLI_TERMS:
+        message = message.replace(api, cli)
+    return message
 
 
 def _split_cols(value: str | None) -> list[str] | None:
@@ -160,12 +175,15 @@ def to_payload(result: dict[str, Any]) -> dict[str, Any]:
     if "per_class" in result:
         payload["per_class"] = _records(result["per_class"])
         payload["per_class_fits"] = {k: f.to_dict() for k, f in result["per_class_fits"].items()}
+        if "pooled_fit" in result:
+            payload["pooled_fit"] = result["pooled_fit"].to_dict()
+    if "eval_support" in result:
+        payload["eval_support"] = result["eval_support"]
+    payload["warnings"] = list(result.get("warnings", []))
     if "allocation" in result:
         alloc = result["allocation"]
         payload["allocation"] = {
-            "objective": alloc.attrs["objective"],
-            "predicted_before": alloc.attrs["predicted_before"],
-            "predicted_after": alloc.attrs["predicted_after"],
+            **{k: _finite(v) for k, v in alloc.attrs.items()},
             "classes": _records(alloc),
         }
     if "clean" in result:
@@ -186,6 +204,9 @@ def print_plan(result: dict[str, Any]) -> None:
     if not fit.quality.well_behaved:
         for issue in fit.quality.issues:
             err_console.print(f"[yellow]ill-behaved curve:[/] {issue}")
+    for warning in result.get("warnings", []):
+        err_console.print(Text.assemble(("warning: ", "bold yellow"), " ".join(warning.split())),
+                          soft_wrap=True)
     t = Table(title="Forecast", show_header=True, header_style="bold")
     for col in ("training samples", f"predicted {metric}", "80 % interval"):
         t.add_column(col, justify="right")
@@ -197,21 +218,37 @@ def print_plan(result: dict[str, Any]) -> None:
         console.print(result["requirement"].message)
     if "per_class" in result:
         t = Table(title="Per class", show_header=True, header_style="bold")
-        for col in ("class", "train rows", "recall now", "recall ceiling", "family"):
+        for col in ("class", "train rows", "eval rows", "recall now", "recall ceiling",
+                    "family"):
             t.add_column(col, justify="right" if col != "class" else "left")
-        for r in result["per_class"].itertuples(index=False):
-            t.add_row(str(r[0]), f"{r[1]:,}", f"{r[2]:.3f}", f"{r[3]:.3f}", str(r[4]))
+        for r in result["per_class"].to_dict(orient="records"):
+            t.add_row(str(r["class"]), f"{r['n_train']:,}", f"{r['eval_rows']:,}",
+                      f"{r['recall_now']:.3f}", f"{r['recall_ceiling']:.3f}", str(r["family"]))
         console.print(t)
     if "allocation" in result:
         a = result["allocation"]
         t = Table(title=f"Collection budget ({a.attrs['objective']}: "
                         f"{a.attrs['predicted_before']:.4f} -> {a.attrs['predicted_after']:.4f})",
                   show_header=True, header_style="bold")
-        for col in ("class", "collect", "total", "recall now", "recall after"):
-            t.add_column(col, justify="right" if col != "class" else "left")
-        for r in a.itertuples(index=False):
-            t.add_row(str(r[0]), f"{r[2]:,}", f"{r[3]:,}", f"{r[4]:.3f}", f"{r[5]:.3f}")
+        cols = ["class", "collect", "total", "recall now", "recall after"]
+        cols += ["eval rows"] if "eval_rows" in a.columns else []
+        for col in (*cols, "note"):
+            t.add_column(col, justify="left" if col in ("class", "note") else "right")
+        for r in a.to_dict(orient="records"):
+            cells = [str(r["class"]), f"{r['collect']:,}", f"{r['total']:,}",
+                     f"{r['recall_now']:.3f}", f"{r['recall_after']:.3f}"]
+            cells += [f"{r['eval_rows']:,}"] if "eval_rows" in r else []
+            t.add_row(*cells, str(r["note"]))
         console.print(t)
+        console.print(
+            f"Allocated {a.attrs['allocated']:,} of {a.attrs['budget']:,} rows"
+            + (f" (at least {a.attrs['min_per_class']:,} per class first)"
+               if a.attrs["min_per_class"] else "")
+            + f"; a chunk is bought only if it gains at least {a.attrs['min_gain']:g} recall "
+            "per row."
+        )
+        for note in a.attrs["notes"]:
+            console.print(Text(note))
     if "clean" in result:
         s = result["clean"].summary()
         console.print(
@@ -235,6 +272,17 @@ def register(app: typer.Typer) -> None:
                                           help="New samples to allocate across classes."),
         objective: str = typer.Option("balanced_accuracy", "--objective",
                                       help="balanced_accuracy or worst_class (with --budget)."),
+        min_per_class: int = typer.Option(
+            0, "--min-per-class", min=0,
+            help="Training rows every class ends with at least (with --budget)."),
+        min_gain: float = typer.Option(
+            1e-5, "--min-gain", min=0.0,
+            help="Smallest predicted recall gain per collected row worth paying for; what no "
+                 "class can use is left unallocated (with --budget)."),
+        min_eval_rows: int = typer.Option(
+            20, "--min-eval-rows", min=1,
+            help="Held-out rows below which a class's curve is warned about and planned "
+                 "mostly on the pooled curve's shape."),
         compare_clean: bool = typer.Option(False, "--compare-clean",
                                            help="Curve with suspected label errors removed."),
         text: str | None = typer.Option(None, "--text", help="Free-text column."),
@@ -266,6 +314,11 @@ def register(app: typer.Typer) -> None:
                                         metric)
         if not data.exists():
             raise InputValidationError(f"Data file not found: '{data}'. Check the path.")
+        if min_per_class and budget is None:
+            raise InputValidationError(
+                f"--min-per-class {min_per_class} needs --budget: it is the least every class "
+                "ends with after the budget is allocated. Add --budget N (new rows to collect)."
+            )
         from assay.cli._common import progress_bar
         from assay.data import check_output_dir
         from assay.pipelines import recorded_run
@@ -277,19 +330,25 @@ def register(app: typer.Typer) -> None:
         size_list = _parse_sizes(sizes)
         params = {"data": str(data), "label": label, "target": target, "metric": metric,
                   "per_class": per_class, "budget": budget, "objective": objective,
+                  "min_per_class": min_per_class, "min_gain": min_gain,
+                  "min_eval_rows": min_eval_rows,
                   "compare_clean": compare_clean, "sizes": sizes, "seeds": seeds, "seed": seed}
         with recorded_run("curve", params, data=data, workspace=workspace,
                           enabled=not no_workspace) as run, \
                 progress_bar(not as_json) as progress:
             folder = out if out is not None else run.folder
             assert folder is not None  # noqa: S101 - checked above
-            result = learning_plan(
-                data, label=label, target=target, metric=metric, per_class=per_class,
-                budget=budget, objective=objective, compare_clean=compare_clean, text=text,
-                features=_split_cols(features), embeddings=embeddings, sizes=size_list,
-                seeds=seeds, n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs,
-                progress=progress,
-            )
+            try:
+                result = learning_plan(
+                    data, label=label, target=target, metric=metric, per_class=per_class,
+                    budget=budget, objective=objective, compare_clean=compare_clean, text=text,
+                    features=_split_cols(features), embeddings=embeddings, sizes=size_list,
+                    seeds=seeds, n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs,
+                    progress=progress, min_per_class=min_per_class, min_gain=min_gain,
+                    min_eval_rows=min_eval_rows,
+                )
+            except InputValidationError as exc:
+                raise InputValidationError(_cli_terms(str(exc))) from exc
             paths = write_outputs(result, folder, plot_format=plot_format, target=target)
             if run.rec is not None:
                 run.rec.summary["outputs"] = {k: str(v) for k, v in paths.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ from assay.exceptions import InputValidationError, InvalidParameterError
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
 _OWNER = "learning_curve"
 _MIN_SIZES = 4
+#: Poisson bootstrap resamples of the evaluation rows behind each ``<metric>_se`` column.
+_EVAL_RESAMPLES = 200
+_EVAL_BLOCK = 4096
 
 
 def default_sizes(n_pool: int, n_classes: int, *, n_sizes: int = 8, min_fraction: float = 0.03
@@ -110,11 +114,13 @@ def _fit_score(
         proba[:, np.asarray(est.classes_, dtype=np.int64)] = est.predict_proba(X_eval)
         pred = proba.argmax(axis=1)
         clipped = np.clip(proba, 1e-15, 1.0)
-        loss = float(log_loss(y_eval, clipped / clipped.sum(1, keepdims=True),
-                              labels=np.arange(n_classes)))
+        clipped = clipped / clipped.sum(1, keepdims=True)
+        loss = float(log_loss(y_eval, clipped, labels=np.arange(n_classes)))
+        row_loss = -np.log(clipped[np.arange(len(y_eval)), y_eval])
     else:
         pred = np.asarray(est.predict(X_eval), dtype=np.int64)
         loss = float("nan")
+        row_loss = None
     present = np.unique(y_eval)
     hits = np.bincount(y_eval[pred == y_eval], minlength=n_classes)
     support = np.bincount(y_eval, minlength=n_classes)
@@ -128,6 +134,56 @@ def _fit_score(
         "log_loss": loss,
         "fit_seconds": seconds,
         "recall": recall,
+        **_evaluation_se(y_eval, pred, row_loss, n_classes),
+    }
+
+
+def _evaluation_se(
+    y: np.ndarray, pred: np.ndarray, row_loss: np.ndarray | None, n_classes: int
+) -> dict[str, float]:
+    """Standard error of each metric over Poisson bootstrap resamples of the evaluation rows.
+
+    Every model of a curve is scored on the same rows, so this error is shared by the whole
+    curve; :func:`assay.curves.fit_learning_curve` takes it as ``score_se``. Resample weights
+    are drawn with a fixed seed in blocks of rows (memory ``O(resamples x block)``).
+    """
+    rng = np.random.default_rng(0)
+    b = _EVAL_RESAMPLES
+    hits = np.zeros((b, n_classes))
+    support = np.zeros((b, n_classes))
+    predicted = np.zeros((b, n_classes))
+    loss = np.zeros(b)
+    eye = np.eye(n_classes)
+    for start in range(0, y.size, _EVAL_BLOCK):
+        sl = slice(start, start + _EVAL_BLOCK)
+        w = rng.poisson(1.0, size=(b, y[sl].size)).astype(float)
+        truth, guess = eye[y[sl]], eye[pred[sl]]
+        support += w @ truth
+        predicted += w @ guess
+        hits += w @ (truth * (pred[sl] == y[sl])[:, None])
+        if row_loss is not None:
+            loss += w @ row_loss[sl]
+    total = support.sum(axis=1)
+    ok = total > 0
+    present = support > 0
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample without some class
+        acc = hits.sum(axis=1) / total
+        recall = np.where(present, hits / np.maximum(support, 1e-300), np.nan)
+        bal = np.nanmean(np.where(present, recall, np.nan), axis=1)
+        f1 = np.where(present, 2 * hits / np.maximum(support + predicted, 1e-300), np.nan)
+        macro = np.nanmean(f1, axis=1)
+        ll = loss / total
+
+    def sd(v: np.ndarray) -> float:
+        v = v[ok & np.isfinite(v)]
+        return float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
+
+    return {
+        "accuracy_se": sd(acc),
+        "balanced_accuracy_se": sd(bal),
+        "macro_f1_se": sd(macro),
+        "log_loss_se": sd(ll) if row_loss is not None else float("nan"),
     }
 
 
@@ -186,7 +242,9 @@ def learning_curve(
     -------
     pandas.DataFrame
         One row per (size, seed): ``n_train``, ``fraction`` (of the training pool), ``seed``,
-        ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``log_loss``, ``fit_seconds``, then
+        ``accuracy``, ``balanced_accuracy``, ``macro_f1``, ``log_loss``, ``fit_seconds``,
+        ``<metric>_se`` for each metric (its standard error from the finite evaluation split,
+        shared by every row: pass it to ``fit_learning_curve(score_se=...)``), then
         per class ``recall[<name>]`` (on the evaluation split) and ``n_train[<name>]`` (that
         class's own training count). :func:`per_class_curves` reshapes those into long form.
 
@@ -286,6 +344,7 @@ def learning_curve(
             "seed": seed,
         }
         rec.update({m: res[m] for m in (*METRICS, "fit_seconds")})
+        rec.update({f"{m}_se": res[f"{m}_se"] for m in METRICS})
         own = np.bincount(y_pool[rows], minlength=n_classes)
         for k in range(n_classes):
             rec[f"recall[{names[k]}]"] = float(res["recall"][k])

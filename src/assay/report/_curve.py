@@ -110,8 +110,11 @@ def render_curve_report(
                       f"{_num(alloc.get('predicted_before'))} -> "
                       f"{_num(alloc.get('predicted_after'))})"),
             "rows": [[str(r.get("class")), _n(r.get("collect")), _n(r.get("total")),
-                      _num(r.get("recall_now"), 3), _num(r.get("recall_after"), 3)]
-                     for r in alloc.get("classes") or []]}
+                      _num(r.get("recall_now"), 3), _num(r.get("recall_after"), 3),
+                      "" if r.get("eval_rows") is None else _n(r.get("eval_rows")),
+                      str(r.get("note") or "")]
+                     for r in alloc.get("classes") or []],
+            "notes": [str(n) for n in alloc.get("notes") or []]}
     clean = payload.get("clean")
     plot_uri = None
     if plot is not None:
@@ -122,6 +125,7 @@ def render_curve_report(
         well_behaved=bool(fit.get("well_behaved", True)), metric=metric, forecast=forecast,
         requirement=requirement, plot_uri=plot_uri, per_class=per_class,
         allocation=allocation, clean=clean,
+        warnings=[str(w) for w in payload.get("warnings") or []],
     )
 
 
