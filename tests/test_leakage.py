@@ -529,3 +529,16 @@ def test_audit_target_leakage_message_names_the_column_and_why():
     assert "benchmarks/real_data.py" in check.thresholds["max_error_ratio"].source
     cand = check.evidence["candidates"]
     assert cand["column"].tolist() == ["leak"] and bool(cand["flagged"].iloc[0])
+
+
+def test_a_single_strong_column_is_not_judged_a_leak_but_a_recoding_is():
+    from assay.leakage import find_target_leakage
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b"], 60)
+    strong = pd.DataFrame({"x": rng.normal(size=120) + (y == "b") * 3})  # 0.95 alone
+    res = find_target_leakage(strong, y)
+    assert not res["flagged"].any()
+    assert "no other column to judge it against" in res["detail"].iloc[0]
+    recoded = pd.DataFrame({"code": np.where(y == "a", 7, 9)})
+    assert find_target_leakage(recoded, y)["flagged"].all()

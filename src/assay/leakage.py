@@ -875,7 +875,7 @@ def _single_feature_row(
     best = ev["best_other"]
     parts = [f"{col!s} alone reaches {acc:.3f} balanced accuracy"]
     parts.append(f"the best other column alone ({best!s}) {ev['best_other_accuracy']:.3f}"
-                 if best is not None else "no other column")
+                 if best is not None else "no other column to judge it against")
     parts.append(f"all other columns together {ev['rest_accuracy']:.3f}")
     detail = "; ".join(parts) + (
         f"; error ratio {ev['error_ratio']:.2f} (flagged at <= {max_error_ratio:g}); the "
@@ -893,6 +893,10 @@ def _single_feature_row(
     return {"column": col, "check": "single_feature", "score": acc,
             "baseline": ev["best_other_accuracy"], "flagged": bool(ev["flagged"] or recoding),
             "detail": detail}
+
+
+#: Balanced accuracy at which a column with no other column to be judged against is flagged.
+_ALONE_DECIDES = 0.99
 
 
 def _judge_candidate(
@@ -929,7 +933,12 @@ def _judge_candidate(
         "column": col, "balanced_accuracy": bacc[col], "best_other": best,
         "best_other_accuracy": best_acc, "error_ratio": ratio, "rest_accuracy": rest_acc,
         "error_auc": auc, "rest_missed": int(missed.sum()), "fixed_share": fixed,
-        "near_copies": copies, "flagged": bool(ratio <= max_error_ratio and auc <= max_error_auc),
+        "near_copies": copies,
+        # With no other column there is nothing to judge the column against: one strong
+        # feature is not a leak by itself (iris' petal width alone: 0.95); only a column that
+        # decides the label on (nearly) every row is (a recoding, "hours worked" for "works").
+        "flagged": bool(ratio <= max_error_ratio and auc <= max_error_auc
+                        and (others or bacc[col] >= _ALONE_DECIDES)),
     }
 
 
