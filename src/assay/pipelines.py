@@ -735,3 +735,104 @@ def _curve_split(y: np.ndarray, *, test_size: float, rng: np.random.Generator
                                   random_state=int(rng.integers(2**31 - 1)))
     return pool, held
 
+
+def sanity_run(
+    data: Any,
+    *,
+    label: str,
+    metric: str = "accuracy",
+    target: float | None = None,
+    text: str | None = None,
+    features: Sequence[str] | None = None,
+    embeddings: Any = None,
+    annotations: Any = None,
+    item: str | None = None,
+    annotator: str | None = None,
+    annotation_label: str | None = None,
+    model: Any = "auto",
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The sanity checks of :mod:`assay.sanity` on a table, with the target-leakage screen.
+
+    Loads and featurises ``data`` as the audit does, cross-fits the audit's model (``model``,
+    ``"auto"`` by default) for out-of-fold probabilities, runs
+    :func:`assay.sanity.sanity_checks`, and adds ``target_leakage``: the audit's screen for
+    columns that give the label away (fail when one does). With ``annotations`` (a long table
+    of ``item``, ``annotator`` and ``annotation_label``), the annotators' agreement ceiling
+    joins the oracle upper bound.
+
+    Returns
+    -------
+    (SanityReport, dict)
+        The report (``target_leakage`` appended) and facts about the run (rows, classes, model).
+    """
+    from dataclasses import replace
+
+    from assay._audit import audit
+    from assay.data import featurize, load
+    from assay.models import cross_fit, make_model, model_input
+    from assay.sanity import SANITY_METRICS, SanityCheck, sanity_checks
+
+    if metric not in SANITY_METRICS:
+        raise InvalidParameterError("metric", "one of " + ", ".join(SANITY_METRICS), metric,
+                                    owner="sanity_run")
+    dataset = load(data, label=label, text=text, features=features,
+                   embeddings=str(embeddings) if isinstance(embeddings, Path) else embeddings)
+    if dataset.n_classes < 2:
+        raise InputValidationError(
+            f"The label column '{label}' has a single class; the sanity checks need two or more.")
+    feats = featurize(dataset, random_state=seed)
+    mi = model_input(dataset, vectors=lambda: feats.matrix)
+    estimator = make_model(model, mi, metric=feats.metric if mi.kind == "vectors" else "euclidean",
+                           random_state=seed) if isinstance(model, str) else model
+    fit = cross_fit(mi.matrix, dataset.labels, estimator=estimator, random_state=seed,
+                    n_jobs=n_jobs)
+    probs = fit.pred_probs
+    k = dataset.n_classes
+    if probs.shape[1] < k:
+        probs = np.hstack([probs, np.zeros((probs.shape[0], k - probs.shape[1]))])
+    ceiling = None
+    if annotations is not None:
+        ceiling = _annotation_ceiling(annotations, item=item, annotator=annotator,
+                                      label=annotation_label)
+    report = sanity_checks(feats.matrix, dataset.labels, probs, metric=metric, target=target,
+                           ceiling=ceiling, random_state=seed)
+    leak = audit(dataset, checks=["target_leakage"], random_state=seed).checks["target_leakage"]
+    cols = leak.summary.get("flagged_columns", [])
+    leak_check = SanityCheck(
+        "target_leakage", "fail" if cols else "pass",
+        (f"{len(cols)} column(s) give the label away: {', '.join(map(str, cols))}. "
+         f"{leak.message}" if cols else "No column gives the label away."),
+        {"flagged_columns": cols, "n_columns": leak.summary.get("n_columns", 0)})
+    report = replace(report, checks=[*report.checks, leak_check])
+    facts = {"n_rows": dataset.n_rows, "classes": [str(c) for c in dataset.classes],
+             "model": fit.selection() or {"name": repr(estimator)}}
+    return report, facts
+
+
+def _annotation_ceiling(annotations: Any, *, item: str | None, annotator: str | None,
+                        label: str | None) -> Any:
+    """The agreement ceiling of a long table of ratings (one row per item and annotator)."""
+    import pandas as pd
+
+    from assay.agreement import annotator_ceiling
+    from assay.data import read_table
+
+    if not (item and annotator and label):
+        raise InputValidationError(
+            "annotations need their columns: pass --item, --annotator and --annotation-label "
+            "(the rated item, who rated it, and the label given).")
+    frame = annotations if isinstance(annotations, pd.DataFrame) else read_table(annotations)
+    missing = [c for c in (item, annotator, label) if c not in frame.columns]
+    if missing:
+        raise InputValidationError(
+            f"The annotations have no column(s) {missing}; they have "
+            f"{list(map(str, frame.columns))[:20]}. Pass the right --item, --annotator and "
+            "--annotation-label.")
+    if frame.duplicated([item, annotator]).any():
+        raise InputValidationError(
+            "An annotator rated the same item twice in the annotations; keep one rating per "
+            "(item, annotator).")
+    wide = frame.pivot(index=annotator, columns=item, values=label)
+    return annotator_ceiling(wide.to_numpy(dtype=object))

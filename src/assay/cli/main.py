@@ -36,6 +36,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "agree",
     "value",
     "curve",
+    "sanity",
     "report",
     "export",
     "review",

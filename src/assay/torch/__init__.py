@@ -49,6 +49,7 @@ from assay.torch.samplers import (
 from assay.torch.sanity import (
     AlignmentResult,
     SanityResult,
+    head_overfit_check,
     label_alignment_check,
     overfit_check,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "make_loss",
     "make_sampler",
     "label_alignment_check",
+    "head_overfit_check",
     "overfit_check",
     "tau_normalize",
 ]

@@ -32,7 +32,8 @@ from assay._validation import (
 )
 from assay.exceptions import InvalidParameterError
 
-__all__ = ["AlignmentResult", "SanityResult", "label_alignment_check", "overfit_check"]
+__all__ = ["AlignmentResult", "SanityResult", "head_overfit_check", "label_alignment_check",
+           "overfit_check"]
 
 
 @dataclass(frozen=True)
@@ -266,3 +267,38 @@ def label_alignment_check(
     return AlignmentResult(passed=bool(p_value < alpha), accuracy=hits / test.size,
                            chance=chance, p_value=p_value, n_train=int(train.size),
                            n_test=int(test.size))
+
+
+def head_overfit_check(
+    features: Any,
+    labels: Any,
+    *,
+    hidden: int = 128,
+    n_samples: int = 32,
+    steps: int = 300,
+    random_state: Any = 0,
+) -> SanityResult:
+    """:func:`overfit_check` of a fresh :class:`~assay.torch.LightHead` with one hidden layer.
+
+    The head is initialised from ``random_state`` (the global torch generator is left as it
+    was), so the result is reproducible. ``assay sanity`` runs it on rows with distinct inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.torch import head_overfit_check
+    >>> rng = np.random.default_rng(0)
+    >>> head_overfit_check(rng.normal(size=(64, 5)), rng.integers(0, 3, 64)).passed
+    True
+    """
+    from assay.torch.heads import LightHead
+
+    x = check_features(features, name="features")
+    y = check_labels(labels, name="labels", min_classes=1)
+    check_same_length(features=x, labels=y)
+    hidden = check_int("hidden", hidden, low=1, owner="head_overfit_check")
+    rng = check_random_state(random_state)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.integers(2**31 - 1)))
+        head = LightHead(x.shape[1], int(y.max()) + 1, hidden=hidden)
+    return overfit_check(head, x, y, n_samples=n_samples, steps=steps, random_state=rng)
