@@ -604,3 +604,362 @@ def test_an_empty_audit_says_so_in_one_line():
     assert re.findall(r"<p[^>]*>(.*?)</p>", block) == [
         "Nothing to fix: no check found rows or columns that need action."]
     assert "<li" not in block and 'id="next-step"' not in html
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures: table rows that are images, unusual cells, score histograms, the data map, size
+# --------------------------------------------------------------------------------------------
+def _digits_table(names="flat"):
+    """scikit-learn's digits as a table: 64 pixel columns (0-16) and a label column."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    cols = ([f"pixel_{i}" for i in range(64)] if names == "flat"
+            else [f"pixel_{r}_{c}" for r in range(8) for c in range(8)])
+    return pd.DataFrame(x, columns=cols), y
+
+
+def _decode(src):
+    from PIL import Image
+
+    assert src.startswith("data:image/png;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+
+
+def _shown_rows(html):
+    """(row of each gallery item or duplicate member in page order, src of its <img> or None)."""
+    out = []
+
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag in ("tr", "figure") and "pg-item" in (a.get("class") or "") and "data-row" in a:
+                out.append([int(a["data-row"]), None])
+            elif tag == "div" and a.get("class") == "member":
+                out.append([None, None])
+            elif tag == "img" and out:
+                out[-1][1] = a["src"]
+
+    P().feed(html)
+    return out
+
+
+def test_digit_rows_of_a_table_are_thumbnails_of_the_right_shape():
+    from assay.data import load
+
+    table, _ = _digits_table()
+    res = make_result(n=len(table), classes=[f"digit_{i}" for i in range(10)])
+    table["label"] = res.issues["given_label"]
+    ds = load(table, label="label")
+    html = render_report(res, ds)
+    iss = res.issues
+    expected = int(iss["is_label_issue"].sum()) + int(iss["is_outlier"].sum()) + 5  # + 5 dup members
+    assert expected < 500  # under the thumbnail budget: every shown row is a picture
+    shown = _shown_rows(html)
+    imgs = [t for t, a in parse(html).tags if t == "img"]
+    assert len(shown) == len(imgs) == expected
+    assert "+56 more columns" not in html and 'alt="8x8 pixels"' in html
+    pixels = table.drop(columns="label").to_numpy()
+    for row, src in shown:
+        im = _decode(src)
+        assert im.mode == "L" and im.size == (8, 8)  # (width, height)
+        if row is not None:  # pixel for pixel: 0-16 over the column range, to 0-255
+            want = np.round(pixels[row].reshape(8, 8) / 16 * 255).astype(np.uint8)
+            assert np.array_equal(np.asarray(im), want), row
+        assert len(src) < 400  # a few hundred bytes each
+
+
+def test_grid_names_and_an_explicit_shape():
+    from assay.data import load
+
+    table, _ = _digits_table(names="grid")  # pixel_0_0 ... pixel_7_7, as load_digits(as_frame)
+    table = table.iloc[:300].sample(frac=1.0, axis=1, random_state=0)  # columns shuffled
+    res = make_result(n=300, classes=["a", "b"], n_flag=5)
+    table["label"] = res.issues["given_label"].to_numpy()
+    ds = load(table, label="label")
+    rows = np.flatnonzero(res.issues["is_label_issue"])
+    srcs = dict(_shown_rows(render_report(res, ds))[:5])  # the label gallery comes first
+    assert sorted(srcs) == sorted(rows.tolist())
+    r = rows[0]
+    want = np.round(table.loc[r, [f"pixel_{i}_{j}" for i in range(8) for j in range(8)]]
+                    .to_numpy(float).reshape(8, 8) / 16 * 255)
+    assert np.array_equal(np.asarray(_decode(srcs[r])), want)  # row-major, whatever the order
+    wide = render_report(res, ds, image_shape="4x16")
+    assert {_decode(a["src"]).size for t, a in parse(wide).tags if t == "img"} == {(16, 4)}
+    assert "<img" not in render_report(res, ds, image_shape="none")
+    with pytest.raises(InputValidationError, match="image_shape 5x5 needs 25 numeric pixel"):
+        render_report(res, ds, image_shape=(5, 5))
+    with pytest.raises(InvalidParameterError, match="'image_shape' parameter of render_report"):
+        render_report(res, ds, image_shape="8 by 8")
+
+
+def test_signed_numbered_features_are_not_taken_for_pixels():
+    from assay.data import load, pixel_layout
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(120, 100)), columns=[f"f{i}" for i in range(100)])
+    assert pixel_layout(table) is None  # 100 = 10 x 10, but signed: features, not pixels
+    assert pixel_layout(table.abs()).shape == (10, 10)
+    assert pixel_layout(table.abs().iloc[:, :63]) is None  # 63 columns: no square
+    assert pixel_layout(table, image_shape="10x10").shape == (10, 10)  # told: it is an image
+    res = make_result(n=120, classes=["a", "b"], n_flag=3)
+    table["y"] = res.issues["given_label"]
+    html = render_report(res, load(table, label="y"))
+    assert "<img" not in html and 'class="cells"' in html
+
+
+def test_the_cells_that_make_a_row_unusual_come_first_highlighted():
+    from assay.data import load
+    from assay.report import _samples
+
+    rng = np.random.default_rng(0)
+    n = 400
+    table = pd.DataFrame(rng.normal(size=(n, 12)), columns=[f"c{i}" for i in range(12)])
+    table["colour"] = rng.choice(["red", "blue"], n)
+    table.loc[7, "c10"] = 50.0  # far out in a column past the first eight
+    table.loc[7, "c3"] = -40.0
+    table["y"] = np.where(np.arange(n) % 2, "a", "b")
+    ds = load(table, label="y")
+    got = _samples.build_samples(ds, np.array([7, 8]))
+    cells = got[7]["cells"]
+    assert [c["name"] for c in cells[:2]] == ["c10", "c3"]  # largest |z| first
+    assert [c["unusual"] for c in cells] == [True, True] + [False] * 6
+    # the z-score, by hand: (50 - median) / (1.4826 * MAD) of column c10
+    col = table["c10"].to_numpy()
+    med = np.median(col)
+    assert cells[0]["z"] == pytest.approx((50 - med) / (1.4826 * np.median(np.abs(col - med))))
+    assert [c["name"] for c in cells[2:]] == ["c0", "c1", "c2", "c4", "c5", "c6"]
+    assert got[7]["more"] == 13 - 8
+    assert not any(c["unusual"] for c in got[8]["cells"])  # an ordinary row: none highlighted
+    res = make_result(n=n, classes=["a", "b"], n_flag=0)
+    res.issues.loc[:, "is_outlier"] = np.arange(n) == 7
+    html = render_report(res, ds)
+    assert re.search(r'<th class="unusual">c10</th><th class="unusual">c3</th>', html)
+    assert re.search(r'<td class="unusual" title="robust z = \+\d+\.\d">50</td>', html)
+
+
+def _hist(html, check):
+    m = re.search(rf'<figure class="chart hist" data-check="{check}"[^>]*>.*?</figure>', html,
+                  flags=re.S)
+    return None if m is None else m.group(0)
+
+
+def test_score_histograms_draw_the_threshold():
+    from assay.report._render import build_context
+
+    res = make_result(n=3000, n_flag=200)
+    # outliers: the threshold the check recorded on its score's scale
+    res.checks["outliers"] = CheckResult(
+        "outliers", "warn", summary={"n_outliers": int(res.issues["is_outlier"].sum())},
+        thresholds={"outlier_score": Threshold(0.03, "the distance cut-off")}, message="x")
+    html = render_report(res)
+    out = _hist(html, "outliers")
+    assert 'data-threshold="0.03"' in out and '<line class="cut"' in out
+    assert "the distance cut-off" in out
+    # label issues flag the 200 lowest scores: a cut, read off the data (nothing recorded)
+    lab = _hist(html, "label_issues")
+    cut = float(np.sort(res.issues["label_score"])[199])
+    assert f'data-threshold="{cut}"' in lab and '<line class="cut"' in lab
+    # the bars hold every row, and the flagged ones, bin by bin (oracle: a loop)
+    sec = {s["id"]: s for s in build_context(res)["sections"]}
+    hist = sec["label-issues"]["hist"]
+    s, f = res.issues["label_score"].to_numpy(), res.issues["is_label_issue"].to_numpy()
+    for b in hist["bars"]:
+        last = b["hi"] == 1.0
+        inside = [(v >= b["lo"]) and (v <= b["hi"] if last else v < b["hi"]) for v in s]
+        assert b["n"] == sum(inside) and b["f"] == sum(i and g for i, g in zip(inside, f, strict=True))
+    assert sum(b["n"] for b in hist["bars"]) == 3000
+    assert sum(b["f"] for b in hist["bars"]) == 200 == hist["n_flagged"]
+    # flags that are no single cut on the score: bars, but no line
+    res.issues.loc[:, "is_label_issue"] = np.arange(3000) % 7 == 0
+    lab = _hist(render_report(res), "label_issues")
+    assert lab is not None and "data-threshold" not in lab and "no line is drawn" in lab
+
+
+def test_a_check_that_passed_with_nothing_found_has_no_plot_and_is_collapsed():
+    res = make_result(n=500)
+    res.issues.loc[:, "is_outlier"] = False
+    res.checks["outliers"] = CheckResult("outliers", "pass", summary={"n_outliers": 0},
+                                         message="No outliers.")
+    html = render_report(res)
+    sec = parse(html).sections
+    assert _hist(html, "outliers") is None and _hist(html, "label_issues") is not None
+    assert sec["outliers"]["data-open"] == "false" and sec["label-issues"]["data-open"] == "true"
+    body = re.search(r'<section id="outliers".*?</section>', html, flags=re.S).group(0)
+    assert '<details class="sec">' in body and "passed: click to show" in body
+    assert "<svg" not in body
+    assert re.search(r'<section id="label-issues".*?<details class="sec" open>', html, flags=re.S)
+
+
+def _with_map(res, rows, seed=0):
+    rng = np.random.default_rng(seed)
+    res.summary["map"] = {"method": "pca", "rows": list(map(int, rows)),
+                          "x": rng.normal(size=len(rows)).round(3).tolist(),
+                          "y": rng.normal(size=len(rows)).round(3).tolist(),
+                          "explained_variance_ratio": [0.4, 0.2], "n_rows": len(res.issues),
+                          "n_random": len(rows)}
+    return res
+
+
+def test_data_map_marks_the_flagged_rows():
+    res = make_result(n=1000)
+    rows = np.arange(0, 1000, 2)
+    html = render_report(_with_map(res, rows))
+    fig = re.search(r'<figure class="chart map".*?</figure>', html, flags=re.S).group(0)
+    iss = res.issues.iloc[rows]
+    flagged = (iss["is_label_issue"] | iss["is_outlier"] | iss["is_exact_duplicate"]
+               | iss["is_near_duplicate"]).to_numpy()
+    marked = [int(r) for r in re.findall(r'<circle class="mark"[^>]*data-row="(\d+)"', fig)]
+    assert sorted(marked) == sorted(rows[flagged].tolist())
+    assert f'data-points="{len(rows)}"' in fig
+    ks = dict(re.findall(r'data-row="(\d+)" data-k="(\d+)"', fig))
+    label_rows = rows[iss["is_label_issue"].to_numpy()]
+    assert {ks[str(r)] for r in label_rows} == {"0"}  # label issues are the first mark
+    assert fig.count("h0") == len(rows) - flagged.sum()  # the others: one dot each in a path
+    assert "40.0% and 20.0% of the variance" in fig
+    assert 'id="data-map"' not in render_report(make_result(n=1000))  # no map recorded: none
+
+
+def test_the_audit_records_a_bounded_pca_map():
+    from sklearn.decomposition import PCA
+
+    from assay._audit import _map
+    from assay._audit._spec import RowOutputs
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    x = rng.normal(size=(n, 60)) * np.r_[6.0, 3.0, np.linspace(1.0, 0.1, 58)]  # 60 > 50 dims:
+    # the randomized SVD, whose first two axes must match the exact PCA's
+    flag = np.zeros(n, bool)
+    flag[rng.choice(n, 40, replace=False)] = True
+    issues = pd.DataFrame({"f": flag, "s": rng.random(n)})
+    m = _map.data_map(x, issues, {"c": RowOutputs(flag="f", score="s")})
+    assert len(m["rows"]) == n and m["n_random"] == n  # small: every row
+    want = PCA(2).fit_transform(x)
+    got = np.column_stack([m["x"], m["y"]])
+    want *= np.sign((want * got).sum(axis=0))  # signs of principal axes are arbitrary
+    assert np.abs(got - want).max() < 1e-3 * np.abs(want).max()
+    assert m["explained_variance_ratio"] == pytest.approx(
+        PCA(2).fit(x).explained_variance_ratio_, abs=1e-3)
+    big = np.repeat(x, 10, axis=0)  # 30,000 rows: a sample, every flagged row in it
+    flag_big = np.zeros(len(big), bool)
+    flag_big[::997] = True
+    m = _map.data_map(big, pd.DataFrame({"f": flag_big}), {"c": RowOutputs(flag="f")})
+    assert len(m["rows"]) <= _map.MAP_POINTS and m["n_rows"] == 30_000
+    assert set(np.flatnonzero(flag_big)) <= set(m["rows"])
+
+
+def test_a_real_audit_of_digit_pixels_has_pictures_plots_and_a_map():
+    import assay
+    from assay.demo import make_demo_data
+
+    table = make_demo_data(random_state=0).table.drop(columns=["true_label"]).iloc[:600].copy()
+    pix = [c for c in table.columns if c.startswith("pixel_")]
+    table.loc[[3, 4], pix] = [[16.0] * 64, [8.0] * 64]  # two images that are not digits
+    ds = assay.load(table, label="label", id="id")
+    res = assay.audit(ds, checks=["label_issues", "outliers", "duplicates"], model="logistic")
+    assert len(res.summary["map"]["rows"]) == 600
+    cut = res.checks["outliers"].thresholds["outlier_score"].value  # on the score's scale
+    iss = res.issues
+    assert iss.loc[[3, 4], "is_outlier"].all()
+    assert np.array_equal(iss["is_outlier"], iss["outlier_score"] < cut)
+    for r in (res, AuditResult.from_json(res.to_json())):
+        html = render_report(r, ds)
+        assert 'id="data-map"' in html and _hist(html, "label_issues") is not None
+        imgs = [a["src"] for t, a in parse(html).tags if t == "img"]
+        assert imgs and {_decode(s).size for s in imgs} == {(8, 8)}
+        if r.issues["is_outlier"].any():
+            assert 'data-threshold="' in _hist(html, "outliers")
+
+
+def test_hundred_thousand_row_report_stays_under_10_mb():
+    """A 100k-row result with a full map, every gallery at its cap, and 28x28 pixel rows: the
+    worst case for thumbnails. (``docs/report.md`` gives the sizes of real audits.)"""
+    from assay.data import load
+
+    n = 100_000
+    res = _with_map(make_result(n=n, classes=[f"c{i}" for i in range(10)], n_flag=5000),
+                    np.sort(np.random.default_rng(0).choice(n, 5000, replace=False)))
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)  # noise: compresses worst
+    table = pd.DataFrame(pixels, columns=[f"pixel{i}" for i in range(1, 785)])
+    table["label"] = res.issues["given_label"].to_numpy()
+    t0 = time.perf_counter()
+    html = render_report(res, load(table, label="label"))
+    elapsed = time.perf_counter() - t0
+    size = len(html.encode("utf-8"))
+    imgs = [a["src"] for t, a in parse(html).tags if t == "img"]
+    assert len(imgs) >= 400 and _decode(imgs[0]).size == (28, 28)
+    assert size < 10_000_000, size
+    assert elapsed < 30, elapsed
+
+
+@pytest.mark.slow
+def test_real_hundred_thousand_row_audit_report_stays_under_10_mb():
+    from sklearn.datasets import make_classification
+
+    import assay
+
+    n = 100_000
+    x, y = make_classification(n_samples=n, n_features=20, n_informative=10, n_classes=5,
+                               random_state=0)
+    rng = np.random.default_rng(0)
+    flip = rng.random(n) < 0.05
+    y[flip] = (y[flip] + rng.integers(1, 5, flip.sum())) % 5
+    df = pd.DataFrame(x, columns=[f"f{i}" for i in range(20)]).assign(label=y)
+    ds = assay.load(df, label="label")
+    res = assay.audit(ds, checks=["label_issues", "duplicates", "outliers", "class_profile"],
+                      model="logistic")
+    html = render_report(res, ds)
+    assert len(html.encode("utf-8")) < 10_000_000
+    assert len(res.summary["map"]["rows"]) <= 5_000 and 'id="data-map"' in html
+
+
+def test_cli_image_shape_for_report_and_audit(tmp_path, capsys):
+    from assay.cli.main import main
+
+    table, _ = _digits_table()
+    res = make_result(n=len(table), classes=["a", "b"], n_flag=6)
+    table["y"] = res.issues["given_label"]
+    data = tmp_path / "digits.csv"
+    table.to_csv(data, index=False)
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    res.issues.to_parquet(folder / "issues.parquet")
+    summary = {**res.summary, "issues_file": "issues.parquet", "source": str(data),
+               "roles": {"label": "y"}}
+    AuditResult(res.checks, res.issues, summary).to_json(folder / "audit.json",
+                                                         include_issues=False)
+    sizes = lambda: {_decode(a["src"]).size for t, a in parse(  # noqa: E731
+        (folder / "report.html").read_text(encoding="utf-8")).tags if t == "img"}
+    assert main(["report", str(folder)]) == 0 and sizes() == {(8, 8)}
+    assert main(["report", str(folder), "--image-shape", "2x32"]) == 0 and sizes() == {(32, 2)}
+    assert main(["report", str(folder), "--image-shape", "none"]) == 0 and sizes() == set()
+    capsys.readouterr()
+    assert main(["report", str(folder), "--image-shape", "8y8"]) == 2
+    err = capsys.readouterr().err
+    assert "'image_shape' parameter" in err and "--image-shape 8x8" in err
+    out = tmp_path / "aud"
+    assert main(["audit", str(data), "--label", "y", "--checks", "outliers", "--no-workspace",
+                 "--out", str(out), "--image-shape", "4x16"]) == 0
+    assert json.loads((out / "audit.json").read_text())["summary"]["image_shape"] == [4, 16]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert {_decode(a["src"]).size for t, a in parse(html).tags if t == "img"} <= {(16, 4)}
+    assert main(["audit", str(data), "--label", "y", "--checks", "outliers", "--no-workspace",
+                 "--out", str(tmp_path / "aud2"), "--image-shape", "9x9"]) == 2
+    assert "image_shape 9x9 needs 81 numeric pixel columns" in capsys.readouterr().err
+
+
+def test_png_writer_and_block_means_by_hand():
+    from PIL import Image
+
+    from assay.report._samples import THUMB_SIZE, _shrink, png_grey
+
+    pix = np.arange(15, dtype=np.uint8).reshape(3, 5) * 17  # 3 high, 5 wide
+    im = Image.open(io.BytesIO(png_grey(pix)))
+    assert im.mode == "L" and im.size == (5, 3) and np.array_equal(np.asarray(im), pix)
+    big = np.arange(200 * 150, dtype=float).reshape(200, 150)
+    small = _shrink(big)  # 200 px > 96: blocks of ceil(200 / 96) = 3 px
+    assert small.shape == (67, 50) and max(small.shape) <= THUMB_SIZE
+    assert small[0, 0] == big[:3, :3].mean() and small[-1, -1] == big[198:, 147:].mean()
+    assert _shrink(np.ones((28, 28))).shape == (28, 28)  # small images keep every pixel

@@ -108,6 +108,8 @@ def test_hostile_strings_render_as_text(browser, audited):
     assert page.locator("script").count() == 2  # the JSON block and the page script
     assert page.locator("img[src='x']").count() == 0
     assert page.locator("b:text-is('c')").count() == 0  # exact: 'euclidean' contains a c
+    if page.get_attribute("#class-profile", "data-open") == "false":  # a passing section
+        page.click("#class-profile > details > summary")  # starts collapsed: open it
     text = page.inner_text("#class-profile table")
     assert EVIL in text and 'say "hi"' in text and "</div><b>c</b>" in text
     assert EVIL in page.inner_text("#label-issues")  # column name and text excerpt, as text
@@ -185,3 +187,86 @@ def test_next_steps_are_at_the_top_and_visible(browser, audited):
         assert page.locator("#next-steps li").first.is_visible()
         assert requests == [] and errors == []
         page.close()
+
+
+@pytest.fixture(scope="module")
+def digits_report(tmp_path_factory):
+    """A real audit of scikit-learn's digits stored as a table (pixel_0 ... pixel_63)."""
+    import assay
+    from assay.demo import make_demo_data
+    from assay.report import write_report
+
+    table = make_demo_data(random_state=0).table.drop(columns=["true_label"])
+    ds = assay.load(table, label="label", id="id")
+    res = assay.audit(ds, checks=["label_issues", "duplicates", "outliers", "class_profile"],
+                      model="logistic", random_state=0)
+    path = write_report(res, tmp_path_factory.mktemp("digits") / "report.html", dataset=ds)
+    return res, path
+
+
+def _loaded(page, selector):
+    """(visible, loaded and decoded with a width) for each <img> under ``selector``."""
+    return page.eval_on_selector_all(
+        selector, "is => is.map(i => [i.getBoundingClientRect().width > 0 && "
+                  "getComputedStyle(i).visibility !== 'hidden', i.complete && i.naturalWidth > 0, "
+                  "i.naturalWidth, i.naturalHeight])")
+
+
+def test_pixel_rows_show_as_loaded_thumbnails_and_the_page_stays_interactive(browser,
+                                                                             digits_report):
+    res, path = digits_report
+    page, requests, errors = _open(browser, path)
+    # every thumbnail decodes (8 x 8 pixels, drawn at 96 px); those on the first page show
+    thumbs = _loaded(page, "#label-issues img.thumb")
+    n_flagged = int(res.issues["is_label_issue"].sum())
+    assert len(thumbs) == min(n_flagged, 200)
+    assert all(ok and w == 8 and h == 8 for _, ok, w, h in thumbs)
+    assert sum(vis for vis, *_ in thumbs) == min(n_flagged, 24)  # one page of tiles
+    first = page.locator("#label-issues figure.tile:not(.pg-hidden) img.thumb").first
+    first.scroll_into_view_if_needed()
+    box = first.bounding_box()
+    assert box is not None and box["width"] == pytest.approx(96, abs=2)
+    # a picture beside its given label, suggested label and score
+    tile = page.locator("#label-issues figure.tile").first
+    assert tile.locator(".given").count() == 1 and tile.locator(".suggested").count() == 1
+    assert "score" in tile.inner_text()
+    # the page still answers: the next page of tiles, loaded too, and the filter
+    pager = page.locator("#label-issues .pager")
+    pager.locator("button", has_text="Next").click()
+    assert "page 2 of" in pager.inner_text()
+    page2 = _loaded(page, "#label-issues figure.tile:not(.pg-hidden) img.thumb")
+    assert len(page2) == min(n_flagged - 24, 24) and all(v and ok for v, ok, *_ in page2)
+    some_id = str(res.issues.loc[res.issues["is_label_issue"], "id"].iloc[0])
+    pager.locator("input").fill(some_id)
+    assert page.locator("#label-issues figure.tile:not(.pg-hidden):not(.pg-filtered)").count() == 1
+    # duplicate sets show their members as pictures
+    dup = _loaded(page, "#duplicates .dupset:not(.pg-hidden) img.thumb")
+    assert dup and all(v and ok for v, ok, *_ in dup)
+    # plots: the label-score histogram and the data map are drawn, with marks
+    hist = page.locator('#label-issues figure.hist[data-check="label_issues"] svg')
+    assert hist.is_visible() and hist.bounding_box()["height"] > 80
+    assert page.locator("#label-issues rect.bin-flagged").count() > 0
+    assert page.locator("#data-map svg").is_visible()
+    assert page.locator("#data-map circle.mark").count() == int(page.get_attribute(
+        "#data-map figure", "data-marked")) > 0
+    # a passing section starts collapsed and opens with a click, its pictures then shown
+    assert page.get_attribute("#outliers", "data-open") == "false"
+    assert not page.locator("#outliers figure.hist").is_visible()
+    page.click("#outliers > details > summary")
+    assert page.locator("#outliers figure.hist").is_visible()
+    assert page.locator("#outliers line.cut").count() == 1  # the recorded threshold
+    out = _loaded(page, "#outliers figure.tile:not(.pg-hidden) img.thumb")
+    assert out and all(v and ok for v, ok, *_ in out)
+    assert requests == [] and errors == []
+    page.close()
+
+
+def test_printed_report_opens_collapsed_sections(browser, digits_report):
+    _, path = digits_report
+    page, _, errors = _open(browser, path)
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.eval_on_selector_all("details.sec", "ds => ds.every(d => d.open)")
+    page.emulate_media(media="print")
+    assert page.locator("#outliers figure.hist").is_visible()
+    assert errors == []
+    page.close()

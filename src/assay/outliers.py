@@ -48,6 +48,8 @@ class OutlierResult:
         outside their group.
     metric : str
         Distance of the k-NN graph used.
+    score_threshold : float
+        ``threshold`` on the score's scale: a row is flagged when its score is below it.
     """
 
     score: np.ndarray
@@ -56,6 +58,7 @@ class OutlierResult:
     threshold: float
     detached: np.ndarray | None = None
     metric: str = ""
+    score_threshold: float = float("nan")
 
 
 def find_outliers(
@@ -115,7 +118,9 @@ def find_outliers(
     threshold = float(q3 + iqr_factor * (q3 - q1))
     scale = med if med > 0 else (mean_d.max() if mean_d.max() > 0 else 1.0)
     score = np.exp(-np.log(2.0) * mean_d / scale)
-    return OutlierResult(score, mean_d > threshold, mean_d, threshold, detached, graph.metric)
+    score_threshold = float(np.exp(-np.log(2.0) * threshold / scale))
+    return OutlierResult(score, mean_d > threshold, mean_d, threshold, detached, graph.metric,
+                         score_threshold)
 
 
 def _detached_groups(graph: KnnGraph, max_size: int) -> list[np.ndarray]:

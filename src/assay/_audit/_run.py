@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from assay._audit._context import ArtifactCache, AuditConfig, AuditContext
+from assay._audit._map import data_map
 from assay._audit._registry import (
     CheckContext,
     CheckSpec,
@@ -20,7 +21,7 @@ from assay._audit._registry import (
 )
 from assay._audit._result import AuditResult, CheckResult
 from assay._validation import check_choice, check_class_order, check_int, check_pred_probs
-from assay.data import Dataset, load
+from assay.data import Dataset, load, parse_image_shape, pixel_layout
 from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = ["audit"]
@@ -58,6 +59,7 @@ def audit(
     cache: ArtifactCache | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     config: AuditConfig | None = None,
+    image_shape: Any = None,
 ) -> AuditResult:
     """Audit a labelled dataset: label errors, duplicates, outliers, the class profile, and more.
 
@@ -116,6 +118,11 @@ def audit(
         (``metric``: the neighbour distance, ``many`` / ``few``: the long-tail class groups).
         The keywords ``k``, ``n_folds``, ``text_model``, ``knn_method``, ``label_method``,
         ``random_state`` and ``n_jobs`` override its fields when they differ from their defaults.
+    image_shape : (int, int) or str, optional
+        The rows of a table are grey images of this (height, width), stored pixel by pixel in
+        the feature columns (``"28x28"`` works too; ``"none"``: they are not images). Recorded
+        in ``summary["image_shape"]``, so the report draws each row as a picture. Default:
+        the report detects pixel columns from their names (``pixel_0`` ... ``pixel_63``).
 
     Returns
     -------
@@ -158,6 +165,9 @@ def audit(
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
                                       n_classes=dataset.n_classes, classes=dataset.classes)
         check_class_order(dataset.labels, user_probs, dataset.classes)
+    shape = parse_image_shape(image_shape, owner="audit")
+    if isinstance(shape, tuple):  # the pixel columns must be there: say so before the audit
+        pixel_layout(dataset.table, dataset.roles.features, image_shape=shape, owner="audit")
     if dataset.n_rows < 3:
         raise InputValidationError(
             f"The data has {dataset.n_rows} rows; an audit needs at least 3. Add rows."
@@ -223,6 +233,12 @@ def audit(
                "total": time.perf_counter() - t0}
     summary = _summary(ctx, results, skipped, timings)
     outputs = {s.name: s.outputs for s in runnable if s.outputs is not None and s.name in results}
+    if shape is not None:
+        summary["image_shape"] = list(shape) if isinstance(shape, tuple) else shape
+    if ctx._features is not None:  # the features were computed: a 2-D map for the report
+        flagged = {n: o for n, o in outputs.items() if results[n].status != "error"}
+        summary["map"] = data_map(ctx._features.matrix, issues, flagged,
+                                  random_state=ctx.config.random_state)
     return AuditResult(results, issues, summary, outputs)
 
 

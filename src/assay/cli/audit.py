@@ -174,6 +174,11 @@ def register(app: typer.Typer) -> None:
         values: Path | None = typer.Option(
             None, "--values", help="values.csv from 'assay value': joins data values to the rows."),
         text_model: str = typer.Option("tfidf", "--text-model", help="tfidf or minilm."),
+        image_shape: str | None = typer.Option(
+            None, "--image-shape", help="The table's rows are grey images of HEIGHTxWIDTH "
+            "pixels (e.g. 28x28), stored in the feature columns: the report shows them as "
+            "thumbnails. 'none' shows table cells. Default: pixel columns found by name "
+            "(pixel_0 ... pixel_63)."),
         k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
         seed: int = typer.Option(
             0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
@@ -205,7 +210,7 @@ def register(app: typer.Typer) -> None:
                   "text_model": text_model, "seed": seed, "model": model,
                   "pred_probs": str(pred_probs) if pred_probs else None,
                   "embeddings": str(embeddings) if embeddings else None,
-                  "values": str(values) if values else None}
+                  "values": str(values) if values else None, "image_shape": image_shape}
         from assay.cli._common import require_out
 
         require_out(no_workspace, Path("assay-audit"), "", workspace)  # flags that contradict
@@ -224,6 +229,7 @@ def register(app: typer.Typer) -> None:
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
+                image_shape=image_shape,
                 values=_read_values(values) if values else None,
                 on_result=lambda res: paths.update(write_audit_outputs(res, out, dataset))
                 if out is not None else None,
@@ -245,6 +251,7 @@ def register(app: typer.Typer) -> None:
             )
         if as_json:
             payload = result.to_dict(include_issues=False)
+            payload["summary"].pop("map", None)  # the report's 2-D map: in audit.json, not here
             payload["outputs"] = {k: str(v) for k, v in paths.items()}
             payload["fail_on"] = broken
             payload["run_id"] = run_id

@@ -36,6 +36,11 @@ def report_command(
     image: str | None = typer.Option(None, "--image", help="Image path column of --data."),
     id_col: str | None = typer.Option(None, "--id", help="Row id column of --data."),
     no_data: bool = typer.Option(False, "--no-data", help="Render without samples."),
+    image_shape: str | None = typer.Option(
+        None, "--image-shape", help="The table's rows are grey images of HEIGHTxWIDTH pixels "
+        "(e.g. 28x28), stored in the feature columns: show them as thumbnails. 'none' shows "
+        "table cells. Default: what the audit recorded, else pixel columns found by name "
+        "(pixel_0 ... pixel_63)."),
     max_rows: int = typer.Option(200, "--max-rows", help="Most rows per gallery."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
@@ -57,7 +62,8 @@ def report_command(
     dataset, note = _dataset(result, data=data, label=label, text=text, image=image,
                              id_col=id_col, skip=no_data)
     href = _issues_href(result, base, target)
-    path = write_report(result, target, dataset=dataset, issues_href=href, max_rows=max_rows)
+    path = write_report(result, target, dataset=dataset, issues_href=href, max_rows=max_rows,
+                        image_shape=image_shape)
     payload = {"report": str(path), "bytes": path.stat().st_size, "status": result.status,
                "samples": dataset is not None, "issues_href": href}
     if as_json:

@@ -11,9 +11,11 @@ from assay.data._outputs import (
     remove_stale_temps,
     temp_name,
 )
+from assay.data._pixels import PixelLayout, parse_image_shape, pixel_layout
 
 __all__ = [
-    "Dataset", "Features", "Roles", "atomic_path", "check_output_dir", "check_output_file",
-    "embedding_metric", "encode_labels", "featurize", "file_hashes",
-    "load", "read_table", "remove_stale_temps", "robust_scale", "row_content", "temp_name",
+    "Dataset", "Features", "PixelLayout", "Roles", "atomic_path", "check_output_dir",
+    "check_output_file", "embedding_metric", "encode_labels", "featurize", "file_hashes",
+    "load", "parse_image_shape", "pixel_layout", "read_table", "remove_stale_temps",
+    "robust_scale", "row_content", "temp_name",
 ]

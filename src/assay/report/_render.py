@@ -26,6 +26,7 @@ from assay._audit import SCHEMA_VERSION
 from assay._audit import jsonable as _jsonable
 from assay._validation import check_int
 from assay.exceptions import InputValidationError
+from assay.report._plots import data_map, score_histogram
 
 __all__ = ["render_report", "write_report", "safe_json"]
 
@@ -45,6 +46,7 @@ _STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR"
 # Sections in display order: (anchor id, title, check that feeds it).
 _SECTIONS = [
     ("class-profile", "Class profile", "class_profile"),
+    ("data-map", "Data map", None),
     ("label-issues", "Suspected label errors", "label_issues"),
     ("duplicates", "Duplicate sets", "duplicates"),
     ("outliers", "Outliers", "outliers"),
@@ -66,6 +68,7 @@ def render_report(
     issues_href: str | None = None,
     max_rows: int = 200,
     title: str | None = None,
+    image_shape: Any = None,
 ) -> str:
     """Render an audit as one self-contained, offline, printable HTML page.
 
@@ -84,6 +87,12 @@ def render_report(
         Most rows shown per gallery (label errors, outliers); the page paginates them.
     title : str, optional
         Page title. Default: "assay audit" and the data source's file name.
+    image_shape : (int, int) or str, optional
+        The rows of a table dataset are grey images of this (height, width), stored pixel by
+        pixel in the feature columns (``"28x28"`` works too; ``"none"``: draw them as table
+        cells). Default: what the audit recorded (``assay audit --image-shape``), else pixel
+        columns found from their names (``pixel_0`` ... ``pixel_63``, see
+        :func:`assay.data.pixel_layout`). Such rows show as thumbnails.
 
     Returns
     -------
@@ -100,7 +109,8 @@ def render_report(
     >>> html.startswith("<!DOCTYPE html>"), "No outliers." in html
     (True, True)
     """
-    ctx = build_context(result, dataset, issues_href=issues_href, max_rows=max_rows, title=title)
+    ctx = build_context(result, dataset, issues_href=issues_href, max_rows=max_rows, title=title,
+                        image_shape=image_shape)
     return _environment().get_template("report.html.j2").render(**ctx)
 
 
@@ -111,6 +121,7 @@ def write_report(
     dataset: Any = None,
     issues_href: str | None = None,
     max_rows: int = 200,
+    image_shape: Any = None,
 ) -> Path:
     """Render the report and write it to ``path`` (a folder gets ``report.html`` inside).
 
@@ -128,6 +139,8 @@ def write_report(
     issues_href : str, optional
         See :func:`render_report`.
     max_rows : int, default=200
+    image_shape : (int, int) or str, optional
+        See :func:`render_report`.
 
     Returns
     -------
@@ -155,7 +168,8 @@ def write_report(
         name = result.summary.get("issues_file") if isinstance(result.summary, dict) else None
         if name and (target.parent / str(name)).exists():
             issues_href = str(name)
-    html = render_report(result, dataset, issues_href=issues_href, max_rows=max_rows)
+    html = render_report(result, dataset, issues_href=issues_href, max_rows=max_rows,
+                         image_shape=image_shape)
     from assay.data import atomic_path
 
     with atomic_path(target) as tmp:  # a crash leaves the old report or the new, never half
@@ -191,6 +205,7 @@ def build_context(
     issues_href: str | None = None,
     max_rows: int = 200,
     title: str | None = None,
+    image_shape: Any = None,
 ) -> dict[str, Any]:
     """Everything the template needs, as JSON-able values (the report's view model)."""
     from assay._audit import AuditResult
@@ -207,13 +222,22 @@ def build_context(
             f"{type(issues_href).__name__}."
         )
     issues = result.issues if isinstance(result.issues, pd.DataFrame) else pd.DataFrame()
+    layout = None
     if dataset is not None:
         _check_dataset(dataset, issues)
+        from assay.report._samples import sample_layout
+
+        if image_shape is None:  # what the audit was told (assay audit --image-shape)
+            image_shape = (result.summary or {}).get("image_shape")
+        layout = sample_layout(dataset, image_shape)
     # The same figures as result.to_dict(), without converting large evidence (a K x K
     # confusion matrix) to Python lists: the builders read arrays and frames directly.
     summary = _jsonable(result.summary)
     checks = {c.name: _check_view(c) for c in result.checks.values()}
-    sel = _Selector(issues, max_rows)
+    specs = _specs()
+    outputs = dict(result.outputs) or {n: s.outputs for n, s in specs.items()
+                                       if s.outputs is not None and n in checks}
+    sel = _Selector(issues, max_rows, outputs)
 
     sections: list[dict[str, Any]] = []
     for anchor, heading, name in _SECTIONS:
@@ -227,7 +251,6 @@ def build_context(
         if body is None:
             continue
         sections.append({"id": anchor, "title": heading, "check": check, "kind": anchor, **body})
-    specs = _specs()
     for name, check in checks.items():
         if name not in _KNOWN and check["status"] != "error":
             spec = specs.get(name)
@@ -235,6 +258,11 @@ def build_context(
             body = _custom(custom) if custom is not None else _generic(check)
             sections.append({"id": f"check-{_slug(name)}", "title": name, "check": check,
                              "kind": "generic", **body})
+    for sec in sections:
+        name = sec["check"]["name"] if sec["check"] else None
+        out = outputs.get(name) if name else None
+        sec["hist"] = score_histogram(sec["check"], out, issues) if out is not None else None
+        sec["open"] = _is_open(sec)
     errored = [c for c in checks.values() if c["status"] == "error"]
     next_steps = [s.to_dict() for s in result.next_steps()]
 
@@ -242,7 +270,8 @@ def build_context(
     if dataset is not None and sel.wanted:
         from assay.report._samples import build_samples
 
-        samples = build_samples(dataset, np.fromiter(sel.wanted, dtype=np.int64, count=len(sel.wanted)))
+        samples = build_samples(dataset, np.fromiter(sel.wanted, dtype=np.int64,
+                                                     count=len(sel.wanted)), layout)
     for sec in sections:
         for item in sec.get("items", []):
             item["sample"] = samples.get(item["row"])
@@ -290,7 +319,8 @@ def build_context(
         "errored": errored,
         "issues_href": issues_href,
         "has_samples": dataset is not None,
-        "sample_kind": _sample_kind(dataset),
+        "sample_kind": layout.gallery if layout is not None else None,
+        "pixel_shape": list(layout.pixels.shape) if layout and layout.pixels else None,
         "max_rows": max_rows,
         "data_json": safe_json(data_block),
         "version": _version(),
@@ -328,9 +358,10 @@ def _check_dataset(dataset: Any, issues: pd.DataFrame) -> None:
 class _Selector:
     """Picks the rows to show from the per-row frame with numpy, and remembers them."""
 
-    def __init__(self, issues: pd.DataFrame, max_rows: int) -> None:
+    def __init__(self, issues: pd.DataFrame, max_rows: int, outputs: dict[str, Any]) -> None:
         self.issues = issues
         self.max_rows = max_rows
+        self.outputs = outputs  # each check's per-row columns (RowOutputs)
         self.wanted: dict[int, None] = {}  # rows to show, in priority (section) order
         self.n = len(issues)
 
@@ -438,6 +469,22 @@ def _class_chart(table: list[dict], *, many: float, few: float) -> dict[str, Any
 
 _LABEL_FIELDS = ("given_label", "suggested_label", "label_score", "label_error_probability",
                  "knn_label_agreement")
+
+
+def _data_map(check: Any, checks: dict, sel: _Selector, summary: dict) -> dict | None:
+    plot = data_map(summary, sel.issues, sel.outputs)
+    if plot is None:
+        return None
+    return {"map": plot, "shown": plot["n_points"]}
+
+
+def _is_open(sec: dict[str, Any]) -> bool:
+    """Sections start open when they have something to act on: a check that warns or fails,
+    or (no check of their own) something found; passing and empty ones start collapsed."""
+    check = sec.get("check")
+    if check is not None:
+        return check["status"] in ("warn", "fail")
+    return sec.get("count") is None or sec["count"] > 0
 
 
 def _label_issues(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
@@ -596,6 +643,7 @@ def _generic(check: dict, *_: Any) -> dict[str, Any]:
 
 _BUILDERS: dict[str, Callable[..., dict[str, Any] | None]] = {
     "class-profile": _class_profile,
+    "data-map": _data_map,
     "label-issues": _label_issues,
     "duplicates": _duplicates,
     "outliers": _outliers,
@@ -676,13 +724,6 @@ def _facts(summary: dict) -> list[tuple[str, Any]]:
         ("audit time", f"{total:.1f} s" if isinstance(total, int | float) else None),
     ]
     return [(k, v) for k, v in facts if v not in (None, "")]
-
-
-def _sample_kind(dataset: Any) -> str | None:
-    if dataset is None:
-        return None
-    roles = dataset.roles
-    return "image" if roles.image else "text" if roles.text else "fields"
 
 
 def _plain(v: Any) -> Any:

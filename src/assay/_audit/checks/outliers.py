@@ -39,6 +39,8 @@ def check_outliers(ctx: AuditContext) -> CheckResult:
                                     "Datalab's default"),
             "distance": Threshold(res.threshold, f"this dataset's Q3 + 1.7 IQR ({metric} "
                                   "distance)"),
+            "outlier_score": Threshold(res.score_threshold, "the distance cut-off on the "
+                                       "outlier_score scale: rows scoring below it are flagged"),
             "metric": Threshold(metric, reason),
             "warn_share": Threshold(WARN_SHARE, "assay default"),
         },
