@@ -65,15 +65,18 @@ _EXPORTS: dict[str, str] = {
     "make_splits": "assay.splits",
     "open_workspace": "assay.workspace",
     "outlier_scores": "assay.outliers",
+    "pipeline": "assay.twostage",
     "plan_samples": "assay.curves",
     "project_conflicting": "assay.multitask",
     "register_check": "assay._audit",
     "registered_checks": "assay._audit",
     "relabel_or_collect": "assay.curves",
+    "sanity_checks": "assay.sanity",
     "render_report": "assay.report",
     "shot_groups": "assay.longtail",
     "suggest_labels": "assay.labels",
     "tmc_shapley": "assay.valuation",
+    "two_stage": "assay.twostage",
     "wilson_interval": "assay.evaluation",
     "write_report": "assay.report",
 }
@@ -148,8 +151,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from assay.neighbors import KnnGraph, knn_graph
     from assay.outliers import find_outliers, outlier_scores
     from assay.report import render_report, write_report
+    from assay.sanity import sanity_checks
     from assay.slices import find_slices
     from assay.splits import make_splits
+    from assay.twostage import pipeline, two_stage
     from assay.valuation import (
         banzhaf,
         beta_shapley,

@@ -836,3 +836,62 @@ def _annotation_ceiling(annotations: Any, *, item: str | None, annotator: str | 
             "(item, annotator).")
     wide = frame.pivot(index=annotator, columns=item, values=label)
     return annotator_ceiling(wide.to_numpy(dtype=object))
+
+
+def two_stage_run(
+    data: Any,
+    *,
+    stage1: str,
+    label: str,
+    metric: str = "accuracy",
+    model: str = "logistic",
+    text: str | None = None,
+    features: Sequence[str] | None = None,
+    embeddings: Any = None,
+    test_size: float = 0.25,
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """:func:`assay.twostage.two_stage` on a table: ``stage1`` is the intermediate column stage
+    1 predicts, ``label`` stage 2's; both read the other columns (featurised as the audit does).
+
+    Returns
+    -------
+    (TwoStageResult, dict)
+        The result and facts (rows, both stages' class names, the model).
+    """
+    from assay.data import featurize, load
+    from assay.models import ModelInput, make_model
+    from assay.twostage import TWO_STAGE_METRICS, two_stage
+
+    if metric not in TWO_STAGE_METRICS:
+        raise InvalidParameterError("metric", "one of " + ", ".join(TWO_STAGE_METRICS), metric,
+                                    owner="assay pipeline")
+    if model not in ("logistic", "hgb"):
+        raise InvalidParameterError("model", "logistic or hgb", model, owner="assay pipeline")
+    if stage1 == label:
+        raise InputValidationError(
+            f"--stage1 and --label are both '{label}'; stage 1 predicts an intermediate column "
+            "that stage 2 reads, so pass two different columns.")
+    if features is not None and stage1 in features:
+        raise InputValidationError(
+            f"--features includes the stage-1 column '{stage1}'; stage 2 gets it from stage 1, "
+            "so leave it out of the features.")
+    emb = str(embeddings) if isinstance(embeddings, Path) else embeddings
+    try:
+        final = load(data, label=label, text=text, features=features, embeddings=emb,
+                     meta=[stage1])
+    except InputValidationError as exc:  # the stage-1 column is read as a meta column
+        raise InputValidationError(str(exc).replace("Meta column", "Stage-1 column")) from exc
+    first = load(final.table, label=stage1, meta=[label])
+    x = featurize(final, random_state=seed).matrix
+    mi = ModelInput(np.asarray(x, dtype=float), np.zeros(x.shape[1], dtype=bool), "vectors",
+                    [f"dim_{i}" for i in range(x.shape[1])])
+    est = make_model(model, mi, random_state=seed)
+    res = two_stage(x, first.labels, final.labels, stage1_estimator=est,
+                    stage2_estimator=est, metric=metric, test_size=test_size,
+                    random_state=seed, n_jobs=n_jobs)
+    facts = {"n_rows": final.n_rows, "stage1": stage1, "label": label,
+             "stage1_classes": [str(c) for c in first.classes],
+             "classes": [str(c) for c in final.classes], "model": model}
+    return res, facts

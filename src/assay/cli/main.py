@@ -37,6 +37,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "value",
     "curve",
     "sanity",
+    "pipeline",
     "report",
     "export",
     "review",
