@@ -284,3 +284,48 @@ def test_class_counts():
     assert class_counts([1, 1, 3]).tolist() == [0, 2, 0, 1]
     with pytest.raises(InputValidationError, match="train_counts has 2 classes"):
         class_counts([0, 2], n_classes=2)
+
+
+# ------------------------------------------------------------------ feature-space tail augmentation
+def _tail_case():
+    rng = np.random.default_rng(0)
+    heads = [((0.0, 0.0), (1.0, 0.3)), ((6.0, 0.0), (0.5, 2.0)), ((0.0, 9.0), (3.0, 1.0))]
+    x = np.vstack([rng.normal(m, s, size=(200, 2)) for m, s in heads])
+    tail = np.array([[4.0, 1.0]])
+    return np.vstack([x, tail]), np.repeat([0, 1, 2, 3], [200, 200, 200, 1])
+
+
+def test_augment_tail_draws_from_the_calibrated_gaussian():
+    from assay.longtail import augment_tail
+
+    x, y = _tail_case()
+    aug = augment_tail(x, y, target=40_001, k=2, alpha=0.2, random_state=1)
+    assert aug.features.shape == (40_000, 2) and np.all(aug.labels == 3)
+    means = np.stack([x[y == c].mean(axis=0) for c in range(3)])
+    near = np.argsort(((means - x[-1]) ** 2).sum(axis=1))[:2]  # brute force: classes 1 and 0
+    mu = (means[near].sum(axis=0) + x[-1]) / 3
+    cov = np.mean([np.cov(x[y == c], rowvar=False) for c in near], axis=0) + 0.2 * np.eye(2)
+    assert aug.features.mean(axis=0) == pytest.approx(mu, abs=0.03)
+    assert np.cov(aug.features, rowvar=False) == pytest.approx(cov, abs=0.05)
+    assert set(aug.per_class.iloc[0]["donors"]) == set(near.tolist())
+
+
+def test_augment_tail_fills_only_tail_classes_to_the_target_reproducibly():
+    from assay.longtail import augment_tail
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(260, 3))
+    y = np.repeat([0, 1, 2, 3], [120, 100, 30, 10])
+    a = augment_tail(x, y, few=40, target=60, random_state=5)
+    b = augment_tail(x, y, few=40, target=60, random_state=5)
+    assert np.array_equal(a.features, b.features)
+    assert np.bincount(a.labels, minlength=4).tolist() == [0, 0, 30, 50]
+    assert a.per_class["n_added"].tolist() == [30, 50]
+    assert augment_tail(x, y, few=40, random_state=5).per_class["n_added"].tolist() == [80, 100]
+
+
+def test_augment_tail_refuses_data_without_a_donor_class():
+    from assay.longtail import augment_tail
+
+    with pytest.raises(InputValidationError, match="lend its spread"):
+        augment_tail(np.zeros((6, 2)) + np.arange(6)[:, None], [0, 0, 0, 1, 1, 1], few=10)

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "adjust_logits": "assay.longtail",
     "agree": "assay.agreement",
     "allocate_budget": "assay.curves",
+    "augment_tail": "assay.longtail",
     "ambiguous_class_pairs": "assay.labels",
     "audit": "assay._audit",
     "banzhaf": "assay.valuation",
@@ -141,6 +142,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from assay.leakage import find_leakage, find_target_leakage, leakage_summary
     from assay.longtail import (
         adjust_logits,
+        augment_tail,
         class_balanced_weights,
         group_accuracy,
         make_long_tailed,

@@ -22,7 +22,9 @@ from assay._validation import (
     check_1d,
     check_choice,
     check_counts,
+    check_features,
     check_int,
+    check_labels,
     check_random_state,
     check_same_length,
 )
@@ -30,6 +32,8 @@ from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = [
     "GroupAccuracy",
+    "TailAugmentation",
+    "augment_tail",
     "adjust_logits",
     "class_balanced_weights",
     "class_counts",
@@ -811,3 +815,124 @@ def make_long_tailed(
         for j in range(c)
     ]
     return np.sort(np.concatenate(picks)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class TailAugmentation:
+    """Synthetic feature rows for the tail classes (:func:`augment_tail`).
+
+    Attributes
+    ----------
+    features : ndarray of shape (M, d)
+        The new rows only (append them to the real ones to train).
+    labels : ndarray of shape (M,)
+    per_class : pandas.DataFrame
+        Per augmented class: ``class``, ``n_real``, ``n_added`` and ``donors`` (the head
+        classes whose covariance it borrowed, most often chosen first).
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    per_class: pd.DataFrame
+
+
+def augment_tail(
+    features: Any,
+    labels: Any,
+    *,
+    target: int | None = None,
+    few: int = 20,
+    k: int = 2,
+    alpha: float = 0.2,
+    random_state: Any = 0,
+) -> TailAugmentation:
+    """Sample new feature rows for the tail classes from calibrated Gaussians.
+
+    Distribution calibration (Yang, Liu and Xu, "Free Lunch for Few-shot Learning:
+    Distribution Calibration", ICLR 2021) in feature space: a tail class has too few rows to
+    estimate its spread, so each of its rows borrows the statistics of the ``k`` head classes
+    whose means lie nearest to it. For a tail row ``x``, with donor means ``mu_i`` and
+    covariances ``S_i``, the calibrated distribution is ``N((sum_i mu_i + x) / (k + 1),
+    mean_i S_i + alpha I)``; rows are drawn from it, cycling over the class's real rows, until
+    the class has ``target`` rows. Head classes (at least ``few`` rows and not augmented
+    themselves) are the donors. Use it on frozen embeddings or other real-valued features (the
+    paper applies Tukey's power transform to non-negative features first); the draws follow
+    the features' scale, so standardise features of very different scales first.
+
+    Parameters
+    ----------
+    features : array-like of shape (N, d)
+    labels : array-like of shape (N,)
+        Class indices ``0..C-1``.
+    target : int, optional
+        Rows each tail class is brought up to. Default: the median count of the donor classes.
+    few : int, default=20
+        Classes with fewer rows are augmented; the others are donors.
+    k : int, default=2
+        Donor classes per tail row.
+    alpha : float, default=0.2
+        Added to the covariance's diagonal (the paper's spread).
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    TailAugmentation
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.longtail import augment_tail
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.vstack([rng.normal(0, 1, (100, 2)), rng.normal(5, 1, (100, 2)),
+    ...                rng.normal((0, 5), 1, (4, 2))])
+    >>> y = np.repeat([0, 1, 2], [100, 100, 4])
+    >>> aug = augment_tail(x, y, target=50)
+    >>> aug.features.shape, int((aug.labels == 2).sum())
+    ((46, 2), 46)
+    """
+    x = check_features(features, name="features")
+    y = check_labels(labels, name="labels", min_classes=2)
+    check_same_length(features=x, labels=y)
+    few = check_int("few", few, low=2, owner="augment_tail")
+    k = check_int("k", k, low=1, owner="augment_tail")
+    alpha = _check_float("alpha", alpha, low=0.0, owner="augment_tail")
+    rng = check_random_state(random_state)
+    counts = np.bincount(y)
+    donors = np.flatnonzero(counts >= few)
+    tails = np.flatnonzero((counts > 0) & (counts < few))
+    if donors.size == 0:
+        raise InputValidationError(
+            f"No class has at least few={few} rows to lend its spread; lower few, or augment "
+            "after collecting more rows of some class.")
+    k = min(k, int(donors.size))
+    if target is None:
+        target = int(np.median(counts[donors]))
+    target = check_int("target", target, low=1, owner="augment_tail")
+    d = x.shape[1]
+    means = np.stack([x[y == c].mean(axis=0) for c in donors])
+    covs = np.stack([np.cov(x[y == c], rowvar=False).reshape(d, d) for c in donors])
+    out_x, out_y, report = [], [], []
+    for c in tails:
+        rows = x[y == c]
+        need = max(0, target - rows.shape[0])
+        if need == 0:
+            continue
+        dist = ((rows[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+        nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        per_row = np.bincount(np.arange(need) % rows.shape[0], minlength=rows.shape[0])
+        for r, m in enumerate(per_row):
+            if m == 0:
+                continue
+            mu = (means[nearest[r]].sum(axis=0) + rows[r]) / (k + 1)
+            cov = covs[nearest[r]].mean(axis=0) + alpha * np.eye(d)
+            out_x.append(rng.multivariate_normal(mu, cov, size=int(m), method="eigh"))
+            out_y.append(np.full(int(m), c))
+        used = pd.Series(donors[nearest.ravel()]).value_counts()
+        report.append({"class": int(c), "n_real": int(rows.shape[0]), "n_added": int(need),
+                       "donors": [int(v) for v in used.index[:k]]})
+    feats = np.vstack(out_x) if out_x else np.empty((0, d))
+    labs = np.concatenate(out_y) if out_y else np.empty(0, dtype=np.int64)
+    return TailAugmentation(features=feats, labels=labs.astype(np.int64),
+                            per_class=pd.DataFrame(report,
+                                                   columns=["class", "n_real", "n_added",
+                                                            "donors"]))
