@@ -35,3 +35,36 @@ def test_banzhaf_and_tmc_on_local_ray_equal_serial():
     np.testing.assert_allclose(on_ray_t.values, serial_t.values, atol=1e-12)
     np.testing.assert_allclose(on_ray_b.values, serial_b.values, atol=1e-12)
     assert on_ray_t.n_evaluations == serial_t.n_evaluations
+
+
+def test_audit_cross_fitting_and_learning_curves_on_local_ray_equal_local():
+    # They crashed under Ray before: its joblib backend refuses generator results.
+    ray = pytest.importorskip("ray")
+    import joblib
+    import pandas as pd
+    from ray.util.joblib import register_ray
+    from sklearn.datasets import load_digits
+
+    import assay
+    from assay.curves import learning_curve
+    from assay.models import cross_val_pred_probs
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x[:600], y[:600]
+    frame = pd.DataFrame(x).add_prefix("p").assign(y=y)
+    local = (cross_val_pred_probs(x, y),
+             learning_curve(x, y, sizes=[100, 200, 300, 400], n_seeds=2)["accuracy"],
+             assay.audit(frame, label="y", checks=["label_issues"]).issues)
+    register_ray()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with joblib.parallel_config(backend="ray"):
+            on_ray = (cross_val_pred_probs(x, y, n_jobs=2),
+                      learning_curve(x, y, sizes=[100, 200, 300, 400], n_seeds=2,
+                                     n_jobs=2)["accuracy"],
+                      assay.audit(frame, label="y", checks=["label_issues"]).issues)
+    finally:
+        ray.shutdown()
+    np.testing.assert_allclose(on_ray[0], local[0], atol=1e-12)
+    np.testing.assert_allclose(on_ray[1].to_numpy(), local[1].to_numpy(), atol=1e-12)
+    pd.testing.assert_frame_equal(on_ray[2], local[2])

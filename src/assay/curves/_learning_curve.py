@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 
 from assay._validation import (
     check_features,
@@ -326,10 +326,12 @@ def learning_curve(
         for n in size_list:
             rows = _subset(perms, class_counts, int(n), min_per_class)
             tasks.append((seed, model_seed, rows))
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+    from assay.models import parallel_results
+
+    jobs = parallel_results(n_jobs, [
         delayed(_fit_score)(estimator, X_pool[rows], y_pool[rows], X_eval, y_eval, n_classes, ms)
         for _, ms, rows in tasks
-    )
+    ])
     results = []
     for res in jobs:  # in task order; progress after each fit
         results.append(res)

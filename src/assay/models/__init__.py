@@ -8,7 +8,13 @@ from assay.models._choice import (
     auto_candidates,
     make_model,
 )
-from assay.models._crossfit import CrossFit, cross_fit, cross_val_pred_probs, default_estimator
+from assay.models._crossfit import (
+    CrossFit,
+    cross_fit,
+    cross_val_pred_probs,
+    default_estimator,
+    parallel_results,
+)
 from assay.models._input import ModelInput, model_input
 
 __all__ = [
@@ -24,4 +30,5 @@ __all__ = [
     "default_estimator",
     "make_model",
     "model_input",
+    "parallel_results",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,22 @@ class CrossFit:
                 "fit_seconds": round(float(sum(s["fit_seconds"] for s in sel)), 3)}
 
 
+def parallel_results(n_jobs: int | None, tasks: list[Any]) -> Iterator[Any]:
+    """Run joblib ``tasks`` and yield their results as they finish, in task order.
+
+    Results stream ("generator": a progress bar moves after each task) on the backends that
+    can; Ray's joblib backend (``joblib.parallel_config(backend="ray")``) returns only lists,
+    so there they come at the end.
+    """
+    from joblib import Parallel
+
+    try:
+        runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    except ValueError:  # a backend without generators (Ray)
+        runner = Parallel(n_jobs=n_jobs, return_as="list")
+    yield from runner(tasks)
+
+
 def cross_fit(
     x: Any,
     labels: Any,
@@ -154,7 +170,7 @@ def cross_fit(
     """
     import time
 
-    from joblib import Parallel, delayed
+    from joblib import delayed
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
@@ -208,8 +224,8 @@ def cross_fit(
     out = np.zeros((n, n_classes))
     done = 0
     infos: list[dict[str, Any]] = []
-    runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    for test, proba, info in runner(delayed(fit_fold)(tr, te) for tr, te in splits):
+    for test, proba, info in parallel_results(n_jobs, [delayed(fit_fold)(tr, te)
+                                                       for tr, te in splits]):
         out[test] = proba
         infos.append(info)
         done += 1
