@@ -136,6 +136,14 @@ def build_fixtures(root: Path) -> Path:
     vals = pd.DataFrame({"row": [f"r{i}" for i in range(n)], "value": rng.normal(size=n)})
     vals.to_csv(d / "values.csv", index=False)
     vals.rename(columns={"value": "worth"}).to_csv(d / "values_bad.csv", index=False)
+    # target priors for `assay train --target-prior` (the classes are a, b, c)
+    (d / "prior_missing.csv").write_text("class,share\na,0.5\nb,0.5\n")
+    (d / "prior_negative.csv").write_text("class,share\na,0.6\nb,0.5\nc,-0.1\n")
+    (d / "prior_sum.csv").write_text("class,share\na,0.5\nb,0.3\nc,0.1\n")
+    (d / "prior_wide.csv").write_text("class,share,note\na,0.5,x\nb,0.3,y\nc,0.2,z\n")
+    (d / "prior_unknown.json").write_text('{"a": 0.5, "b": 0.3, "c": 0.1, "d": 0.1}')
+    (d / "prior_list.json").write_text("[0.2, 0.3, 0.5]")
+    (d / "prior_bad.json").write_text('{"a": 0.5, ')
     return d
 
 
@@ -160,6 +168,8 @@ def cases(d: Path, root: Path) -> list[Case]:
     ws, bad_ws, empty_ws = str(root / "ws"), str(root / "corrupt_ws"), str(root / "empty_ws")
     a = ("audit",)
     au = (*a, t, "--label", "y", "--no-workspace", "--out")
+    tr = ("train", str(d / "emb.npy"), "--label", "y", "--labels", t, "--epochs", "1", "--out",
+          o + "/train-bad")
     c = [
         # audit: the data file itself
         Case("audit missing file", (*a, str(d / "nope.csv"), "--label", "y")),
@@ -435,6 +445,23 @@ def cases(d: Path, root: Path) -> list[Case]:
         Case("value missing file", ("value", str(root / "nodir" / "x.csv"), "--label", "y")),
         Case("train out is a file", ("train", str(d / "emb.npy"), "--label", "y", "--labels", t,
                                      "--out", t, "--epochs", "1")),
+        Case("train sampler typo", (*tr, "--sampler", "class_balanced")),
+        Case("train tau-norm garbage", (*tr, "--tau-norm", "lots")),
+        Case("train tau-norm negative", (*tr, "--tau-norm", "-0.5")),
+        Case("train tau-norm cosine classifier", (*tr, "--tau-norm", "1", "--classifier",
+                                                  "cosine")),
+        Case("train tau-norm auto without valid rows", (*tr, "--split", "split", "--tau-norm",
+                                                        "auto")),
+        Case("train target-prior typo", (*tr, "--target-prior", "unifrom")),
+        Case("train target-prior missing file", (*tr, "--target-prior", str(d / "nope.csv"))),
+        Case("train target-prior is a folder", (*tr, "--target-prior", str(d / "emptydir"))),
+        Case("train prior missing class", (*tr, "--prior", str(d / "prior_missing.csv"))),
+        Case("train prior negative share", (*tr, "--prior", str(d / "prior_negative.csv"))),
+        Case("train prior sum not 1", (*tr, "--prior", str(d / "prior_sum.csv"))),
+        Case("train prior three columns", (*tr, "--prior", str(d / "prior_wide.csv"))),
+        Case("train prior unknown class", (*tr, "--prior", str(d / "prior_unknown.json"))),
+        Case("train prior json list", (*tr, "--prior", str(d / "prior_list.json"))),
+        Case("train prior invalid json", (*tr, "--prior", str(d / "prior_bad.json"))),
         # runs / show
         Case("runs missing workspace", ("runs", "-w", str(root / "nowhere"))),
         Case("runs corrupt workspace", ("runs", "-w", bad_ws)),
@@ -442,6 +469,14 @@ def cases(d: Path, root: Path) -> list[Case]:
         Case("runs command typo", ("runs", "-w", ws, "--command", "audti")),
         Case("runs compare missing records", ("runs", "--compare", "--records",
                                               str(root / "nowhere"))),
+        Case("runs html onto the data", ("runs", "-w", ws, "--html", t)),
+        Case("runs html onto the store", ("runs", "-w", ws, "--html", ws + "/assay.duckdb")),
+        Case("runs html inside the run folders", ("runs", "-w", ws, "--html",
+                                                  ws + "/runs/history.html")),
+        Case("runs html under a file", ("runs", "-w", ws, "--html", t + "/runs.html")),
+        Case("runs html with compare", ("runs", "--compare", "-w", ws, "--html",
+                                        o + "/history.html")),
+        Case("runs html into a new folder", ("runs", "-w", ws, "--html", o + "/history/"), 0),
         Case("show unknown run", ("show", "zzzz", "-w", ws)),
         Case("show corrupt workspace", ("show", "latest", "-w", bad_ws)),
         Case("show empty workspace", ("show", "latest", "-w", empty_ws)),
@@ -449,6 +484,14 @@ def cases(d: Path, root: Path) -> list[Case]:
         Case("diff unknown run", ("diff", "zzzz", "-w", ws)),
         Case("diff corrupt workspace", ("diff", "latest", "latest", "-w", bad_ws)),
         Case("diff one run only", ("diff", "latest", "-w", empty_ws)),
+        Case("diff html onto the data", ("diff", "latest", "latest", "-w", ws, "--html", t)),
+        Case("diff html onto the store", ("diff", "latest", "latest", "-w", ws, "--html",
+                                          ws + "/assay.duckdb")),
+        Case("diff html under a file", ("diff", "latest", "latest", "-w", ws, "--html",
+                                        t + "/diff.html")),
+        Case("diff html unknown run", ("diff", "zzzz", "-w", ws, "--html", o + "/d.html")),
+        Case("diff html into a new folder", ("diff", "latest", "latest", "-w", ws, "--html",
+                                             o + "/diff/"), 0),
         # report
         Case("report unknown run", ("report", "zzzz", "-w", ws)),
         Case("report missing folder", ("report", str(root / "nowhere"))),

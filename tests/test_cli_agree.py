@@ -99,3 +99,54 @@ def test_agree_missing_file_exit_2(tmp_path: Path, capsys) -> None:  # noqa: ANN
                "--label", "y"])
     assert rc == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_agree_prints_counts_as_integers(labels_csv: Path, capsys) -> None:  # noqa: ANN001
+    import re
+
+    out = labels_csv.parent / "ints"
+    rc = main(["agree", str(labels_csv), "--item", "item", "--annotator", "who", "--label", "y",
+               "--round", "v", "--n-boot", "0", "--no-workspace", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    # no count printed with a fraction: "pairable 88.0", "n ratings 80.000", "disagreements 13.0"
+    assert not re.search(r"(?<![\d.])\d+\.0+(?!\d)", text), text
+    payload = json.loads((out / "agreement.json").read_text())
+    cells = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+             for line in text.splitlines() if line.count("│") >= 4}
+    for row in payload["per_class"]:  # 3 raters per item: pairable values are whole numbers
+        assert cells[row["class"]][0] == f"{round(row['n_pairable']):,}"
+    for row in payload["annotators"]:
+        assert cells[row["annotator"]][0] == str(row["n_ratings"]) == "80"
+    for row in payload["revision_list"]:
+        line = next(x for x in text.splitlines()
+                    if f"{row['class_a']} / {row['class_b']}" in x and "│" in x)
+        v = row["disagreements"]  # a whole number unless some item has 3+ distinct values
+        assert line.split("│")[3].strip() == (f"{v:,.0f}" if v == round(v) else f"{v:,.1f}")
+
+
+def test_agree_fractional_disagreements_keep_one_decimal(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    # one item rated a, b, c by three annotators: each pair of values disagrees with weight
+    # 1 / (3 - 1) = 0.5 (Krippendorff's coincidences), so every class pair has 0.5
+    # disagreements; a second item (a, a, a) keeps alpha defined
+    path = tmp_path / "r.csv"
+    pd.DataFrame({"i": [1, 1, 1, 2, 2, 2], "w": list("xyzxyz"),
+                  "y": ["a", "b", "c", "a", "a", "a"]}).to_csv(path, index=False)
+    rc = main(["agree", str(path), "--item", "i", "--annotator", "w", "--label", "y",
+               "--n-boot", "0", "--no-workspace", "--out", str(tmp_path / "o")])
+    assert rc == 0
+    text = capsys.readouterr().out
+    rows = [line for line in text.splitlines() if " / " in line and "│" in line]
+    assert len(rows) == 3 and all(line.split("│")[3].strip() == "0.5" for line in rows), rows
+
+
+def test_agree_labels_and_annotators_are_printed_literally(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    path = tmp_path / "r.csv"
+    pd.DataFrame({"i": [1, 1, 2, 2, 3, 3], "w": ["[/x]", "b"] * 3,
+                  "y": ["[/bold]", "[red]dog", "[/bold]", "[/bold]", "[red]dog", "[red]dog"]}
+                 ).to_csv(path, index=False)
+    rc = main(["agree", str(path), "--item", "i", "--annotator", "w", "--label", "y",
+               "--n-boot", "0", "--no-workspace", "--out", str(tmp_path / "o")])
+    assert rc == 0  # rich markup in the data used to raise MarkupError
+    text = capsys.readouterr().out
+    assert "[/bold]" in text and "[red]dog" in text and "[/x]" in text

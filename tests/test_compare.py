@@ -85,3 +85,35 @@ def test_load_run_records(tmp_path):
         load_run_records(tmp_path)
     with pytest.raises(InputValidationError, match="does not exist"):
         load_run_records(tmp_path / "missing")
+
+
+def test_choices_columns_and_tau_norm_selected_on_test():
+    """Issue 19: sampler, head size and every post-hoc choice with how it was made."""
+    auto = "auto on valid split (30 rows), metric balanced_accuracy, grid [0, 0.1, ..., 2]"
+    new = _run("new", 0.7, head_parameters={"trainable": 18, "total": 18},
+               selection={"tau": "fixed", "tau_norm": "validation", "checkpoint": "last"},
+               choices={"sampler": {"name": "square-root", "how": "given"},
+                        "tau_norm": {"value": 1.2, "chosen": "auto", "how": auto},
+                        "posthoc_tau": {"value": 1.0, "chosen": "given", "how": "given"},
+                        "target_prior": {"source": "file:q.csv", "chosen": "given",
+                                         "how": "given", "shares": {}}})
+    new["params"] = {"sampler": "square-root", "tau_norm": 1.2, "posthoc_tau": 1.0,
+                     "target_prior": "file:q.csv"}
+    new["metrics"]["target_prior_accuracy"] = 0.9
+    old = _run("old", 0.6)  # a record written before the choices were recorded
+    old["params"] = {"posthoc_tau": 0.4, "sampler": "instance"}
+    peek = _run("peek", 0.5, selection={"tau": "none", "tau_norm": "test", "checkpoint": "last"})
+    frame = compare_runs([old, new, peek]).set_index("run_id")
+    row = frame.loc["new"]
+    assert (row["sampler"], row["params_total"], row["tau_norm"], row["tau_norm_how"]) == (
+        "square-root", 18, 1.2, auto)
+    assert (row["posthoc_tau"], row["posthoc_tau_how"], row["target_prior"]) == (
+        1.0, "given", "file:q.csv")
+    assert row["target_prior_how"] == "given" and row["tau_norm_selection"] == "validation"
+    assert row["target_prior_accuracy"] == 0.9
+    o = frame.loc["old"]
+    assert o["posthoc_tau"] == 0.4 and o["posthoc_tau_how"] == "auto on the validation rows"
+    assert o[["tau_norm", "params_total", "target_prior", "tau_norm_how"]].isna().all()
+    assert frame.loc["peek", "flags"] == "tau-norm selected on test"
+    by_q = compare_runs([old, new, peek], sort_by="target_prior_accuracy")
+    assert by_q["run_id"].tolist()[0] == "new"  # the others have no figure (NaN, last)

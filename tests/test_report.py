@@ -963,3 +963,119 @@ def test_png_writer_and_block_means_by_hand():
     assert small.shape == (67, 50) and max(small.shape) <= THUMB_SIZE
     assert small[0, 0] == big[:3, :3].mean() and small[-1, -1] == big[198:, 147:].mean()
     assert _shrink(np.ones((28, 28))).shape == (28, 28)  # small images keep every pixel
+
+
+# --------------------------------------------------------------------------------------------
+# AuditResult._repr_html_: the notebook summary
+# --------------------------------------------------------------------------------------------
+class _Repr(HTMLParser):
+    """The summary's check rows (cells as text), its next steps and every tag seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.steps: list[str] = []
+        self.tags: set[str] = set()
+        self._cell: list[str] | None = None
+        self._li: list[str] | None = None
+        self._in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        if tag == "tbody":
+            self._in_body = True
+        if tag == "tr" and self._in_body:
+            self.rows.append([])
+        if tag == "td":
+            self._cell = []
+        if tag == "li":
+            self._li = []
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        if tag == "li" and self._li is not None:
+            self.steps.append("".join(self._li))
+            self._li = None
+        if tag == "tbody":
+            self._in_body = False
+
+    def handle_data(self, data):
+        for part in (self._cell, self._li):
+            if part is not None:
+                part.append(data)
+
+
+def _repr(result):
+    p = _Repr()
+    p.feed(result._repr_html_())
+    return p
+
+
+def test_repr_html_summarises_status_checks_and_next_steps(result):
+    text = result._repr_html_()
+    assert len(text) < 10_000  # small: a notebook cell, not a report
+    p = _repr(result)
+    assert p.tags <= {"div", "b", "span", "table", "thead", "tbody", "tr", "th", "td", "code",
+                      "ol", "li", "br"}  # no script, no style element, no image
+    head = text.split("</div>")[0]  # the verdict line: the worst status, an error here
+    assert result.status == "error" and ">ERROR</span>" in head
+    assert "300 rows · 4 classes · 8 checks" in head
+    rows = {r[0]: r for r in p.rows}
+    assert list(rows) == list(result.checks)  # one row per check, in the order they ran
+    for name, check in result.checks.items():
+        assert rows[name][1] == check.status.upper()
+    assert rows["label_issues"][2] == str(int(result.issues["is_label_issue"].sum())) == "30"
+    assert rows["outliers"][2] == str(int(result.issues["is_outlier"].sum()))
+    assert rows["duplicates"][2] == "5"  # rows 5, 6, 7, 10, 11
+    assert rows["class_profile"][2] == "—"  # no per-row output
+    assert rows["broken"][3] == "The check crashed."
+    steps = result.next_steps()
+    assert len(steps) > 5 or len(p.steps) == len(steps)
+    assert [s.split(" (")[0] for s in p.steps] == [s.action.split(" (")[0] for s in steps[:5]]
+    if len(steps) > 5:
+        assert f"and {len(steps) - 5} more" in text
+
+
+def test_repr_html_escapes_hostile_names():
+    evil_check = CheckResult(EVIL, "warn", message=f"class {EVIL} has 1 row",
+                             error=None)
+    crashed = CheckResult("crashed", "error", error="Traceback\nValueError: </td><b>x</b>")
+    res = AuditResult({EVIL: evil_check, "crashed": crashed}, pd.DataFrame({"row": [0, 1]}),
+                      {"n_rows": 2, "n_classes": 2, "classes": [EVIL, "b"],
+                       "run_id": '"><img src=x onerror=alert(1)>'})
+    text = res._repr_html_()
+    assert "<script>" not in text and "<img" not in text and "<b>x</b>" not in text
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;&quot;&lt;/div&gt;" in text
+    p = _repr(res)
+    assert [r[0] for r in p.rows] == [EVIL, "crashed"]  # shown as text
+    assert p.rows[0][3] == f"class {EVIL} has 1 row"
+    assert p.rows[1][3] == "ValueError: </td><b>x</b>"  # the error's last line, as text
+
+
+def test_repr_html_of_results_read_back_from_json(tmp_path):
+    import assay
+
+    rng = np.random.default_rng(2)
+    n = 120
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 3)) + y[:, None] * 2.0
+    names = np.array([EVIL, 'say "hi"', "</td><b>c</b>"], dtype=object)
+    df = pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=names[y])
+    probs = np.full((n, 3), 0.1)
+    probs[np.arange(n), (y + (rng.random(n) < 0.1)) % 3] = 0.8
+    order = [list(names).index(c) for c in sorted(names)]
+    res = assay.audit(df, label="label", pred_probs=probs[:, order], random_state=0,
+                      checks=["label_issues", "duplicates", "outliers", "class_profile"])
+    path = tmp_path / "audit.json"
+    res.to_json(path)
+    without_rows = AuditResult.from_json(res.to_json(include_issues=False))
+    for r in (res, AuditResult.from_json(path), without_rows,
+              AuditResult.from_json('{"schema_version": 1}')):
+        text = r._repr_html_()  # never raises
+        assert "<script>" not in text and "<b>c</b>" not in text
+    rows = {row[0]: row for row in _repr(AuditResult.from_json(path)).rows}
+    assert rows["label_issues"][2] == f"{int(res.issues['is_label_issue'].sum()):,}"
+    assert {row[0]: row[2] for row in _repr(without_rows).rows}["label_issues"] == "—"
+    assert "Nothing to fix." in AuditResult.from_json('{"schema_version": 1}')._repr_html_()

@@ -270,3 +270,50 @@ def test_printed_report_opens_collapsed_sections(browser, digits_report):
     assert page.locator("#outliers figure.hist").is_visible()
     assert errors == []
     page.close()
+
+
+# ------------------------------------------------- the diff page and the run-history page
+
+
+def test_diff_and_history_pages_render_offline(browser, tmp_path):
+    """``assay diff --html`` and ``assay runs --html`` of a hand-worked workspace: counts in the
+    DOM equal the JSON's, the charts are drawn, no script runs, nothing is fetched."""
+    import contextlib
+
+    from PIL import Image
+
+    from assay.cli.main import main
+    from test_cli_diff import EVIL as DIFF_EVIL
+    from test_cli_diff import EXPECTED, build_two_audits
+
+    path, a, b, _ = build_two_audits(tmp_path)
+    out = tmp_path / "pages"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["diff", a, b, "-w", str(path), "--html", str(out) + "/"]) == 0
+        assert main(["runs", "-w", str(path), "--html", str(out) + "/"]) == 0
+
+    page, requests, errors = _open(browser, out / "diff.html")
+    assert page.evaluate("window.__xss") is None and page.locator("script").count() == 0
+    counts = page.eval_on_selector_all(
+        "#diff-checks tbody tr",
+        "rs => rs.map(r => [r.dataset.check, Object.fromEntries([...r.querySelectorAll("
+        "'td[data-col]')].map(td => [td.dataset.col, +td.innerText.replace(/,/g, '')]))])")
+    assert dict(counts) == EXPECTED
+    fixed = page.locator("#check-label-issues details[data-category='fixed'] tbody tr")
+    assert fixed.count() == 2 and fixed.first.is_visible()
+    assert DIFF_EVIL in fixed.first.inner_text()  # the relabel target, shown as text
+    png = page.screenshot(full_page=False)
+    assert len(Image.open(io.BytesIO(png)).convert("RGB").getcolors(1 << 20) or []) > 20
+    assert requests == [] and errors == []
+    page.close()
+
+    page, requests, errors = _open(browser, out / "runs.html")
+    assert page.locator("script").count() == 0
+    assert page.locator("#trends figure.trend").count() == 3  # errors, label, outlier
+    label = page.locator("#trends figure[data-metric='label']")
+    box = label.locator("svg").bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 50  # drawn, visible
+    assert label.locator("circle.pt").count() == 2 and label.locator("path.line").count() == 1
+    assert page.locator("#runs-table tbody tr").count() == 2
+    assert requests == [] and errors == []
+    page.close()

@@ -172,3 +172,72 @@ def test_overfit_check_memorises_shuffled_labels_but_alignment_check_catches_the
         frozen = torch.nn.Linear(6, 3).requires_grad_(False)
         with pytest.raises(InvalidParameterError, match="trainable parameter"):
             check(frozen, x, y)
+
+
+def test_select_tau_norm_is_the_brute_force_best_of_its_grid(lt_data):
+    """Issue 19: every tau of the grid by a loop over classes; the first maximum wins."""
+    from assay.longtail import prior_shift_accuracy
+    from assay.torch import TAU_GRID, fit_head, select_tau_norm, tau_normalize
+
+    x, y, xt, yt = lt_data
+    fit = fit_head(x, y, recipe="ce", epochs=4, random_state=0)
+    xv, yv = xt[::7], yt[::7]
+    assert TAU_GRID == tuple(round(0.1 * k, 10) for k in range(21))
+
+    def recall(pred):
+        return np.array([np.mean(pred[yv == j] == j) for j in range(3)])
+
+    preds = [tau_normalize(fit.model, t)(torch.from_numpy(xv)).argmax(1).numpy()
+             for t in TAU_GRID]
+    tau, table = select_tau_norm(fit.model, xv, yv)
+    balanced = [recall(p).mean() for p in preds]
+    assert tau == TAU_GRID[int(np.argmax(balanced))]
+    np.testing.assert_allclose(table["balanced_accuracy"], balanced, atol=1e-12)
+    q = np.array([0.1, 0.2, 0.7])
+    tau_q, table_q = select_tau_norm(fit.model, xv, yv, target_prior=q)
+    under_q = [float(q @ recall(p)) for p in preds]
+    assert tau_q == TAU_GRID[int(np.argmax(under_q))]
+    np.testing.assert_allclose(table_q["target_prior_accuracy"], under_q, atol=1e-12)
+    assert under_q[0] == pytest.approx(prior_shift_accuracy(yv, preds[0], q))
+    # a hand-picked grid is searched as given, and the model is left untouched
+    w = fit.model.classifier.weight.detach().clone()
+    tau2, table2 = select_tau_norm(fit.model, xv, yv, taus=[2.0, 0.5])
+    assert table2["tau"].tolist() == [2.0, 0.5] and tau2 in (2.0, 0.5)
+    assert torch.equal(w, fit.model.classifier.weight)
+
+
+def test_select_tau_norm_bad_input(lt_data):
+    from assay.torch import LightHead, fit_head, select_tau_norm
+
+    x, y, *_ = lt_data
+    fit = fit_head(x, y, epochs=1)
+    with pytest.raises(InvalidParameterError, match="'taus' parameter of select_tau_norm"):
+        select_tau_norm(fit.model, x, y, taus=[-1.0])
+    with pytest.raises(InvalidParameterError, match="'taus' parameter"):
+        select_tau_norm(fit.model, x, y, taus=[])
+    with pytest.raises(InvalidParameterError, match="linear classifier"):
+        select_tau_norm(LightHead(6, 3, classifier="cosine"), x, y)
+    with pytest.raises(InputValidationError, match="the model has 3 classes"):
+        select_tau_norm(fit.model, x, y + 1)
+    with pytest.raises(InputValidationError, match="target_prior has 2 entries"):
+        select_tau_norm(fit.model, x, y, target_prior=[0.5, 0.5])
+    with pytest.raises(InputValidationError, match="must sum to 1"):
+        select_tau_norm(fit.model, x, y, target_prior=[0.5, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("options", [{}, {"hidden": 8}, {"classifier": "cosine"},
+                                     {"recipe": "crt", "hidden": 8}])
+def test_parameter_counts_of_a_fitted_head(lt_data, options):
+    from assay.torch import LightHead, fit_head, parameter_counts
+
+    x, y, *_ = lt_data
+    fit = fit_head(x, y, epochs=1, **options)
+    shape = {k: v for k, v in options.items() if k != "recipe"}
+    n = sum(p.numel() for p in LightHead(6, 3, **shape).parameters())
+    assert parameter_counts(fit.model) == {"trainable": n, "total": n} and fit.params_trained == n
+    frozen = LightHead(6, 3, hidden=8)
+    for p in frozen.body.parameters():
+        p.requires_grad_(False)
+    assert parameter_counts(frozen) == {"trainable": 8 * 3 + 3, "total": 6 * 8 + 8 + 8 * 3 + 3}
+    with pytest.raises(InvalidParameterError, match="torch.nn.Module"):
+        parameter_counts("head")

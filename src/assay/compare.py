@@ -13,7 +13,9 @@ Run record schema (``"schema": "assay.run/1"``, written by ``assay train`` as JS
       "command": "train",
       "created": str,                      # ISO 8601, UTC
       "recipe": str,                       # ce, cb, focal, ldam-drw, logit-adjusted, ...
-      "params": {...},                     # every option of the run
+      "params": {...},                     # every option of the run: sampler, posthoc_tau,
+                                           # tau_norm, target_prior ("uniform" | "train" |
+                                           # "file:<path>"), ...
       "classes": [...], "train_counts": [int, ...],
       "provenance": {
         "embedding_source": str,           # the embeddings file
@@ -21,14 +23,26 @@ Run record schema (``"schema": "assay.run/1"``, written by ``assay train`` as JS
         "pretraining_data": str | null,    # what the backbone was pretrained on, if declared
         "extra_data": [str, ...],          # data used beyond the training split
         "data_fingerprint": str,           # sha256 of features, labels and split
-        "params_trained": int,
+        "params_trained": int,             # = head_parameters.trainable
+        "head_parameters": {"trainable": int, "total": int},   # of the head, not the backbone
         "train_seconds": float, "inference_seconds": float,
         "selection": {"tau": "none" | "fixed" | "validation" | "test",
+                      "tau_norm": "none" | "fixed" | "validation" | "test",
                       "checkpoint": "last" | "validation" | "test"},
+        "choices": {                       # each training / post-hoc choice and how it was made
+          "sampler": {"name": str, "how": str},
+          "tau_norm": null | {"value": float, "chosen": "given" | "auto", "how": str, ...},
+          "posthoc_tau": null | {"value": float, "chosen": "given" | "auto", "how": str, ...},
+          "target_prior": {"source": str, "chosen": "default" | "given", "how": str,
+                           "shares": {class: float}}
+        },                                 # "auto" adds split, n_rows, metric, grid, scores;
+                                           # its "how" reads "auto on valid split (N rows),
+                                           # metric M, grid [0, 0.1, ..., 2] (21 values)"
         "split": {...}, "versions": {...}
       },
       "metrics": {"many", "medium", "few", "overall", "balanced", "worst_class",
-                  "harmonic_mean": float, "prior_shift": {profile: accuracy}}
+                  "harmonic_mean", "target_prior_accuracy": float,
+                  "prior_shift": {profile: accuracy}}
     }
 
 Only ``run_id``, ``metrics.balanced`` and the provenance keys used for flags are required by
@@ -51,7 +65,11 @@ __all__ = ["RUN_SCHEMA", "compare_runs", "load_run_records"]
 
 RUN_SCHEMA = "assay.run/1"
 
-_METRICS = ("balanced", "overall", "many", "medium", "few", "worst_class", "harmonic_mean")
+_METRICS = ("balanced", "overall", "many", "medium", "few", "worst_class", "harmonic_mean",
+            "target_prior_accuracy")
+#: the words of a record without ``choices`` (written before they were recorded) for its tau
+_TAU_SELECTION_WORDS = {"fixed": "given", "validation": "auto on the validation rows",
+                        "test": "selected on test"}
 
 
 def _get(record: dict[str, Any], *keys: str, default: Any = None) -> Any:
@@ -86,9 +104,9 @@ def _check_record(i: int, record: Any) -> dict[str, Any]:
 def _flags(record: dict[str, Any], ref: dict[str, Any], *, is_ref: bool) -> list[str]:
     flags: list[str] = []
     prov, rprov = record["provenance"], ref["provenance"]
-    for what in ("tau", "checkpoint"):
+    for what in ("tau", "tau_norm", "checkpoint"):
         if _get(prov, "selection", what) == "test":
-            flags.append(f"{what} selected on test")
+            flags.append(f"{what.replace('_', '-')} selected on test")
     if is_ref:
         return flags
     if prov.get("data_fingerprint") != rprov.get("data_fingerprint"):
@@ -113,7 +131,8 @@ def compare_runs(
 
     A run is compared with the ``reference`` run: it is flagged when its data fingerprint,
     backbone, pretraining data or extra data differ, and any run (the reference included) is
-    flagged when ``tau`` or the checkpoint was selected on the test set.
+    flagged when ``tau`` (post-hoc logit adjustment), the tau-norm ``tau`` or the checkpoint was
+    selected on the test set.
 
     Parameters
     ----------
@@ -123,15 +142,17 @@ def compare_runs(
         Position or ``run_id`` of the reference run.
     sort_by : str, default "balanced"
         Metric to rank by (descending): one of balanced, overall, many, medium, few,
-        worst_class, harmonic_mean.
+        worst_class, harmonic_mean, target_prior_accuracy.
 
     Returns
     -------
     pandas.DataFrame
         One row per run: ``run_id``, ``recipe``, ``backbone``, the metrics, ``params_trained``,
-        ``train_seconds``, ``inference_seconds``, ``extra_data``, ``data_fingerprint``,
-        ``tau_selection``, ``checkpoint_selection``, ``is_reference``, ``like_for_like`` and
-        ``flags`` (``"; "``-joined).
+        ``params_total``, ``train_seconds``, ``inference_seconds``, ``extra_data``,
+        ``data_fingerprint``, ``sampler``, ``tau_norm``, ``tau_norm_how``, ``posthoc_tau``,
+        ``posthoc_tau_how``, ``target_prior``, ``target_prior_how``, ``tau_selection``,
+        ``tau_norm_selection``, ``checkpoint_selection``, ``is_reference``, ``like_for_like``
+        and ``flags`` (``"; "``-joined). A record that lacks a field (an older one) has None.
 
     Examples
     --------
@@ -170,13 +191,26 @@ def compare_runs(
         for m in _METRICS:
             v = _get(r, "metrics", m)
             row[m] = float(v) if isinstance(v, int | float) else float("nan")
+        tau_how = _get(prov, "choices", "posthoc_tau", "how")
+        if tau_how is None:
+            tau_how = _TAU_SELECTION_WORDS.get(str(_get(prov, "selection", "tau")))
         row.update(
             params_trained=prov.get("params_trained"),
+            params_total=_get(prov, "head_parameters", "total"),
             train_seconds=prov.get("train_seconds"),
             inference_seconds=prov.get("inference_seconds"),
             extra_data=", ".join(prov.get("extra_data") or []),
             data_fingerprint=str(prov.get("data_fingerprint") or "")[:16],
+            sampler=_get(r, "params", "sampler"),
+            tau_norm=_get(r, "params", "tau_norm"),
+            tau_norm_how=_get(prov, "choices", "tau_norm", "how"),
+            posthoc_tau=_get(r, "params", "posthoc_tau"),
+            posthoc_tau_how=tau_how,
+            target_prior=_get(prov, "choices", "target_prior", "source",
+                              default=_get(r, "params", "target_prior")),
+            target_prior_how=_get(prov, "choices", "target_prior", "how"),
             tau_selection=_get(prov, "selection", "tau"),
+            tau_norm_selection=_get(prov, "selection", "tau_norm"),
             checkpoint_selection=_get(prov, "selection", "checkpoint"),
             is_reference=i == ref_pos,
             like_for_like=not flags,

@@ -322,7 +322,7 @@ def sanity_checks(
 
     bound, mixed = _identical_input_bound(x, y, metric, n_classes)
     bounds["identical_inputs"] = bound
-    ev = {"bound": bound, "rows_in_mixed_groups": mixed}
+    ev: dict[str, Any] = {"bound": bound, "rows_in_mixed_groups": mixed}
     checks.append(SanityCheck(
         "identical_inputs", "pass" if mixed == 0 else "warn",
         "No identical inputs carry different labels." if mixed == 0 else

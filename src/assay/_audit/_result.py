@@ -213,6 +213,58 @@ class AuditResult:
 
         return next_steps(self, workspace=workspace)
 
+    def _repr_html_(self) -> str:
+        """A compact summary for notebooks: the verdict, the rows, one line per check (status,
+        rows flagged, finding) and the first next steps. Every value is escaped; the full
+        picture is :func:`assay.report.render_report`."""
+        import html
+
+        esc = html.escape
+        summary = self.summary if isinstance(self.summary, dict) else {}
+        n_rows = summary.get("n_rows", len(self.issues))
+        facts = [f"{n_rows:,} rows" if isinstance(n_rows, int) else None,
+                 f"{summary['n_classes']:,} classes"
+                 if isinstance(summary.get("n_classes"), int) else None,
+                 f"{len(self.checks)} checks", summary.get("run_id") and f"run {summary['run_id']}"]
+        outputs = self._outputs()
+        rows = []
+        for name, check in self.checks.items():
+            spec = outputs.get(name)
+            flagged = (f"{int(spec.flagged(self.issues).sum()):,}"
+                       if spec is not None and len(self.issues)
+                       and all(c in self.issues for c in spec.flags) else "—")
+            text = check.message or next(iter((check.error or "").strip().splitlines()[-1:]), "")
+            text = text if len(text) <= 160 else text[:157] + "..."
+            rows.append(f"<tr><td style='{_CELL}'><code>{esc(name)}</code></td>"
+                        f"<td style='{_CELL}'>{_badge(check.status)}</td>"
+                        f"<td style='{_CELL};text-align:right'>{flagged}</td>"
+                        f"<td style='{_CELL}'>{esc(text)}</td></tr>")
+        steps = self.next_steps()
+        items = []
+        for step in steps[:_MAX_STEPS]:
+            meta = " · ".join(x for x in (
+                f"{step.rows:,} rows" if step.rows is not None else "", step.worth or "") if x)
+            cmd = (f"<br><code style='font-size:12px'>{esc(step.command)}</code>"
+                   if step.command else "")
+            items.append(f"<li>{esc(step.action)}"
+                         f"{f' <span style={_MUTED}>({esc(meta)})</span>' if meta else ''}"
+                         f"{cmd}</li>")
+        more = (f"<div style={_MUTED}>... and {len(steps) - _MAX_STEPS} more: "
+                "result.next_steps()</div>" if len(steps) > _MAX_STEPS else "")
+        next_html = (f"<ol style='margin:4px 0;padding-left:22px'>{''.join(items)}</ol>{more}"
+                     if items else f"<div style={_MUTED}>Nothing to fix.</div>")
+        return (
+            "<div class='assay-audit' style='font-family:system-ui,sans-serif;font-size:13px;"
+            "line-height:1.45;max-width:900px'>"
+            f"<div><b>AuditResult</b> {_badge(self.status)} "
+            f"<span style={_MUTED}>{esc(' · '.join(f for f in facts if f))}</span></div>"
+            "<table style='border-collapse:collapse;margin:6px 0'><thead><tr>"
+            + "".join(f"<th style='{_CELL};text-align:left'>{h}</th>"
+                      for h in ("check", "status", "flagged", "finding"))
+            + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<div><b>Next steps</b>{next_html}</div></div>"
+        )
+
     def to_dict(self, *, include_issues: bool = True) -> dict[str, Any]:
         """JSON-able form; ``include_issues=False`` leaves out the per-row table.
 
@@ -269,6 +321,21 @@ class AuditResult:
             issues = pd.DataFrame()
         outputs = {n: RowOutputs.from_dict(o) for n, o in (d.get("outputs") or {}).items()}
         return cls(checks, issues, d.get("summary", {}), outputs)
+
+
+_CELL = "padding:2px 8px;border-bottom:1px solid #dde1e6;vertical-align:top"
+_MUTED = "'color:#5b6470'"
+_MAX_STEPS = 5
+_BADGE = {"pass": ("#1a7f37", "#e6f4ea"), "warn": ("#9a6700", "#fff4d6"),
+          "fail": ("#c0262d", "#fde8e8"), "error": ("#7a1f9c", "#f4e8fb")}
+
+
+def _badge(status: str) -> str:
+    fg, bg = _BADGE.get(status, ("#6e7781", "#eef0f2"))
+    import html
+
+    return (f"<span style='color:{fg};background:{bg};font-weight:700;font-size:11px;"
+            f"padding:1px 7px;border-radius:9px'>{html.escape(status.upper())}</span>")
 
 
 def jsonable(obj: Any) -> Any:

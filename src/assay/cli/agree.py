@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from assay.cli._common import (
     NO_WORKSPACE_HELP,
@@ -27,6 +28,26 @@ def _fmt(v: Any, digits: int = 3) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}f}"
     return str(v)
+
+
+def _count(v: Any) -> str:
+    """A count: whole numbers as integers (190, not 190.0); a fractional one (disagreements
+    weighted by 1 / (ratings of the item - 1), Krippendorff's coincidences) to one decimal."""
+    if v is None or isinstance(v, bool):
+        return "-" if v is None else str(v)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return "-"
+    if abs(f - round(f)) < 1e-9:
+        return f"{round(f):,}"
+    return f"{f:,.1f}"
+
+
+#: Columns of the annotators table that are counts (the others are shares and coefficients).
+_COUNT_COLUMNS = frozenset({"n_ratings"})
 
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -74,75 +95,81 @@ def write_outputs(report: Any, out: Path) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
+def _row(table: Table, *cells: Any) -> None:
+    """Add a row of plain text: labels, ids and names from the data are never read as markup."""
+    table.add_row(*[Text(str(c)) for c in cells])
+
+
+def _line(*parts: Any) -> None:
+    console.print(Text.assemble(*parts))
+
+
 def _print_summary(report: Any, outputs: dict[str, str]) -> None:
-    console.print(
-        f"[bold]Annotator agreement[/bold]: {report.n_items} items "
-        f"({report.n_pairable_items} with 2+ ratings), {report.n_annotators} annotators, "
-        f"{report.n_ratings} ratings, level {report.level}"
-    )
+    _line(("Annotator agreement", "bold"),
+          f": {_count(report.n_items)} items ({_count(report.n_pairable_items)} with 2+ "
+          f"ratings), {_count(report.n_annotators)} annotators, {_count(report.n_ratings)} "
+          f"ratings, level {report.level}")
     coef = Table(title="Coefficients (95% bootstrap interval over items)")
     for col in ("coefficient", "value", "interval"):
-        coef.add_column(col)
+        coef.add_column(col, justify="right" if col == "value" else "left")
     for row in report.coefficients.itertuples():
         interval = (
             f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
             if not (math.isnan(row.ci_low) or math.isnan(row.ci_high)) else ""
         )
-        coef.add_row(row.coefficient, _fmt(row.value), interval)
+        _row(coef, row.coefficient, _fmt(row.value), interval)
     console.print(coef)
     per = Table(title="Per-class agreement (worst first)")
     for col in ("class", "pairable", "alpha", "fleiss kappa", "specific agreement"):
-        per.add_column(col)
+        per.add_column(col, justify="left" if col == "class" else "right")
     for row in report.per_class.head(10).itertuples():
-        per.add_row(str(row[1]), _fmt(row.n_pairable, 1), _fmt(row.alpha), _fmt(row.fleiss_kappa),
-                    _fmt(row.specific_agreement))
+        _row(per, row[1], _count(row.n_pairable), _fmt(row.alpha), _fmt(row.fleiss_kappa),
+             _fmt(row.specific_agreement))
     console.print(per)
     if len(report.revision_list):
         rev = Table(title="Guideline revision list: class pairs to clarify")
         for col in ("rank", "classes", "disagreements", "share", "obs/exp", "example items"):
-            rev.add_column(col)
+            rev.add_column(col, justify="left" if col in ("classes", "example items")
+                           else "right")
         for row in report.revision_list.head(5).itertuples():
-            rev.add_row(str(row.rank), f"{row.class_a} / {row.class_b}", _fmt(row.disagreements, 1),
-                        _fmt(row.share_of_disagreement), _fmt(row.observed_over_expected, 2),
-                        ", ".join(map(str, row.example_items)))
+            _row(rev, _count(row.rank), f"{row.class_a} / {row.class_b}",
+                 _count(row.disagreements), _fmt(row.share_of_disagreement),
+                 _fmt(row.observed_over_expected, 2), ", ".join(map(str, row.example_items)))
         console.print(rev)
     ann = Table(title="Annotators")
     cols = [c for c in ("annotator", "n_ratings", "accuracy_vs_others", "accuracy_vs_consensus",
                         "kappa_vs_consensus", "dawid_skene_accuracy") if c in report.annotators]
     for col in cols:
-        ann.add_column(col.replace("_", " "))
-    for _, row in report.annotators.iterrows():
-        ann.add_row(*[_fmt(row[c]) if isinstance(row[c], float) else str(row[c]) for c in cols])
+        ann.add_column(col.replace("_", " "), justify="left" if col == "annotator" else "right")
+    # by column, not by value: a row of ints and floats comes out of pandas as floats
+    for rec in report.annotators[cols].to_dict(orient="records"):
+        _row(ann, *[_count(rec[c]) if c in _COUNT_COLUMNS
+                    else _fmt(rec[c]) if isinstance(rec[c], float) else rec[c] for c in cols])
     console.print(ann)
     if report.rounds is not None:
-        rd = Table(title=f"Rounds ({report.rounds.coefficient})")
+        rd = Table(title=Text(f"Rounds ({report.rounds.coefficient})"))
         for col in ("round", "items", "value", "interval"):
-            rd.add_column(col)
+            rd.add_column(col, justify="right" if col in ("items", "value") else "left")
         for row in report.rounds.per_round.itertuples():
-            rd.add_row(str(row.round), str(row.n_items), _fmt(row.value),
-                       f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]")
+            _row(rd, row.round, _count(row.n_items), _fmt(row.value),
+                 f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]")
         console.print(rd)
         for row in report.rounds.changes.itertuples():
-            console.print(
-                f"round {row.from_round} -> {row.to_round}: change {row.change:+.3f} "
-                f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
-                + (" (significant)" if row.significant else " (not significant)")
-            )
+            _line(f"round {row.from_round} -> {row.to_round}: change {row.change:+.3f} "
+                  f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
+                  + (" (significant)" if row.significant else " (not significant)"))
         moved = report.rounds.pairs[report.rounds.pairs["status"] != "no clear change"]
         for row in moved.itertuples():
-            console.print(
-                f"  {row.class_a} / {row.class_b}: {row.status} "
-                f"({row.rate_from:.3f} -> {row.rate_to:.3f} of pairable values)"
-            )
+            _line(f"  {row.class_a} / {row.class_b}: {row.status} "
+                  f"({row.rate_from:.3f} -> {row.rate_to:.3f} of pairable values)")
     c = report.ceiling
-    console.print(
-        f"Ceiling: a single annotator matches the others' majority {_fmt(c.single_annotator_accuracy)}"
-        f" of the time; Bayes-error estimate {_fmt(c.bayes_error)} (ceiling {_fmt(c.ceiling)}). "
-        "Model gains beyond this level are not credible."
-    )
+    _line(f"Ceiling: a single annotator matches the others' majority "
+          f"{_fmt(c.single_annotator_accuracy)} of the time; Bayes-error estimate "
+          f"{_fmt(c.bayes_error)} (ceiling {_fmt(c.ceiling)}). Model gains beyond this level "
+          "are not credible.")
     for note in report.notes:
-        console.print(f"[yellow]note[/yellow]: {note}")
-    console.print(f"Wrote {outputs['json']} and Parquet tables to {Path(outputs['json']).parent}")
+        _line(("note", "yellow"), f": {note}")
+    _line(f"Wrote {outputs['json']} and Parquet tables to {Path(outputs['json']).parent}")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,10 +23,13 @@ from assay.torch.functional import (
 )
 from assay.torch.heads import (
     RECIPES,
+    TAU_GRID,
     CosineClassifier,
     HeadFit,
     LightHead,
     fit_head,
+    parameter_counts,
+    select_tau_norm,
     tau_normalize,
 )
 from assay.torch.losses import (
@@ -58,6 +61,7 @@ __all__ = [
     "LOSSES",
     "RECIPES",
     "SAMPLERS",
+    "TAU_GRID",
     "BalancedSoftmaxLoss",
     "ClassBalancedLoss",
     "ClassPowerSampler",
@@ -84,5 +88,7 @@ __all__ = [
     "label_alignment_check",
     "head_overfit_check",
     "overfit_check",
+    "parameter_counts",
+    "select_tau_norm",
     "tau_normalize",
 ]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,10 +35,21 @@ from assay._validation import (
     check_same_length,
 )
 from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.longtail import prior_shift_accuracy
 from assay.torch.losses import _LongTailLoss, make_loss
 from assay.torch.samplers import SAMPLERS, make_sampler
 
-__all__ = ["RECIPES", "CosineClassifier", "HeadFit", "LightHead", "fit_head", "tau_normalize"]
+__all__ = [
+    "RECIPES",
+    "TAU_GRID",
+    "CosineClassifier",
+    "HeadFit",
+    "LightHead",
+    "fit_head",
+    "parameter_counts",
+    "select_tau_norm",
+    "tau_normalize",
+]
 
 #: recipe name -> (loss name, default sampler, default classifier)
 RECIPES: dict[str, tuple[str, str, str]] = {
@@ -49,6 +61,9 @@ RECIPES: dict[str, tuple[str, str, str]] = {
     "balanced-softmax": ("balanced-softmax", "instance", "linear"),
     "crt": ("ce", "class-balanced", "linear"),
 }
+
+#: Default grid of :func:`select_tau_norm` (``0, 0.1, ..., 2.0``; Kang et al. sweep [0, 2]).
+TAU_GRID: tuple[float, ...] = tuple(float(t) for t in np.round(np.linspace(0.0, 2.0, 21), 10))
 
 
 class CosineClassifier(nn.Module):
@@ -492,3 +507,121 @@ def tau_normalize(model: LightHead, tau: float) -> LightHead:
         if linear.bias is not None:
             linear.bias.zero_()
     return out
+
+
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """Parameters of a head: ``trainable`` (``requires_grad``) and ``total``.
+
+    Buffers (the standardisation ``mean`` and ``std`` of a :class:`LightHead`) are fitted
+    statistics, not parameters, and are not counted; nor is the frozen backbone, which is not
+    part of the head.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    dict
+        ``{"trainable": int, "total": int}``.
+
+    Examples
+    --------
+    >>> parameter_counts(LightHead(8, 3, hidden=16))  # (8 * 16 + 16) + (16 * 3 + 3)
+    {'trainable': 195, 'total': 195}
+    """
+    if not isinstance(model, nn.Module):
+        raise InvalidParameterError("model", "a torch.nn.Module", type(model).__name__,
+                                    owner="parameter_counts")
+    params = list(model.parameters())
+    return {"trainable": int(sum(p.numel() for p in params if p.requires_grad)),
+            "total": int(sum(p.numel() for p in params))}
+
+
+def select_tau_norm(
+    model: LightHead,
+    features: Any,
+    labels: Any,
+    *,
+    taus: Any = None,
+    target_prior: Any = None,
+) -> tuple[float, pd.DataFrame]:
+    """Choose the tau-normalisation strength on *validation* rows, over a grid.
+
+    Every ``tau`` of the grid is applied with :func:`tau_normalize` and scored on the rows
+    passed: by balanced accuracy (the mean per-class accuracy over the classes present), or,
+    with a ``target_prior`` ``q``, by the accuracy under that prior ``sum_j q_j acc_j``
+    (:func:`assay.longtail.prior_shift_accuracy`, ``method="weight"``; for a uniform ``q`` the
+    two are equal). The best ``tau`` wins, ties going to the smallest, as in
+    :func:`assay.longtail.select_posthoc_tau`. Pass validation rows, never test ones.
+
+    Parameters
+    ----------
+    model : LightHead
+        With a linear classifier (the trained ``HeadFit.model``); it is not changed.
+    features : array-like, shape (N, d)
+        Validation embeddings.
+    labels : array-like of int, shape (N,)
+        Validation labels (class indices).
+    taus : sequence of float, optional
+        Grid to search (each >= 0). Default :data:`TAU_GRID`, ``0, 0.1, ..., 2.0``.
+    target_prior : array-like, shape (C,), optional
+        Test class prior to score under (sums to 1); every class it gives a positive share
+        needs a validation row. Default: uniform (balanced accuracy).
+
+    Returns
+    -------
+    (float, pandas.DataFrame)
+        The best ``tau`` and a frame with columns ``tau`` and the metric
+        (``balanced_accuracy``, or ``target_prior_accuracy`` with a ``target_prior``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.r_[rng.normal(0, 1, (40, 2)), rng.normal(2, 1, (8, 2))]
+    >>> y = np.r_[np.zeros(40, int), np.ones(8, int)]
+    >>> fit = fit_head(x, y, epochs=5)
+    >>> tau, table = select_tau_norm(fit.model, x, y, taus=[0.0, 1.0])
+    >>> table.columns.tolist(), tau in (0.0, 1.0)
+    (['tau', 'balanced_accuracy'], True)
+    """
+    x = check_features(features)
+    y = check_labels(labels, min_classes=1)
+    check_same_length(features=x, labels=y)
+    grid = _check_grid(TAU_GRID if taus is None else taus, owner="select_tau_norm")
+    tau_normalize(model, 0.0)  # refuses a model without a linear classifier, before the loop
+    n_classes = int(model.n_classes)
+    if int(y.max()) >= n_classes:
+        raise InputValidationError(
+            f"labels hold class index {int(y.max())} but the model has {n_classes} classes. "
+            "Pass validation labels encoded like the training labels."
+        )
+    if target_prior is not None and np.size(target_prior) != n_classes:
+        raise InputValidationError(
+            f"target_prior has {np.size(target_prior)} entries but the model has {n_classes} "
+            "classes. Pass one share per class, in class-index order."
+        )
+    metric = "balanced_accuracy" if target_prior is None else "target_prior_accuracy"
+    scores = []
+    for tau in grid:
+        normed = tau_normalize(model, float(tau))
+        if target_prior is None:
+            scores.append(_balanced_accuracy(normed, x, y))
+        else:
+            pred = _logits(normed, x).argmax(axis=1)
+            scores.append(prior_shift_accuracy(y, pred, target_prior, method="weight"))
+    best = float(grid[int(np.argmax(scores))])
+    return best, pd.DataFrame({"tau": grid, metric: scores})
+
+
+def _check_grid(taus: Any, *, owner: str) -> np.ndarray:
+    """A non-empty 1-d float grid of values >= 0, or InvalidParameterError."""
+    try:
+        grid = np.asarray(taus, dtype=np.float64)
+    except (TypeError, ValueError):
+        grid = np.array([np.nan])
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise InvalidParameterError("taus", "a non-empty 1-d sequence of floats >= 0", taus,
+                                    owner=owner)
+    return grid
