@@ -542,3 +542,26 @@ def test_a_single_strong_column_is_not_judged_a_leak_but_a_recoding_is():
     assert "no other column to judge it against" in res["detail"].iloc[0]
     recoded = pd.DataFrame({"code": np.where(y == "a", 7, 9)})
     assert find_target_leakage(recoded, y)["flagged"].all()
+
+
+def test_near_leaks_from_an_approximate_graph_match_the_exact_search():
+    # Above EXACT_MAX_ROWS the audit's graph is approximate, and the near pairs across splits
+    # come from it instead of a quadratic query; on planted copies both find the same rows.
+    from assay.leakage import find_leakage
+    from assay.neighbors import knn_graph
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6000, 8))
+    copies = rng.choice(5000, size=200, replace=False)
+    x = np.vstack([x, x[copies] + rng.normal(0, 0.01, size=(200, 8))])
+    split = np.array(["train"] * 6000 + ["test"] * 200)
+    split[rng.choice(6000, size=1000, replace=False)] = "test"
+    exact = find_leakage(x, split, metric="euclidean")
+    approx = find_leakage(x, split, knn=knn_graph(x, k=10, metric="euclidean", method="ivf"))
+    assert "graph" in approx.attrs["thresholds"]["near_search"]
+    planted = {6000 + t for t, c in enumerate(copies) if split[c] == "train"}
+    found_exact = set(exact.loc[exact["kind"] == "near", ["i", "j"]].to_numpy().ravel())
+    found_approx = set(approx.loc[approx["kind"] == "near", ["i", "j"]].to_numpy().ravel())
+    assert planted <= found_exact and len(planted) > 150
+    assert len(planted & found_approx) >= 0.97 * len(planted)
+    assert found_approx <= found_exact  # nothing the exact search would not find
