@@ -526,6 +526,16 @@ def cases(d: Path, root: Path) -> list[Case]:
         Case("review host does not resolve", ("review", "-w", ws, "--host",
                                               "no-such-host.invalid", "--no-browser")),
         Case("review quota zero", ("review", "-w", ws, "--quota", "0", "--no-browser")),
+        # curate
+        Case("curate corrupt workspace", ("curate", "-w", bad_ws, "--sizes", "60,20,5")),
+        Case("curate empty workspace", ("curate", "-w", empty_ws, "--sizes", "60,20,5")),
+        Case("curate unknown run", ("curate", "-w", ws, "--run", "zzzz", "--sizes", "60,20,5")),
+        Case("curate sizes growing", ("curate", "-w", ws, "--sizes", "20,60,5")),
+        Case("curate sizes larger than the data", ("curate", "-w", ws, "--sizes", "900,20,5")),
+        Case("curate sizes two values", ("curate", "-w", ws, "--sizes", "60,20")),
+        Case("curate sizes not numbers", ("curate", "-w", ws, "--sizes", "many,some,few")),
+        Case("curate sizes zero", ("curate", "-w", ws, "--sizes", "60,20,0")),
+        Case("curate sizes missing", ("curate", "-w", ws)),
         # demo
         Case("demo noise above 1", ("demo", "--noise", "1.5")),
         Case("demo out is a file", ("demo", "--out", t)),

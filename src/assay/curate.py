@@ -18,10 +18,13 @@ import pandas as pd
 from assay._validation import check_1d, check_int
 from assay.exceptions import InputValidationError, InvalidParameterError
 
-__all__ = ["CurationFunnel", "balanced_quota", "curation_funnel", "quality_rank"]
+__all__ = ["CurationFunnel", "audit_funnel", "balanced_quota", "curation_funnel", "quality_rank"]
 
 _OWNER = "curation_funnel"
 DEFAULT_STAGES = ("automatic", "amateur", "expert")
+#: The audit's per-row columns :func:`audit_funnel` ranks by, and the signal each feeds.
+AUDIT_SIGNALS: dict[str, str] = {"label_score": "label_quality", "outlier_score": "outlier_score",
+                                 "data_value": "value"}
 
 
 def _signal(name: str, values: Any, n: int | None) -> np.ndarray | None:
@@ -311,3 +314,92 @@ def _cut(ranked: np.ndarray, quota: int, codes: np.ndarray | None) -> np.ndarray
     starts = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=k))[:-1]])
     pos[by_class] = np.arange(ranked.size) - np.repeat(starts, np.bincount(c, minlength=k))
     return ranked[pos < take[c]]
+
+
+def audit_funnel(
+    issues: pd.DataFrame,
+    quotas: Sequence[int],
+    *,
+    class_balanced: bool = False,
+    stage_names: Sequence[str] = DEFAULT_STAGES,
+) -> tuple[CurationFunnel, pd.DataFrame]:
+    """The curation funnel of an audit's per-row table (``AuditResult.issues``).
+
+    The signals are the table's ``label_score`` (label quality), ``outlier_score`` and
+    ``data_value`` columns, those present with at least one finite value (a missing value is
+    filled with the column's median). In each duplicate set (``duplicate_set`` >= 0) the
+    best-scored member enters the funnel (ties: the first row) and the other members are
+    excluded as redundant copies. The cuts are :func:`curation_funnel`'s on these signals.
+
+    Parameters
+    ----------
+    issues : pandas.DataFrame
+        One row per audited row: ``row``, optionally ``id``, ``given_label`` and the signals.
+    quotas : sequence of int
+        Rows per stage, non-increasing.
+    class_balanced : bool, default=False
+        Balance each cut across ``given_label``'s classes.
+    stage_names : sequence of str, default=("automatic", "amateur", "expert")
+
+    Returns
+    -------
+    funnel : CurationFunnel
+    table : pandas.DataFrame
+        One row per (stage, row) in each stage's review order (best first): ``stage``,
+        ``row``, ``row_id`` (the audit's ``id``, else its row number, as text), ``rank``,
+        ``score`` and ``label`` when the audit has labels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from assay.curate import audit_funnel
+    >>> issues = pd.DataFrame({"row": [0, 1, 2, 3], "id": ["a", "b", "c", "d"],
+    ...                        "label_score": [0.9, 0.2, 0.8, 0.7]})
+    >>> _, table = audit_funnel(issues, (3, 2, 1))
+    >>> table.groupby("stage", sort=False)["row_id"].agg(list).to_dict()
+    {'automatic': ['a', 'c', 'd'], 'amateur': ['a', 'c'], 'expert': ['a']}
+    """
+    signals: dict[str, Any] = {}
+    for col, name in AUDIT_SIGNALS.items():
+        if col not in issues:
+            continue
+        vals = pd.to_numeric(issues[col], errors="coerce").to_numpy(dtype=float)
+        finite = np.isfinite(vals)
+        if finite.any():
+            signals[name] = np.where(finite, vals, np.median(vals[finite]))
+    if not signals:
+        raise InputValidationError(
+            "The audit has no per-row quality signal to rank by (label_score, outlier_score or "
+            "data_value). Re-run the audit with its label and outlier checks (the defaults)."
+        )
+    labels = issues["given_label"].to_numpy() if "given_label" in issues else None
+    if class_balanced and labels is None:
+        raise InputValidationError(
+            "Balancing by class needs the audit's labels (given_label), and this audit has none. "
+            "Leave out --balance-by-class, or audit with --label."
+        )
+    is_duplicate = None
+    if "duplicate_set" in issues:
+        sets = pd.to_numeric(issues["duplicate_set"], errors="coerce").fillna(-1).to_numpy()
+        score = quality_rank(**signals)
+        in_set = np.flatnonzero(sets >= 0)
+        # best score first within each set, then the first row: the set's first entry stays
+        order = in_set[np.lexsort((in_set, -score[in_set], sets[in_set]))]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = sets[order][1:] != sets[order][:-1]
+        is_duplicate = np.zeros(len(issues), dtype=bool)
+        is_duplicate[order[~first]] = True
+    funnel = curation_funnel(**signals, is_duplicate=is_duplicate, labels=labels,
+                             quotas=quotas, stage_names=stage_names,
+                             class_balanced=class_balanced)
+    ids = (issues["id"] if "id" in issues else issues["row"]).astype(str).to_numpy()
+    rows = issues["row"].to_numpy() if "row" in issues else np.arange(len(issues))
+    parts = []
+    for name, queue in funnel.queues.items():
+        pos = queue["row"].to_numpy()
+        part = pd.DataFrame({"stage": name, "row": rows[pos], "row_id": ids[pos],
+                             "rank": queue["rank"].to_numpy(), "score": queue["score"].to_numpy()})
+        if labels is not None:
+            part["label"] = queue["label"].astype(str).to_numpy()
+        parts.append(part)
+    return funnel, pd.concat(parts, ignore_index=True)

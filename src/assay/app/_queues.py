@@ -18,7 +18,7 @@ import pandas as pd
 from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
-__all__ = ["QUEUES", "STAGES", "ReviewSession", "load_session"]
+__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "ReviewSession", "load_session"]
 
 #: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
 #: the server accepts those of checks registered later too).
@@ -26,6 +26,8 @@ QUEUES: tuple[str, ...] = queue_names()
 #: Curation stages: ``review`` sees the queue (cut to a quota), ``expert`` sees only the rows the
 #: reviewers disagreed on or deferred.
 STAGES: tuple[str, ...] = ("review", "expert")
+#: The queue of the amateur stage of the latest ``assay curate`` run of the audit, best first.
+CURATION_QUEUE = "curation"
 _MAX_TEXT = 2000
 
 
@@ -46,6 +48,10 @@ class ReviewSession:
     label_summary: dict[str, Any] = field(default_factory=dict)  # the label check's summary
     # row id -> a keep decided on an earlier version of the data, on this unchanged row
     carried: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the curate run whose amateur stage is the ``curation`` queue: run id and stage sizes
+    curation: dict[str, Any] | None = None
+    # queue -> most rows its expert stage shows (the curation funnel's last stage size)
+    expert_caps: dict[str, int] = field(default_factory=dict)
 
     _row_id_set: frozenset[str] | None = field(default=None, init=False, repr=False,
                                                 compare=False)
@@ -164,11 +170,43 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
         session.label_summary = dict(label_check.summary or {})
     _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
     session.neighbours = _cached_knn(ws, session.fingerprint, len(issues))
+    _attach_curation(ws, session)
     from assay.workspace import carried_decisions
 
     session.carried = {str(r["row_id"]): r for r in
                        carried_decisions(ws, run_id).to_dict("records")}
     return session
+
+
+def _attach_curation(ws: Any, session: ReviewSession) -> None:
+    """Add the ``curation`` queue: the amateur stage of the audit's latest ``assay curate``.
+
+    The queue is that stage's rows in rank order (best first, ``score`` the quality score);
+    its expert stage is the existing one (rows the reviewers disagreed on or deferred), capped
+    at the funnel's expert size.
+    """
+    runs = ws.runs(command="curate")
+    runs = runs[(runs["status"] == "ok") & (runs["fingerprint"] == session.fingerprint)]
+    for curate_id in runs["run_id"]:  # newest first
+        info = ws.run(curate_id)
+        params = info.get("params") or {}
+        path = ws.results_dir(curate_id) / "funnel.parquet"
+        if params.get("audit_run") != session.run_id or not path.exists():
+            continue
+        table = pd.read_parquet(path)
+        stages = list(params.get("stages") or ())
+        sizes = [int(x) for x in params.get("sizes") or ()]
+        if len(stages) < 3 or len(sizes) != len(stages):
+            continue
+        known = session.row_ids()
+        q = table[(table["stage"] == stages[1]) & table["row_id"].isin(known)]
+        q = q.sort_values("rank", kind="stable")
+        session.queues[CURATION_QUEUE] = pd.DataFrame({
+            "row": q["row"].to_numpy(), "row_id": q["row_id"].astype(str).to_numpy(),
+            "score": q["score"].to_numpy(dtype=float)})
+        session.expert_caps[CURATION_QUEUE] = sizes[2]
+        session.curation = {"run_id": curate_id, "stages": stages, "sizes": sizes}
+        return
 
 
 def _cached_knn(ws: Any, fingerprint: str | None, n_rows: int) -> Any:

@@ -357,7 +357,9 @@ def create_app(
         queue = session.queues[name]
         if stage == "review":
             return queue if quota is None else queue.head(quota)
-        return queue[queue["row_id"].isin(hard or set())]
+        rows = queue[queue["row_id"].isin(hard or set())]
+        cap = session.expert_caps.get(name)  # the curation funnel's expert stage size
+        return rows if cap is None else rows.head(cap)
 
     review_in_force, spot_in_force = ActionsInForce(), ActionsInForce()
 
@@ -406,6 +408,7 @@ def create_app(
                 "queues": derived("progress", progress), "reviewer": reviewer, "double": double,
                 "stages": list(STAGES), "actions": list(ACTIONS),
                 "role": request.scope.get("assay.role"), "expert_enabled": expert_token is not None,
+                "curation": session.curation,
                 "limits": {k: LIMITS[k] for k in ("note", "reviewer", "label")}}
 
     @app.get("/api/queues/{name}")
@@ -599,7 +602,7 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
                     "Shorten it.")
     if body["row_id"] not in session.row_ids():
         return f"Row {_show(body['row_id'])} is not a row of audit run {session.run_id}."
-    known = queue_names()
+    known = (*queue_names(), *(q for q in session.queues if q not in queue_names()))
     if body["queue"] not in known:
         return f"Unknown queue {_show(body['queue'])}; queues: {', '.join(known)}."
     if body["action"] not in ACTIONS:

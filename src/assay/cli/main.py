@@ -41,6 +41,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "export",
     "review",
+    "curate",
 )
 
 
