@@ -12,6 +12,9 @@ or tau chosen on the validation rows. The peer is scikit-learn's LogisticRegress
 ratio of each method's overall accuracy to CE's, and the prior-shift curve.
 
 Run: ``python benchmarks/longtail.py`` (about 3-6 minutes on 2 CPU cores) or ``--quick``.
+``--lrs 0.05,auto`` trains every head once per learning-rate setting on the same splits (fixed
+0.05 with cosine decay, and ``lr="auto"``: range test + one-cycle) and ends each block with a
+side-by-side table of balanced and few-shot accuracy.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def _split(y: np.ndarray, n_test: int, n_val: int, ir: float, seed: int):
     return pool_idx[keep], np.concatenate(val), np.concatenate(test)
 
 
-def _one(x, y, tr, va, te, seed, epochs, few):
+def _one(x, y, tr, va, te, seed, epochs, few, lr=0.05):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -79,7 +82,7 @@ def _one(x, y, tr, va, te, seed, epochs, few):
     fits = {}
     for recipe in ("ce", "cb", "focal", "ldam-drw", "logit-adjusted", "balanced-softmax",
                    "crt"):
-        fit = fit_head(x[tr], y[tr], recipe=recipe, epochs=epochs, random_state=seed)
+        fit = fit_head(x[tr], y[tr], recipe=recipe, epochs=epochs, random_state=seed, lr=lr)
         fits[recipe] = fit
         preds[recipe] = fit.predict(x[te])
         seconds[recipe] = fit.train_seconds
@@ -112,6 +115,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--datasets", default=None, help="subset: digits-LT,MNIST-1D-LT")
     ap.add_argument("--ratios", default=None, help="imbalance ratios, e.g. 10 (default 100,10)")
+    ap.add_argument("--lrs", default="0.05",
+                    help="fit_head lr settings to compare on the same splits, e.g. 0.05,auto")
     args = ap.parse_args()
     import torch
 
@@ -126,21 +131,50 @@ def main() -> None:
     if args.ratios:
         ratios = [int(r) for r in args.ratios.split(",")]
     seeds = range(1 if args.quick else args.seeds)
+    lrs = [v if v == "auto" else float(v) for v in args.lrs.split(",")]
     start = time.perf_counter()
     for dname, (loader, n_test, n_val) in datasets.items():
         x, y = loader()
         for ir in ratios:
-            frames, curves, taus = [], [], []
-            for seed in seeds:
-                tr, va, te = _split(y, n_test, n_val, ir, seed)
-                # few-shot threshold 20 as in the protocol; digits' head has ~130 samples
-                f, c, tau = _one(x, y, tr, va, te, seed, args.epochs, few=20)
-                frames.append(f.assign(seed=seed))
-                curves.append(c.assign(seed=seed))
-                taus.append(tau)
-            counts = np.bincount(y[tr])
-            _report(dname, ir, counts, pd.concat(frames), pd.concat(curves), taus)
+            by_lr = {}
+            for lr in lrs:
+                frames, curves, taus = [], [], []
+                for seed in seeds:
+                    tr, va, te = _split(y, n_test, n_val, ir, seed)
+                    # few-shot threshold 20 as in the protocol; digits' head has ~130 samples
+                    f, c, tau = _one(x, y, tr, va, te, seed, args.epochs, few=20, lr=lr)
+                    frames.append(f.assign(seed=seed))
+                    curves.append(c.assign(seed=seed))
+                    taus.append(tau)
+                counts = np.bincount(y[tr])
+                label = f"{dname} (lr={lr})" if len(lrs) > 1 else dname
+                _report(label, ir, counts, pd.concat(frames), pd.concat(curves), taus)
+                by_lr[lr] = pd.concat(frames)
+            if len(lrs) > 1:
+                _compare_lrs(dname, ir, by_lr)
     print(f"\ntotal {time.perf_counter() - start:.0f}s")  # noqa: T201
+
+
+def _compare_lrs(dname, ir, by_lr) -> None:
+    """Balanced and few-shot accuracy per method, one column pair per lr setting."""
+    names = [f"lr={lr}" for lr in by_lr]
+    print(f"\n### {dname}, imbalance ratio {ir}: lr settings side by side "  # noqa: T201
+          "(mean ± sd over seeds, %)\n")
+    head = " | ".join(f"balanced {n}" for n in names) + " | " + " | ".join(
+        f"few {n}" for n in names)
+    print(f"| method | {head} |")  # noqa: T201
+    print("|---|" + "---|" * (2 * len(names)))  # noqa: T201
+    aggs = {lr: f.drop(columns="seed").groupby("method", sort=False).agg(["mean", "std"])
+            for lr, f in by_lr.items()}
+    first = next(iter(aggs.values()))
+    for m in first.index:
+        cells = []
+        for k in ("overall", "few"):
+            for agg in aggs.values():
+                mu, sd = agg.loc[m, (k, "mean")], agg.loc[m, (k, "std")]
+                cells.append("-" if np.isnan(mu) else
+                             f"{100 * mu:.1f} ± {100 * np.nan_to_num(sd):.1f}")
+        print(f"| {m} | " + " | ".join(cells) + " |")  # noqa: T201
 
 
 def _report(dname, ir, counts, frame, curves, taus) -> None:

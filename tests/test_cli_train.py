@@ -417,3 +417,38 @@ def test_compare_shows_post_hoc_choices_within_80_columns(npy_input, tmp_path, c
     assert all(len(line) <= 80 for line in part.splitlines())
     assert "progressive" in part and "file [" in part and "auto on valid split" in part
     assert f"file:{tmp_path / 'q.csv'}" in part.replace("\n", "")
+
+
+def test_lr_auto_records_the_finder_curve_in_a_real_process(npy_input, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
+    proc = subprocess.run([sys.executable, "-m", "assay.cli.main", *npy_input, "--lr", "auto",
+                           "--epochs", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["params"]["lr"] == "auto" and record["params"]["lr_schedule"] == "one-cycle"
+    (finder,) = record["provenance"]["lr_finder"]
+    assert finder["rule"] == "min/10" and len(finder["lrs"]) == len(finder["losses"]) > 10
+    assert finder["lrs"][0] == pytest.approx(1e-5)
+    best = finder["lrs"][int(np.argmin(finder["losses"]))]
+    assert finder["suggested_lr"] == pytest.approx(best / 10)
+    (path,) = (tmp_path / "runs").glob("*.json")  # the record on disk is the one printed
+    assert json.loads(path.read_text())["provenance"]["lr_finder"] == [finder]
+
+
+def test_fixed_lr_records_no_finder(npy_input, capsys):
+    rc, stdout, err = _run([*npy_input, "--lr", "0.01", "--epochs", "1"], capsys)
+    assert rc == 0, err
+    record = json.loads(stdout)
+    assert record["params"]["lr"] == 0.01 and record["params"]["lr_schedule"] == "cosine"
+    assert record["provenance"]["lr_finder"] == []
+
+
+@pytest.mark.parametrize("bad", ["fast", "0", "-1", "nan", "inf"])
+def test_bad_lr_exits_2_in_one_line(npy_input, tmp_path, capsys, bad):
+    rc, _, err = _run([*npy_input, "--epochs", "1", "--lr", bad], capsys)
+    assert rc == 2 and "'--lr' parameter of assay train must be a float > 0 or 'auto'" in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")

@@ -241,3 +241,110 @@ def test_parameter_counts_of_a_fitted_head(lt_data, options):
     assert parameter_counts(frozen) == {"trainable": 8 * 3 + 3, "total": 6 * 8 + 8 + 8 * 3 + 3}
     with pytest.raises(InvalidParameterError, match="torch.nn.Module"):
         parameter_counts("head")
+
+
+# --- learning-rate range test and one-cycle (lr="auto") ------------------------------------
+
+from assay.torch import fit_head  # noqa: E402
+
+
+def _convex_toy():
+    """Logistic regression on two separable Gaussian blobs: a convex loss in the weights."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 4, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    return x, y
+
+
+def test_lr_finder_on_a_convex_problem_is_sane_deterministic_and_leaves_the_model():
+    from assay.torch.schedule import find_lr
+
+    x, y = _convex_toy()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    res = find_lr(model, torch.nn.functional.cross_entropy, x, y, random_state=3)
+    again = find_lr(model, torch.nn.functional.cross_entropy, x, y, random_state=3)
+    assert res == again  # same seed, same curve and suggestion
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+    assert res.rule == "min/10"
+    # exponential sweep from 1e-5 to 1: consecutive ratios are constant
+    ratios = np.diff(np.log(res.lrs))
+    assert res.lrs[0] == pytest.approx(1e-5) and np.allclose(ratios, np.log(1e5) / 99)
+    # the rule, recomputed from the curve; and a sane rate for Adam on a convex problem
+    assert res.suggested_lr == pytest.approx(res.lrs[int(np.argmin(res.losses))] / 10)
+    assert 1e-4 <= res.suggested_lr <= 1.0
+    assert min(res.losses) < 0.75 * res.losses[0]  # the sweep does find a descent
+    d = res.as_dict()
+    assert set(d) == {"lrs", "losses", "suggested_lr", "rule", "stopped_early"}
+
+
+def test_lr_finder_stops_when_the_smoothed_loss_diverges():
+    from assay.torch.schedule import find_lr
+
+    x, y = _convex_toy()
+    torch.manual_seed(0)
+    # sweeping Adam up to lr 1e5 blows a linear model's loss up: the test stops before 100
+    # steps, at the first smoothed loss above 4 x the best one
+    res = find_lr(torch.nn.Linear(4, 2), torch.nn.functional.cross_entropy, x, y,
+                  end_lr=1e5, random_state=0)
+    assert res.stopped_early and len(res.lrs) < 100
+    assert res.losses[-1] > 4 * min(res.losses)
+    assert all(v <= 4 * min(res.losses[:i + 1]) for i, v in enumerate(res.losses[:-1]))
+
+
+def test_fit_head_auto_uses_one_cycle_with_its_peak_at_30_percent(lt_data):
+    x, y, _, _ = lt_data
+    fit = fit_head(x, y, lr="auto", epochs=6, batch_size=32)
+    assert fit.lr == "auto" and fit.lr_schedule == "one-cycle" and len(fit.lr_finder) == 1
+    trace = np.array(fit.lr_trace)
+    steps = 6 * -(-y.size // 32)
+    assert trace.size == steps
+    max_lr = fit.lr_finder[0].suggested_lr
+    # OneCycleLR defaults: starts at max_lr / 25, peaks at max_lr after 30 % of the steps,
+    # then anneals (cosine) towards max_lr / 25 / 1e4
+    peak = int(np.argmax(trace))
+    assert abs(peak - (0.3 * steps - 1)) <= 1
+    assert trace[peak] == pytest.approx(max_lr, rel=1e-2)  # the peak falls between steps
+    assert trace[0] == pytest.approx(max_lr / 25)
+    assert np.all(np.diff(trace[:peak + 1]) > 0) and np.all(np.diff(trace[peak:]) < 0)
+    assert trace[-1] < max_lr / 100
+
+
+def test_fit_head_auto_matches_the_fixed_rate_on_separable_data_and_is_reproducible():
+    r = np.random.default_rng(1)
+    means = np.array([[4.0, 0, 0], [0, 4.0, 0], [0, 0, 4.0]])
+    y = np.repeat(np.arange(3), [120, 40, 20])
+    x = (means[y] + r.normal(size=(y.size, 3))).astype(np.float32)
+    fixed = fit_head(x, y, epochs=15)
+    auto = fit_head(x, y, lr="auto", epochs=15)
+    acc = {k: float(np.mean(f.predict(x) == y)) for k, f in (("fixed", fixed), ("auto", auto))}
+    assert acc["auto"] >= 0.97 and acc["auto"] >= acc["fixed"] - 0.02, acc
+    assert fixed.lr == 0.05 and fixed.lr_schedule == "cosine" and fixed.lr_finder == ()
+    again = fit_head(x, y, lr="auto", epochs=15)
+    assert np.array_equal(auto.logits(x), again.logits(x))
+    assert auto.lr_finder == again.lr_finder
+
+
+def test_fit_head_auto_crt_with_a_hidden_layer_runs_one_finder_per_stage(lt_data):
+    x, y, _, _ = lt_data
+    fit = fit_head(x, y, recipe="crt", hidden=8, lr="auto", epochs=2)
+    assert len(fit.lr_finder) == 2 and fit.epochs == 4
+
+
+def test_a_float_lr_keeps_the_previous_training_exactly(lt_data):
+    """lr=0.05 draws nothing more from the seed than before: same as passing it explicitly."""
+    x, y, _, _ = lt_data
+    a = fit_head(x, y, epochs=3)
+    b = fit_head(x, y, epochs=3, lr=0.05)
+    assert np.array_equal(a.logits(x), b.logits(x)) and a.lr_trace == []
+
+
+@pytest.mark.parametrize("bad", ["fast", "AUTO", 0, -0.1, float("nan"), float("inf"), True, None])
+def test_bad_lr_is_refused_in_one_line(lt_data, bad):
+    x, y, _, _ = lt_data
+    with pytest.raises(InvalidParameterError) as err:
+        fit_head(x, y, lr=bad, epochs=1)
+    msg = str(err.value)
+    assert "'lr' parameter of fit_head must be 'auto' or a finite float > 0" in msg
+    assert "\n" not in msg

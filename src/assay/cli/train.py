@@ -96,7 +96,10 @@ def train_command(
     epochs: int = typer.Option(30, "--epochs", min=1, help="Training epochs."),
     hidden: int | None = typer.Option(None, "--hidden", min=1, help="Hidden layer width."),
     classifier: str | None = typer.Option(None, "--classifier", help="linear or cosine."),
-    lr: float = typer.Option(5e-2, "--lr", help="Adam learning rate."),
+    lr: str = typer.Option(
+        "0.05", "--lr",
+        help="Adam learning rate: a float > 0 (cosine decay per epoch), or 'auto' (learning-rate "
+        "range test, then one-cycle; the finder's curve goes into the run record)."),
     smoothing: float = typer.Option(
         0.0, "--prior-smoothing",
         help="Pseudo-count per class for the log prior (needed if a class has no training row).",
@@ -127,6 +130,7 @@ def train_command(
             hint=did_you_mean(recipe, _RECIPES).strip(),
         )
     tau_value = _parse_tau(posthoc_tau, "--posthoc-tau")
+    lr_value = _parse_lr(lr)
     tau_norm_value = _parse_tau(tau_norm, "--tau-norm")
     if sampler is not None and sampler not in _SAMPLERS:
         from assay._validation import did_you_mean
@@ -190,7 +194,7 @@ def train_command(
     with progress_bar(not as_json) as progress:
         fit = at.fit_head(
             x[tr], y[tr], recipe=recipe, n_classes=n_classes, classifier=classifier,
-            hidden=hidden, sampler=sampler, epochs=epochs, lr=lr, smoothing=smoothing,
+            hidden=hidden, sampler=sampler, epochs=epochs, lr=lr_value, smoothing=smoothing,
             random_state=seed, validation=(x[va], y[va]) if va.size else None,
             progress=progress,
         )
@@ -255,12 +259,14 @@ def train_command(
             "choices": {"sampler": sampler_choice, "tau_norm": tau_norm_choice,
                         "posthoc_tau": tau_choice, "target_prior": prior_choice},
             "split": split_info,
+            "lr_finder": [r.as_dict() for r in fit.lr_finder],
             "versions": _versions(),
         },
         params={
             "recipe": recipe, "posthoc_tau": tau_used, "tau_norm": tau_norm_used,
             "target_prior": prior_choice["source"], "epochs": epochs, "hidden": hidden,
-            "classifier": fit.classifier, "sampler": fit.sampler, "loss": fit.loss, "lr": lr,
+            "classifier": fit.classifier, "sampler": fit.sampler, "loss": fit.loss, "lr": fit.lr,
+            "lr_schedule": fit.lr_schedule,
             "prior_smoothing": smoothing, "seed": seed, "best_epoch": fit.best_epoch,
         },
     )
@@ -292,6 +298,20 @@ _TAU_HINTS = {
     "--tau-norm": "0 keeps the class weights (bias dropped), 1 gives unit class vectors; "
     "'auto' picks tau on the validation rows.",
 }
+
+
+def _parse_lr(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        lr = float(value)
+    except ValueError:
+        lr = float("nan")
+    if not np.isfinite(lr) or lr <= 0:
+        raise InvalidParameterError("--lr", "a float > 0 or 'auto'", value, owner="assay train",
+                                    hint="'auto' runs a learning-rate range test and trains "
+                                    "with one-cycle; 0.05 is the fixed rate of earlier versions.")
+    return lr
 
 
 def _parse_tau(value: str | None, option: str) -> float | str | None:

@@ -56,6 +56,7 @@ from assay.torch.sanity import (
     label_alignment_check,
     overfit_check,
 )
+from assay.torch.schedule import find_lr
 
 __all__ = [
     "LOSSES",
@@ -86,6 +87,7 @@ __all__ = [
     "make_loss",
     "make_sampler",
     "label_alignment_check",
+    "find_lr",
     "head_overfit_check",
     "overfit_check",
     "parameter_counts",

@@ -38,6 +38,7 @@ from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.longtail import prior_shift_accuracy
 from assay.torch.losses import _LongTailLoss, make_loss
 from assay.torch.samplers import SAMPLERS, make_sampler
+from assay.torch.schedule import LRFinderResult, find_lr
 
 __all__ = [
     "RECIPES",
@@ -159,6 +160,15 @@ class HeadFit:
         How the returned weights were chosen.
     best_epoch : int
         The epoch of the returned weights (0-based, counting all stages).
+    lr : float or "auto"
+        The ``lr`` argument: a float trains with Adam and cosine decay per epoch from it;
+        ``"auto"`` with Adam and one-cycle per batch, ``max_lr`` from the range test.
+    lr_schedule : {"cosine", "one-cycle"}
+    lr_finder : tuple of LRFinderResult
+        With ``lr="auto"``, the range test of each training stage (two for cRT with a hidden
+        layer): its curve, the suggested ``max_lr`` and the rule; empty otherwise.
+    lr_trace : list of float
+        With ``lr="auto"``, the learning rate of every optimiser step, in order (all stages).
     """
 
     model: LightHead
@@ -173,6 +183,10 @@ class HeadFit:
     history: list[float] = field(default_factory=list)
     checkpoint: str = "last"
     best_epoch: int = -1
+    lr: float | str = 5e-2
+    lr_schedule: str = "cosine"
+    lr_finder: tuple[LRFinderResult, ...] = ()
+    lr_trace: list[float] = field(default_factory=list)
 
     def logits(self, features: Any) -> np.ndarray:
         """Raw logits ``f(x)`` (no prior adjustment), float64 (N, C)."""
@@ -217,7 +231,7 @@ class _StageOptions(TypedDict):
     """Keyword arguments shared by every :func:`_train_stage` call of one :func:`fit_head`."""
 
     batch_size: int
-    lr: float
+    lr: float | str
     weight_decay: float
     rng: np.random.Generator
     validation: tuple[np.ndarray, np.ndarray] | None
@@ -236,20 +250,39 @@ def _train_stage(
     sampler_name: str,
     epochs: int,
     batch_size: int,
-    lr: float,
+    lr: float | str,
     weight_decay: float,
     rng: np.random.Generator,
     validation: tuple[np.ndarray, np.ndarray] | None,
     state: dict[str, Any],
     progress: Callable[[str, int, int], None] | None = None,
 ) -> None:
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
     sampler = None if sampler_name == "instance" else make_sampler(
         sampler_name, labels_np, total_epochs=epochs, random_state=rng
     )
     n = x.shape[0]
+    per_batch: torch.optim.lr_scheduler.OneCycleLR | None = None
+    if lr == "auto":  # range test on a copy, then one-cycle with max_lr = its suggestion
+        ids = [id(p) for p in params]
+        names = [k for k, p in model.named_parameters() if id(p) in ids]
+
+        def trainable(copy_: nn.Module) -> list[nn.Parameter]:
+            named = dict(copy_.named_parameters())
+            return [named[k] for k in names]
+
+        loss_fn.set_epoch(0)
+        found = find_lr(model, loss_fn, x, y, trainable=trainable, batch_size=batch_size,
+                        weight_decay=weight_decay, random_state=int(rng.integers(0, 2**62)))
+        state["lr_finder"].append(found)
+        opt = torch.optim.Adam(params, lr=found.suggested_lr, weight_decay=weight_decay)
+        steps = -(-(n if sampler is None else len(sampler)) // batch_size)
+        per_batch = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=found.suggested_lr, total_steps=epochs * steps)
+        sched = None
+    else:
+        opt = torch.optim.Adam(params, lr=float(lr), weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     for epoch in range(epochs):
         loss_fn.set_epoch(epoch)
         if sampler is None:
@@ -265,9 +298,13 @@ def _train_stage(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if per_batch is not None:
+                state["lr_trace"].append(opt.param_groups[0]["lr"])
+                per_batch.step()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
-        sched.step()
+        if sched is not None:
+            sched.step()
         state["history"].append(total / count)
         if progress is not None:
             progress("training epochs", len(state["history"]), state["planned_epochs"])
@@ -290,7 +327,7 @@ def fit_head(
     sampler: str | None = None,
     epochs: int = 30,
     batch_size: int = 128,
-    lr: float = 5e-2,
+    lr: float | str = 5e-2,
     weight_decay: float = 1e-4,
     validation: tuple[Any, Any] | None = None,
     beta: float = 0.9999,
@@ -322,8 +359,15 @@ def fit_head(
         Width of one hidden ReLU layer; ``None`` trains a linear / cosine classifier only.
     sampler : {"instance", "class-balanced", "square-root", "progressive"}, optional
         Default: the recipe's (class-balanced for the second stage of cRT, instance otherwise).
-    epochs, batch_size, lr, weight_decay
-        Adam with cosine learning-rate decay.
+    epochs, batch_size, weight_decay
+        Adam's epochs, mini-batch size and weight decay.
+    lr : float > 0 or "auto", default 0.05
+        A float: Adam at that learning rate with cosine decay per epoch (the behaviour of
+        earlier versions). ``"auto"``: a learning-rate range test
+        (:func:`assay.torch.schedule.find_lr`, 100 steps from 1e-5 to 1 on a copy of the head, rule
+        ``"min/10"``) per training stage, then Adam with
+        :class:`torch.optim.lr_scheduler.OneCycleLR` stepped per batch (``max_lr`` = the
+        suggestion, 30 % warm-up, cosine annealing); the curves are in ``HeadFit.lr_finder``.
     validation : (features, labels), optional
         Held-out *validation* rows: the returned weights are those of the epoch with the best
         balanced accuracy on them (``checkpoint="validation"``); otherwise the last epoch's.
@@ -390,7 +434,7 @@ def fit_head(
                                 owner="fit_head")
     epochs = check_int("epochs", epochs, low=1, owner="fit_head")
     batch_size = check_int("batch_size", batch_size, low=1, owner="fit_head")
-    lr = _check_float("lr", lr, strict=True)
+    lr = _check_lr(lr)
     weight_decay = _check_float("weight_decay", weight_decay)
     if hidden is not None:
         hidden = check_int("hidden", hidden, low=1, owner="fit_head")
@@ -425,7 +469,7 @@ def fit_head(
     x = torch.from_numpy(x_np)
     y = torch.from_numpy(y_np)
     state: dict[str, Any] = {"history": [], "best_score": -1.0, "best_state": None,
-                             "best_epoch": -1}
+                             "best_epoch": -1, "lr_finder": [], "lr_trace": []}
     state["planned_epochs"] = epochs + (crt_epochs if recipe == "crt" else 0)
     common = _StageOptions(batch_size=batch_size, lr=lr, weight_decay=weight_decay, rng=rng,
                            validation=val, state=state, progress=progress)
@@ -462,8 +506,23 @@ def fit_head(
         model=model, recipe=recipe, loss=loss_fn.name, sampler=sampler_name,
         classifier=classifier, counts=counts, params_trained=int(n_params),
         train_seconds=float(seconds), epochs=total_epochs, history=list(state["history"]),
-        checkpoint=checkpoint, best_epoch=int(best_epoch),
+        checkpoint=checkpoint, best_epoch=int(best_epoch), lr=lr,
+        lr_schedule="one-cycle" if lr == "auto" else "cosine",
+        lr_finder=tuple(state["lr_finder"]), lr_trace=list(state["lr_trace"]),
     )
+
+
+def _check_lr(value: Any) -> float | str:
+    """``"auto"`` or a finite float > 0, else InvalidParameterError (one line)."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if not ok or not np.isfinite(float(value)) or float(value) <= 0:
+        raise InvalidParameterError(
+            "lr", "'auto' or a finite float > 0", value, owner="fit_head",
+            hint="'auto' runs a learning-rate range test and trains with one-cycle; 0.05 is "
+            "the fixed rate of earlier versions.")
+    return float(value)
 
 
 def tau_normalize(model: LightHead, tau: float) -> LightHead:
