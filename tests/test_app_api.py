@@ -519,3 +519,133 @@ def test_create_app_refuses_bad_tokens_and_names(audited, kwargs, message):
 
     with pytest.raises(InvalidParameterError, match=message):
         create_app(audited[0], **kwargs)
+
+
+def test_undo_appends_and_resolves_as_if_never_made(client, audited):
+    """Undo is a decision of its own: the table only grows, and every reader (export included)
+    answers as if the undone decision had never been made."""
+    from assay.export import export_version
+    from assay.workspace import resolve_decisions
+    from assay.workspace._decisions import without_undone
+
+    items = client.get("/api/queues/label_issues?limit=500").json()["items"]
+    r0, r1, r2 = (it["row_id"] for it in items[:3])
+    classes = client.get("/api/session").json()["classes"]
+    new = next(c for c in classes if c != items[1]["given_label"])
+    ids = [decide(client, r0, "keep").json()["decision_id"],
+           decide(client, r1, "relabel", new_label=new).json()["decision_id"],
+           decide(client, r0, "drop", note="copy").json()["decision_id"]]
+    bo = decide(client, r2, "keep", reviewer="bo").json()["decision_id"]
+    before = Workspace.open(client.ws).decisions()
+
+    res = client.post("/api/undo", json={"reviewer": "ana", "client_key": "u1"})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    # the latest decision of ana's is taken back; her keep on r0 is in force again
+    assert body["undone"] == {"decision_id": ids[2], "row_id": r0, "queue": "label_issues",
+                              "action": "drop", "new_label": None, "stage": "review"}
+    assert body["in_force"]["action"] == "keep" and body["in_force"]["decision_id"] == ids[0]
+    # a retry with the same key answers the same undo and writes nothing
+    assert client.post("/api/undo", json={"reviewer": "ana", "client_key": "u1"}).json() == body
+
+    after = Workspace.open(client.ws).decisions()
+    assert len(after) == len(before) + 1  # appended: nothing updated, nothing deleted
+    def plain(frame):
+        return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+    assert plain(after.iloc[:len(before)]) == plain(before)
+    undo_row = after.iloc[-1]
+    assert (undo_row["action"], undo_row["row_id"], undo_row["reviewer"]) == ("undo", r0, "ana")
+    # resolution after the undo == resolution without the undone decision (and its undo)
+    pd.testing.assert_frame_equal(
+        resolve_decisions(after), resolve_decisions(before[before["decision_id"] != ids[2]]))
+    assert set(without_undone(after)["decision_id"]) == {ids[0], ids[1], bo}
+    # the history shows both, linked
+    listed = {d["decision_id"]: d for d in client.get("/api/decisions").json()["decisions"]}
+    assert listed[ids[2]]["undone_by"] == body["decision_id"]
+    assert listed[body["decision_id"]]["undoes"] == ids[2]
+    # the item shows the decision in force again
+    shown = {it["row_id"]: it.get("decision")
+             for it in client.get("/api/queues/label_issues?limit=500").json()["items"]}
+    assert shown[r0]["action"] == "keep" and shown[r0]["decision_id"] == ids[0]
+
+    # export reads the same: r0 kept (not dropped), r1 relabelled
+    _, data, _ = audited
+    out = export_version(client.ws, client.ws.parent / "v2", source=data)
+    assert out.counts["removed"] == 0 and out.counts["relabelled"] == 1
+
+    # undo walks back through ana's own decisions only, latest first, then says there is none
+    second = client.post("/api/undo", json={"reviewer": "ana"}).json()
+    assert second["undone"]["decision_id"] == ids[1] and second["in_force"] is None
+    third = client.post("/api/undo", json={"reviewer": "ana"}).json()
+    assert third["undone"]["decision_id"] == ids[0] and third["in_force"] is None
+    empty = client.post("/api/undo", json={"reviewer": "ana"})
+    assert empty.status_code == 409 and "Nothing to undo" in empty.json()["error"]
+    final = Workspace.open(client.ws).decisions()
+    resolved = resolve_decisions(final)
+    assert resolved["row_id"].tolist() == [r2]  # bo's keep stands, ana's are all undone
+    shown = {it["row_id"]: it.get("decision")
+             for it in client.get("/api/queues/label_issues?limit=500").json()["items"]}
+    assert shown[r0] is None and shown[r1] is None
+    progress = client.get("/api/session").json()["queues"][0]
+    assert progress["name"] == "label_issues" and progress["decided"] == 1
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({}, 422, "reviewer"),
+    ({"reviewer": "nobody"}, 409, "Nothing to undo"),
+    ({"reviewer": "ana", "stage": "boss"}, 422, "Unknown stage"),
+    ({"reviewer": "ana", "stage": "expert"}, 403, "expert token"),
+    ({"reviewer": "ana", "client_key": 5}, 422, "client_key"),
+])
+def test_undo_refused_clearly(client, body, status, message):
+    n = len(Workspace.open(client.ws).decisions())
+    res = client.post("/api/undo", json=body)
+    assert res.status_code == status and message in res.json()["error"]
+    assert len(Workspace.open(client.ws).decisions()) == n
+
+
+def test_undo_in_the_spot_check_queue_restores_the_measured_precision(client):
+    rows = [it["row_id"] for it in
+            client.get("/api/queues/label_spot_check?limit=3").json()["items"]]
+    for r in rows[:2]:
+        decide(client, r, "drop", queue="label_spot_check")
+    two = client.get("/api/spot_check").json()
+    decide(client, rows[2], "keep", queue="label_spot_check")
+    assert client.get("/api/spot_check").json()["n_reviewed"] == 3
+    assert client.post("/api/undo", json={"reviewer": "ana"}).status_code == 200
+    assert client.get("/api/spot_check").json() == two
+
+
+def test_annotator_votes_and_posterior_on_the_item(audited, tmp_path):
+    import shutil
+
+    ws, _, _ = audited
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    plain = create_app(copy, token="t0k")
+    with TestClient(plain, base_url="http://127.0.0.1") as c:
+        items = c.get("/api/queues/label_issues?limit=500",
+                      headers={"X-Assay-Token": "t0k"}).json()["items"]
+    assert all("annotators" not in it for it in items)  # no annotations: nothing shown
+    r0, r1 = items[0]["row_id"], items[1]["row_id"]
+    ann = pd.DataFrame({"item": [r0, r0, r0, r1, r1, "r7", "not-a-row"],
+                        "annotator": ["a", "b", "c", "a", "b", "c", "a"],
+                        "label": ["cat", "cat", "dog", "dog", "dog", "cat", "cat"]})
+    app = create_app(copy, token="t0k", annotations=ann)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        items = c.get("/api/queues/label_issues?limit=500",
+                      headers={"X-Assay-Token": "t0k"}).json()["items"]
+    by_row = {it["row_id"]: it for it in items}
+    votes = by_row[r0]["annotators"]
+    assert votes["votes"] == [{"annotator": "a", "label": "cat"},
+                              {"annotator": "b", "label": "cat"},
+                              {"annotator": "c", "label": "dog"}]
+    post = votes["posterior"]
+    assert post[0]["label"] == "cat" and post[0]["p"] > 0.5
+    assert [p["p"] for p in post] == sorted((p["p"] for p in post), reverse=True)
+    assert sum(p["p"] for p in post) == pytest.approx(1.0, abs=1e-3)  # two classes rated
+    assert by_row[r1]["annotators"]["posterior"][0]["label"] == "dog"
+    assert all("annotators" not in it for r, it in by_row.items() if r not in {r0, r1, "r7"})
+    with pytest.raises(Exception, match="item, annotator and label"):
+        create_app(copy, token="t0k", annotations=ann.rename(columns={"label": "y"}))

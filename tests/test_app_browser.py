@@ -196,3 +196,71 @@ def test_kill_9_mid_burst_loses_no_acknowledged_decision(workspace, tmp_path):
         again.stop()
     dec = Workspace.open(ws).decisions()
     assert len(dec) == len(bodies) and dec["client_key"].is_unique
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_undo_votes_and_spot_check_header(workspace, browser, tmp_path):
+    """`z` and the undo button bring the item back; the annotators' votes are on the card; the
+    header always shows the spot check's progress and measured precision."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(workspace, ws)
+    rng = np.random.default_rng(0)
+    classes = ["cat", "dog", EVIL]
+    ann = pd.DataFrame([{"item": f"r{i}", "annotator": who, "label": classes[rng.integers(0, 3)]}
+                        for i in range(120) for who in ("alice", "bob", "carol")])
+    ann.to_csv(tmp_path / "ann.csv", index=False)
+    server = Server(ws, "--annotations", str(tmp_path / "ann.csv"))
+    try:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("#item[data-row-id]")
+        page.fill("#reviewer", "ana")
+        page.keyboard.press("Escape")
+        # votes panel: every annotator's label and the posterior of the top classes
+        votes = page.inner_text("#votes")
+        assert all(who in votes for who in ("alice", "bob", "carol"))
+        assert "Dawid-Skene posterior" in votes
+        assert page.evaluate("window.__xss") is None
+        # the header: spot check progress, before any decision
+        page.wait_for_function(
+            "() => document.getElementById('spotbar').innerText.includes('reviewed')")
+        assert re.search(r"spot check 0/\d+ reviewed", page.inner_text("#spotbar"))
+
+        first = page.get_attribute("#item", "data-row-id")
+        page.keyboard.press("k")
+        page.wait_for_function("() => document.body.dataset.saved === '1'")
+        assert page.get_attribute("#item", "data-row-id") != first
+        page.keyboard.press("z")  # the key: back to the undone item, undecided again
+        page.wait_for_function("() => document.body.dataset.saved === '2'")
+        page.wait_for_function(f"() => document.getElementById('item').dataset.rowId === {first!r}")
+        assert page.query_selector("#decided") is None
+
+        # the spot-check queue: a drop shows in the header, the button takes it back
+        page.click("nav button[data-queue='label_spot_check']")
+        page.wait_for_function("() => document.querySelector('nav button.active')"
+                               ".dataset.queue === 'label_spot_check'")
+        sampled = page.get_attribute("#item", "data-row-id")
+        page.keyboard.press("d")
+        page.wait_for_function("() => document.body.dataset.saved === '3'")
+        page.wait_for_function(
+            "() => document.getElementById('spotbar').innerText.includes('1/')")
+        assert re.search(r"spot check 1/\d+ reviewed · precision 100 % \(95 %: \d+-100 %\)",
+                         page.inner_text("#spotbar"))
+        page.click("#undo")
+        page.wait_for_function("() => document.body.dataset.saved === '4'")
+        page.wait_for_function(
+            f"() => document.getElementById('item').dataset.rowId === {sampled!r}")
+        page.wait_for_function(
+            "() => document.getElementById('spotbar').innerText.includes('0/')")
+        page.keyboard.press("z")  # nothing left of ana's: a clear message, nothing recorded
+        page.wait_for_function(
+            "() => document.getElementById('status').innerText.includes('Nothing to undo')")
+        page.close()
+    finally:
+        server.stop()
+    dec = Workspace.open(ws).decisions()
+    assert dec["action"].tolist() == ["keep", "undo", "remove", "undo"]  # both kept in history
+    assert dec["row_id"].tolist() == [first, first, sampled, sampled]

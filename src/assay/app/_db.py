@@ -53,6 +53,7 @@ class WorkspaceThread:
         self._start_lock = threading.Lock()
         self._version = 0
         self._cached: tuple[int, pd.DataFrame] | None = None
+        self._live: tuple[int, pd.DataFrame] | None = None
 
     @property
     def version(self) -> int:
@@ -79,6 +80,18 @@ class WorkspaceThread:
         if cached is not None and cached[0] == self._version:
             return cached
         return self.call(self._read_decisions)
+
+    def live_decisions(self) -> tuple[int, pd.DataFrame]:
+        """``(version, decisions of the run less the undone ones and their undos)``: the history
+        as if the undone decisions had never been made (shared: never modify it)."""
+        from assay.workspace._decisions import without_undone
+
+        version, dec = self.decisions()
+        live = self._live
+        if live is None or live[0] != version:
+            live = (version, without_undone(dec))
+            self._live = live
+        return live
 
     def _read_decisions(self, ws: Any) -> tuple[int, pd.DataFrame]:
         # runs on the thread, so no write can come between the read and the version

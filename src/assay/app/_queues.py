@@ -18,7 +18,8 @@ import pandas as pd
 from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
-__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "ReviewSession", "load_session"]
+__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "ReviewSession", "attach_annotations",
+           "load_session"]
 
 #: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
 #: the server accepts those of checks registered later too).
@@ -29,6 +30,8 @@ STAGES: tuple[str, ...] = ("review", "expert")
 #: The queue of the amateur stage of the latest ``assay curate`` run of the audit, best first.
 CURATION_QUEUE = "curation"
 _MAX_TEXT = 2000
+#: Classes of the Dawid-Skene posterior shown on an item (the most probable first).
+TOP_POSTERIOR = 3
 
 
 @dataclass
@@ -52,6 +55,8 @@ class ReviewSession:
     curation: dict[str, Any] | None = None
     # queue -> most rows its expert stage shows (the curation funnel's last stage size)
     expert_caps: dict[str, int] = field(default_factory=dict)
+    # row id -> the annotators' labels and the Dawid-Skene posterior (rows with annotations)
+    annotator_votes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     _row_id_set: frozenset[str] | None = field(default=None, init=False, repr=False,
                                                 compare=False)
@@ -176,6 +181,58 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
     session.carried = {str(r["row_id"]): r for r in
                        carried_decisions(ws, run_id).to_dict("records")}
     return session
+
+
+def attach_annotations(session: ReviewSession, annotations: pd.DataFrame) -> None:
+    """Each annotated row's votes and Dawid-Skene posterior, for the item card.
+
+    The consensus is fitted as the audit's annotators check fits it
+    (``assay.consensus.consensus_labels``, ``method="dawid_skene"``); an item that matches no
+    row id of the run is ignored, and a row without annotations gets nothing.
+
+    Parameters
+    ----------
+    session : ReviewSession
+        Filled in place (``annotator_votes``).
+    annotations : pandas.DataFrame
+        Long format, one rating per row: ``item`` (the row id), ``annotator``, ``label``.
+    """
+    import warnings
+
+    from assay.consensus import _encode, consensus_from_encoded
+
+    if not isinstance(annotations, pd.DataFrame):
+        raise InputValidationError(
+            f"annotations must be a pandas DataFrame with the columns item, annotator and label; "
+            f"got {type(annotations).__name__}. Read the annotations file first.")
+    missing = [c for c in ("item", "annotator", "label") if c not in annotations.columns]
+    if missing:
+        raise InputValidationError(
+            f"annotations need the columns item, annotator and label; missing {missing}. Got "
+            f"columns {list(map(str, annotations.columns))}. Rename them first.")
+    ann = annotations.dropna(subset=["item", "annotator", "label"])
+    ann = ann.assign(item=ann["item"].astype(str))
+    ann = ann[ann["item"].isin(session.row_ids())]
+    if ann.empty:
+        return
+    enc = _encode(ann, item="item", annotator="annotator", label="label")
+    with warnings.catch_warnings():  # a slow EM is still the audit's answer; the audit warned
+        warnings.simplefilter("ignore")
+        _, fit = consensus_from_encoded(enc, method="dawid_skene", tie="prior",
+                                        rng=np.random.default_rng(0))
+    if fit is None:  # pragma: no cover - dawid_skene always fits
+        return
+    classes = [str(c) for c in fit.classes]
+    order = np.argsort(-fit.posteriors, axis=1, kind="stable")[:, :TOP_POSTERIOR]
+    votes: dict[str, list[dict[str, str]]] = {}
+    for item, who, label in zip(ann["item"], ann["annotator"], ann["label"], strict=True):
+        votes.setdefault(item, []).append({"annotator": str(who), "label": str(label)})
+    for i, item in enumerate(enc.items):
+        session.annotator_votes[str(item)] = {
+            "votes": votes[str(item)],
+            "posterior": [{"label": classes[k], "p": round(float(fit.posteriors[i, k]), 4)}
+                          for k in order[i] if fit.posteriors[i, k] > 0.0005 or k == order[i, 0]],
+        }
 
 
 def _attach_curation(ws: Any, session: ReviewSession) -> None:

@@ -11,7 +11,8 @@ data as text (no ``innerHTML``) under a strict Content-Security-Policy, and move
 of the address bar after loading. Every workspace call runs on one thread that keeps the
 database open while requests come (:class:`assay.app._db.WorkspaceThread`); each decision is
 committed in its own transaction before the response is sent, so an acknowledged decision
-survives a crash.
+survives a crash. Undo (``POST /api/undo``) appends an ``undo`` decision that cancels the
+reviewer's latest decision still in force; nothing stored is ever updated or deleted.
 """
 
 from __future__ import annotations
@@ -30,9 +31,17 @@ import numpy as np
 import pandas as pd
 
 from assay.app._db import WorkspaceThread
-from assay.app._queues import STAGES, ReviewSession, image_path, load_session, row_view
+from assay.app._queues import (
+    STAGES,
+    ReviewSession,
+    attach_annotations,
+    image_path,
+    load_session,
+    row_view,
+)
 from assay.checks import queue_names
 from assay.exceptions import AssayError, InvalidParameterError, MissingDependencyError, StoreError
+from assay.workspace._decisions import UNDO_ACTION, undo_targets, without_undone
 
 try:  # the 'app' extra; without it create_app raises MissingDependencyError
     from starlette.requests import Request  # module level: FastAPI resolves the annotations here
@@ -251,6 +260,7 @@ def create_app(
     allowed_hosts: set[str] | None = None,
     expert: bool = False,
     expert_token: str | None = None,
+    annotations: Any = None,
 ) -> Any:
     """Build the review app for an audit run of ``workspace``.
 
@@ -279,6 +289,10 @@ def create_app(
         with the reviewers' token, an expert decision gets 403.
     expert_token : str, optional
         The expert token (implies ``expert=True``); default a fresh random one.
+    annotations : pandas.DataFrame, optional
+        The annotations the audit was given (long format: ``item``, ``annotator``, ``label``;
+        ``item`` matches the id column): each item then shows every annotator's label and the
+        Dawid-Skene posterior of its top classes.
 
     Returns
     -------
@@ -312,6 +326,8 @@ def create_app(
             owner="create_app")
     ws = Workspace.open(workspace, create=False)
     session = load_session(ws, run)
+    if annotations is not None:
+        attach_annotations(session, annotations)
     store = WorkspaceThread(ws, session.run_id)
 
     @asynccontextmanager
@@ -341,10 +357,11 @@ def create_app(
     def error(status: int, message: str) -> Any:
         return JSONResponse({"error": message}, status_code=status)
 
-    def derived(name: str, compute: Callable[[pd.DataFrame], Any]) -> Any:
+    def derived(name: str, compute: Callable[[pd.DataFrame], Any], *, live: bool = False) -> Any:
         # a value computed from the decisions, recomputed only when they changed (versions
-        # only grow, so a value computed from newer decisions than ours is served as well)
-        version, dec = store.decisions()
+        # only grow, so a value computed from newer decisions than ours is served as well);
+        # live=True: without the undone decisions and their undos
+        version, dec = store.live_decisions() if live else store.decisions()
         with frames:
             hit = memo.get(name)
             if hit is not None and hit[0] >= version:
@@ -368,10 +385,11 @@ def create_app(
 
     def progress(dec: pd.DataFrame) -> list[dict[str, Any]]:
         hard = hard_rows(dec)
+        live = without_undone(dec)
         out = []
         for name in session.queues:
             rows = stage_rows(name, "review")
-            done = set(dec.loc[dec["queue"] == name, "row_id"]) if not dec.empty else set()
+            done = set(live.loc[live["queue"] == name, "row_id"]) if not live.empty else set()
             out.append({"name": name, "total": int(len(rows)),
                         "decided": int(rows["row_id"].isin(done).sum()),
                         "expert": int(len(stage_rows(name, "expert", hard)))})
@@ -423,7 +441,7 @@ def create_app(
             return error(422, problem)
         limit = max(1, min(int(limit), 500))
         offset = max(0, int(offset))
-        dec = store.decisions()[1]
+        dec = store.live_decisions()[1]  # an undone decision is shown as never made
         with frames:
             hard = derived("hard", hard_rows) if stage == "expert" else None
             rows = stage_rows(name, stage, hard)
@@ -460,6 +478,9 @@ def create_app(
                     members = session.queues[name]
                     members = members[members["group"] == rec.group]["row_id"].tolist()
                     item["evidence"] = {"duplicate_set": int(rec.group), "members": members}
+                votes = session.annotator_votes.get(rec.row_id)
+                if votes is not None:
+                    item["annotators"] = votes
                 items.append(item)
             return {"queue": name, "stage": stage, "total": int(len(rows)), "offset": offset,
                     "items": items}
@@ -504,17 +525,55 @@ def create_app(
             return error(422, str(exc))
         return {"decision_id": decision_id}
 
+    @app.post("/api/undo")
+    async def undo(request: Request, body: dict[str, Any] = fastapi.Body(...)) -> Any:  # noqa: B008
+        problem = reviewer_problem(body.get("reviewer"))
+        key = body.get("client_key")
+        if problem is None and key is not None and (
+                not isinstance(key, str) or not key or len(key) > LIMITS["client_key"]):
+            problem = (f"Field 'client_key' must be a non-empty string of at most "
+                       f"{LIMITS['client_key']} characters.")
+        stage = body.get("stage") or "review"
+        if problem is None and stage not in STAGES:
+            problem = f"Unknown stage {_show(stage)}; stages: {', '.join(STAGES)}."
+        if problem:
+            return error(422, problem)
+        if stage == "expert" and request.scope.get("assay.role") != "expert":
+            return error(403, "Undoing an expert decision needs the expert token (the expert URL "
+                              "that 'assay review --expert' printed).")
+        who = body["reviewer"].strip()
+        job = store.submit(lambda w: _undo_last(w, session.run_id, who, stage, key), write=True)
+        try:
+            done = await asyncio.wrap_future(job)  # committed before the answer
+        except StoreError:
+            raise
+        except AssayError as exc:
+            return error(422, str(exc))
+        if done is None:
+            return error(409, (
+                f"Nothing to undo: reviewer {_show(who)} has no decision in force in the "
+                f"{stage} stage of run {session.run_id} (each undo takes back one decision, "
+                "latest first; the earlier ones are already undone or were never made)."))
+        return done
+
     @app.get("/api/decisions")
     def list_decisions() -> Any:
         dec = store.decisions()[1]
         with frames:
+            targets = undo_targets(dec)
             dec = dec.copy()
             dec["created"] = dec["created"].astype(str)
-            return {"decisions": dec.replace({np.nan: None}).to_dict("records")}
+            records = dec.replace({np.nan: None}).to_dict("records")
+            undone_by = {t: u for u, t in targets.items() if t is not None}
+            for rec in records:  # the history keeps both: a decision and the undo that took it back
+                did = int(rec["decision_id"])
+                rec["undoes"] = targets.get(did)
+                rec["undone_by"] = undone_by.get(did)
+            return {"decisions": records}
 
     @app.get("/api/agreement")
     def agreement() -> Any:
-        return derived("agreement", review_agreement)
+        return derived("agreement", review_agreement, live=True)
 
     @app.get("/api/spot_check")
     def spot_check() -> Any:
@@ -522,6 +581,54 @@ def create_app(
                        lambda dec: spot_check_summary(session, dec, in_force=spot_in_force))
 
     return app
+
+
+def _undo_last(ws: Any, run_id: str, reviewer: str, stage: str,
+               client_key: str | None) -> dict[str, Any] | None:
+    """Append an ``undo`` of ``reviewer``'s latest decision still in force in ``stage`` of the
+    run (on the workspace thread, so nothing comes between the read and the write); None when
+    there is none. A retry with the same ``client_key`` answers the recorded undo again."""
+    dec = ws.decisions(run_id=run_id)
+    targets = undo_targets(dec)
+    if client_key is not None and not dec.empty:
+        hit = dec[dec["client_key"] == client_key]
+        if not hit.empty:
+            undo_id = int(hit["decision_id"].iloc[0])
+            return _undo_answer(dec, undo_id, targets.get(undo_id))
+    live = without_undone(dec)
+    mine = live[(live["reviewer"] == reviewer)
+                & (live["stage"].fillna("review") == stage)] if not live.empty else live
+    if mine.empty:
+        return None
+    target = mine.sort_values("decision_id").iloc[-1]
+    undo_id = ws.append_decision(
+        str(target["row_id"]), UNDO_ACTION, reviewer=reviewer, run_id=run_id,
+        queue=_opt(target["queue"]), stage=_opt(target["stage"]),
+        note=f"undo of decision {int(target['decision_id'])}", client_key=client_key)
+    return _undo_answer(ws.decisions(run_id=run_id), undo_id, int(target["decision_id"]))
+
+
+def _undo_answer(dec: pd.DataFrame, undo_id: int, undone: int | None) -> dict[str, Any]:
+    """What an undo did: its id, the decision it took back, and what is in force now (that
+    reviewer's decision on the row in that queue and stage, or None)."""
+    rec = dec[dec["decision_id"] == undone].iloc[0] if undone is not None else None
+    out: dict[str, Any] = {"decision_id": int(undo_id), "undone": None, "in_force": None}
+    if rec is None:
+        return out
+    out["undone"] = {"decision_id": int(rec["decision_id"]), "row_id": str(rec["row_id"]),
+                     "queue": _opt(rec["queue"]), "action": _app_action(str(rec["action"])),
+                     "new_label": _opt(rec["new_label"]), "stage": _opt(rec["stage"])}
+    live = without_undone(dec)
+    same = live[(live["row_id"] == rec["row_id"]) & (live["reviewer"] == rec["reviewer"])
+                & (live["queue"].fillna("") == (_opt(rec["queue"]) or ""))
+                & (live["stage"].fillna("review") == (_opt(rec["stage"]) or "review"))]
+    if not same.empty:
+        prev = same.sort_values("decision_id").iloc[-1]
+        out["in_force"] = {"decision_id": int(prev["decision_id"]),
+                           "action": _app_action(str(prev["action"])),
+                           "new_label": _opt(prev["new_label"]), "reviewer": str(prev["reviewer"]),
+                           "note": _opt(prev["note"]), "stage": _opt(prev["stage"])}
+    return out
 
 
 def _check_token(name: str, value: str | None) -> str | None:
@@ -538,7 +645,8 @@ def _check_token(name: str, value: str | None) -> str | None:
 class ActionsInForce:
     """The action in force per row (:func:`assay.export.resolve_decisions`), cached per row.
 
-    Decisions are append-only and a row's answer depends on its own decisions only, so a call
+    Pass the decisions as stored, undos included (``resolve_decisions`` applies them): the
+    table is append-only and a row's answer depends on its own decisions only, so a call
     resolves again only the rows whose decisions changed (their count or newest id) since the
     last call; the server's reads stay fast however many rows were decided. Use one instance per
     kind of subset passed in (the rows' decisions must always be filtered the same way).
@@ -546,7 +654,7 @@ class ActionsInForce:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[tuple[int, int], str]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], str | None]] = {}
 
     def __call__(self, dec: pd.DataFrame) -> pd.Series:
         """The action in force (or ``"conflict"``) of each row of ``dec``, indexed by row id."""
@@ -560,10 +668,13 @@ class ActionsInForce:
         with self._lock:
             stale = [r for r, key in keys.items() if self._cache.get(r, ((-1, -1), ""))[0] != key]
             if stale:
+                for r in stale:  # a row whose decisions were all undone has none in force
+                    self._cache[r] = (keys[r], None)
                 fresh = resolve_decisions(dec[dec["row_id"].astype(str).isin(stale)])
                 for r, action in zip(fresh["row_id"], fresh["action"], strict=True):
                     self._cache[str(r)] = (keys[str(r)], action)
-            return pd.Series([self._cache[r][1] for r in keys], index=list(keys), dtype=object)
+            kept = [r for r in keys if self._cache[r][1] is not None]
+            return pd.Series([self._cache[r][1] for r in kept], index=kept, dtype=object)
 
 
 def _hard_rows(dec: pd.DataFrame, in_force: ActionsInForce) -> set[str]:
@@ -672,6 +783,7 @@ def review_agreement(dec: pd.DataFrame) -> dict[str, Any]:
 
     out: dict[str, Any] = {"n_items": 0, "reviewers": [], "percent_agreement": None,
                            "krippendorff_alpha": None, "pairs": []}
+    dec = without_undone(dec)
     if dec.empty:
         return out
     dec = dec[dec["stage"].isna() | (dec["stage"] == "review")]

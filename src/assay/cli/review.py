@@ -27,6 +27,13 @@ def register(app: typer.Typer) -> None:
         quota: int | None = typer.Option(None, "--quota", help="Review stage: only the N worst items per queue."),
         expert: bool = typer.Option(False, "--expert", help="Enable the expert stage: also print an expert URL, whose token alone may record expert decisions."),
         no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
+        annotations: Path | None = typer.Option(
+            None, "--annotations",
+            help="The audit's annotations file (item, annotator, label): each item shows the "
+                 "annotators' labels and the Dawid-Skene posterior."),
+        annotation_columns: str = typer.Option(
+            "item,annotator,label", "--annotation-columns",
+            help="Names of the item, annotator and label columns in --annotations."),
     ) -> None:
         """Review the findings of an audit in a local web app; decisions go to the workspace."""
         from assay.app import LIMITS, create_app, reviewer_problem
@@ -45,10 +52,15 @@ def register(app: typer.Typer) -> None:
             raise InvalidParameterError(
                 "--workspace", "a workspace folder with an audit in it", str(ws_path),
                 hint="Run 'assay audit DATA --label COL' first, or pass --workspace.")
+        ann = None
+        if annotations is not None:
+            from assay.cli.audit import _read_annotations
+
+            ann = _read_annotations(annotations, annotation_columns)
         sock = _bind(host, port)  # before loading: a busy port or unknown host fails fast
         extra = set() if host in ("127.0.0.1", "localhost", "::1") else {host}
         application = create_app(ws_path, run=run, reviewer=reviewer, double=double, quota=quota,
-                                 allowed_hosts=extra, expert=expert)
+                                 allowed_hosts=extra, expert=expert, annotations=ann)
         if extra:
             err_console.print(f"[yellow]warning:[/] binding {host}: anyone who can reach it and "
                               "has the token can record decisions.")

@@ -2,7 +2,9 @@
 
 Decisions are appended, never updated (``Workspace.append_decision``). Export, the review app's
 spot check and ``assay diff`` all read them through :func:`resolve_decisions`, so the three agree
-on what a reviewer decided.
+on what a reviewer decided. An ``undo`` decision cancels the reviewer's latest decision still in
+force on the same row, queue and stage (:func:`undo_targets`); both stay in the table, and every
+reader treats the pair as never made.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ __all__ = [
     "DROP_ACTIONS",
     "EXPORT_ACTIONS",
     "STAGE_ORDER",
+    "UNDO_ACTION",
     "applicable_decisions",
     "carried_decisions",
     "resolve_decisions",
+    "undo_targets",
+    "without_undone",
 ]
 
 #: Curation stages in increasing authority: within one review queue, a decision of a later stage
@@ -33,6 +38,8 @@ STAGE_ORDER: dict[str, int] = {"review": 0, "expert": 1}
 EXPORT_ACTIONS: tuple[str, ...] = ("keep", "relabel", "remove", "defer", "duplicate")
 #: Actions that drop the row from the next version.
 DROP_ACTIONS: frozenset[str] = frozenset({"remove", "duplicate"})
+#: The action that cancels an earlier decision (see :func:`undo_targets`); it is never exported.
+UNDO_ACTION = "undo"
 #: How the reviewers' latest decisions in the deciding stage are combined.
 DECISION_POLICIES: tuple[str, ...] = ("consensus", "latest")
 
@@ -45,6 +52,84 @@ def _optional_text(values: pd.Series) -> np.ndarray:
     missing = pd.isna(values).to_numpy()
     return np.array([None if m else str(v) for v, m in zip(arr, missing, strict=True)],
                     dtype=object)
+
+
+def _undo_keys(decisions: pd.DataFrame) -> pd.Series:
+    """The stack an undo works on: row, queue, reviewer and stage (None counts as 'review')."""
+    def text(col: str, default: str) -> pd.Series:
+        if col not in decisions:
+            return pd.Series(default, index=decisions.index, dtype=object)
+        values = decisions[col].astype(object)
+        return values.where(values.notna(), default).astype(str)
+
+    return (decisions["row_id"].astype(str) + "\x1f" + text("queue", "") + "\x1f"
+            + decisions["reviewer"].astype(str) + "\x1f" + text("stage", "review"))
+
+
+def undo_targets(decisions: pd.DataFrame) -> dict[int, int | None]:
+    """Which decision each ``undo`` decision cancels.
+
+    Per row, queue, reviewer and stage, decisions form a stack in ``decision_id`` order: a
+    decision pushes, an ``undo`` pops the latest one not yet undone. So repeated undos walk back
+    through a reviewer's decisions, and an undo never touches another reviewer's decision. An
+    undo with nothing under it cancels nothing (``None``).
+
+    Parameters
+    ----------
+    decisions : pandas.DataFrame
+        ``decision_id``, ``row_id``, ``reviewer``, ``action`` and optionally ``queue`` and
+        ``stage`` (as from ``Workspace.decisions()``).
+
+    Returns
+    -------
+    dict
+        ``{undo decision id: cancelled decision id or None}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"decision_id": [1, 2, 3, 4], "row_id": ["7"] * 4,
+    ...                   "reviewer": ["ana"] * 4, "action": ["keep", "remove", "undo", "undo"]})
+    >>> undo_targets(d)
+    {3: 2, 4: 1}
+    """
+    if decisions.empty or not (decisions["action"] == UNDO_ACTION).any():
+        return {}
+    keys = _undo_keys(decisions)
+    involved = keys.isin(set(keys[decisions["action"] == UNDO_ACTION]))
+    sub = pd.DataFrame({"id": decisions["decision_id"].astype(np.int64), "key": keys,
+                        "undo": decisions["action"] == UNDO_ACTION})[involved]
+    sub = sub.sort_values("id", kind="stable")
+    stacks: dict[str, list[int]] = {}
+    out: dict[int, int | None] = {}
+    for did, key, is_undo in zip(sub["id"], sub["key"], sub["undo"], strict=True):
+        stack = stacks.setdefault(key, [])
+        if is_undo:
+            out[int(did)] = stack.pop() if stack else None
+        else:
+            stack.append(int(did))
+    return out
+
+
+def without_undone(decisions: pd.DataFrame) -> pd.DataFrame:
+    """``decisions`` less its ``undo`` decisions and the decisions they cancel.
+
+    What is left is the history as if the undone decisions had never been made (the undo of a
+    decision never happened, so the decision before it is in force again).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"decision_id": [1, 2, 3], "row_id": ["7"] * 3,
+    ...                   "reviewer": ["ana"] * 3, "action": ["keep", "remove", "undo"]})
+    >>> without_undone(d)["decision_id"].tolist()
+    [1]
+    """
+    targets = undo_targets(decisions)
+    if not targets:
+        return decisions
+    gone = set(targets) | {t for t in targets.values() if t is not None}
+    return decisions[~decisions["decision_id"].astype(np.int64).isin(gone)]
 
 
 def _normalise(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -60,6 +145,7 @@ def _normalise(decisions: pd.DataFrame) -> pd.DataFrame:
             f"decisions lacks the column(s) {missing}; it needs {required} (plus optionally "
             "'stage', 'queue' and 'duplicate_of'). Pass the frame from Workspace.decisions()."
         )
+    decisions = without_undone(decisions)
     n = len(decisions)
 
     def optional(col: str) -> np.ndarray:
@@ -154,6 +240,8 @@ def resolve_decisions(
     Each review queue asks its own question about a row (is the label right? is it a copy? is
     it junk?), so the rules apply per queue first, then across queues:
 
+    0. Undo: an ``undo`` decision and the decision it cancels (:func:`undo_targets`) are left
+       out, so the answer is the one the decisions would give had neither been made.
     1. Stages, per queue: only decisions of the row's highest stage in that queue count
        (``STAGE_ORDER``: a missing stage is ``"review"``, then ``"expert"``); an expert resolving
        a label disagreement does not cancel the reviewers' answer in the duplicates queue.

@@ -13,7 +13,7 @@ from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.workspace._base import WorkspaceBase
 from assay.workspace._common import first, transaction, utc_now
 
-DECISION_ACTIONS = ("keep", "relabel", "remove", "duplicate", "defer")
+DECISION_ACTIONS = ("keep", "relabel", "remove", "duplicate", "defer", "undo")
 
 
 class DecisionsMixin(WorkspaceBase):
@@ -39,9 +39,11 @@ class DecisionsMixin(WorkspaceBase):
         ----------
         row_id : str or int
             The row the decision is about.
-        action : {'keep', 'relabel', 'remove', 'duplicate', 'defer'}
+        action : {'keep', 'relabel', 'remove', 'duplicate', 'defer', 'undo'}
             ``relabel`` needs ``new_label``; the others must not have one. ``duplicate`` marks
-            the row as a copy to drop (optionally of ``duplicate_of``); ``defer`` is a skip.
+            the row as a copy to drop (optionally of ``duplicate_of``); ``defer`` is a skip;
+            ``undo`` cancels the reviewer's latest decision not yet undone on the same row,
+            queue and stage (nothing is deleted; ``resolve_decisions`` leaves both out).
         reviewer : str
             Who decided.
         run_id : str, optional

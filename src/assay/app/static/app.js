@@ -98,12 +98,16 @@ function renderQueues() {
   }
 }
 
-async function openQueue(name) {
+async function openQueue(name, rowId) {
   state.queue = name;
   state.index = 0;
   const who = encodeURIComponent(reviewer());
   const data = await getJSON(`/api/queues/${encodeURIComponent(name)}?stage=${state.stage}&reviewer_name=${who}&limit=500`);
   state.items = data.items;
+  if (rowId !== undefined) {  // back to this row (after an undo)
+    const at = state.items.findIndex((it) => it.row_id === rowId);
+    if (at >= 0) state.index = at;
+  }
   renderQueues();
   renderItem();
 }
@@ -158,9 +162,28 @@ function renderItem() {
     }
     box.appendChild(nb);
   }
+  if (item.annotators) box.appendChild(votesPanel(item.annotators));
   if (item.evidence && item.evidence.members) {
     box.appendChild(el("div", "duplicate set " + item.evidence.duplicate_set + ": rows " + item.evidence.members.join(", ")));
   }
+}
+
+function votesPanel(a) {
+  // each annotator's label, then the Dawid-Skene posterior of the top classes
+  const box = el("div", null, "votes");
+  box.id = "votes";
+  const table = el("table");
+  table.appendChild(el("caption", "annotators"));
+  for (const v of a.votes) {
+    const tr = document.createElement("tr");
+    tr.appendChild(el("td", v.annotator));
+    tr.appendChild(el("td", v.label));
+    table.appendChild(tr);
+  }
+  box.appendChild(table);
+  const post = a.posterior.map((p) => p.label + " " + p.p.toFixed(2)).join(" · ");
+  box.appendChild(el("div", "Dawid-Skene posterior: " + post, "posterior"));
+  return box;
 }
 
 function move(delta) {
@@ -169,12 +192,12 @@ function move(delta) {
   renderItem();
 }
 
-async function postDecision(payload) {
+async function postDecision(payload, url) {
   const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
   const body = JSON.stringify(Object.assign({ client_key: key }, payload));
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const res = await fetch("/api/decisions", {
+      const res = await fetch(url || "/api/decisions", {
         method: "POST", body,
         headers: Object.assign({ "Content-Type": "application/json" }, AUTH),
       });
@@ -221,6 +244,30 @@ async function decide(action, newLabel) {
   }
 }
 
+async function undoLast() {
+  // appends an 'undo' decision: the reviewer's latest decision still in force is taken back
+  const who = reviewer();
+  if (!who) { status("Enter your name as reviewer first."); document.getElementById("reviewer").focus(); return; }
+  state.pending += 1;
+  try {
+    const res = await postDecision({ reviewer: who, stage: state.stage }, "/api/undo");
+    const u = res.undone;
+    state.saved += 1;
+    document.body.dataset.saved = String(state.saved);
+    status(`Undid decision ${u.decision_id}: ${u.action}${u.new_label ? " → " + u.new_label : ""} on row ${u.row_id}` +
+           (res.in_force ? ` (in force again: ${res.in_force.action})` : "") + ".");
+    state.session = await getJSON("/api/session");
+    const known = state.session.queues.some((q) => q.name === u.queue);
+    await openQueue(known ? u.queue : state.queue, u.row_id);
+    loadAgreement();
+    loadSpotCheck();
+  } catch (err) {
+    status("Not undone: " + err.message);
+  } finally {
+    state.pending -= 1;
+  }
+}
+
 async function loadAgreement() {
   const box = document.getElementById("agreement");
   try {
@@ -234,10 +281,23 @@ async function loadAgreement() {
   } catch (err) { box.textContent = err.message; }
 }
 
+function spotBar(c) {
+  // the header's always-visible summary of the label spot check
+  const bar = document.getElementById("spotbar");
+  if (!c.sample_size) { bar.textContent = "spot check: no label issues flagged"; return; }
+  let text = `spot check ${c.n_reviewed}/${c.sample_size} reviewed`;
+  if (c.n_reviewed) {
+    text += ` · precision ${(c.precision * 100).toFixed(0)} % ` +
+            `(95 %: ${(c.low * 100).toFixed(0)}-${(c.high * 100).toFixed(0)} %)`;
+  } else text += " · precision not measured yet";
+  bar.textContent = text;
+}
+
 async function loadSpotCheck() {
   const box = document.getElementById("spotcheck");
   try {
     const c = await getJSON("/api/spot_check");
+    spotBar(c);
     if (!c.sample_size) { box.textContent = "no label issues flagged"; return; }
     const lines = [`${c.n_reviewed} / ${c.sample_size} random flagged rows reviewed`];
     if (c.n_reviewed) {
@@ -276,6 +336,7 @@ function onKey(ev) {
   else if (key === "u") decide("duplicate");
   else if (key === "s") decide("skip");
   else if (key === "n") document.getElementById("note").focus();
+  else if (key === "z") undoLast();
   else if (key === "ArrowDown" || key === "ArrowRight" || key === "j") move(1);
   else if (key === "ArrowUp" || key === "ArrowLeft") move(-1);
   else return;
@@ -284,6 +345,7 @@ function onKey(ev) {
 
 document.addEventListener("keydown", onKey);
 document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("undo").addEventListener("click", (ev) => { ev.currentTarget.blur(); undoLast(); });
   document.getElementById("stage").addEventListener("change", (ev) => {
     state.stage = ev.target.value;
     if (state.queue) openQueue(state.queue);
