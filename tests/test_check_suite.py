@@ -13,7 +13,9 @@ registered later) runs through the same invariants, with no skips:
   ``AssayError`` at the boundary), never a crash.
 
 Out-of-fold probabilities are given (``pred_probs``), so the checks themselves are tested, not the
-randomness of cross-fitting folds.
+randomness of cross-fitting folds. A check for a regression task (one that needs ``target``) runs
+on the same table with a numeric label (``task="regression"``), where no probabilities apply; its
+cross-fitting folds come from the row ids, so shuffling the rows changes nothing.
 """
 
 from __future__ import annotations
@@ -64,17 +66,28 @@ def _data(seed: int = 0) -> dict:
     value = rng.normal(size=N)
     values = pd.DataFrame({"row": table["id"], "data_value": value,
                            "is_low_value": value < np.quantile(value, 0.1)})
+    # a numeric target for regression checks: linear in the features, 12 values far off
+    target = (x @ np.array([3.0, -2.0, 1.0, 0.5]) + rng.normal(size=N) * 0.5).round(4)
+    target[flipped] += rng.choice([-1.0, 1.0], flipped.size) * 8.0
+    table["target"] = target
     return {"table": table, "annotations": ann, "values": values, "pred_probs": probs}
+
+
+def _is_regression(check: str) -> bool:
+    return "target" in registered_checks()[check].needs
 
 
 def _audit(d: dict, check: str, *, order: np.ndarray | None = None):
     table, probs = d["table"], d["pred_probs"]
     if order is not None:
         table, probs = table.iloc[order].reset_index(drop=True), probs[order]
+    regression = _is_regression(check)
     return assay.audit(
-        table, label="y", id="id", split="split", group="group", meta=["site"],
-        features=["f1", "f2", "f3", "f4"], pred_probs=probs, annotations=d["annotations"],
+        table, label="target" if regression else "y", id="id", split="split", group="group",
+        meta=["site"], features=["f1", "f2", "f3", "f4"],
+        pred_probs=None if regression else probs, annotations=d["annotations"],
         values=d["values"], checks=[check], random_state=0,
+        task="regression" if regression else "classification",
     )
 
 
@@ -84,9 +97,12 @@ CHECKS = list(registered_checks())
 def test_the_suite_data_supplies_every_need():
     res = _audit(_data(), CHECKS[0])
     assert not res.summary.get("skipped")
-    # every need a check can declare is one the suite's data has
+    # every need a check can declare is one the suite's data has (target needs: with the
+    # numeric label)
     assert set(NEEDS) == {"labels", "features", "row_content", "pred_probs", "label_flags", "knn",
-                          "split", "group", "meta", "annotations", "consensus", "values"}
+                          "split", "group", "meta", "annotations", "consensus", "values",
+                          "target", "target_predictions"}
+    assert any(_is_regression(c) for c in CHECKS) and not all(_is_regression(c) for c in CHECKS)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +200,7 @@ def test_missing_feature_values_get_a_result_or_a_clear_error(name, data):
 @pytest.mark.parametrize("name", CHECKS)
 def test_one_class_label_is_refused_clearly(name, data):
     one = dict(data)
-    one["table"] = data["table"].assign(y="ant")
+    one["table"] = data["table"].assign(y="ant", target=3.0)
     one["pred_probs"] = np.ones((N, 1))
     with pytest.raises(AssayError, match="one class"):
         _audit(one, name)

@@ -59,6 +59,7 @@ __all__ = [
     "consensus_from_encoded",
     "consensus_labels",
     "dawid_skene",
+    "encode_ratings",
     "encoded_from_codes",
     "majority_vote",
 ]
@@ -128,7 +129,8 @@ def _py(v: Any) -> Any:
     return v
 
 
-def _encode(annotations: Any, *, item: str, annotator: str, label: str) -> EncodedRatings:
+def encode_ratings(annotations: Any, *, item: str, annotator: str, label: str) -> EncodedRatings:
+    """Encode a long table of ratings (one row per item and annotator) for the consensus fits."""
     frame = long_frame(annotations, item=item, annotator=annotator, label=label)
     if frame.shape[0] == 0:
         raise InputValidationError(
@@ -206,7 +208,7 @@ def majority_vote(
     """
     tie = check_choice("tie", tie, TIE_RULES, owner="majority_vote")
     rng = check_random_state(random_state)
-    enc = _encode(annotations, item=item, annotator=annotator, label=label)
+    enc = encode_ratings(annotations, item=item, annotator=annotator, label=label)
     counts = enc.counts
     win = _vote(counts, tie, rng)
     m = counts.sum(axis=1)
@@ -363,7 +365,7 @@ def dawid_skene(
         ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
         if not ok or not np.isfinite(value):
             raise InvalidParameterError(name, "a finite float >= 0", value, owner="dawid_skene")
-    enc = _encode(annotations, item=item, annotator=annotator, label=label)
+    enc = encode_ratings(annotations, item=item, annotator=annotator, label=label)
     return _fit_dawid_skene(enc, max_iter=max_iter, tol=tol, smoothing=smoothing)
 
 
@@ -491,7 +493,7 @@ def consensus_labels(
     method = check_choice("method", method, ("dawid_skene", "majority"), owner="consensus_labels")
     tie = check_choice("tie", tie, TIE_RULES, owner="consensus_labels")
     rng = check_random_state(random_state)
-    enc = _encode(annotations, item=item, annotator=annotator, label=label)
+    enc = encode_ratings(annotations, item=item, annotator=annotator, label=label)
     return consensus_from_encoded(enc, method=method, tie=tie, rng=rng)[0]
 
 

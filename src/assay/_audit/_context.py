@@ -13,7 +13,7 @@ from assay.neighbors import KnnGraph, knn_graph
 
 if TYPE_CHECKING:
     from assay.labels import LabelIssueEstimate
-    from assay.models import CrossFit, ModelInput
+    from assay.models import CrossFit, ModelInput, RegressionCrossFit
 
 __all__ = ["AuditConfig", "AuditContext", "ArtifactCache", "PARALLEL_FOLD_ROWS"]
 
@@ -44,6 +44,7 @@ class AuditConfig:
     few: int = 20
     random_state: int = 0
     n_jobs: int | None = None
+    task: str = "auto"  # "auto": assay.data.infer_task on the label column
 
 
 @dataclass
@@ -62,6 +63,7 @@ class AuditContext:
     progress: Callable[[str, int, int], None] | None = None
     annotations: Any = None
     values: Any = None  # per-row data values (DataFrame aligned with the rows), when given
+    task: str = "classification"  # the resolved task: "classification" or "regression"
     _features: Features | None = None
     _pred_probs: np.ndarray | None = None
     _knn: KnnGraph | None = None
@@ -70,6 +72,8 @@ class AuditContext:
     _crossfit: CrossFit | None = None
     _row_content: Any = field(default=None, repr=False)
     _consensus: Any = field(default=None, repr=False)
+    _target: np.ndarray | None = None
+    _target_crossfit: RegressionCrossFit | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -79,7 +83,13 @@ class AuditContext:
 
     def available(self, need: str) -> bool:
         """Whether the data can supply ``need`` (a check's requirement)."""
+        from assay._audit._registry import CLASS_NEEDS, TARGET_NEEDS
+
         roles = self.dataset.roles
+        if need in CLASS_NEEDS and self.task != "classification":
+            return False
+        if need in TARGET_NEEDS:
+            return self.task == "regression"
         return {
             "labels": True, "features": True, "row_content": True, "pred_probs": True,
             "label_flags": True, "knn": True,
@@ -87,6 +97,73 @@ class AuditContext:
             "meta": bool(roles.meta), "annotations": self.annotations is not None,
             "consensus": self.annotations is not None, "values": self.values is not None,
         }.get(need, False)
+
+    def why_unavailable(self, missing: list[str]) -> str:
+        """Why a check whose needs ``missing`` the data cannot supply is skipped, in words: the
+        roles the data lacks whatever the task, else the task it is not for."""
+        from assay._audit._registry import CLASS_NEEDS, TARGET_NEEDS
+
+        label = self.dataset.roles.label
+        other = [n for n in missing if n not in CLASS_NEEDS | TARGET_NEEDS]
+        if other:
+            return "needs " + ", ".join(other)
+        if CLASS_NEEDS & set(missing):
+            return (f"classification only (needs {', '.join(missing)}); the label '{label}' is "
+                    "a regression target")
+        return (f"regression only (needs {', '.join(missing)}); the label '{label}' holds "
+                "classes: pass task='regression' (--task regression) if it is a number")
+
+    @property
+    def target(self) -> np.ndarray:
+        """The label as finite float64 numbers (N,), for a regression task."""
+        if self._target is None:
+            from assay.data import numeric_target
+
+            label = self.dataset.roles.label
+            self._target = numeric_target(self.dataset.table[label], column=label)
+        return self._target
+
+    @property
+    def target_predictions(self) -> np.ndarray:
+        """Out-of-fold predictions of the numeric target (N,)."""
+        return self.target_crossfit.predictions
+
+    @property
+    def target_crossfit(self) -> RegressionCrossFit:
+        """The regression model's out-of-fold predictions (:func:`assay.regression.
+        fit_target_predictions`: the model chosen by out-of-fold absolute error, refitted
+        without the rows it finds far off). Folds come from a hash of each row's id (its group
+        with a group column), so they do not depend on the order of the rows."""
+        if self._target_crossfit is None:
+            from assay.models import fold_ids
+            from assay.regression import fit_target_predictions
+
+            cfg = self.config
+            ds = self.dataset
+            keys = ds.table[ds.roles.group].to_numpy() if ds.roles.group is not None else ds.ids
+            folds = fold_ids(keys, n_folds=cfg.n_folds, random_state=cfg.random_state)
+            if self.estimator is not None:  # the user's regressor reads the dense features
+                x, mi, model, kind = self.features.matrix, None, self.estimator, "vectors"
+            else:
+                mi = self.model_input
+                x, model, kind = mi.matrix, cfg.model, mi.kind
+            params = {"n_folds": cfg.n_folds, "random_state": cfg.random_state,
+                      "model": repr(model), "grouped": ds.roles.group is not None,
+                      "input": kind, "columns": (mi.columns if mi is not None else [])[:200],
+                      "features": self.features.featurizer if kind == "vectors" else "",
+                      "version": 1}
+
+            def progress(done: int, total: int) -> None:
+                if self.progress is not None:
+                    self.progress("cross-fitting", done, total)
+
+            self._target_crossfit = self._cached(
+                "target_predictions", params,
+                lambda: fit_target_predictions(
+                    x, self.target, model=model, model_input=mi, folds=folds,
+                    random_state=cfg.random_state, n_jobs=self._fold_jobs(),
+                    progress=progress))
+        return self._target_crossfit
 
     @property
     def consensus(self) -> Any:

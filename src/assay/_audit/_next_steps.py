@@ -66,7 +66,7 @@ class NextStep:
         1 for the most important.
     kind : str
         ``check_error``, ``split_leakage``, ``target_leakage``, ``label_spot_check``,
-        ``label_issues``, ``exact_duplicates``, ``near_duplicates``, ``outliers``,
+        ``label_issues``, ``regression_labels``, ``exact_duplicates``, ``near_duplicates``, ``outliers``,
         ``ambiguous_pairs``, ``weak_slices``, ``long_tail``, ``low_value`` or ``check``.
     check : str
         The check whose finding it acts on.
@@ -330,6 +330,27 @@ def _label_issues(check: Any, ctx: _Context) -> list[dict[str, Any]]:
                   "queue label_issues; key r takes the suggested label).", n, worth, review)]
 
 
+def _regression_labels(check: Any, ctx: _Context) -> list[dict[str, Any]]:
+    """Wrong values of a regression target: checked by hand from the issue table (the review
+    app does not serve numeric targets yet), each beside its suggested value."""
+    s = check.summary
+    n = _int(s.get("n_flagged"))
+    if not n:
+        return []
+    est, precision = _int(s.get("n_estimated_errors")), s.get("estimated_precision")
+    if s.get("estimates_reliable") is False:
+        worth = (f"at most about {_plural(est, 'wrong value')} (an upper bound: the model "
+                 "cannot tell its own misses from wrong values here)")
+    else:
+        real = round(n * _float(precision))
+        worth = (f"about {real:,} of them expected to be wrong (estimated precision "
+                 f"{_float(precision):.0%}); about {_plural(est, 'wrong value')} in the whole data")
+    return [_step("labels", "regression_labels", "regression_labels",
+                  f"Check the {_plural(n, 'target value')} flagged as wrong (is_label_issue in "
+                  "issues.csv, worst first by label_score) against their source; fix them or "
+                  "take suggested_label.", n, worth, None)]
+
+
 def _duplicates(check: Any, ctx: _Context) -> list[dict[str, Any]]:
     s = check.summary
     redundant = _int(s.get("n_redundant_rows"))
@@ -482,6 +503,7 @@ _BUILDERS = {
     "leakage": _leakage,
     "target_leakage": _target_leakage,
     "label_issues": _label_issues,
+    "regression_labels": _regression_labels,
     "duplicates": _duplicates,
     "outliers": _outliers,
     "ambiguous_pairs": _ambiguous_pairs,

@@ -53,7 +53,7 @@ CheckFunc = Callable[["AuditContext"], "CheckResult"]
 
 #: What a check may declare in ``needs`` / ``uses``, with what the context hands it.
 NEEDS: dict[str, str] = {
-    "labels": "the encoded labels (always available)",
+    "labels": "ctx.labels: the encoded class labels (a classification task)",
     "features": "ctx.features: the featurized rows (assay.data.Features)",
     "row_content": "ctx.row_content: the raw row content that exact copies are judged on",
     "pred_probs": "ctx.pred_probs (and ctx.crossfit, ctx.user_pred_probs): out-of-fold "
@@ -67,17 +67,25 @@ NEEDS: dict[str, str] = {
     "annotations": "ctx.annotations: long-format annotations (--annotations)",
     "consensus": "ctx.consensus: Dawid-Skene consensus per row, computed once (needs annotations)",
     "values": "ctx.values: per-row data values (--values)",
+    "target": "ctx.target: the label as numbers (a regression task)",
+    "target_predictions": "ctx.target_predictions (and ctx.target_crossfit): out-of-fold "
+                          "predictions of the numeric target (a regression task)",
 }
+
+#: Needs only a classification task supplies, and needs only a regression task supplies.
+CLASS_NEEDS = frozenset({"labels", "pred_probs", "label_flags", "consensus"})
+TARGET_NEEDS = frozenset({"target", "target_predictions"})
 
 #: Context attributes that are handed only to checks that declared the need.
 GATED: dict[str, str] = {
     "features": "features", "row_content": "row_content", "pred_probs": "pred_probs",
     "crossfit": "pred_probs", "user_pred_probs": "pred_probs", "label_flags": "label_flags",
     "label_estimate": "label_flags", "knn": "knn", "annotations": "annotations",
-    "consensus": "consensus", "values": "values",
+    "consensus": "consensus", "values": "values", "target": "target",
+    "target_predictions": "target_predictions", "target_crossfit": "target_predictions",
 }
 #: Context attributes every check may read.
-OPEN: frozenset[str] = frozenset({"dataset", "config", "labels", "available"})
+OPEN: frozenset[str] = frozenset({"dataset", "config", "labels", "available", "task"})
 
 
 class UndeclaredNeedError(AssayError):

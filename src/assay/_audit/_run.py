@@ -21,20 +21,22 @@ from assay._audit._registry import (
 )
 from assay._audit._result import AuditResult, CheckResult
 from assay._validation import check_choice, check_class_order, check_int, check_pred_probs
-from assay.data import Dataset, load, parse_image_shape, pixel_layout
+from assay.data import Dataset, TaskChoice, load, parse_image_shape, pixel_layout
 from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = ["audit"]
 
 #: Shared artifacts computed before any check runs (in this order), when a check needs them:
 #: a user error there (bad data) is raised once, not recorded as one check's failure.
-_NEEDS_ARTIFACT = ("features", "row_content", "pred_probs", "label_flags", "knn", "consensus")
+_NEEDS_ARTIFACT = ("features", "row_content", "pred_probs", "label_flags", "knn", "consensus",
+                   "target", "target_predictions")
 
 
 def audit(
     data: str | Path | pd.DataFrame | Dataset,
     *,
     label: str | None = None,
+    task: str = "auto",
     id: str | None = None,  # noqa: A002
     split: str | None = None,
     group: str | None = None,
@@ -70,6 +72,14 @@ def audit(
         :class:`assay.Dataset` (then the column-role arguments are ignored).
     label : str
         The label column (required unless ``data`` is a Dataset).
+    task : {"auto", "classification", "regression"}, default="auto"
+        What the label is. ``"auto"`` reads it from the column (:func:`assay.data.infer_task`):
+        classes unless it is numeric with more than 20 distinct values, some with a fraction
+        or on at least 5 % of the rows (and not exactly the codes 0..K-1 or 1..K). Under
+        ``"regression"`` the class-based checks (label issues by confident learning, class
+        profile, ambiguous pairs, slices, target leakage, annotators, evaluation size, data
+        values) are skipped with the reason, and ``regression_labels`` judges each value against
+        out-of-fold predictions; ``summary["task"]`` and ``summary["task_reason"]`` record it.
     id, split, group, text, image, features, embeddings, meta
         Column roles, as in :func:`assay.load`. ``embeddings`` may be an (N, d) array.
     pred_probs : array-like of shape (N, K), optional
@@ -78,7 +88,8 @@ def audit(
         as scikit-learn's ``classes_`` orders them. Columns that look permuted are refused.
         Default: the cross-fitted ``model``.
     model : {"auto", "logistic", "hgb", "knn", "blend"} or scikit-learn classifier, default="auto"
-        The classifier whose out-of-fold probabilities the label checks read. ``"auto"`` picks
+        Under regression: ``"auto"``, ``"linear"``, ``"hgb"``, ``"blend"`` or a scikit-learn
+        regressor (:func:`assay.models.cross_fit_regression`). The classifier whose out-of-fold probabilities the label checks read. ``"auto"`` picks
         per dataset, inside every cross-fitting fold, the candidate with the lowest
         cross-validated log-loss on a sample of that fold's training rows: logistic regression
         or HistGradientBoosting (native categorical and missing-value support, on the raw
@@ -150,6 +161,7 @@ def audit(
                        image=image, features=features, embeddings=embeddings, meta=meta)
     t_load = time.perf_counter() - t0
     check_int("k", k, low=1, owner="audit")
+    choice = _resolve_task(task if task != "auto" else getattr(config, "task", "auto"), dataset)
     check_choice("label_method", label_method, ("hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"),
                  owner="audit")
     if annotations is not None:
@@ -161,6 +173,11 @@ def audit(
             )
     value_frame = None if values is None else align_values(values, dataset)
     user_probs = None
+    if pred_probs is not None and choice.task == "regression":
+        raise InputValidationError(
+            f"pred_probs are class probabilities, but the task is regression ({choice.reason}). "
+            "Leave out pred_probs / --pred-probs, or pass task='classification' (--task "
+            "classification) if the label holds classes.")
     if pred_probs is not None:
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
                                       n_classes=dataset.n_classes, classes=dataset.classes)
@@ -172,13 +189,13 @@ def audit(
         raise InputValidationError(
             f"The data has {dataset.n_rows} rows; an audit needs at least 3. Add rows."
         )
-    model_name, estimator = _check_model(model, estimator)
+    model_name, estimator = _check_model(model, estimator, choice.task)
     config = _config(config, model=model_name, k=k, n_folds=n_folds, text_model=text_model,
                      knn_method=knn_method, label_method=label_method,
-                     random_state=random_state, n_jobs=n_jobs)
+                     random_state=random_state, n_jobs=n_jobs, task=choice.task)
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
                        cache=cache, progress=progress, annotations=annotations,
-                       values=value_frame)
+                       values=value_frame, task=choice.task)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
     if not selected:
@@ -198,7 +215,7 @@ def audit(
     for name in selected:
         missing = [n for n in specs[name].needs if not ctx.available(n)]
         if missing:
-            skipped[name] = "needs " + ", ".join(missing)
+            skipped[name] = ctx.why_unavailable(missing)
         else:
             runnable.append(specs[name])
     if user_probs is None and any({"pred_probs", "label_flags"} & set(s.needs) for s in runnable):
@@ -232,6 +249,7 @@ def audit(
                **{f"check.{n}": r.duration_s for n, r in results.items()},
                "total": time.perf_counter() - t0}
     summary = _summary(ctx, results, skipped, timings)
+    summary["task"], summary["task_reason"] = choice.task, choice.reason
     outputs = {s.name: s.outputs for s in runnable if s.outputs is not None and s.name in results}
     if shape is not None:
         summary["image_shape"] = list(shape) if isinstance(shape, tuple) else shape
@@ -246,6 +264,22 @@ def audit(
 _BASE_COLUMNS = frozenset({"row", "id", "given_label"})
 
 
+def _resolve_task(task: str, dataset: Dataset) -> TaskChoice:
+    """The audit's task (:class:`assay.data.TaskChoice`): the one given, or inferred from the
+    label column; a regression target must be numbers (raised here, before any work)."""
+    from assay.data import TASKS, infer_task, numeric_target
+
+    check_choice("task", task, TASKS, owner="audit")
+    column = dataset.table[dataset.roles.label]
+    if task == "auto":
+        choice = infer_task(column)
+    else:
+        choice = TaskChoice(task, f"given as task='{task}'", dataset.n_classes)
+    if choice.task == "regression":
+        numeric_target(column, column=dataset.roles.label)
+    return choice
+
+
 def _check_two_per_class(dataset: Dataset) -> None:
     """Out-of-fold probabilities need two rows of every class; name the classes that lack them."""
     counts = np.bincount(dataset.labels, minlength=dataset.n_classes)
@@ -256,7 +290,10 @@ def _check_two_per_class(dataset: Dataset) -> None:
             f"The label column '{dataset.roles.label}' has {len(lonely)} class(es) with a single "
             f"row ({shown}); out-of-fold probabilities need at least 2 rows of every class. "
             "Remove or merge those rows, or pass your own out-of-fold probabilities "
-            "(pred_probs / --pred-probs).")
+            "(pred_probs / --pred-probs)."
+            + (" If the label is a number to predict, pass task='regression' (--task "
+               "regression)." if pd.api.types.is_numeric_dtype(
+                   dataset.table[dataset.roles.label]) else ""))
 
 
 def _config(config: AuditConfig | None, **given: Any) -> AuditConfig:
@@ -287,12 +324,21 @@ def _check_outputs(spec: CheckSpec, res: CheckResult, n_rows: int) -> None:
             f"check {spec.name!r} returned {len(res.rows)} rows; the data has {n_rows}.")
 
 
-def _check_model(model: Any, estimator: Any) -> tuple[str, Any]:
+def _check_model(model: Any, estimator: Any, task: str = "classification") -> tuple[str, Any]:
     """(name, estimator object or None) from ``model=`` and the older ``estimator=``."""
-    from assay.models import MODEL_NAMES
+    from assay.models import MODEL_NAMES, REGRESSOR_NAMES
 
     if estimator is not None:
         model = estimator
+    if task == "regression":
+        if isinstance(model, str):
+            return check_choice("model", model, REGRESSOR_NAMES, owner="audit"), None
+        if not (hasattr(model, "fit") and hasattr(model, "predict")):
+            raise InvalidParameterError(
+                "model", "one of " + ", ".join(REGRESSOR_NAMES) + " for a regression target, "
+                "or a scikit-learn regressor with fit and predict", type(model).__name__,
+                owner="audit")
+        return "custom", model
     if isinstance(model, str):
         return check_choice("model", model, MODEL_NAMES, owner="audit"), None
     if not (hasattr(model, "fit") and hasattr(model, "predict_proba")):
@@ -334,10 +380,11 @@ def _combine(dataset: Dataset, results: dict[str, CheckResult]) -> pd.DataFrame:
 def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[str, str],
              timings: dict[str, float]) -> dict[str, Any]:
     ds = ctx.dataset
+    regression = ctx.task == "regression"
     s: dict[str, Any] = {
         "n_rows": ds.n_rows,
-        "n_classes": ds.n_classes,
-        "classes": ds.classes,
+        "n_classes": None if regression else ds.n_classes,
+        "classes": [] if regression else ds.classes,
         "fingerprint": ds.fingerprint,
         "source": ds.source,
         "roles": ds.roles.to_dict(),
@@ -355,6 +402,20 @@ def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[s
         if ctx.user_pred_probs is None:
             s["model"] = ctx.model_summary()
             s["n_folds"] = ctx.config.n_folds
+    if ctx._target is not None:
+        y = ctx._target
+        s["target"] = {"min": float(y.min()), "max": float(y.max()),
+                       "median": float(np.median(y)), "n_distinct": int(np.unique(y).size)}
+    if ctx._target_crossfit is not None:
+        fit = ctx._target_crossfit
+        s["predictions"] = "out-of-fold"
+        s["model"] = {"source": "out-of-fold", "task": "regression", "name": fit.chosen,
+                      "n_folds": fit.n_folds, "seconds": round(fit.seconds, 3),
+                      "rows_left_out_of_refit": fit.n_left_out,
+                      **({"selection": {"chosen": fit.chosen, "criterion": "out-of-fold mean "
+                                        "absolute error", "candidates": fit.candidates}}
+                         if fit.candidates else {})}
+        s["n_folds"] = fit.n_folds
     if ctx._knn is not None:
         s["knn"] = {"k": ctx._knn.k, "metric": ctx._knn.metric, "method": ctx._knn.method,
                     **ctx._knn.info}

@@ -84,7 +84,7 @@ class WorkspaceThread:
     def live_decisions(self) -> tuple[int, pd.DataFrame]:
         """``(version, decisions of the run less the undone ones and their undos)``: the history
         as if the undone decisions had never been made (shared: never modify it)."""
-        from assay.workspace._decisions import without_undone
+        from assay.workspace import without_undone
 
         version, dec = self.decisions()
         live = self._live

@@ -199,7 +199,7 @@ def attach_annotations(session: ReviewSession, annotations: pd.DataFrame) -> Non
     """
     import warnings
 
-    from assay.consensus import _encode, consensus_from_encoded
+    from assay.consensus import consensus_from_encoded, encode_ratings
 
     if not isinstance(annotations, pd.DataFrame):
         raise InputValidationError(
@@ -215,7 +215,7 @@ def attach_annotations(session: ReviewSession, annotations: pd.DataFrame) -> Non
     ann = ann[ann["item"].isin(session.row_ids())]
     if ann.empty:
         return
-    enc = _encode(ann, item="item", annotator="annotator", label="label")
+    enc = encode_ratings(ann, item="item", annotator="annotator", label="label")
     with warnings.catch_warnings():  # a slow EM is still the audit's answer; the audit warned
         warnings.simplefilter("ignore")
         _, fit = consensus_from_encoded(enc, method="dawid_skene", tie="prior",

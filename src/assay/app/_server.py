@@ -41,7 +41,7 @@ from assay.app._queues import (
 )
 from assay.checks import queue_names
 from assay.exceptions import AssayError, InvalidParameterError, MissingDependencyError, StoreError
-from assay.workspace._decisions import UNDO_ACTION, undo_targets, without_undone
+from assay.workspace import UNDO_ACTION, undo_targets, without_undone
 
 try:  # the 'app' extra; without it create_app raises MissingDependencyError
     from starlette.requests import Request  # module level: FastAPI resolves the annotations here

@@ -87,12 +87,22 @@ def print_result(result: Any) -> None:
     s = result.summary
     model = s.get("model")
     model_name = f" ({model['name']})" if isinstance(model, dict) and model.get("name") else ""
-    console.print(
-        f"[bold]{s['n_rows']:,}[/] rows, [bold]{s['n_classes']}[/] classes"
-        f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
-        f" · probabilities: {s.get('pred_probs', '-')}{model_name}"
-        f" · k-NN: {s.get('knn', {}).get('method', '-')}"
-    )
+    if s.get("task") == "regression":
+        target = s.get("target") or {}
+        span = (f" {target['min']:.4g} .. {target['max']:.4g}," if "min" in target else "")
+        console.print(
+            f"[bold]{s['n_rows']:,}[/] rows, regression target '{s['roles']['label']}'{span}"
+            f" {s.get('task_reason', '')}"
+            f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
+            f" · predictions: {s.get('predictions', '-')}{model_name}"
+            f" · k-NN: {s.get('knn', {}).get('method', '-')}", highlight=False)
+    else:
+        console.print(
+            f"[bold]{s['n_rows']:,}[/] rows, [bold]{s['n_classes']}[/] classes"
+            f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
+            f" · probabilities: {s.get('pred_probs', '-')}{model_name}"
+            f" · k-NN: {s.get('knn', {}).get('method', '-')}"
+        )
     table = Table(show_header=True, header_style="bold")
     table.add_column("check")
     table.add_column("status")
@@ -102,6 +112,28 @@ def print_result(result: Any) -> None:
         table.add_row(name, f"[{style}]{check.status.upper()}[/]", check.message)
     for name, why in s.get("skipped", {}).items():
         table.add_row(name, "[dim]SKIP[/]", f"[dim]{why}[/]")
+    console.print(table)
+    reg = result.checks.get("regression_labels")
+    if reg is not None and reg.status != "error" and reg.evidence.get("flagged"):
+        print_regression_rows(reg.evidence["flagged"])
+
+
+#: Flagged values of a regression target printed by ``assay audit`` (all are in issues.csv).
+SHOWN_VALUES = 10
+
+
+def print_regression_rows(records: list[dict[str, Any]]) -> None:
+    """The values of a regression target that look wrong, worst first: the given value, the
+    suggested one with its interval, and the neighbours' median."""
+    table = Table(title=f"Values that look wrong (worst {min(len(records), SHOWN_VALUES)} of "
+                        f"{len(records)}{'+' if len(records) >= 200 else ''})",
+                  show_header=True, header_style="bold")
+    for col in ("id", "given", "suggested", "95 % interval", "neighbours' median", "P(wrong)"):
+        table.add_column(col, justify="left" if col == "id" else "right")
+    for r in records[:SHOWN_VALUES]:
+        median = r["neighbours' median"]
+        table.add_row(str(r["id"]), f"{r['given']:g}", f"{r['suggested']:g}", r["interval"],
+                      f"{median:g}", f"{r['P(wrong)']:.2f}")
     console.print(table)
 
 
@@ -146,6 +178,11 @@ def register(app: typer.Typer) -> None:
     def audit_cmd(
         data: Path = typer.Argument(..., help="CSV, TSV, Parquet or JSONL file, or image folder."),
         label: str = typer.Option(..., "--label", help="Label column."),
+        task: str = typer.Option(
+            "auto", "--task",
+            help="What the label is: auto (a numeric column with more than 20 distinct values, "
+                 "some with a fraction or on at least 5 % of the rows, is a regression target; "
+                 "otherwise classes), classification, or regression."),
         text: str | None = typer.Option(None, "--text", help="Free-text column."),
         image: str | None = typer.Option(None, "--image", help="Image path column."),
         features: str | None = typer.Option(None, "--features", help="Comma-separated feature columns."),
@@ -160,7 +197,8 @@ def register(app: typer.Typer) -> None:
             help="Classifier for the out-of-fold probabilities: auto (picks per dataset by "
                  "cross-validated log-loss inside each fold), logistic, hgb "
                  "(HistGradientBoosting on the raw table), knn, blend (mean of logistic and "
-                 "hgb or knn)."),
+                 "hgb or knn). For a regression target: auto (linear, hgb or their blend, by "
+                 "out-of-fold absolute error), linear, hgb, blend."),
         split: str | None = typer.Option(None, "--split", help="Split column."),
         group: str | None = typer.Option(None, "--group", help="Group column (rows kept together)."),
         id_col: str | None = typer.Option(None, "--id", help="Unique row id column."),
@@ -199,14 +237,16 @@ def register(app: typer.Typer) -> None:
             "assay", "--mlflow-experiment", help="MLflow experiment name (with --mlflow)."),
     ) -> None:
         """Audit a labelled dataset: label errors, duplicates, outliers, class profile."""
-        from assay.data import check_output_dir, load
+        from assay._validation import check_choice
+        from assay.data import TASKS, check_output_dir, load
 
+        check_choice("--task", task, TASKS)
         rules = parse_fail_on(fail_on) if fail_on else []
         dataset = load(data, label=label, id=id_col, split=split, group=group, text=text,
                        image=image, features=_split_cols(features),
                        embeddings=str(embeddings) if embeddings is not None else None,
                        meta=_split_cols(meta))
-        params = {"data": str(data), "label": label, "checks": checks, "k": k,
+        params = {"data": str(data), "label": label, "task": task, "checks": checks, "k": k,
                   "text_model": text_model, "seed": seed, "model": model,
                   "pred_probs": str(pred_probs) if pred_probs else None,
                   "embeddings": str(embeddings) if embeddings else None,
@@ -229,7 +269,7 @@ def register(app: typer.Typer) -> None:
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
-                image_shape=image_shape,
+                image_shape=image_shape, task=task,
                 values=_read_values(values) if values else None,
                 on_result=lambda res: paths.update(write_audit_outputs(res, out, dataset))
                 if out is not None else None,

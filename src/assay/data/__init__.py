@@ -12,10 +12,11 @@ from assay.data._outputs import (
     temp_name,
 )
 from assay.data._pixels import PixelLayout, parse_image_shape, pixel_layout
+from assay.data._task import TASKS, TaskChoice, infer_task, numeric_target
 
 __all__ = [
-    "Dataset", "Features", "PixelLayout", "Roles", "atomic_path", "check_output_dir",
-    "check_output_file", "embedding_metric", "encode_labels", "featurize", "file_hashes",
-    "load", "parse_image_shape", "pixel_layout", "read_table", "remove_stale_temps",
-    "robust_scale", "row_content", "temp_name",
+    "TASKS", "Dataset", "Features", "PixelLayout", "Roles", "TaskChoice", "atomic_path",
+    "check_output_dir", "check_output_file", "embedding_metric", "encode_labels", "featurize",
+    "file_hashes", "infer_task", "load", "numeric_target", "parse_image_shape", "pixel_layout",
+    "read_table", "remove_stale_temps", "robust_scale", "row_content", "temp_name",
 ]

@@ -1,4 +1,5 @@
-"""Models used by the audit: model choice and cross-fitted (out-of-fold) predicted probabilities."""
+"""Models used by the audit: model choice and cross-fitted (out-of-fold) predicted probabilities,
+and out-of-fold predictions of a numeric target."""
 
 from assay.models._choice import (
     MODEL_NAMES,
@@ -16,19 +17,33 @@ from assay.models._crossfit import (
     parallel_results,
 )
 from assay.models._input import ModelInput, model_input
+from assay.models._regression import (
+    REGRESSOR_NAMES,
+    BlendRegressor,
+    RegressionCrossFit,
+    cross_fit_regression,
+    fold_ids,
+    make_regressor,
+)
 
 __all__ = [
     "MODEL_NAMES",
+    "REGRESSOR_NAMES",
     "AutoClassifier",
     "BlendClassifier",
+    "BlendRegressor",
     "CrossFit",
     "KNNProbaClassifier",
     "ModelInput",
+    "RegressionCrossFit",
     "auto_candidates",
     "cross_fit",
+    "cross_fit_regression",
     "cross_val_pred_probs",
     "default_estimator",
+    "fold_ids",
     "make_model",
-    "model_input",
+    "make_regressor",
     "parallel_results",
+    "model_input",
 ]

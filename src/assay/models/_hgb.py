@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-__all__ = ["HGBClassifier"]
+__all__ = ["HGBClassifier", "HGBRegressor"]
 
 
 class HGBClassifier(HistGradientBoostingClassifier):
@@ -37,3 +37,27 @@ class HGBClassifier(HistGradientBoostingClassifier):
         """Class probabilities, on one thread."""
         with threadpool_limits(1, user_api="openmp"):
             return super().predict_proba(X)
+
+
+class HGBRegressor(HistGradientBoostingRegressor):
+    """scikit-learn's HistGradientBoostingRegressor, on one OpenMP thread (see
+    :class:`HGBClassifier` for why).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from assay.models._hgb import HGBRegressor
+    >>> x, y = load_diabetes(return_X_y=True)
+    >>> HGBRegressor(random_state=0).fit(x, y).predict(x[:2]).shape
+    (2,)
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> HGBRegressor:  # noqa: N803
+        """Fit on one thread."""
+        with threadpool_limits(1, user_api="openmp"):
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        """Predictions, on one thread."""
+        with threadpool_limits(1, user_api="openmp"):
+            return super().predict(X)

@@ -10,9 +10,12 @@ from assay.workspace._decisions import (
     DROP_ACTIONS,
     EXPORT_ACTIONS,
     STAGE_ORDER,
+    UNDO_ACTION,
     applicable_decisions,
     carried_decisions,
     resolve_decisions,
+    undo_targets,
+    without_undone,
 )
 from assay.workspace._decisions_store import DECISION_ACTIONS
 from assay.workspace._diff import RunDiff, diff_runs
@@ -31,6 +34,7 @@ __all__ = [
     "DROP_ACTIONS",
     "EXPORT_ACTIONS",
     "STAGE_ORDER",
+    "UNDO_ACTION",
     "RUN_STATUSES",
     "RunDiff",
     "SCHEMA_VERSION",
@@ -43,4 +47,6 @@ __all__ = [
     "find_workspace",
     "open_workspace",
     "resolve_decisions",
+    "undo_targets",
+    "without_undone",
 ]

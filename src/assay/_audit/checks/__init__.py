@@ -8,8 +8,8 @@ updating when a check is added.
 import importlib
 import pkgutil
 
-_ORDER = ("label_issues", "duplicates", "outliers", "class_profile", "ambiguous_pairs",
-          "leakage", "slices", "annotators", "data_values")
+_ORDER = ("label_issues", "regression_labels", "duplicates", "outliers", "class_profile",
+          "ambiguous_pairs", "leakage", "slices", "annotators", "data_values")
 
 _found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
 for _name in (*(n for n in _ORDER if n in _found), *sorted(_found - set(_ORDER))):

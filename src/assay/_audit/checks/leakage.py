@@ -205,20 +205,29 @@ def check_split_shift(ctx: AuditContext) -> CheckResult:
     """Do two evaluation splits (valid and test) come from one distribution?"""
     ds = ctx.dataset
     split = ds.table[ds.roles.split].astype(str).to_numpy()
-    labels = ds.labels
-    res = compare_splits(ctx.features.matrix, split, labels=labels, n_permutations=100,
-                         random_state=ctx.config.random_state)
+    regression = ctx.task == "regression"  # a numeric target: Kolmogorov-Smirnov, not counts
+    res = compare_splits(ctx.features.matrix, split, labels=None if regression else ds.labels,
+                         n_permutations=100, random_state=ctx.config.random_state)
+    summary = res.to_dict()
+    if regression:
+        from scipy.stats import ks_2samp
+
+        y = ds.table[ds.roles.label].to_numpy(dtype=np.float64)
+        ks = ks_2samp(y[split == res.split_a], y[split == res.split_b])
+        summary.update(label_statistic=float(ks.statistic), label_p_value=float(ks.pvalue))
     shifted = res.auc > SHIFT_AUC and res.auc_p_value < 0.05
-    label_shift = bool(res.label_p_value < 0.01)
+    label_shift = bool(summary["label_p_value"] < 0.01)
     return CheckResult(
         name="split_shift",
         status="warn" if shifted or label_shift else "pass",
-        summary={**res.to_dict(), "feature_shift": bool(shifted), "label_shift": label_shift},
+        summary={**summary, "feature_shift": bool(shifted), "label_shift": label_shift},
         thresholds={
             "shift_auc": Threshold(SHIFT_AUC, "domain-classifier AUC; assay default"),
             "auc_p_value": Threshold(0.05, "permutation test, 100 permutations"),
-            "label_p_value": Threshold(0.01, "chi-square test of homogeneity"),
+            "label_p_value": Threshold(0.01, "two-sample Kolmogorov-Smirnov test of the target"
+                                       if regression else "chi-square test of homogeneity"),
         },
         message=(f"{res.split_a} vs {res.split_b}: domain AUC {res.auc:.2f} "
-                 f"(p = {res.auc_p_value:.3f}), label shift p = {res.label_p_value:.3g}."),
+                 f"(p = {res.auc_p_value:.3f}), label shift p = "
+                 f"{summary['label_p_value']:.3g}."),
     )
