@@ -97,11 +97,11 @@ def test_annotator_without_mass_for_a_class_is_uniform_over_their_own_labels():
     pytest.importorskip("crowdkit.aggregation")
     from crowdkit.aggregation import DawidSkene, MajorityVote
 
-    from assay.consensus import _encode, _m_step
+    from assay.consensus import _m_step, encode_ratings
 
     df = _random_annotations(7)
     k = df["label"].nunique()
-    enc = _encode(df, item="task", annotator="worker", label="label")
+    enc = encode_ratings(df, item="task", annotator="worker", label="label")
     counts = enc.counts
     _, conf = _m_step(enc, counts / counts.sum(axis=1, keepdims=True), 0.0)
     ref = DawidSkene._m_step(df, MajorityVote().fit_predict_proba(df))
