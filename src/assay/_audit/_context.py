@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from assay._audit._spec import CLASS_NEEDS, TARGET_NEEDS
 from assay.data import Dataset, Features, featurize
 from assay.neighbors import KnnGraph, knn_graph
 
@@ -83,7 +84,6 @@ class AuditContext:
 
     def available(self, need: str) -> bool:
         """Whether the data can supply ``need`` (a check's requirement)."""
-        from assay._audit._registry import CLASS_NEEDS, TARGET_NEEDS
 
         roles = self.dataset.roles
         if need in CLASS_NEEDS and self.task != "classification":
@@ -101,7 +101,6 @@ class AuditContext:
     def why_unavailable(self, missing: list[str]) -> str:
         """Why a check whose needs ``missing`` the data cannot supply is skipped, in words: the
         roles the data lacks whatever the task, else the task it is not for."""
-        from assay._audit._registry import CLASS_NEEDS, TARGET_NEEDS
 
         label = self.dataset.roles.label
         other = [n for n in missing if n not in CLASS_NEEDS | TARGET_NEEDS]

@@ -72,9 +72,6 @@ NEEDS: dict[str, str] = {
                           "predictions of the numeric target (a regression task)",
 }
 
-#: Needs only a classification task supplies, and needs only a regression task supplies.
-CLASS_NEEDS = frozenset({"labels", "pred_probs", "label_flags", "consensus"})
-TARGET_NEEDS = frozenset({"target", "target_predictions"})
 
 #: Context attributes that are handed only to checks that declared the need.
 GATED: dict[str, str] = {

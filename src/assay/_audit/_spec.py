@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+#: Needs only a classification task supplies, and needs only a regression task supplies.
+CLASS_NEEDS = frozenset({"labels", "pred_probs", "label_flags", "consensus"})
+TARGET_NEEDS = frozenset({"target", "target_predictions"})
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd

@@ -89,3 +89,26 @@ def require_out(no_workspace: bool, out: Path | None, what: str,
         raise InputValidationError(
             f"--no-workspace needs --out: without a workspace there is no run folder to write "
             f"{what} into. Pass --out DIR, or leave --no-workspace out.")
+
+
+def require_files(**paths: Path | None) -> None:
+    """Refuse a missing input file before any work (``what=path``; ``None`` is not given)."""
+    from assay.exceptions import InputValidationError
+
+    for what, path in paths.items():
+        if path is not None and not Path(path).is_file():
+            raise InputValidationError(
+                f"{what.capitalize()} file not found: '{path}'. Check the path.")
+
+
+def write_run_json(folder: Path, name: str, payload: Any) -> Path:
+    """Write ``payload`` as ``folder/name`` (indented JSON), renamed into place when complete."""
+    import json
+
+    from assay.data import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, default=str))
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,11 @@ from assay.cli._common import (
     WORKSPACE_HELP,
     console,
     print_json,
+    require_files,
     require_out,
+    write_run_json,
 )
-from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.exceptions import InvalidParameterError
 
 _LABELS = {"oracle": "oracle (gold / gold)", "naive": "naive (gold / predicted)",
            "robust": "robust (predicted / predicted)"}
@@ -74,7 +75,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Two-stage pipeline: stage 2 on gold vs stage 1's predicted inputs, and the gap."""
-        from assay.data import atomic_path, check_output_dir
+        from assay.cli.audit import _split_cols
+        from assay.data import check_output_dir
         from assay.pipelines import recorded_run, two_stage_run
         from assay.twostage import TWO_STAGE_METRICS
 
@@ -84,13 +86,11 @@ def register(app: typer.Typer) -> None:
         if model not in ("logistic", "hgb"):
             raise InvalidParameterError("--model", "logistic or hgb", model,
                                         owner="assay pipeline")
-        for path, what in ((data, "Data"), (embeddings, "Embeddings")):
-            if path is not None and not Path(path).is_file():
-                raise InputValidationError(f"{what} file not found: '{path}'. Check the path.")
+        require_files(data=data, embeddings=embeddings)
         require_out(no_workspace, out, "pipeline.json", workspace)
         if out is not None:
             out = check_output_dir(out, inputs=[data, embeddings], names=("pipeline.json",))
-        cols = [c.strip() for c in features.split(",") if c.strip()] if features else None
+        cols = _split_cols(features)
         params = {"data": str(data), "stage1": stage1, "label": label, "metric": metric,
                   "model": model, "test_size": test_size, "seed": seed}
         with recorded_run("pipeline", params, data=data, workspace=workspace,
@@ -102,10 +102,7 @@ def register(app: typer.Typer) -> None:
                 features=cols, embeddings=embeddings, test_size=test_size, seed=seed,
                 n_jobs=n_jobs)
             payload = {**res.to_dict(), **facts}
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "pipeline.json"
-            with atomic_path(path) as tmp:
-                tmp.write_text(json.dumps(payload, indent=2, default=str))
+            path = write_run_json(folder, "pipeline.json", payload)
             if run.rec is not None:  # what `assay runs --compare` reads
                 run.rec.summary.update({
                     "outputs": {"json": str(path)}, "metric": res.metric,

@@ -3,7 +3,6 @@ is reachable). Exit 1 when a check fails, 0 otherwise, 2 for a user error."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,11 @@ from assay.cli._common import (
     WORKSPACE_HELP,
     console,
     print_json,
+    require_files,
     require_out,
+    write_run_json,
 )
-from assay.exceptions import InputValidationError, InvalidParameterError
+from assay.exceptions import InvalidParameterError
 
 _OWNER = "assay sanity"
 _STYLE = {"fail": "bold red", "warn": "yellow", "pass": "green", "info": "cyan",
@@ -84,7 +85,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
     ) -> None:
         """Before training: do labels line up, can a model fit, is the target reachable?"""
-        from assay.data import atomic_path, check_output_dir
+        from assay.cli.audit import _split_cols
+        from assay.data import check_output_dir
         from assay.models import MODEL_NAMES
         from assay.pipelines import recorded_run, sanity_run
         from assay.sanity import SANITY_METRICS
@@ -100,15 +102,12 @@ def register(app: typer.Typer) -> None:
         if target is not None and not 0 < target <= 1:
             raise InvalidParameterError("--target", f"a score in (0, 1] ({metric})", target,
                                         owner=_OWNER)
-        for path, what in ((data, "Data"), (annotations, "Annotations"),
-                           (embeddings, "Embeddings")):
-            if path is not None and not Path(path).is_file():
-                raise InputValidationError(f"{what} file not found: '{path}'. Check the path.")
+        require_files(data=data, annotations=annotations, embeddings=embeddings)
         require_out(no_workspace, out, "sanity.json", workspace)
         if out is not None:
             out = check_output_dir(out, inputs=[data, annotations, embeddings],
                                    names=("sanity.json",))
-        cols = [c.strip() for c in features.split(",") if c.strip()] if features else None
+        cols = _split_cols(features)
         params = {"data": str(data), "label": label, "metric": metric, "target": target,
                   "annotations": str(annotations) if annotations else None, "model": model,
                   "seed": seed}
@@ -122,10 +121,7 @@ def register(app: typer.Typer) -> None:
                 annotator=annotator, annotation_label=annotation_label, model=model,
                 seed=seed, n_jobs=n_jobs)
             payload = _payload(report, facts)
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "sanity.json"
-            with atomic_path(path) as tmp:
-                tmp.write_text(json.dumps(payload, indent=2, default=str))
+            path = write_run_json(folder, "sanity.json", payload)
             if run.rec is not None:
                 run.rec.summary.update({"status": report.status, "outputs": {"json": str(path)},
                                         "upper_bound": payload["upper_bound"]})
