@@ -21,7 +21,8 @@ EVIL = "<script>window.__xss=1</script>"
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
-    """A table with flipped labels, exact duplicates and a hostile class name, audited."""
+    """A table with flipped labels, exact duplicates (row 3 three times, row 4 twice) and a
+    hostile class name, audited."""
     tmp = tmp_path_factory.mktemp("review")
     rng = np.random.default_rng(0)
     n = 150
@@ -33,7 +34,8 @@ def audited(tmp_path_factory):
     labels[flipped] = names[(y[flipped] + 1) % 3]
     frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=labels,
                                                              uid=[f"r{i}" for i in range(n)])
-    frame = pd.concat([frame, frame.iloc[[3, 4]].assign(uid=["c3", "c4"])], ignore_index=True)
+    frame = pd.concat([frame, frame.iloc[[3, 4, 3]].assign(uid=["c3", "c4", "d3"])],
+                      ignore_index=True)
     data = tmp / "data.csv"
     frame.to_csv(data, index=False)
     ws = tmp / "ws"
@@ -649,3 +651,194 @@ def test_annotator_votes_and_posterior_on_the_item(audited, tmp_path):
     assert all("annotators" not in it for r, it in by_row.items() if r not in {r0, r1, "r7"})
     with pytest.raises(Exception, match="item, annotator and label"):
         create_app(copy, token="t0k", annotations=ann.rename(columns={"label": "y"}))
+
+
+# --- duplicate sets side by side, keep-one (a batch of decisions), undo of a batch ------------
+
+def dup_sets(client):
+    """The duplicates queue: (items, sets by id), and the id of the set holding r3."""
+    data = client.get("/api/queues/duplicates?limit=500").json()
+    triple = next(g for g, s in data["sets"].items() if "r3" in s["members"])
+    return data["items"], data["sets"], triple
+
+
+def keep_one(client, kept, members, **extra):
+    """A keep-one as the page sends it: keep ``kept``, the other members its duplicates."""
+    body = {"queue": "duplicates", "reviewer": "ana",
+            "decisions": [{"row_id": kept, "action": "keep"}] + [
+                {"row_id": m, "action": "duplicate", "duplicate_of": kept}
+                for m in members if m != kept], **extra}
+    return client.post("/api/decisions", json=body)
+
+
+def test_batch_membership_is_read_from_the_keys():
+    from assay.app._db import batch_keys, batch_of
+    from assay.app._server import _in_batch
+
+    keys = pd.Series([*batch_keys("a", 2), *batch_keys("a:b", 1), None, "a"], dtype=object)
+    assert keys.tolist()[:3] == ["batch:a:0", "batch:a:1", "batch:a:b:0"]
+    assert [batch_of(k) for k in keys] == ["a", "a", "a:b", None, None]
+    # batch "a:b" starts like batch "a": only the exact batch counts
+    assert _in_batch(keys, "a").tolist() == [True, True, False, False, False]
+    assert _in_batch(keys, "a:b").tolist() == [False, False, True, False, False]
+    assert _in_batch(keys.iloc[3:], "a").tolist() == [False, False]
+
+
+def test_a_duplicate_set_is_shown_whole_with_what_differs(client):
+    items, sets, triple = dup_sets(client)
+    s = sets[triple]
+    # r3, c3 and d3 are one row three times: the three cards differ in the id column only
+    assert sorted(s["members"]) == ["c3", "d3", "r3"]
+    assert [c["row_id"] for c in s["cards"]] == s["members"]
+    assert s["differs"] == ["uid"] and s["label_differs"] is False
+    assert len({c["label"] for c in s["cards"]}) == 1
+    assert {c["fields"]["uid"] for c in s["cards"]} == {"c3", "d3", "r3"}
+    assert all(c["decision"] is None for c in s["cards"]) and s["decided"] is False
+    # every item of a set points at it, and the queue lists sets one after the other
+    for it in items:
+        assert it["evidence"]["members"] == sets[str(it["evidence"]["duplicate_set"])]["members"]
+    order = [it["evidence"]["duplicate_set"] for it in items]
+    assert order == sorted(order, key=order.index)  # contiguous
+    assert "neighbours" not in s["cards"][0]
+    # other queues have no sets
+    assert client.get("/api/queues/label_issues").json()["sets"] == {}
+
+
+def test_keep_one_is_one_batch_and_the_export_keeps_one_row(client, audited):
+    from assay.export import export_version
+
+    _, sets, triple = dup_sets(client)
+    members = sets[triple]["members"]
+    res = keep_one(client, "c3", members, client_key="k1", note="the copy with the id we use")
+    assert res.status_code == 200, res.text
+    ids = res.json()["decision_ids"]
+    assert res.json()["batch"] == "k1" and len(ids) == 3 and ids == list(range(ids[0], ids[0] + 3))
+    dec = Workspace.open(client.ws).decisions()
+    assert dec["action"].tolist() == ["keep", "duplicate", "duplicate"]
+    assert dec["row_id"].tolist() == ["c3"] + [m for m in members if m != "c3"]
+    assert dec["duplicate_of"].tolist()[1:] == ["c3", "c3"] and pd.isna(dec["duplicate_of"][0])
+    assert dec["client_key"].tolist() == ["batch:k1:0", "batch:k1:1", "batch:k1:2"]
+    assert (dec["reviewer"] == "ana").all() and (dec["queue"] == "duplicates").all()
+    assert (dec["note"] == "the copy with the id we use").all()
+    # a retry of the whole batch (same key) writes nothing and answers the same ids
+    again = keep_one(client, "c3", members, client_key="k1")
+    assert again.json()["decision_ids"] == ids and len(Workspace.open(client.ws).decisions()) == 3
+    # the cards are marked, the set is decided, the progress counts its three rows
+    s = dup_sets(client)[1][triple]
+    assert s["decided"] is True and s["kept"] == ["c3"]
+    by_row = {c["row_id"]: c["decision"] for c in s["cards"]}
+    assert by_row["c3"]["action"] == "keep" and by_row["c3"]["batch"] == "k1"
+    assert {by_row[m]["duplicate_of"] for m in ("r3", "d3")} == {"c3"}
+    assert {by_row[m]["action"] for m in ("r3", "d3")} == {"duplicate"}
+    progress = {q["name"]: q for q in client.get("/api/session").json()["queues"]}
+    assert progress["duplicates"]["decided"] == 3
+    listed = client.get("/api/decisions").json()["decisions"]
+    assert [d["batch"] for d in listed] == ["k1"] * 3
+    # the export drops the two duplicates: one row of the three is left
+    _, data, _ = audited
+    out = export_version(client.ws, client.ws.parent / "v2", source=data)
+    assert out.counts["duplicates_removed"] == 2 and out.counts["kept"] == 1
+    left = pd.read_csv(out.data_path)
+    assert sorted(set(left["uid"]) & {"r3", "c3", "d3"}) == ["c3"]
+    assert len(left) == len(pd.read_csv(data)) - 2
+
+
+def test_undo_takes_back_a_whole_batch(client):
+    from assay.workspace import resolve_decisions
+
+    _, sets, triple = dup_sets(client)
+    members = sets[triple]["members"]
+    single = decide(client, "r10", "keep").json()["decision_id"]
+    before = Workspace.open(client.ws).decisions()
+    ids = keep_one(client, "d3", members).json()["decision_ids"]
+    res = client.post("/api/undo", json={"reviewer": "ana", "client_key": "u9"})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    # one undo per decision of the batch, answered for the batch's first (the keep)
+    assert body["undone"]["decision_id"] == ids[0] and body["undone"]["action"] == "keep"
+    assert [u["decision_id"] for u in body["undone_batch"]] == ids
+    after = Workspace.open(client.ws).decisions()
+    undos = after[after["decision_id"] > ids[-1]]
+    assert undos["action"].tolist() == ["undo"] * 3
+    assert sorted(undos["row_id"]) == sorted(members)
+    pd.testing.assert_frame_equal(resolve_decisions(after), resolve_decisions(before))
+    listed = {d["decision_id"]: d for d in client.get("/api/decisions").json()["decisions"]}
+    assert {listed[i]["undone_by"] for i in ids} == set(undos["decision_id"])
+    # a retry of the undo answers the same and writes nothing
+    assert client.post("/api/undo", json={"reviewer": "ana", "client_key": "u9"}).json() == body
+    assert len(Workspace.open(client.ws).decisions()) == len(after)
+    s = dup_sets(client)[1][triple]
+    assert s["decided"] is False and all(c["decision"] is None for c in s["cards"])
+    # the next undo takes back the single decision made before the batch
+    nxt = client.post("/api/undo", json={"reviewer": "ana"}).json()
+    assert nxt["undone"]["decision_id"] == single and nxt["undone_batch"] is None
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(client, monkeypatch):
+    """A failure after the first decision of a batch is written rolls the batch back."""
+    from assay.exceptions import StoreError
+    from assay.workspace import _decisions_store as store
+
+    _, sets, triple = dup_sets(client)
+    members = sets[triple]["members"]
+    real = store._insert
+    calls = []
+
+    def failing(con, row, key, created):
+        calls.append(key)
+        if len(calls) == 2:
+            raise StoreError("the disk is full (simulated)")
+        return real(con, row, key, created)
+
+    monkeypatch.setattr(store, "_insert", failing)
+    res = keep_one(client, "r3", members)
+    assert res.status_code == 503 and "disk is full" in res.json()["error"]
+    assert len(calls) == 2
+    assert Workspace.open(client.ws).decisions().empty  # the first insert was rolled back
+    monkeypatch.setattr(store, "_insert", real)
+    assert keep_one(client, "r3", members).status_code == 200  # nothing was left half-open
+    assert len(Workspace.open(client.ws).decisions()) == 3
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda b: b.update(decisions=[]), "must be a non-empty list"),
+    (lambda b: b.update(decisions="r3"), "must be a non-empty list"),
+    (lambda b: b["decisions"].append("r1"), "must be an object"),
+    (lambda b: b["decisions"][1].update(reviewer="bo"), "a batch has one reviewer"),
+    (lambda b: b["decisions"][2].update(row_id="nope"), "Decision 3 of 3 in the batch: Row 'nope'"),
+    (lambda b: b["decisions"][1].update(row_id="c3"), "is decided twice"),
+    (lambda b: b["decisions"][1].update(action="burn"), "Decision 2 of 3 in the batch: Unknown"),
+    (lambda b: b["decisions"][0].update(duplicate_of="r3"), "duplicate_of must be"),
+    (lambda b: b.update(reviewer=""), "Field 'reviewer' is required"),
+    (lambda b: b.update(queue="x"), "Unknown queue 'x'"),
+    (lambda b: b.update(client_key=7), "Field 'client_key' must be"),
+    (lambda b: b.update(decisions=[{"row_id": f"r{i}", "action": "keep"} for i in range(1001)]),
+     "at most 1000 decisions; got 1001"),
+])
+def test_bad_batches_are_refused_clearly_and_store_nothing(client, change, message):
+    body = {"queue": "duplicates", "reviewer": "ana",
+            "decisions": [{"row_id": "c3", "action": "keep"},
+                          {"row_id": "r3", "action": "duplicate", "duplicate_of": "c3"},
+                          {"row_id": "d3", "action": "duplicate", "duplicate_of": "c3"}]}
+    change(body)
+    res = client.post("/api/decisions", json=body)
+    assert res.status_code == 422 and message in res.json()["error"], res.text
+    assert Workspace.open(client.ws).decisions().empty
+
+
+def test_batch_keys_are_reserved_and_expert_batches_need_the_expert_token(client):
+    row = client.get("/api/queues/label_issues").json()["items"][0]["row_id"]
+    res = decide(client, row, "keep", client_key="batch:x:0")
+    assert res.status_code == 422 and "may not start with 'batch:'" in res.json()["error"]
+    res = client.post("/api/undo", json={"reviewer": "ana", "client_key": "batch:x:0"})
+    assert res.status_code == 422 and "may not start with 'batch:'" in res.json()["error"]
+    members = dup_sets(client)[1][dup_sets(client)[2]]["members"]
+    res = keep_one(client, "r3", members, stage="expert")
+    assert res.status_code == 403 and "expert token" in res.json()["error"]
+    assert Workspace.open(client.ws).decisions().empty
+    res = client.post("/api/decisions", headers={"X-Assay-Token": "exp3rt"}, json={
+        "queue": "duplicates", "reviewer": "eve", "stage": "expert",
+        "decisions": [{"row_id": "r3", "action": "keep"},
+                      {"row_id": "c3", "action": "duplicate", "duplicate_of": "r3"}]})
+    assert res.status_code == 200, res.text
+    assert Workspace.open(client.ws).decisions()["stage"].tolist() == ["expert", "expert"]

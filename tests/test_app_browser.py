@@ -264,3 +264,110 @@ def test_undo_votes_and_spot_check_header(workspace, browser, tmp_path):
     dec = Workspace.open(ws).decisions()
     assert dec["action"].tolist() == ["keep", "undo", "remove", "undo"]  # both kept in history
     assert dec["row_id"].tolist() == [first, first, sampled, sampled]
+
+
+@pytest.fixture(scope="module")
+def dup_workspace(tmp_path_factory):
+    """An audited table with two duplicate sets: row 5 three times (one copy relabelled),
+    row 7 twice."""
+    tmp = tmp_path_factory.mktemp("reviewdups")
+    rng = np.random.default_rng(4)
+    n = 90
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 3)) + y[:, None] * 3.0
+    names = np.array(["cat", "dog", EVIL], dtype=object)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(
+        label=names[y], uid=[f"r{i}" for i in range(n)])
+    copies = frame.iloc[[5, 5, 7]].assign(uid=["c5", "d5", "c7"])
+    copies.loc[copies["uid"] == "d5", "label"] = names[(y[5] + 1) % 3]
+    frame = pd.concat([frame, copies], ignore_index=True)
+    data = tmp / "data.csv"
+    frame.to_csv(data, index=False)
+    ws = tmp / "ws"
+    assert main(["audit", str(data), "--label", "label", "--id", "uid", "-w", str(ws),
+                 "--out", str(tmp / "out"), "--json"]) == 0
+    return ws
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_duplicate_set_side_by_side_keep_one_undo_and_export(dup_workspace, browser, tmp_path):
+    """The duplicates queue shows a set's members as cards with what differs marked; a click
+    keeps one (the others recorded as its duplicates, one batch) and moves past the set; `z`
+    takes the whole set back; `o` keeps the focused card; the export has one row of the set."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(dup_workspace, ws)
+    server = Server(ws)
+    auth = {"X-Assay-Token": server.token}
+    try:
+        data = httpx.get(server.base + "/api/queues/duplicates", headers=auth).json()
+        sets = data["sets"]
+        assert sorted(len(s["members"]) for s in sets.values()) == [2, 3]
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("#item[data-row-id]")
+        page.fill("#reviewer", "ana")
+        page.keyboard.press("Escape")
+        page.click("nav button[data-queue='duplicates']")
+        page.wait_for_selector("#dupset")
+        first = page.get_attribute("#item", "data-row-id")
+        group = next(it["evidence"]["duplicate_set"] for it in data["items"]
+                     if it["row_id"] == first)
+        members = sets[str(group)]["members"]
+        # every member side by side, the current one focused, with its id and label
+        cards = page.query_selector_all("#dupset .card")
+        assert [c.get_attribute("data-row-id") for c in cards] == members
+        assert page.get_attribute("#dupset .card.focused", "data-row-id") == first
+        for card, row in zip(cards, members, strict=True):
+            assert f"row {row}" in card.inner_text() and "label:" in card.inner_text()
+        # what differs between the members is marked: the id column (and the relabelled copy)
+        marked = [t.strip() for t in page.locator("#dupset tr.differs td:first-child")
+                  .all_inner_texts()]
+        differs = {"uid", "label"} if "d5" in members else {"uid"}
+        assert set(marked) == differs and len(marked) == len(members) * len(differs)
+        assert page.locator("#dupset .card-label.differs").count() == (
+            3 if "d5" in members else 0)
+        assert page.evaluate("window.__xss") is None
+
+        kept = members[1]
+        page.click(f"#dupset .card[data-row-id='{kept}'] button.keep-one")
+        page.wait_for_function("() => document.body.dataset.saved === '1'")
+        now = page.get_attribute("#item", "data-row-id")
+        assert now not in members  # past the decided set, on the other one
+        assert page.locator("#dupset .card").count() == 5 - len(members)
+        dec = Workspace.open(ws).decisions()
+        assert dec["row_id"].tolist() == [kept] + [m for m in members if m != kept]
+        assert dec["action"].tolist() == ["keep"] + ["duplicate"] * (len(members) - 1)
+        assert dec["duplicate_of"].tolist()[1:] == [kept] * (len(members) - 1)
+        assert dec["client_key"].str.startswith("batch:").all()
+        # back on the decided set: every member is marked
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function("m => m.includes(document.getElementById('item').dataset.rowId)",
+                               arg=members)
+        assert page.get_attribute("#dupset .card.kept", "data-row-id") == kept
+        assert page.locator("#dupset .card.dropped").count() == len(members) - 1
+        assert f"row {kept} kept" in page.inner_text("#dupset h3")
+        assert f"duplicate of row {kept} by ana" in page.inner_text(
+            f"#dupset .card[data-row-id='{members[0] if kept != members[0] else members[2]}']")
+
+        page.keyboard.press("z")  # one undo takes the whole set back
+        page.wait_for_function("() => document.body.dataset.saved === '2'")
+        page.wait_for_function(f"() => document.getElementById('item').dataset.rowId === {kept!r}")
+        assert page.locator("#dupset .card.kept, #dupset .card.dropped").count() == 0
+        assert f"Undid {len(members)} decisions" in page.inner_text("#status")
+        dec = Workspace.open(ws).decisions()
+        assert dec["action"].tolist()[-len(members):] == ["undo"] * len(members)
+
+        page.keyboard.press("o")  # keep the focused card, by key this time
+        page.wait_for_function("() => document.body.dataset.saved === '3'")
+        assert page.get_attribute("#item", "data-row-id") not in members
+        page.close()
+    finally:
+        server.stop()
+    out = tmp_path / "v2"
+    assert main(["export", "-w", str(ws), "-o", str(out)]) == 0
+    left = pd.read_csv(out / "data.csv")
+    assert sorted(set(left["uid"]) & set(members)) == [kept]  # one row of the set survives
+    assert len(left) == 93 - (len(members) - 1)

@@ -194,6 +194,84 @@ def test_concurrent_reviewers_lose_and_double_nothing(server):
     assert all(by_key.loc[b["client_key"], "reviewer"] == b["reviewer"] for b in bodies)
 
 
+def test_batches_from_concurrent_reviewers_are_whole_even_after_kill_9(audited, tmp_path):
+    """Batches of decisions (as the keep-one action sends them) from 6 threads beside single
+    decisions, the server killed with SIGKILL in the middle: each batch is stored whole, with
+    consecutive ids, or not at all; every acknowledged batch is there with the ids it was
+    acknowledged with; resending everything to a new server adds each batch exactly once; one
+    undo takes a whole batch back."""
+    import shutil
+    import signal
+
+    ws = tmp_path / "ws"
+    shutil.copytree(audited, ws)
+    srv = Server(ws, expert=False)
+    status, queue = srv.request("GET", "/api/queues/label_issues?limit=500")
+    rows = [it["row_id"] for it in queue["items"]]
+    size, n_threads, n = 4, 6, 120
+    bodies = [{"queue": "label_issues", "reviewer": f"rev{i % n_threads}", "client_key": f"b{i}",
+               "decisions": [{"row_id": rows[(i + j) % len(rows)], "action": "keep"}
+                             for j in range(size)]} for i in range(n)]
+    acked: dict[str, list[int]] = {}
+    lock = threading.Lock()
+
+    def reviewer(k: int) -> None:
+        con = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+        try:
+            for body in bodies[k::n_threads]:
+                single = {"row_id": rows[k], "queue": "label_issues",
+                          "action": "skip", "reviewer": f"solo{k}"}
+                srv.request("POST", "/api/decisions", single, con=con)
+                status, out = srv.request("POST", "/api/decisions", body, con=con)
+                if status == 200:
+                    with lock:
+                        acked[body["client_key"]] = out["decision_ids"]
+        except OSError:
+            return  # the server is gone
+        finally:
+            con.close()
+
+    threads = [threading.Thread(target=reviewer, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 120
+    while len(acked) < 30 and time.time() < deadline:
+        time.sleep(0.005)
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(timeout=30)
+    for t in threads:
+        t.join(timeout=60)
+    assert 30 <= len(acked) < n
+
+    def batches() -> dict[str, list[int]]:
+        dec = Workspace.open(ws).decisions()
+        dec = dec[dec["client_key"].fillna("").str.startswith("batch:")]
+        keys = dec["client_key"].str.rsplit(":", n=1).str[0].str.removeprefix("batch:")
+        return {k: sorted(g) for k, g in dec.groupby(keys)["decision_id"]}
+
+    stored = batches()
+    assert all(len(ids) == size and ids == list(range(ids[0], ids[0] + size))
+               for ids in stored.values())  # whole, and nothing in between
+    assert all(stored.get(k) == v for k, v in acked.items())
+
+    again = Server(ws, expert=False)  # retry everything with the same keys
+    try:
+        for body in bodies:
+            status, out = again.request("POST", "/api/decisions", body)
+            assert status == 200 and len(out["decision_ids"]) == size
+        stored = batches()
+        assert len(stored) == n and all(len(ids) == size for ids in stored.values())
+        assert all(stored[k] == v for k, v in acked.items())
+        status, out = again.request("POST", "/api/undo", {"reviewer": "rev0"})
+        assert status == 200 and len(out["undone_batch"]) == size
+        last = max((b for b in bodies if b["reviewer"] == "rev0"),
+                   key=lambda b: stored[b["client_key"]][0])
+        assert [u["decision_id"] for u in out["undone_batch"]] == stored[last["client_key"]]
+    finally:
+        again.stop()
+    assert "Traceback" not in again.output
+
+
 def test_odd_tokens_get_401_over_http_and_no_traceback(server):
     long = b"x" * 10_000
     for path in (b"/api/session", b"/api/decisions", b"/api/queues/label_issues",

@@ -128,3 +128,28 @@ def test_a_kept_row_carries_its_decision_to_the_next_version(tmp_path):
     carried = carried_decisions(ws, run_b)
     assert carried["row_id"].tolist() == [kept]  # the relabelled row changed: reviewed afresh
     assert carried["from_run"].iloc[0] == run_a and carried["reviewers"].iloc[0] == ["ana"]
+
+
+def test_a_batch_of_decisions_is_stored_whole_or_not_at_all(tmp_path):
+    """``append_decisions`` checks every decision before it writes any; a bad one stores
+    nothing and says which it was; a retry with the same keys writes nothing."""
+    from assay.exceptions import InputValidationError
+    from assay.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    batch = [{"row_id": 1, "action": "keep", "reviewer": "ana"},
+             {"row_id": 2, "action": "duplicate", "reviewer": "ana", "duplicate_of": 1},
+             {"row_id": 3, "action": "duplicate", "reviewer": "ana", "duplicate_of": 1,
+              "new_label": "x"}]
+    with pytest.raises(InputValidationError, match="Decision 3 of 3: new_label is only"):
+        ws.append_decisions(batch)
+    assert ws.decisions().empty
+    batch[2].pop("new_label")
+    ids = ws.append_decisions(batch, client_keys=["k:0", "k:1", "k:2"])
+    assert ids == [1, 2, 3]
+    assert ws.append_decisions(batch, client_keys=["k:0", "k:1", "k:2"]) == ids  # a retry
+    stored = ws.decisions()
+    assert stored["action"].tolist() == ["keep", "duplicate", "duplicate"]
+    assert stored["duplicate_of"].tolist()[1:] == ["1", "1"]
+    with pytest.raises(InputValidationError, match="one distinct key per decision"):
+        ws.append_decisions(batch, client_keys=["a", "a", "b"])

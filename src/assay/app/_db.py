@@ -12,6 +12,11 @@ While the connection is held no other process can write the file, so the decisio
 it can be cached until this server writes again: :attr:`WorkspaceThread.version` changes on each
 write and each time the connection is closed or opened, and :meth:`WorkspaceThread.decisions`
 reads the table once per version.
+
+A batch of decisions (a keep-one on a duplicate set: ``keep`` for one member, ``duplicate`` for
+the others) is written by :func:`append_batch` in one transaction, so a crash stores all of it or
+none. Its members carry the idempotency keys ``batch:<key>:<i>`` (:func:`batch_keys`), which is
+how an undo finds and takes back the whole batch (:func:`batch_of`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["WorkspaceThread"]
+__all__ = ["BATCH_PREFIX", "WorkspaceThread", "append_batch", "batch_keys", "batch_of"]
+
+#: The idempotency keys of a batch's decisions start with this; a single decision may not use it.
+BATCH_PREFIX = "batch:"
 
 _Job = tuple[Callable[[Any], Any], "Future[Any]", bool]
 
@@ -159,3 +167,64 @@ class WorkspaceThread:
         finally:
             if held is not None:
                 held.close()
+
+
+def batch_keys(batch: str, n: int) -> list[str]:
+    """The idempotency keys of the ``n`` decisions of batch ``batch``, in batch order.
+
+    Examples
+    --------
+    >>> batch_keys("k1", 2)
+    ['batch:k1:0', 'batch:k1:1']
+    """
+    return [f"{BATCH_PREFIX}{batch}:{i}" for i in range(n)]
+
+
+def batch_of(client_key: Any) -> str | None:
+    """The batch a decision belongs to, from its idempotency key; None for a single decision.
+
+    Examples
+    --------
+    >>> batch_of("batch:k1:0"), batch_of("k1"), batch_of(None)
+    ('k1', None, None)
+    """
+    if not isinstance(client_key, str) or not client_key.startswith(BATCH_PREFIX):
+        return None
+    return client_key[len(BATCH_PREFIX):].rpartition(":")[0] or None
+
+
+def append_batch(ws: Any, decisions: list[dict[str, Any]], *, batch: str) -> list[int]:
+    """Append several decisions in one transaction: all of them are stored, or none.
+
+    The caller has validated every decision as ``POST /api/decisions`` validates one; the
+    workspace (``Workspace.append_decisions``) checks each again as it stores it. A retry of a batch already
+    stored (same ``batch``) writes nothing and returns the recorded ids, as a retried single
+    decision does (``Workspace.append_decision``'s ``client_key``).
+
+    Parameters
+    ----------
+    ws : assay.workspace.Workspace
+        The open workspace (on the server's workspace thread, which holds its connection).
+    decisions : list of dict
+        ``row_id``, ``action`` (a workspace action: ``keep``, ``remove``, ``duplicate``, ...),
+        ``reviewer``, ``run_id`` and optionally ``new_label``, ``note``, ``queue``, ``stage``,
+        ``duplicate_of``.
+    batch : str
+        The batch's idempotency key; decision ``i`` is stored with ``batch_keys(batch, n)[i]``.
+
+    Returns
+    -------
+    list of int
+        The decision ids, in batch order (consecutive: nothing else is written in between).
+
+    Raises
+    ------
+    InputValidationError
+        When the batch is empty or a decision is incoherent (``new_label`` without ``relabel``,
+        ``duplicate_of`` without ``duplicate``, an unknown action).
+    """
+    from assay.exceptions import InputValidationError
+
+    if not decisions:
+        raise InputValidationError("A batch needs at least one decision; got none.")
+    return ws.append_decisions(list(decisions), client_keys=batch_keys(batch, len(decisions)))

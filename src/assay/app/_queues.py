@@ -30,6 +30,8 @@ STAGES: tuple[str, ...] = ("review", "expert")
 #: The queue of the amateur stage of the latest ``assay curate`` run of the audit, best first.
 CURATION_QUEUE = "curation"
 _MAX_TEXT = 2000
+#: Characters of a row's text on a duplicate set's card.
+_CARD_TEXT = 300
 #: Classes of the Dawid-Skene posterior shown on an item (the most probable first).
 TOP_POSTERIOR = 3
 
@@ -313,8 +315,10 @@ def _attach_dataset(ws: Any, session: ReviewSession, embeddings: str | None) -> 
     session.dataset = ds
 
 
-def row_view(session: ReviewSession, pos: int) -> dict[str, Any]:
-    """One row for display: given and suggested label, scores, and the sample's own fields."""
+def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> dict[str, Any]:
+    """One row for display: given and suggested label, scores, and the sample's own fields.
+
+    ``neighbours=False`` leaves out the audit's nearest rows (a duplicate set's cards)."""
     iss = session.issues.iloc[pos]
     out: dict[str, Any] = {
         "row": int(iss["row"]), "row_id": str(iss["row_id"]),
@@ -329,7 +333,7 @@ def row_view(session: ReviewSession, pos: int) -> dict[str, Any]:
     for col in ("duplicate_set", "leak_kind", "leak_partner", "weak_slice"):
         if col in iss and pd.notna(iss[col]) and str(iss[col]) not in ("", "-1"):
             out["scores"][col] = str(iss[col])
-    graph = session.neighbours
+    graph = session.neighbours if neighbours else None
     if graph is not None:
         given = session.issues["given_label"].astype(str).to_numpy() if (
             "given_label" in session.issues) else None
@@ -349,6 +353,55 @@ def row_view(session: ReviewSession, pos: int) -> dict[str, Any]:
         shown = [c for c in ds.table.columns if c not in skip][:24]
         out["fields"] = {str(c): _cell(rec[c]) for c in shown}
     return out
+
+
+def duplicate_set_view(session: ReviewSession, rows: list[int]) -> dict[str, Any]:
+    """The members of one duplicate set side by side, and what differs between them.
+
+    Parameters
+    ----------
+    session : ReviewSession
+        The loaded audit run.
+    rows : list of int
+        The members' positions in ``session.issues``, in queue order.
+
+    Returns
+    -------
+    dict
+        ``members`` (row ids), ``cards`` (one per member: ``row_id``, ``label`` (the given
+        label), ``image`` (whether the app can show its image), ``text`` (cut to
+        ``_CARD_TEXT`` characters) and ``fields`` (the row's compact values)), ``differs`` (the
+        fields whose values are not the same in every member, in column order),
+        ``label_differs`` and ``text_differs``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = ReviewSession(workspace=Path("."), run_id="r", fingerprint=None, classes=["a", "b"],
+    ...                   issues=pd.DataFrame({"row": [0, 1], "row_id": ["x", "y"],
+    ...                                        "given_label": ["a", "b"]}), queues={})
+    >>> view = duplicate_set_view(s, [0, 1])
+    >>> view["members"], view["label_differs"], view["differs"]
+    (['x', 'y'], True, [])
+    """
+    cards = []
+    for pos in rows:
+        view = row_view(session, int(pos), neighbours=False)
+        text = view["text"]
+        cards.append({"row_id": view["row_id"], "label": view["given_label"],
+                      "image": view["image"], "fields": view["fields"],
+                      "text": None if text is None else text[:_CARD_TEXT]})
+    columns = list(dict.fromkeys(k for card in cards for k in card["fields"]))
+
+    def varies(values: list[Any]) -> bool:
+        return len({(type(v).__name__, v) for v in values}) > 1
+
+    return {
+        "members": [card["row_id"] for card in cards], "cards": cards,
+        "differs": [k for k in columns if varies([c["fields"].get(k) for c in cards])],
+        "label_differs": varies([c["label"] for c in cards]),
+        "text_differs": varies([c["text"] for c in cards]),
+    }
 
 
 def _cell(value: Any) -> Any:

@@ -11,8 +11,13 @@ data as text (no ``innerHTML``) under a strict Content-Security-Policy, and move
 of the address bar after loading. Every workspace call runs on one thread that keeps the
 database open while requests come (:class:`assay.app._db.WorkspaceThread`); each decision is
 committed in its own transaction before the response is sent, so an acknowledged decision
-survives a crash. Undo (``POST /api/undo``) appends an ``undo`` decision that cancels the
-reviewer's latest decision still in force; nothing stored is ever updated or deleted.
+survives a crash. ``POST /api/decisions`` also takes a batch (``{"decisions": [...]}``, one
+reviewer and stage): every decision of it is validated as a single one, and all are written in
+one transaction (the keep-one action on a duplicate set: ``keep`` for one member, ``duplicate``
+of it for the others), so a crash stores the whole batch or nothing. Undo (``POST /api/undo``)
+appends an ``undo`` decision that cancels the reviewer's latest decision still in force, and
+one per decision of its batch when that decision came in a batch; nothing stored is ever updated
+or deleted.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import hmac
 import json
 import secrets
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,11 +35,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.app._db import WorkspaceThread
+from assay.app._db import BATCH_PREFIX, WorkspaceThread, append_batch, batch_of
 from assay.app._queues import (
     STAGES,
     ReviewSession,
     attach_annotations,
+    duplicate_set_view,
     image_path,
     load_session,
     row_view,
@@ -56,9 +62,9 @@ ACTIONS: dict[str, str] = {
     "skip": "defer",
 }
 #: Size limits of a request: body bytes, and characters of a note, a reviewer name, a label, an
-#: idempotency key and a row id.
+#: idempotency key and a row id; decisions in one batch.
 LIMITS: dict[str, int] = {"body_bytes": 64 * 1024, "note": 2000, "reviewer": 100, "label": 500,
-                          "client_key": 200, "row_id": 1000}
+                          "client_key": 200, "row_id": 1000, "batch": 1000}
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -233,8 +239,8 @@ class _Guard:
     def _too_large(self, size: int | None) -> dict[str, str]:
         got = f"{size} bytes" if size is not None else "more than that"
         return {"error": (f"Request body too large: at most {self.max_body} bytes, got {got}. "
-                          "Send one decision per request; a note has at most "
-                          f"{LIMITS['note']} characters.")}
+                          "Send one decision (or one batch, sharing reviewer, queue and note) per "
+                          f"request; a note has at most {LIMITS['note']} characters.")}
 
 
 def _fastapi() -> Any:
@@ -451,39 +457,47 @@ def create_app(
                 full = {r for r, names in by_row.items() if len(names - {who}) >= 2}
                 rows = rows[~rows["row_id"].isin(full)]
             page = rows.iloc[offset: offset + limit]
+            # a duplicate set is shown whole: every member of the sets on this page
+            set_rows: dict[int, list[int]] = {}
+            wanted = set(page["row_id"])
+            if name == "duplicates" and "group" in page and len(page):
+                everyone = session.queues[name]
+                everyone = everyone[everyone["group"].isin(set(page["group"]))]
+                set_rows = {int(g): [int(r) for r in part["row"]]
+                            for g, part in everyone.groupby("group", sort=False)}
+                wanted.update(everyone["row_id"])
             last: dict[str, dict[str, Any]] = {}
-            if not dec.empty and len(page):
-                mine = dec[dec["row_id"].isin(page["row_id"])]
+            if not dec.empty and wanted:
+                mine = dec[dec["row_id"].isin(wanted)]
                 if double and who:
                     mine = mine[mine["reviewer"] == who]
                 last = {rec["row_id"]: rec for rec in mine.to_dict("records")}  # in decision order
+            sets: dict[str, dict[str, Any]] = {}
+            for group, members in set_rows.items():
+                view = duplicate_set_view(session, members)
+                for card in view["cards"]:
+                    card["decision"] = _shown_decision(last.get(card["row_id"]),
+                                                       session.carried.get(card["row_id"]))
+                view["decided"] = all(c["decision"] is not None for c in view["cards"])
+                view["kept"] = [c["row_id"] for c in view["cards"]
+                                if c["decision"] is not None and c["decision"]["action"] == "keep"]
+                sets[str(group)] = view
             items = []
             for rec in page.itertuples(index=False):
                 item = row_view(session, int(rec.row))
                 item["queue_score"] = None if not np.isfinite(rec.score) else float(rec.score)
-                shown = last.get(rec.row_id)
-                carried = session.carried.get(rec.row_id)
-                if shown is None and carried is not None:  # kept on an earlier version
-                    item["decision"] = {
-                        "action": "keep", "new_label": None,
-                        "reviewer": ", ".join(carried["reviewers"]), "note": None,
-                        "stage": None, "decision_id": None,
-                        "carried_from": carried["from_run"]}
+                shown = _shown_decision(last.get(rec.row_id), session.carried.get(rec.row_id))
                 if shown is not None:
-                    item["decision"] = {
-                        "action": _app_action(shown["action"]),
-                        "new_label": _opt(shown["new_label"]), "reviewer": shown["reviewer"], "note": _opt(shown["note"]),
-                        "stage": _opt(shown["stage"]), "decision_id": int(shown["decision_id"])}
-                if name == "duplicates" and "group" in page:
-                    members = session.queues[name]
-                    members = members[members["group"] == rec.group]["row_id"].tolist()
-                    item["evidence"] = {"duplicate_set": int(rec.group), "members": members}
+                    item["decision"] = shown
+                if set_rows:
+                    item["evidence"] = {"duplicate_set": int(rec.group),
+                                        "members": sets[str(int(rec.group))]["members"]}
                 votes = session.annotator_votes.get(rec.row_id)
                 if votes is not None:
                     item["annotators"] = votes
                 items.append(item)
             return {"queue": name, "stage": stage, "total": int(len(rows)), "offset": offset,
-                    "items": items}
+                    "items": items, "sets": sets}
 
     @app.get("/api/rows/{row_id}/image")
     def image(row_id: str) -> Any:
@@ -494,36 +508,55 @@ def create_app(
             return error(404, "No image for this row.")
         return FileResponse(path)
 
+    def expert_refused(request: Request, stage: str) -> Any:
+        if stage != "expert" or request.scope.get("assay.role") == "expert":
+            return None
+        return error(403, (
+            "Expert decisions need the expert token; this request carries the reviewers' "
+            "token. Open the expert URL that 'assay review --expert' printed."
+            if expert_token is not None else
+            "The expert stage is not enabled on this server. Restart it with "
+            "'assay review --expert' and open the expert URL it prints."))
+
+    async def written(job: Any) -> tuple[Any, Any]:
+        # (the workspace call's result, None), or (None, the error answer)
+        try:
+            return await asyncio.wrap_future(job), None  # committed before the answer
+        except StoreError:
+            raise  # the workspace cannot be opened: 503 (handler above), not the request's fault
+        except AssayError as exc:
+            return None, error(422, str(exc))
+
     @app.post("/api/decisions")
     async def decide(request: Request,
                      body: dict[str, Any] = fastapi.Body(...)) -> Any:  # noqa: B008
+        if "decisions" in body:
+            return await decide_batch(request, body)
         problem = _check_decision(body, session)
         if problem:
             return error(422, problem)
         stage = body.get("stage") or "review"
-        if stage == "expert" and request.scope.get("assay.role") != "expert":
-            return error(403, (
-                "Expert decisions need the expert token; this request carries the reviewers' "
-                "token. Open the expert URL that 'assay review --expert' printed."
-                if expert_token is not None else
-                "The expert stage is not enabled on this server. Restart it with "
-                "'assay review --expert' and open the expert URL it prints."))
-        action = ACTIONS[body["action"]]
-        kwargs = {
-            "reviewer": body["reviewer"].strip(), "run_id": session.run_id,
-            "new_label": body.get("new_label") if action == "relabel" else None,
-            "note": body.get("note") or None, "queue": body["queue"], "stage": stage,
-            "duplicate_of": body.get("duplicate_of") if action == "duplicate" else None,
-            "client_key": body.get("client_key") or None}
-        job = store.submit(lambda w: w.append_decision(body["row_id"], action, **kwargs),
-                           write=True)
-        try:
-            decision_id = await asyncio.wrap_future(job)  # committed before the answer
-        except StoreError:
-            raise  # the workspace cannot be opened: 503 (handler above), not the request's fault
-        except AssayError as exc:
-            return error(422, str(exc))
-        return {"decision_id": decision_id}
+        if (refused := expert_refused(request, stage)) is not None:
+            return refused
+        record = _decision_record(body, session.run_id)
+        row_id, action = record.pop("row_id"), record.pop("action")
+        record["client_key"] = body.get("client_key") or None
+        decision_id, failed = await written(store.submit(
+            lambda w: w.append_decision(row_id, action, **record), write=True))
+        return failed if failed is not None else {"decision_id": decision_id}
+
+    async def decide_batch(request: Request, body: dict[str, Any]) -> Any:
+        # several decisions of one reviewer and stage, all stored in one transaction or none
+        problem, records = _check_batch(body, session)
+        if problem:
+            return error(422, problem)
+        stage = body.get("stage") or "review"
+        if (refused := expert_refused(request, stage)) is not None:
+            return refused
+        batch = body.get("client_key") or secrets.token_urlsafe(12)
+        ids, failed = await written(store.submit(
+            lambda w: append_batch(w, records, batch=batch), write=True))
+        return failed if failed is not None else {"decision_ids": ids, "batch": batch}
 
     @app.post("/api/undo")
     async def undo(request: Request, body: dict[str, Any] = fastapi.Body(...)) -> Any:  # noqa: B008
@@ -533,6 +566,9 @@ def create_app(
                 not isinstance(key, str) or not key or len(key) > LIMITS["client_key"]):
             problem = (f"Field 'client_key' must be a non-empty string of at most "
                        f"{LIMITS['client_key']} characters.")
+        if problem is None and isinstance(key, str) and key.startswith(BATCH_PREFIX):
+            problem = (f"Field 'client_key' may not start with {BATCH_PREFIX!r}: the decisions "
+                       "of a batch have those keys. Use another key.")
         stage = body.get("stage") or "review"
         if problem is None and stage not in STAGES:
             problem = f"Unknown stage {_show(stage)}; stages: {', '.join(STAGES)}."
@@ -542,18 +578,16 @@ def create_app(
             return error(403, "Undoing an expert decision needs the expert token (the expert URL "
                               "that 'assay review --expert' printed).")
         who = body["reviewer"].strip()
-        job = store.submit(lambda w: _undo_last(w, session.run_id, who, stage, key), write=True)
-        try:
-            done = await asyncio.wrap_future(job)  # committed before the answer
-        except StoreError:
-            raise
-        except AssayError as exc:
-            return error(422, str(exc))
+        done, failed = await written(store.submit(
+            lambda w: _undo_last(w, session.run_id, who, stage, key), write=True))
+        if failed is not None:
+            return failed
         if done is None:
             return error(409, (
                 f"Nothing to undo: reviewer {_show(who)} has no decision in force in the "
-                f"{stage} stage of run {session.run_id} (each undo takes back one decision, "
-                "latest first; the earlier ones are already undone or were never made)."))
+                f"{stage} stage of run {session.run_id} (each undo takes back one decision, or "
+                "one batch, latest first; the earlier ones are already undone or were never "
+                "made)."))
         return done
 
     @app.get("/api/decisions")
@@ -569,6 +603,7 @@ def create_app(
                 did = int(rec["decision_id"])
                 rec["undoes"] = targets.get(did)
                 rec["undone_by"] = undone_by.get(did)
+                rec["batch"] = batch_of(rec.get("client_key"))
             return {"decisions": records}
 
     @app.get("/api/agreement")
@@ -583,41 +618,97 @@ def create_app(
     return app
 
 
+def _shown_decision(shown: dict[str, Any] | None,
+                    carried: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What an item (or a duplicate set's card) shows as decided: the latest decision on the
+    row (``shown``, a stored decision), else a keep carried from an earlier version."""
+    if shown is not None:
+        return {"action": _app_action(shown["action"]), "new_label": _opt(shown["new_label"]),
+                "duplicate_of": _opt(shown.get("duplicate_of")),
+                "reviewer": shown["reviewer"], "note": _opt(shown["note"]),
+                "stage": _opt(shown["stage"]), "decision_id": int(shown["decision_id"]),
+                "batch": batch_of(_opt(shown.get("client_key")))}
+    if carried is not None:  # kept on an earlier version
+        return {"action": "keep", "new_label": None, "duplicate_of": None,
+                "reviewer": ", ".join(carried["reviewers"]), "note": None, "stage": None,
+                "decision_id": None, "batch": None, "carried_from": carried["from_run"]}
+    return None
+
+
 def _undo_last(ws: Any, run_id: str, reviewer: str, stage: str,
                client_key: str | None) -> dict[str, Any] | None:
     """Append an ``undo`` of ``reviewer``'s latest decision still in force in ``stage`` of the
-    run (on the workspace thread, so nothing comes between the read and the write); None when
-    there is none. A retry with the same ``client_key`` answers the recorded undo again."""
+    run, or, when that decision came in a batch, one ``undo`` per decision of the batch still in
+    force (in one transaction). Runs on the workspace thread, so nothing comes between the read
+    and the write; None when there is nothing to undo. A retry with the same ``client_key``
+    answers the recorded undo again."""
     dec = ws.decisions(run_id=run_id)
     targets = undo_targets(dec)
     if client_key is not None and not dec.empty:
         hit = dec[dec["client_key"] == client_key]
+        if hit.empty:  # the undo of a batch: its keys are the batch's
+            hit = dec[_in_batch(dec["client_key"], client_key) & (dec["action"] == UNDO_ACTION)]
         if not hit.empty:
-            undo_id = int(hit["decision_id"].iloc[0])
-            return _undo_answer(dec, undo_id, targets.get(undo_id))
+            ids = [int(i) for i in hit["decision_id"]]
+            return _undo_answer(dec, ids, [targets.get(i) for i in ids])
     live = without_undone(dec)
     mine = live[(live["reviewer"] == reviewer)
                 & (live["stage"].fillna("review") == stage)] if not live.empty else live
     if mine.empty:
         return None
-    target = mine.sort_values("decision_id").iloc[-1]
-    undo_id = ws.append_decision(
-        str(target["row_id"]), UNDO_ACTION, reviewer=reviewer, run_id=run_id,
-        queue=_opt(target["queue"]), stage=_opt(target["stage"]),
-        note=f"undo of decision {int(target['decision_id'])}", client_key=client_key)
-    return _undo_answer(ws.decisions(run_id=run_id), undo_id, int(target["decision_id"]))
+    mine = mine.sort_values("decision_id")
+    target = mine.iloc[-1]
+    batch = batch_of(_opt(target["client_key"]))
+    if batch is None:
+        undo_id = ws.append_decision(
+            str(target["row_id"]), UNDO_ACTION, reviewer=reviewer, run_id=run_id,
+            queue=_opt(target["queue"]), stage=_opt(target["stage"]),
+            note=f"undo of decision {int(target['decision_id'])}", client_key=client_key)
+        return _undo_answer(ws.decisions(run_id=run_id), [undo_id], [int(target["decision_id"])])
+    # every decision of the batch still in force: each undo pops its own row's stack, and the
+    # batch's decisions are the tops of theirs (nothing of this reviewer's came after it)
+    group = mine[_in_batch(mine["client_key"], batch)]
+    undone = [int(i) for i in group["decision_id"]]
+    undos = [{"row_id": str(r.row_id), "action": UNDO_ACTION, "reviewer": reviewer,
+              "run_id": run_id, "queue": _opt(r.queue), "stage": _opt(r.stage),
+              "note": f"undo of decision {int(r.decision_id)} (batch {batch})"}
+             for r in group.itertuples(index=False)]
+    ids = append_batch(ws, undos, batch=client_key or secrets.token_urlsafe(12))
+    return _undo_answer(ws.decisions(run_id=run_id), ids, undone)
 
 
-def _undo_answer(dec: pd.DataFrame, undo_id: int, undone: int | None) -> dict[str, Any]:
+def _in_batch(keys: pd.Series, batch: str) -> pd.Series:
+    """Which of these idempotency keys are those of batch ``batch``'s decisions."""
+    text = keys.where(keys.notna(), "").astype(str)
+    out = text.str.startswith(f"{BATCH_PREFIX}{batch}:").to_numpy(dtype=bool, copy=True)
+    at = np.flatnonzero(out)  # "batch:a:b:0" starts like batch "a" too: check those
+    out[at] = [batch_of(k) == batch for k in text.to_numpy()[at]]
+    return pd.Series(out, index=keys.index)
+
+
+def _undo_answer(dec: pd.DataFrame, undo_ids: Sequence[int],
+                 undone: Sequence[int | None]) -> dict[str, Any]:
     """What an undo did: its id, the decision it took back, and what is in force now (that
-    reviewer's decision on the row in that queue and stage, or None)."""
-    rec = dec[dec["decision_id"] == undone].iloc[0] if undone is not None else None
-    out: dict[str, Any] = {"decision_id": int(undo_id), "undone": None, "in_force": None}
-    if rec is None:
+    reviewer's decision on the row in that queue and stage, or None). The undo of a batch
+    answers for the batch's first decision, and lists every decision taken back in
+    ``undone_batch`` (None for a single decision)."""
+    out: dict[str, Any] = {"decision_id": int(undo_ids[0]), "undone": None, "in_force": None,
+                           "undone_batch": None}
+    wanted = dec[dec["decision_id"].isin([u for u in undone if u is not None])]
+    records = {int(r["decision_id"]): r for r in wanted.to_dict("records")}
+    taken = [records[u] for u in undone if u is not None and u in records]
+    if not taken:
         return out
-    out["undone"] = {"decision_id": int(rec["decision_id"]), "row_id": str(rec["row_id"]),
-                     "queue": _opt(rec["queue"]), "action": _app_action(str(rec["action"])),
-                     "new_label": _opt(rec["new_label"]), "stage": _opt(rec["stage"])}
+
+    def summary(rec: dict[str, Any]) -> dict[str, Any]:
+        return {"decision_id": int(rec["decision_id"]), "row_id": str(rec["row_id"]),
+                "queue": _opt(rec["queue"]), "action": _app_action(str(rec["action"])),
+                "new_label": _opt(rec["new_label"]), "stage": _opt(rec["stage"])}
+
+    rec = taken[0]
+    out["undone"] = summary(rec)
+    if len(undo_ids) > 1:
+        out["undone_batch"] = [summary(r) for r in taken]
     live = without_undone(dec)
     same = live[(live["row_id"] == rec["row_id"]) & (live["reviewer"] == rec["reviewer"])
                 & (live["queue"].fillna("") == (_opt(rec["queue"]) or ""))
@@ -693,6 +784,68 @@ def _app_action(action: str) -> str:
     return {v: k for k, v in ACTIONS.items()}.get(action, action)
 
 
+def _decision_record(body: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """A validated decision of the API as the workspace stores it (``client_key`` left out)."""
+    action = ACTIONS[body["action"]]
+    return {"row_id": body["row_id"], "action": action,
+            "reviewer": body["reviewer"].strip(), "run_id": run_id,
+            "new_label": body.get("new_label") if action == "relabel" else None,
+            "note": body.get("note") or None, "queue": body["queue"],
+            "stage": body.get("stage") or "review",
+            "duplicate_of": body.get("duplicate_of") if action == "duplicate" else None}
+
+
+#: Fields a batch gives once for all its decisions (a batch is one reviewer's, in one stage).
+_BATCH_FIELDS = ("reviewer", "stage", "client_key")
+
+
+def _check_batch(body: dict[str, Any],
+                 session: ReviewSession) -> tuple[str | None, list[dict[str, Any]]]:
+    """``(problem, records)``: a one-line message for an invalid batch, or None and its
+    decisions as the workspace stores them.
+
+    A batch is ``{"decisions": [...], "reviewer", "stage", "queue", "note", "client_key"}``:
+    ``reviewer``, ``stage`` and ``client_key`` are given once; ``queue`` and ``note`` are the
+    defaults of its decisions. Each decision is checked as a single one (:func:`_check_decision`);
+    a row may appear once.
+    """
+    items = body["decisions"]
+    if not isinstance(items, list) or not items:
+        return (f"Field 'decisions' must be a non-empty list of decisions (objects with row_id "
+                f"and action); got {_show(items)}."), []
+    if len(items) > LIMITS["batch"]:
+        return (f"A batch has at most {LIMITS['batch']} decisions; got {len(items)}. Send "
+                "a smaller batch."), []
+    key = body.get("client_key")
+    if key is not None and (not isinstance(key, str) or not key.strip()
+                            or len(key) > LIMITS["client_key"]):
+        return (f"Field 'client_key' must be a non-empty string of at most "
+                f"{LIMITS['client_key']} characters, or null; got {_show(key)}."), []
+    shared = {k: body.get(k) for k in ("reviewer", "stage", "queue", "note")}
+    records: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items, start=1):
+        where = f"Decision {i} of {len(items)} in the batch"
+        if not isinstance(item, dict):
+            return (f"{where} must be an object with row_id and action; got "
+                    f"{type(item).__name__}. Nothing was stored."), []
+        fixed = [k for k in _BATCH_FIELDS if k in item]
+        if fixed:
+            return (f"{where} sets {', '.join(fixed)}: a batch has one reviewer, stage and "
+                    "client_key, given once beside 'decisions'. Move them out of the "
+                    "decisions."), []
+        merged = {**shared, **item}
+        problem = _check_decision(merged, session)
+        if problem:
+            return f"{where}: {problem} Nothing was stored.", []
+        if merged["row_id"] in seen:
+            return (f"{where}: row {_show(merged['row_id'])} is decided twice; a batch decides "
+                    "each row once. Nothing was stored."), []
+        seen.add(merged["row_id"])
+        records.append(_decision_record(merged, session.run_id))
+    return None, records
+
+
 def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
     """A one-line message for an invalid decision (wrong type, too long, unknown), or None."""
     for key in ("row_id", "queue", "action"):
@@ -720,6 +873,9 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
         return f"Unknown action {_show(body['action'])}; actions: {', '.join(ACTIONS)}."
     if body.get("stage") not in (None, *STAGES):
         return f"Unknown stage {_show(body['stage'])}; stages: {', '.join(STAGES)}."
+    if str(body.get("client_key") or "").startswith(BATCH_PREFIX):
+        return (f"Field 'client_key' may not start with {BATCH_PREFIX!r}: the decisions of a "
+                "batch have those keys. Use another key.")
     if body["action"] == "relabel":
         label = body.get("new_label")
         if not isinstance(label, str) or label not in session.classes:

@@ -21,7 +21,8 @@ const TOKEN = (() => {
   return fromUrl || kept || "";
 })();
 const AUTH = { "X-Assay-Token": TOKEN };
-const state = { session: null, queue: null, stage: "review", items: [], index: 0, pending: 0, saved: 0 };
+// sets: the duplicate sets of the open queue's page, by set id (every member, side by side)
+const state = { session: null, queue: null, stage: "review", items: [], sets: {}, index: 0, pending: 0, saved: 0 };
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -39,15 +40,21 @@ async function getJSON(url) {
   return body;
 }
 
-let imageUrl = null;
+let imageUrls = [];
+
+function dropImages() {
+  // the blob: URLs of the item shown before (its image, or its duplicate set's images)
+  for (const url of imageUrls) URL.revokeObjectURL(url);
+  imageUrls = [];
+}
 
 async function showImage(img, rowId) {
   // <img src> cannot send the token: fetch the image with it and show it from a blob: URL
   const res = await fetch(`/api/rows/${encodeURIComponent(rowId)}/image`, { headers: AUTH });
   if (!res.ok) { img.alt = "image not available for row " + rowId; return; }
   const url = URL.createObjectURL(await res.blob());
-  if (imageUrl) URL.revokeObjectURL(imageUrl);
-  imageUrl = url;
+  if (!img.isConnected) { URL.revokeObjectURL(url); return; }  // another item is shown by now
+  imageUrls.push(url);
   img.src = url;
 }
 
@@ -104,6 +111,7 @@ async function openQueue(name, rowId) {
   const who = encodeURIComponent(reviewer());
   const data = await getJSON(`/api/queues/${encodeURIComponent(name)}?stage=${state.stage}&reviewer_name=${who}&limit=500`);
   state.items = data.items;
+  state.sets = data.sets || {};
   if (rowId !== undefined) {  // back to this row (after an undo)
     const at = state.items.findIndex((it) => it.row_id === rowId);
     if (at >= 0) state.index = at;
@@ -112,9 +120,22 @@ async function openQueue(name, rowId) {
   renderItem();
 }
 
+function itemSet(item) {
+  // the duplicate set the item belongs to (duplicates queue), or null
+  if (!item || !item.evidence || item.evidence.duplicate_set === undefined) return null;
+  return state.sets[String(item.evidence.duplicate_set)] || null;
+}
+
+function decisionText(d) {
+  return d.action + (d.new_label ? " → " + d.new_label : "") + (d.duplicate_of ? " of row " + d.duplicate_of : "")
+    + " by " + d.reviewer + (d.note ? " (" + d.note + ")" : "")
+    + (d.carried_from ? " on an earlier version (run " + d.carried_from + "; the row has not changed since)" : "");
+}
+
 function renderItem() {
   const box = document.getElementById("item");
   box.replaceChildren();
+  dropImages();
   const item = state.items[state.index];
   if (!item) { box.appendChild(el("p", "Nothing to review in this queue.", "empty")); return; }
   box.dataset.rowId = item.row_id;
@@ -128,22 +149,23 @@ function renderItem() {
   }
   box.appendChild(labels);
   if (item.decision) {
-    const d = item.decision;
-    const what = d.action + (d.new_label ? " → " + d.new_label : "") + " by " + d.reviewer + (d.note ? " (" + d.note + ")" : "")
-      + (d.carried_from ? " on an earlier version (run " + d.carried_from + "; the row has not changed since)" : "");
-    const tag = el("div", "decided: " + what, "decided");
+    const tag = el("div", "decided: " + decisionText(item.decision), "decided");
     tag.id = "decided";
     box.appendChild(tag);
   }
-  if (item.image) {
-    const img = document.createElement("img");
-    img.alt = "row " + item.row_id;
-    box.appendChild(img);
-    showImage(img, item.row_id).catch(() => { img.alt = "image not available"; });
+  const set = itemSet(item);
+  if (set) box.appendChild(setPanel(item, set));  // the sample itself is on its card
+  else {
+    if (item.image) {
+      const img = document.createElement("img");
+      img.alt = "row " + item.row_id;
+      box.appendChild(img);
+      showImage(img, item.row_id).catch(() => { img.alt = "image not available"; });
+    }
+    if (item.text !== null) box.appendChild(el("div", item.text, "text"));
   }
-  if (item.text !== null) box.appendChild(el("div", item.text, "text"));
   const table = el("table", null, "fields");
-  for (const [k, v] of Object.entries(Object.assign({}, item.scores, item.fields))) {
+  for (const [k, v] of Object.entries(Object.assign({}, item.scores, set ? {} : item.fields))) {
     const tr = document.createElement("tr");
     tr.appendChild(el("td", k));
     tr.appendChild(el("td", v));
@@ -163,9 +185,62 @@ function renderItem() {
     box.appendChild(nb);
   }
   if (item.annotators) box.appendChild(votesPanel(item.annotators));
-  if (item.evidence && item.evidence.members) {
-    box.appendChild(el("div", "duplicate set " + item.evidence.duplicate_set + ": rows " + item.evidence.members.join(", ")));
-  }
+}
+
+function setPanel(item, set) {
+  // every member of the item's duplicate set as a card, side by side; the values that differ
+  // between the members are marked; each card can be the one kept (the others: its duplicates)
+  const panel = el("section", null, "dupset");
+  panel.id = "dupset";
+  let head = `duplicate set ${item.evidence.duplicate_set}: ${set.members.length} rows side by side`;
+  if (set.decided) head += set.kept.length === 1 ? ` · decided: row ${set.kept[0]} kept` : " · decided";
+  panel.appendChild(el("h3", head));
+  const cards = el("div", null, "cards");
+  set.cards.forEach((card, i) => {
+    const c = el("div", null, "card");
+    c.dataset.rowId = card.row_id;
+    if (card.row_id === item.row_id) c.classList.add("focused");
+    const d = card.decision;
+    if (d) c.classList.add(d.action === "keep" ? "kept" : ["duplicate", "drop"].includes(d.action) ? "dropped" : "marked");
+    c.appendChild(el("div", `${i + 1} · row ${card.row_id}`, "card-head"));
+    const label = el("div", null, "card-label" + (set.label_differs ? " differs" : ""));
+    label.appendChild(el("span", "label: "));
+    label.appendChild(el("b", card.label));
+    c.appendChild(label);
+    if (d) c.appendChild(el("div", decisionText(d), "card-decision"));
+    if (card.image) {
+      const img = document.createElement("img");
+      img.alt = "row " + card.row_id;
+      c.appendChild(img);
+      showImage(img, card.row_id).catch(() => { img.alt = "image not available"; });
+    }
+    if (card.text !== null) c.appendChild(el("div", card.text, "text" + (set.text_differs ? " differs" : "")));
+    const fields = el("table", null, "fields");
+    for (const [k, v] of Object.entries(card.fields)) {
+      const tr = el("tr", null, set.differs.includes(k) ? "differs" : "");
+      tr.appendChild(el("td", k));
+      tr.appendChild(el("td", v));
+      fields.appendChild(tr);
+    }
+    c.appendChild(fields);
+    const others = set.members.length - 1;
+    const keep = el("button", "keep only this", "keep-one");
+    keep.type = "button";
+    keep.title = `keep row ${card.row_id}, record the other ${others} as its duplicates` +
+                 (card.row_id === item.row_id ? " (key o)" : "");
+    keep.addEventListener("click", (ev) => { ev.stopPropagation(); ev.currentTarget.blur(); keepOne(card.row_id); });
+    c.appendChild(keep);
+    c.addEventListener("click", () => focusRow(card.row_id));
+    cards.appendChild(c);
+  });
+  panel.appendChild(cards);
+  return panel;
+}
+
+function focusRow(rowId) {
+  // a click on a card: that member becomes the current item (the keys act on it)
+  const at = state.items.findIndex((it) => it.row_id === rowId);
+  if (at >= 0 && at !== state.index) { state.index = at; renderItem(); }
 }
 
 function votesPanel(a) {
@@ -220,16 +295,24 @@ async function decide(action, newLabel) {
   const payload = { row_id: item.row_id, queue: state.queue, action, reviewer: who, stage: state.stage,
                     note: noteInput.value || null };
   if (action === "relabel") payload.new_label = newLabel;
+  const set = itemSet(item);
   if (action === "duplicate" && item.evidence && item.evidence.members) {
-    const other = item.evidence.members.find((m) => m !== item.row_id);
+    // a copy of the member kept already, else of the first other member
+    const kept = set ? set.kept.find((m) => m !== item.row_id) : undefined;
+    const other = kept !== undefined ? kept : item.evidence.members.find((m) => m !== item.row_id);
     if (other !== undefined) payload.duplicate_of = other;
   }
   state.pending += 1;
   try {
     const res = await postDecision(payload);
-    item.decision = { action, new_label: newLabel || null, reviewer: who, note: payload.note, decision_id: res.decision_id };
+    item.decision = { action, new_label: newLabel || null, duplicate_of: payload.duplicate_of || null,
+                      reviewer: who, note: payload.note, decision_id: res.decision_id };
     noteInput.value = "";
-    if (state.items[state.index] === item) move(1);
+    if (set) markCard(set, item.row_id, item.decision);
+    if (state.items[state.index] === item) {
+      if (set && set.decided) skipSet(item);  // the set is decided: on to the next one
+      else move(1);
+    }
     state.saved += 1;
     document.body.dataset.saved = String(state.saved);
     status(`Saved decision ${res.decision_id}: ${action}${newLabel ? " → " + newLabel : ""} on row ${item.row_id}.`);
@@ -239,6 +322,61 @@ async function decide(action, newLabel) {
     loadSpotCheck();
   } catch (err) {
     status("Not saved: " + err.message);
+  } finally {
+    state.pending -= 1;
+  }
+}
+
+function markCard(set, rowId, decision) {
+  // a member decided on its own: its card shows it, and the set is decided once all are
+  const card = set.cards.find((c) => c.row_id === rowId);
+  if (card) card.decision = decision;
+  set.decided = set.cards.every((c) => c.decision);
+  set.kept = set.cards.filter((c) => c.decision && c.decision.action === "keep").map((c) => c.row_id);
+}
+
+function nextSetIndex(item) {
+  // the first item after this one in another duplicate set (the queue lists sets one by one)
+  const group = item.evidence.duplicate_set;
+  return state.items.findIndex((it, i) => i > state.index && (!it.evidence || it.evidence.duplicate_set !== group));
+}
+
+function skipSet(item) {
+  const next = nextSetIndex(item);
+  if (next >= 0) { state.index = next; renderItem(); } else move(1);
+}
+
+async function keepOne(keptId) {
+  // keep one member of the set, record every other member as its duplicate: one batch, stored
+  // whole or not at all, which one undo (z) takes back whole
+  const item = state.items[state.index];
+  const set = itemSet(item);
+  if (!set) { status("Keep only this (o) works in the duplicates queue, on a duplicate set."); return; }
+  if (!set.members.includes(keptId)) return;
+  const who = reviewer();
+  if (!who) { status("Enter your name as reviewer first."); document.getElementById("reviewer").focus(); return; }
+  localStorage.setItem("assay-reviewer", who);
+  const noteInput = document.getElementById("note");
+  const decisions = [{ row_id: keptId, action: "keep" }].concat(set.members.filter((m) => m !== keptId)
+    .map((m) => ({ row_id: m, action: "duplicate", duplicate_of: keptId })));
+  const payload = { decisions, queue: state.queue, reviewer: who, stage: state.stage, note: noteInput.value || null };
+  const next = nextSetIndex(item);
+  const target = next >= 0 ? state.items[next].row_id : keptId;
+  state.pending += 1;
+  try {
+    let res;
+    try { res = await postDecision(payload); } catch (err) { status("Not saved: " + err.message); return; }
+    noteInput.value = "";
+    try {  // the cards' marks and the progress come back from the server
+      state.session = await getJSON("/api/session");
+      await openQueue(state.queue, target);
+    } catch (err) { /* saved; the page refreshes with the next action */ }
+    state.saved += 1;
+    document.body.dataset.saved = String(state.saved);
+    status(`Saved ${res.decision_ids.length} decisions: row ${keptId} kept, ${decisions.length - 1} ` +
+           `marked as its duplicates (z takes back all of them).`);
+    loadAgreement();
+    loadSpotCheck();
   } finally {
     state.pending -= 1;
   }
@@ -254,8 +392,13 @@ async function undoLast() {
     const u = res.undone;
     state.saved += 1;
     document.body.dataset.saved = String(state.saved);
-    status(`Undid decision ${u.decision_id}: ${u.action}${u.new_label ? " → " + u.new_label : ""} on row ${u.row_id}` +
-           (res.in_force ? ` (in force again: ${res.in_force.action})` : "") + ".");
+    if (res.undone_batch) {
+      status(`Undid ${res.undone_batch.length} decisions made together (rows ` +
+             res.undone_batch.map((b) => b.row_id).join(", ") + ").");
+    } else {
+      status(`Undid decision ${u.decision_id}: ${u.action}${u.new_label ? " → " + u.new_label : ""} on row ${u.row_id}` +
+             (res.in_force ? ` (in force again: ${res.in_force.action})` : "") + ".");
+    }
     state.session = await getJSON("/api/session");
     const known = state.session.queues.some((q) => q.name === u.queue);
     await openQueue(known ? u.queue : state.queue, u.row_id);
@@ -334,6 +477,7 @@ function onKey(ev) {
   } else if (key === "l") document.getElementById("relabel").focus();
   else if (key === "d") decide("drop");
   else if (key === "u") decide("duplicate");
+  else if (key === "o" && item) keepOne(item.row_id);
   else if (key === "s") decide("skip");
   else if (key === "n") document.getElementById("note").focus();
   else if (key === "z") undoLast();
