@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 
 from assay import AuditResult, CheckResult, Threshold
 
@@ -80,7 +81,7 @@ def constructed(*, reliable=True, run_id="20261205-abcd", error=True):
         "slices": CheckResult("slices", "warn", summary={
             "n_slices_flagged": 1, "rows_in_flagged_slices": 30, "error_rate": 0.1},
             evidence={"slices": [{"source": "site", "slice": "B", "error_rate": 0.4,
-                                  "flagged": True}]}),
+                                  "flagged": True, "described_by": "higher age"}]}),
         "evaluation_size": CheckResult("evaluation_size", "warn",
                                        message="2 class recall(s) are too wide."),
     }
@@ -119,6 +120,12 @@ def test_content_of_each_step():
     # 20 flagged at an estimated precision of 0.7: 14 real errors; 15 in the whole data
     assert label.rows == 20 and "about 14 of them" in label.worth and "15 label errors" in label.worth
     assert label.command == review
+    # no curve run measured what cleaning is worth: the step says how to measure it
+    assert label.worth.endswith("; run the curve command to measure what cleaning is worth "
+                                "against collecting")
+    assert label.worth_command == "assay curve 'data dir/data.csv' --label y --compare-clean"
+    parse_command(label.worth_command)
+    assert all(s.worth_command is None for s in steps.values() if s is not label)
     exact = steps["exact_duplicates"]
     # set 0 holds 3 copies (drop 2), set 1 two (drop 1); set 1 carries "a" and "b"
     assert exact.rows == 3 and "one copy of each of 2 rows" in exact.action
@@ -129,7 +136,8 @@ def test_content_of_each_step():
     assert "a / c" not in steps["ambiguous_pairs"].action  # under the 0.05 warn rate
     tail = steps["long_tail"]
     assert "c" in tail.action and tail.command == "assay curve 'data dir/data.csv' --label y --per-class"
-    assert steps["weak_slices"].command is None and "site=B" in steps["weak_slices"].action
+    assert steps["weak_slices"].command is None
+    assert "site=B (higher age; 40% errors)" in steps["weak_slices"].action
     assert "ValueError: boom" in steps["check_error"].action
     for s in steps.values():
         if s.command:
@@ -144,15 +152,65 @@ def test_unreliable_estimates_put_the_spot_check_first():
     assert spot.rows == 18 and "18-row spot check" in spot.action
     assert "not reliable here: the model is weak" in spot.worth
     assert "upper bound" in rest.worth and rest.rows == 20
+    # the relabel step, not the spot check, carries the command that measures the worth
+    assert spot.worth_command is None
+    assert rest.worth_command == "assay curve 'data dir/data.csv' --label y --compare-clean"
 
 
 def test_workspace_and_unrecorded_runs():
     steps = constructed().next_steps(workspace="my proj/.assay")
     assert steps[1].command == "assay review -w 'my proj/.assay' --run 20261205-abcd"
     parse_command(steps[1].command)
+    label = next(s for s in steps if s.kind == "label_issues")
+    assert label.worth_command == ("assay curve 'data dir/data.csv' --label y --compare-clean "
+                                   "-w 'my proj/.assay'")
+    parse_command(label.worth_command)
     unrecorded = constructed(run_id=None).next_steps()
     assert all(s.command is None or not s.command.startswith("assay review") for s in unrecorded)
     assert {s.kind for s in unrecorded} == {s.kind for s in steps}  # the same work, no command
+
+
+@pytest.mark.parametrize("reliable", [True, False])
+def test_relabel_worth_from_a_measured_curve_run(reliable):
+    """With a ``curve --compare-clean`` measurement in the summary (as ``record_audit`` puts it
+    there), the relabel step turns the multiplier into samples and names the run."""
+    res = constructed(reliable=reliable, error=False)
+    res.summary["relabel_or_collect"] = {"run_id": "20261205-curve", "multiplier": 1.5,
+                                         "n_train": 80, "n_flagged": 12, "extra_to_match": 39.6}
+    label = [s for s in res.next_steps() if s.kind == "label_issues"][0]
+    # the run's own count of as-is rows to reach the cleaned score, rounded
+    assert ("cleaning is worth about 1.50x the data: as is, about 40 more samples would reach "
+            "the cleaned score, by the relabel-or-collect estimate (from curve run "
+            "20261205-curve)") in label.worth
+    known = "about 14 of them are expected" if reliable else "at most about 15 label errors"
+    assert label.worth.startswith(known)  # what the audit knows comes first
+    assert label.worth_command == "assay curve 'data dir/data.csv' --label y --compare-clean"
+    # cleaning worth less than the data as it is: no samples to gain
+    res.summary["relabel_or_collect"].update(multiplier=0.9, extra_to_match=0.0)
+    label = [s for s in res.next_steps() if s.kind == "label_issues"][0]
+    assert "about 0.90x the data: no samples to gain by the relabel-or-collect" in label.worth
+    # 0: the cleaned curve never reaches the as-is score; measured all the same
+    res.summary["relabel_or_collect"]["multiplier"] = 0.0
+    label = [s for s in res.next_steps() if s.kind == "label_issues"][0]
+    assert "about 0.00x the data: no samples to gain" in label.worth
+    # beyond the as-is curve's ceiling (stored as null): no amount of data as is reaches it
+    res.summary["relabel_or_collect"].update(multiplier=2.0, extra_to_match=None)
+    label = [s for s in res.next_steps() if s.kind == "label_issues"][0]
+    assert "2.00x the data: more samples as they are would not reach the cleaned" in label.worth
+    # read back from audit.json, the same
+    back = AuditResult.from_json(res.to_json())
+    assert [s.to_dict() for s in back.next_steps()] == [s.to_dict() for s in res.next_steps()]
+
+
+def test_relabel_worth_without_a_data_file():
+    """An audit of a DataFrame has no file to pass ``assay curve``: the worth names the
+    function that measures it, and there is no command."""
+    res = constructed(error=False)
+    res.summary["source"] = None
+    label = [s for s in res.next_steps() if s.kind == "label_issues"][0]
+    assert label.worth_command is None
+    assert label.worth.endswith("; assay.curves.relabel_or_collect measures what cleaning is "
+                                "worth against collecting")
 
 
 def test_passing_checks_and_an_empty_audit():
@@ -259,6 +317,77 @@ def test_cli_prints_the_list_last_with_commands_that_parse(tmp_path):
                                 capture_output=True, text=True, timeout=120, cwd=tmp_path,
                                 env=_env())
         assert helped.returncode == 0, (command, helped.stderr)
+
+
+def noisy_table(n=300, seed=0):
+    """Three separable classes with 12 % of the labels flipped: cleaning them is worth data."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 3)) + y[:, None] * 1.5
+    flip = rng.random(n) < 0.12
+    df = pd.DataFrame(x, columns=["a", "b", "c"])
+    df["y"] = [f"k{v}" for v in np.where(flip, (y + 1) % 3, y)]
+    return df
+
+
+@pytest.mark.slow  # about 25 s: a learning curve twice over, in a subprocess
+def test_relabel_worth_measured_by_the_printed_curve_command(tmp_path, capsys):
+    """As a user follows it: the audit prints ``assay curve ... --compare-clean`` under the
+    relabel step; run as printed, it records a curve run in the workspace; the next audit of
+    the same data reads that run's multiplier and says what relabelling is worth in samples
+    (in its output, its audit.json and its report)."""
+    from assay.cli.main import main
+    from assay.workspace import Workspace
+
+    data = tmp_path / "my data.csv"
+    noisy_table().to_csv(data, index=False)
+    ws = tmp_path / "proj ws"
+    argv = ["audit", str(data), "--label", "y", "-w", str(ws), "--model", "logistic",
+            "--checks", "label_issues", "--seed", "0"]
+    assert main(argv) == 0
+    first = " ".join(capsys.readouterr().out.split())  # rich wraps lines: words, not lines
+    printed = re.findall(r"\$ (assay curve .*?--compare-clean(?: -w '[^']*'| -w \S+)?)(?= \$|$| Then:)",
+                         first)
+    assert printed == [f"assay curve {shlex.quote(str(data))} --label y --compare-clean "
+                       f"-w {shlex.quote(str(ws))}"]
+    assert "run the curve command to measure what cleaning is worth against collecting" in first
+    curve = subprocess.run([sys.executable, "-m", "assay.cli.main", *shlex.split(printed[0])[1:]],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path, env=_env())
+    assert curve.returncode == 0, curve.stderr
+    store = Workspace.open(ws)
+    (run_id,) = store.runs(command="curve")["run_id"]
+    clean = json.loads((store.results_dir(run_id) / "fits.json").read_text())["clean"]
+    m, extra = clean["multiplier"], round(clean["extra_to_match"])
+    assert extra > 0  # 12 % flipped labels: the cleaned curve is worth more data
+    expected = (f"cleaning is worth about {m:.2f}x the data: as is, about {extra:,} more samples "
+                f"would reach the cleaned score, by the relabel-or-collect estimate (from curve "
+                f"run {run_id})")
+
+    assert main(argv) == 0
+    second = " ".join(capsys.readouterr().out.split())
+    assert expected in second
+    audit_id = store.runs(command="audit")["run_id"].iloc[0]
+    doc = json.loads((store.results_dir(audit_id) / "audit.json").read_text())
+    assert doc["summary"]["relabel_or_collect"]["run_id"] == run_id
+    assert doc["summary"]["relabel_or_collect"]["multiplier"] == m
+    (label,) = [s for s in doc["next_steps"] if s["kind"] == "label_issues"]
+    assert expected in label["worth"]
+    report = (store.results_dir(audit_id) / "report.html").read_text()
+    assert expected in report
+    # the report shows the command that measured it (as audit.json records it), under the
+    # review command
+    assert label["worth_command"].startswith("assay curve ")
+    assert f'<code class="ns-cmd ns-worth">{escape(label["worth_command"])}</code>' in report
+    # another label of the same file is another measurement: not this run's
+    df = noisy_table()
+    df["y2"] = df["y"]
+    other = tmp_path / "other.csv"
+    df.to_csv(other, index=False)
+    from assay.pipelines import prior_relabel_or_collect
+
+    assert prior_relabel_or_collect(store, data, label="y")["run_id"] == run_id
+    assert prior_relabel_or_collect(store, data, label="a") is None
+    assert prior_relabel_or_collect(store, other, label="y") is None  # other bytes
 
 
 def test_cli_empty_audit_says_so_in_one_line(tmp_path, capsys):

@@ -1079,3 +1079,49 @@ def test_repr_html_of_results_read_back_from_json(tmp_path):
     assert rows["label_issues"][2] == f"{int(res.issues['is_label_issue'].sum()):,}"
     assert {row[0]: row[2] for row in _repr(without_rows).rows}["label_issues"] == "—"
     assert "Nothing to fix." in AuditResult.from_json('{"schema_version": 1}')._repr_html_()
+
+
+# --------------------------------------------------------------------------------------------
+# Weak slices: described in words, p-values rounded
+# --------------------------------------------------------------------------------------------
+def test_slices_show_their_description_and_rounded_p_values():
+    res = make_result()
+    desc = {"source": "cluster", "kind": "cluster", "slice": 14, "name": "cluster 14",
+            "size": 412, "error_rate": 0.31, "rest_error_rate": 0.1, "p_value": 1e-9,
+            "q_value": 3e-8, "short": "higher carat, clarity = I1",
+            "text": "higher carat (median 1.6 vs 0.7; 90 % of the slice in 1.2 to 2.5); more "
+                    "clarity = I1 (35% of the slice vs 1% of the rest) · rule carat >= 1.5: "
+                    "450 rows, precision 0.80, recall 0.87",
+            "features": [], "rule": {"text": "carat >= 1.5", "rows": 450, "precision": 0.8,
+                                     "recall": 0.87, "conditions": []}}
+    res.checks["slices"] = CheckResult(
+        "slices", "warn",
+        summary={"n_slices_flagged": 1, "n_slices_tested": 2, "error_rate": 0.11,
+                 "rows_in_flagged_slices": 412, "described_by": "9 table columns"},
+        evidence={"slices": pd.DataFrame({
+            "source": ["cluster", "cluster"], "kind": ["cluster", "cluster"], "slice": [14, 3],
+            "size": [412, 380], "error_rate": [0.31, 0.12], "low": [0.27, 0.09],
+            "high": [0.36, 0.16], "rest_error_rate": [0.1, 0.11], "p_value": [1e-9, 0.009564],
+            "q_value": [3e-8, 0.0191280001], "flagged": [True, False],
+            "name": ["cluster 14", "cluster 3"],
+            "described_by": ["higher carat, clarity = I1", ""],
+            "rule": ["carat >= 1.5 (450 rows; precision 0.80, recall 0.87)", ""]}),
+            "descriptions": [desc]},
+        message="Slices with more errors than the rest: cluster 14 (higher carat).")
+    for r in (res, AuditResult.from_json(res.to_json(include_issues=False))):
+        html = render_report(r)
+        section = html[html.index('<section id="slices"'):]
+        section = section[:section.index("</section>")]
+        assert 'data-slice="cluster 14"' in section and "rule carat &gt;= 1.5" in section
+        assert "higher carat, clarity = I1" in section  # the table's column
+        assert "0.00956" in section and "0.0191" in section and "&lt;\u00a00.001" in section
+        assert "0.009564" not in section and "0.01913" not in section
+        assert "31.0%" in section and "27.0%\u00a0–\u00a036.0%" in section
+        assert "9 table columns" in section
+
+
+def test_format_p_value():
+    from assay.report import format_p_value
+
+    assert [format_p_value(v) for v in (0.009564, 0.05, 0.00099, 1.0, None, float("nan"))] == [
+        "0.00956", "0.05", "< 0.001", "1", "—", "—"]

@@ -317,3 +317,44 @@ def test_diff_and_history_pages_render_offline(browser, tmp_path):
     assert page.locator("#runs-table tbody tr").count() == 2
     assert requests == [] and errors == []
     page.close()
+
+
+def test_weak_slices_are_described_and_p_values_rounded(browser, tmp_path):
+    """A slice planted in a real-looking table (errors only where carat > 2): the report names
+    carat for it, and every p- and q-value shows at most three significant digits."""
+    import re
+
+    import assay
+    from assay.report import write_report
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame({"carat": rng.gamma(2.0, 0.4, n), "depth": rng.normal(61.7, 1.4, n),
+                       "colour": rng.choice(list("DEFGHIJ"), n)})
+    y = rng.integers(0, 3, n)
+    probs = np.full((n, 3), 0.1)
+    probs[np.arange(n), y] = 0.8
+    flip = (df["carat"] > 2).to_numpy() & (rng.random(n) < 0.6)
+    df["label"] = np.where(flip, (y + 1) % 3, y)
+    res = assay.audit(df, label="label", pred_probs=probs, checks=["slices"], random_state=0)
+    assert res.checks["slices"].status == "warn"
+    path = write_report(res, tmp_path / "report.html")
+    page, requests, errors = _open(browser, path)
+    try:
+        items = page.locator("#slice-descriptions li")
+        assert items.count() == res.checks["slices"].summary["n_slices_flagged"]
+        first = items.first.inner_text()
+        assert "carat" in first and "precision" in first
+        table = page.locator("#slices table").first
+        heads = [t.strip() for t in table.locator("thead th").all_inner_texts()]
+        assert "described by" in heads
+        cells = table.locator("tbody tr td")
+        for col in ("p", "q"):
+            i = heads.index(col)
+            values = [cells.nth(r * len(heads) + i).inner_text()
+                      for r in range(min(table.locator("tbody tr").count(), 20))]
+            assert all(re.fullmatch(r"<\s0\.001|0\.\d{1,3}|0\.0\d{1,3}|0\.00\d{1,3}|1", v)
+                       for v in values), values
+        assert requests == [] and errors == []
+    finally:
+        page.close()

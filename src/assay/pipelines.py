@@ -36,7 +36,9 @@ __all__ = [
     "AUDIT_OUTPUT_NAMES",
     "LEARNING_METRICS",
     "VALUE_METHODS",
+    "data_file_hash",
     "learning_plan",
+    "prior_relabel_or_collect",
     "RecordedRun",
     "record_audit",
     "recorded_run",
@@ -85,18 +87,25 @@ def recorded_run(
     The workspace is ``workspace``, else found as ``assay.workspace.default_workspace`` finds it
     (the nearest ``.assay/`` at or above the data's folder). Each run's files go to its own
     folder, ``<workspace>/runs/<run id>/``: one documented place, never overwritten by the next
-    run. An exception finishes the run as ``error`` and propagates. ``enabled=False`` records
-    nothing and yields a run whose ``folder`` is ``None``.
+    run. When ``data`` is a file, the run's provenance records it as ``data_file`` (its absolute
+    path and the hash of its bytes, :func:`data_file_hash`), so a later command finds the runs
+    made on the same data (an audit finds the ``curve --compare-clean`` run that says what
+    cleaning its labels is worth). An exception finishes the run as ``error`` and propagates.
+    ``enabled=False`` records nothing and yields a run whose ``folder`` is ``None``.
     """
     if not enabled:
         yield RecordedRun(None, None, None)
         return
     from assay.workspace import Workspace, default_workspace
 
-
     ws_path = workspace or default_workspace(data)
     ws = Workspace.open(ws_path)
+    content = data_file_hash(data) if data is not None else None
+    data_file = None if data is None or content is None else {
+        "path": str(Path(data).resolve()), "hash": content}
     with ws.record_run(command, params, fingerprint=fingerprint) as rec:
+        if data_file is not None:
+            rec.provenance["data_file"] = data_file
         folder = ws.results_dir(rec.run_id)
         folder.mkdir(parents=True, exist_ok=True)
         yield RecordedRun(rec, folder, ws_path)
@@ -137,7 +146,11 @@ def record_audit(
     Returns
     -------
     result : AuditResult
-        The audit; with a workspace, ``result.summary["run_id"]`` is the run's id.
+        The audit; with a workspace, ``result.summary["run_id"]`` is the run's id and, when the
+        workspace holds a ``curve --compare-clean`` run on the same data file and label,
+        ``result.summary["relabel_or_collect"]`` its measurement
+        (:func:`prior_relabel_or_collect`), which the relabel step of
+        ``result.next_steps()`` turns into samples.
     run_id : str or None
         The recorded run's id, ``None`` without a workspace.
 
@@ -175,6 +188,10 @@ def record_audit(
     with ws.record_run("audit", params, fingerprint=dataset.fingerprint) as rec:
         result = audit(dataset, cache=ws, **audit_kwargs)
         result.summary["run_id"] = rec.run_id
+        if "label_issues" in result.checks and source is not None:
+            clean = prior_relabel_or_collect(ws, source, label=dataset.roles.label)
+            if clean is not None:  # before the files are written: the report shows it
+                result.summary["relabel_or_collect"] = clean
         ws.record_findings(rec.run_id, result.findings())
         write_audit_outputs(result, ws.results_dir(rec.run_id), dataset)  # the run's own folder
         write_row_fingerprints(dataset, ws.results_dir(rec.run_id))
@@ -185,6 +202,95 @@ def record_audit(
         if on_result is not None:
             on_result(result)
     return result, rec.run_id
+
+
+def data_file_hash(path: str | Path) -> str | None:
+    """The hash of a data file's bytes as 16 hex digits; ``None`` when ``path`` is not a file.
+
+    Runs recorded on a data file store it (:func:`recorded_run`); two runs with the same hash
+    read the same bytes, whatever the file's name or folder.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from assay.pipelines import data_file_hash
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.csv").write_text("x,y\\n1,a\\n"); _ = (d / "b.csv").write_text("x,y\\n1,a\\n")
+    >>> data_file_hash(d / "a.csv") == data_file_hash(d / "b.csv"), data_file_hash(d)
+    (True, None)
+    """
+    from assay.data import file_hashes
+
+    if not Path(path).is_file():
+        return None
+    return f"{int(file_hashes([path])[0]):016x}"
+
+
+def prior_relabel_or_collect(workspace: Any, data: str | Path, *, label: str | None,
+                             max_runs: int = 50) -> dict[str, Any] | None:
+    """The newest ``curve --compare-clean`` run of ``workspace`` on the same data and label.
+
+    A run matches when it finished ``ok``, was made with ``--compare-clean`` on the label
+    ``label``, and its provenance's ``data_file`` hash (:func:`recorded_run`) equals
+    ``data``'s now (so the data has not changed since); its measurement is read from the
+    ``fits.json`` it wrote (:class:`assay.curves.RelabelOrCollect` summary). Runs recorded
+    before runs stored their data file's hash do not match.
+
+    Parameters
+    ----------
+    workspace : assay.workspace.Workspace
+    data : str or Path
+        The data file.
+    label : str or None
+        The label column.
+    max_runs : int, default 50
+        How many of the newest ``curve`` runs to look at.
+
+    Returns
+    -------
+    dict or None
+        ``run_id``, ``multiplier`` (cleaned labels are worth this many times as much data as
+        the labels as they are), ``n_train`` (training rows as they are), ``n_flagged``
+        (training rows flagged), ``metric`` and ``extra_to_match``; ``None`` when no run
+        matches or the data is not a file.
+    """
+    import json
+    import math
+
+    content = data_file_hash(data)
+    if content is None or not label:
+        return None
+    runs = workspace.runs(command="curve", limit=max_runs)
+    for run_id in runs.loc[runs["status"] == "ok", "run_id"]:
+        run = workspace.run(str(run_id))
+        params, prov = run.get("params") or {}, run.get("provenance") or {}
+        if (not params.get("compare_clean") or params.get("label") != label
+                or (prov.get("data_file") or {}).get("hash") != content):
+            continue
+        # the run's own folder, else the --out folder it wrote to (a later run may reuse it)
+        outputs = (run.get("summary") or {}).get("outputs") or {}
+        paths = [workspace.results_dir(str(run_id)) / "fits.json", outputs.get("fits")]
+        for path in (Path(p) for p in paths if isinstance(p, str | Path)):
+            try:
+                clean = json.loads(path.read_text(encoding="utf-8")).get("clean") or {}
+            except (OSError, TypeError, ValueError):
+                continue
+            multiplier = clean.get("multiplier")
+            if isinstance(multiplier, int | float) and math.isfinite(multiplier):
+                return {"run_id": str(run_id), "multiplier": float(multiplier),
+                        "n_train": int(clean.get("n_as_is") or 0),
+                        "n_flagged": int(clean.get("n_flagged") or 0),
+                        "metric": clean.get("metric"),
+                        "extra_to_match": clean.get("extra_to_match")}
+    return None
 
 
 def save_audit_result(result: AuditResult, folder: Path) -> dict[str, Path]:

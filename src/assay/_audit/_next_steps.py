@@ -27,13 +27,22 @@ rows; ``assay export`` then writes the corrected version), ``assay audit ... --f
 re-audit without a leaking column) and ``assay curve ... --per-class``. A step that needs the
 recorded run (the review app reads it from the workspace) has no command when the audit was not
 recorded; one that needs the data file has none when the data was a DataFrame.
+
+**What relabelling is worth.** The relabel step also carries, as its ``worth_command``, the
+command that measures its worth: ``assay curve DATA --label Y --compare-clean`` (the learning
+curve as is and with the suspected errors removed, :func:`assay.curves.relabel_or_collect`).
+When the audit's summary holds such a run's measurement (``summary["relabel_or_collect"]``:
+:func:`assay.pipelines.record_audit` puts it there from the newest ``curve --compare-clean`` run
+on the same data file and label in the workspace), the worth says what cleaning is worth in
+data: the run's multiplier ``M`` and how many more rows as they are would reach the cleaned
+data's score (its ``extra_to_match``), and the run it comes from. Without one, the worth says to run the command.
 """
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -79,6 +88,10 @@ class NextStep:
         else "".
     command : str or None
         The command that does it, ready to paste; ``None`` when no assay command does.
+    worth_command : str or None
+        The command that measures what the step is worth, ready to paste (``assay curve ...
+        --compare-clean`` for relabelling); ``None`` for the other steps and when the data was
+        not a file.
     """
 
     rank: int
@@ -88,6 +101,7 @@ class NextStep:
     rows: int | None
     worth: str
     command: str | None
+    worth_command: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,8 +114,8 @@ def next_steps(result: AuditResult, *, workspace: str | None = None) -> list[Nex
     ----------
     result : AuditResult
     workspace : str, optional
-        Added as ``-w WORKSPACE`` to the ``assay review`` commands, for a workspace that
-        ``assay review`` would not find from the current folder.
+        Added as ``-w WORKSPACE`` to the ``assay review`` and ``assay curve`` commands, for a
+        workspace that they would not find by themselves.
 
     Returns
     -------
@@ -151,6 +165,8 @@ class _Context:
         # with embeddings the model and the neighbours read the vectors, not the columns
         self.embeddings = bool(self.roles.get("embedding_column")) or \
             s.get("featurizer") == "embeddings"
+        clean = s.get("relabel_or_collect")
+        self.clean: dict[str, Any] = clean if isinstance(clean, dict) else {}
 
     def review(self) -> str | None:
         """``assay review`` on this run, or ``None`` when the audit was not recorded."""
@@ -158,6 +174,15 @@ class _Context:
             return None
         ws = ["-w", str(self.workspace)] if self.workspace else []
         return _join("assay", "review", *ws, "--run", str(self.run_id))
+
+    def compare_clean(self) -> str | None:
+        """``assay curve ... --compare-clean``: what cleaning the labels is worth against
+        collecting; ``None`` when the data was not a file."""
+        args = self.data_args(audit=False)
+        if args is None:
+            return None
+        ws = ["-w", str(self.workspace)] if self.workspace else []
+        return _join("assay", "curve", *args, "--compare-clean", *ws)
 
     def data_args(self, *, audit: bool = True) -> list[str] | None:
         """The data and its label and text options; for ``assay audit`` also the image, id,
@@ -182,9 +207,10 @@ def _join(*parts: str) -> str:
 
 
 def _step(tier: str, kind: str, check: str, action: str, rows: int | None, worth: str,
-          command: str | None) -> dict[str, Any]:
+          command: str | None, worth_command: str | None = None) -> dict[str, Any]:
     return {"tier": tier, "kind": kind, "check": check, "action": action,
-            "rows": None if rows is None else int(rows), "worth": worth, "command": command}
+            "rows": None if rows is None else int(rows), "worth": worth, "command": command,
+            "worth_command": worth_command}
 
 
 def _records(obj: Any) -> list[dict[str, Any]]:
@@ -310,12 +336,13 @@ def _label_issues(check: Any, ctx: _Context) -> list[dict[str, Any]]:
                 f"the precision of the {n:,} flags within 0.1 (95 %); assay's own estimate "
                 f"(about {_int(est):,} errors, {_float(precision):.0%} precision) is not "
                 f"reliable here: {why}", review))
+        known = (f"at most about {_int(est):,} label errors (an upper bound until the spot "
+                 "check measures the precision)" if est is not None else "")
         steps.append(_step(
             "labels", "label_issues", "label_issues",
             f"Then relabel or drop the flagged rows the spot check confirms (review queue "
-            f"label_issues, {n:,} rows, worst first).", n,
-            f"at most about {_int(est):,} label errors (an upper bound until the spot check "
-            "measures the precision)" if est is not None else "", review))
+            f"label_issues, {n:,} rows, worst first).", n, _with_cleaning_worth(known, ctx),
+            review, ctx.compare_clean()))
         return steps
     worth = ""
     if est is not None and precision is not None:
@@ -327,7 +354,46 @@ def _label_issues(check: Any, ctx: _Context) -> list[dict[str, Any]]:
                  f"{_plural(_int(est), 'label error')} in the whole data")
     return [_step("labels", "label_issues", "label_issues",
                   f"Relabel or drop the {_plural(n, 'row')} flagged as label errors (review "
-                  "queue label_issues; key r takes the suggested label).", n, worth, review)]
+                  "queue label_issues; key r takes the suggested label).", n,
+                  _with_cleaning_worth(worth, ctx), review, ctx.compare_clean())]
+
+
+def _with_cleaning_worth(known: str, ctx: _Context) -> str:
+    """``known`` (the expected real errors) and what cleaning is worth in data: measured by a
+    ``curve --compare-clean`` run when the summary holds one, else how to measure it.
+
+    The run's ``extra_to_match`` is the number of rows of the data as it is that the as-is
+    learning curve needs, beyond the rows there are, to reach the score of the cleaned data
+    (:func:`assay.curves.relabel_or_collect`); its ``multiplier`` compares the two curves at
+    the same size. Without a finite ``extra_to_match`` (the cleaned score lies beyond the
+    as-is curve's ceiling) the multiplier alone is given.
+    """
+    multiplier, run = ctx.clean.get("multiplier"), ctx.clean.get("run_id")
+    extra: Any = ctx.clean.get("extra_to_match")
+    if _finite_number(multiplier):
+        m = max(float(cast(float, multiplier)), 0.0)  # 0: the cleaned curve never reaches the as-is score
+        source = f" (from curve run {run})" if run else ""
+        head = f"cleaning is worth about {m:.2f}x the data"
+        if _finite_number(extra) and float(extra) >= 1:
+            worth = (f"{head}: as is, about {_plural(round(float(extra)), 'more sample')} would "
+                     f"reach the cleaned score, by the relabel-or-collect estimate{source}")
+        elif _finite_number(extra):
+            worth = (f"{head}: no samples to gain by the relabel-or-collect estimate{source}")
+        else:
+            worth = (f"{head}: more samples as they are would not reach the cleaned score, by "
+                     f"the relabel-or-collect estimate{source}")
+    elif ctx.compare_clean() is not None:
+        worth = ("run the curve command to measure what cleaning is worth against "
+                 "collecting")
+    else:
+        worth = ("assay.curves.relabel_or_collect measures what cleaning is worth against "
+                 "collecting")
+    return f"{known}; {worth}" if known else worth
+
+
+def _finite_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and bool(np.isfinite(value)))
 
 
 def _regression_labels(check: Any, ctx: _Context) -> list[dict[str, Any]]:
@@ -387,14 +453,14 @@ def _duplicates(check: Any, ctx: _Context) -> list[dict[str, Any]]:
         steps.append(_step(
             "duplicates", "exact_duplicates", "duplicates",
             f"Drop {_plural(drop_exact, 'exact duplicate')}, keeping one copy{sets_txt} (review "
-            "queue duplicates, key u).", drop_exact, worth, review))
+            "queue duplicates: key o keeps the outlined copy and drops the rest).", drop_exact, worth, review))
     if drop_near > 0:
         sets_txt = f" in {_plural(n_near_sets, 'set')}" if n_near_sets else ""
         worth = _conflict_text(near_conflicts) if near_conflicts else ""
         steps.append(_step(
             "duplicates", "near_duplicates", "duplicates",
-            f"Review {_plural(drop_near, 'near duplicate')}{sets_txt}; mark those that are the "
-            "same sample (review queue duplicates, key u).", drop_near, worth, review))
+            f"Review {_plural(drop_near, 'near duplicate')}{sets_txt}; keep one of each set "
+            "that is the same sample (review queue duplicates, key o).", drop_near, worth, review))
     return steps
 
 
@@ -447,9 +513,13 @@ def _slices(check: Any, ctx: _Context) -> list[dict[str, Any]]:
     if check.status == "pass" or not _int(s.get("n_slices_flagged")):
         return []
     flagged = [r for r in _records(check.evidence.get("slices")) if r.get("flagged")]
-    names = ", ".join(
-        f"{r.get('source')}={r.get('slice')} ({_float(r.get('error_rate')):.0%} errors)"
-        for r in flagged[:3]) + (" ..." if len(flagged) > 3 else "")
+    def name(r: dict[str, Any]) -> str:  # with the columns that describe it, where known
+        base = str(r.get("name") or f"{r.get('source')}={r.get('slice')}")
+        words = str(r.get("described_by") or "")
+        return f"{base} ({words}; {_float(r.get('error_rate')):.0%} errors)" if words else \
+            f"{base} ({_float(r.get('error_rate')):.0%} errors)"
+
+    names = ", ".join(name(r) for r in flagged[:3]) + (" ..." if len(flagged) > 3 else "")
     return [_step("other", "weak_slices", "slices",
                   f"Collect more rows like the weak slices, or check their labels: {names}.",
                   _int(s.get("rows_in_flagged_slices")),

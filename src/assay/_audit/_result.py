@@ -206,8 +206,11 @@ class AuditResult:
         """The ranked next actions: what to do, on how many rows, what it is worth, and the
         command that does it (the rule: :mod:`assay._audit._next_steps`).
 
-        ``workspace`` is added as ``-w WORKSPACE`` to the ``assay review`` commands. An audit
-        with nothing to act on gives an empty list.
+        ``workspace`` is added as ``-w WORKSPACE`` to the ``assay review`` and ``assay curve``
+        commands. An audit with nothing to act on gives an empty list. The relabel step's worth
+        in data comes from ``summary["relabel_or_collect"]`` (a ``curve --compare-clean`` run
+        that :func:`assay.pipelines.record_audit` found in the workspace); without it, the step
+        carries the command that measures it.
         """
         from assay._audit._next_steps import next_steps
 
@@ -244,8 +247,8 @@ class AuditResult:
         for step in steps[:_MAX_STEPS]:
             meta = " · ".join(x for x in (
                 f"{step.rows:,} rows" if step.rows is not None else "", step.worth or "") if x)
-            cmd = (f"<br><code style='font-size:12px'>{esc(step.command)}</code>"
-                   if step.command else "")
+            cmd = "".join(f"<br><code style='font-size:12px'>{esc(c)}</code>"
+                          for c in (step.command, step.worth_command) if c)
             items.append(f"<li>{esc(step.action)}"
                          f"{f' <span style={_MUTED}>({esc(meta)})</span>' if meta else ''}"
                          f"{cmd}</li>")

@@ -116,6 +116,9 @@ def print_result(result: Any) -> None:
     reg = result.checks.get("regression_labels")
     if reg is not None and reg.status != "error" and reg.evidence.get("flagged"):
         print_regression_rows(reg.evidence["flagged"])
+    sl = result.checks.get("slices")
+    if sl is not None and sl.status != "error" and sl.evidence.get("descriptions"):
+        print_weak_slices(sl.evidence["descriptions"], sl.summary)
 
 
 #: Flagged values of a regression target printed by ``assay audit`` (all are in issues.csv).
@@ -137,9 +140,43 @@ def print_regression_rows(records: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+#: Weak slices printed by ``assay audit`` (all are in the report and audit.json).
+SHOWN_SLICES = 5
+
+
+def print_weak_slices(records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """The weak slices, most significant first: size, error rate against the rest, q-value,
+    and the columns that set each apart (with the rule that best selects it)."""
+    from rich.text import Text
+
+    from assay.report import format_p_value
+
+    n = int(summary.get("n_slices_flagged", len(records)))
+    table = Table(title=Text(f"Weak slices (the {min(len(records), SHOWN_SLICES)} most "
+                             f"significant of {n}; described by "
+                             f"{summary.get('described_by', 'the table')})"),
+                  show_header=True, header_style="bold")
+    table.add_column("slice")
+    table.add_column("rows", justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("q", justify="right")
+    table.add_column("what sets it apart", overflow="fold")
+    for r in records[:SHOWN_SLICES]:
+        rule = r.get("rule") or {}
+        apart = str(r.get("short") or "—")
+        if rule:
+            apart += (f"; rule {rule['text']} (precision {rule['precision']:.2f}, "
+                      f"recall {rule['recall']:.2f})")
+        table.add_row(Text(str(r.get("name"))), f"{int(r.get('size', 0)):,}",
+                      f"{r.get('error_rate', 0):.1%} vs {r.get('rest_error_rate', 0):.1%}",
+                      format_p_value(r.get("q_value")), Text(apart))
+    console.print(table)
+
+
 def print_next_steps(steps: list[Any], *, workspace: str | None, run_id: str | None) -> None:
     """Print the ranked next actions (``AuditResult.next_steps``), the last thing an audit
-    prints: each step's action, its rows and worth, and its command on a line of its own."""
+    prints: each step's action, its rows and worth, its command on a line of its own and, below
+    it, the command that measures its worth (the relabel step's ``assay curve``)."""
     if not steps:
         console.print("Next steps: nothing to fix; no check found rows or columns that need "
                       "action.", markup=False, highlight=False)
@@ -158,9 +195,10 @@ def print_next_steps(steps: list[Any], *, workspace: str | None, run_id: str | N
         grid.add_column()
         grid.add_row(f"{s.rank}.", body)  # a hanging indent under the number
         console.print(grid)
-        if s.command:  # one unbroken line, so it can be copied whole
-            console.print(f"    $ {s.command}", style="bold", markup=False, highlight=False,
-                          soft_wrap=True)
+        for command in (s.command, s.worth_command):  # one unbroken line each, to copy whole
+            if command:
+                console.print(f"    $ {command}", style="bold", markup=False, highlight=False,
+                              soft_wrap=True)
     ws = f" -w {shlex.quote(workspace)}" if workspace else ""
     if run_id:
         console.print(f"Then: assay export{ws} -o DIR writes the corrected version from the "

@@ -5,7 +5,8 @@ the audited :class:`~assay.Dataset`, to show the samples themselves) to an HTML 
 :func:`write_report` writes it to disk. ``audit.json`` stays the machine interface; the report
 is rendered from the same result object. :func:`render_curve_report` does the same for the plan
 of ``assay curve``, :func:`render_diff_report` for ``assay diff`` and :func:`render_history` for
-the runs of a workspace (``assay runs --html``). See ``docs/report.md``.
+the runs of a workspace (``assay runs --html``). :func:`format_p_value` rounds p- and q-values
+as the report and the command line show them. See ``docs/report.md``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 from assay.report._curve import render_curve_report, write_curve_report
 from assay.report._diff import diff_rows, render_diff_report, write_diff_report
 from assay.report._history import metric_series, render_history, write_history
-from assay.report._render import render_report, safe_json, write_report
+from assay.report._render import format_p_value, render_report, safe_json, write_report
 from assay.report._source import check_alignment, load_dataset_for
 
-__all__ = ["check_alignment", "diff_rows", "load_dataset_for", "metric_series",
-           "render_curve_report", "render_diff_report", "render_history", "render_report",
-           "safe_json", "write_curve_report", "write_diff_report", "write_history",
-           "write_report"]
+__all__ = ["check_alignment", "diff_rows", "format_p_value", "load_dataset_for",
+           "metric_series", "render_curve_report", "render_diff_report", "render_history",
+           "render_report", "safe_json", "write_curve_report", "write_diff_report",
+           "write_history", "write_report"]

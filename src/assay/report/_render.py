@@ -27,8 +27,9 @@ from assay._audit import jsonable as _jsonable
 from assay._validation import check_int
 from assay.exceptions import InputValidationError
 from assay.report._plots import data_map, score_histogram
+from assay.slices import slice_name
 
-__all__ = ["render_report", "write_report", "safe_json"]
+__all__ = ["format_p_value", "render_report", "write_report", "safe_json"]
 
 #: Classes drawn as separate bars in the class-profile chart; above this, a step line.
 MAX_BARS = 240
@@ -604,12 +605,31 @@ def _target_leakage(check: dict, checks: dict, sel: _Selector, summary: dict) ->
 def _slices(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
     s = check["summary"]
     ev = check["evidence"]
+    nb = _no_break
+    rows = [{"slice": nb(r.get("name") or slice_name(r.get("source"), r.get("kind"),
+                                                      r.get("slice"))),
+             "flagged": bool(r.get("flagged")),
+             "described by": r.get("described_by") or "",
+             "rule (rows; precision, recall)": r.get("rule") or "",
+             "rows": _int(r.get("size")),
+             "error rate": _fmt_pct(r.get("error_rate")) or "—",
+             "95 % interval": nb(_fmt_interval(r.get("low"), r.get("high"))),
+             "rest": _fmt_pct(r.get("rest_error_rate")) or "—",
+             "p": nb(format_p_value(r.get("p_value"))),
+             "q": nb(format_p_value(r.get("q_value")))}
+            for r in _records(ev.get("slices"))]
+    described = [{"name": str(d.get("name", "")), "size": _int(d.get("size")),
+                  "text": str(d.get("text", "")), "short": str(d.get("short", "")),
+                  "rule": d.get("rule") if isinstance(d.get("rule"), dict) else None}
+                 for d in _records(ev.get("descriptions"))]
     return {"count": int(s.get("n_slices_flagged", 0)),
             "stats": [("slices tested", s.get("n_slices_tested")),
                       ("flagged", s.get("n_slices_flagged")),
                       ("overall error rate", _fmt_pct(s.get("error_rate"))),
-                      ("rows in flagged slices", s.get("rows_in_flagged_slices"))],
-            "tables": [_table("Slices, by significance", _records(ev.get("slices"))),
+                      ("rows in flagged slices", s.get("rows_in_flagged_slices")),
+                      ("described by", s.get("described_by"))],
+            "described": described,
+            "tables": [_table("Slices, by significance", rows),
                        _table("Hardest examples per class", _records(ev.get("hardest")))]}
 
 
@@ -753,6 +773,42 @@ def _fmt_pct(v: Any) -> str | None:
         return f"{float(v):.1%}"
     except (TypeError, ValueError):
         return str(v)
+
+
+def format_p_value(v: Any) -> str:
+    """A p-value or q-value for a reader: three significant digits, or ``< 0.001``.
+
+    Parameters
+    ----------
+    v : float or None
+
+    Returns
+    -------
+    str
+        ``"—"`` for a missing or non-finite value.
+
+    Examples
+    --------
+    >>> [format_p_value(p) for p in (0.009564, 0.0000312, 1.0, None)]
+    ['0.00956', '< 0.001', '1', '—']
+    """
+    v = _plain(v)
+    if v is None or isinstance(v, bool | str):
+        return "—" if v is None else str(v)
+    f = _num(v, default=math.nan)
+    if math.isnan(f):
+        return "—"
+    return "< 0.001" if f < 0.001 else f"{f:.3g}"
+
+
+def _no_break(text: str) -> str:
+    """Spaces made non-breaking: ``< 0.001`` or ``cluster 14`` never wrap in a narrow cell."""
+    return str(text).replace(" ", "\u00a0")
+
+
+def _fmt_interval(low: Any, high: Any) -> str:
+    lo, hi = _fmt_pct(_plain(low)), _fmt_pct(_plain(high))
+    return f"{lo} – {hi}" if lo is not None and hi is not None else "—"
 
 
 def _fmt_value(v: Any) -> Any:
