@@ -342,7 +342,7 @@ def test_label_spot_check_measures_precision_on_a_random_sample(client):
 # ------------------------------------------------------------------ issue 14: hardening
 #: A value for each path parameter of the app's routes; a route with a parameter not listed here
 #: fails test_every_data_route_needs_the_token until it is added.
-PATH_SAMPLES = {"name": "label_issues", "row_id": "r1"}
+PATH_SAMPLES = {"name": "label_issues", "row_id": "r1", "pos": "0"}
 #: The only routes served without the token: the page shell, which holds no data.
 PUBLIC_ROUTES = {"/", "/static/{name}"}
 BAD_TOKENS = [
@@ -842,3 +842,104 @@ def test_batch_keys_are_reserved_and_expert_batches_need_the_expert_token(client
                       {"row_id": "c3", "action": "duplicate", "duplicate_of": "r3"}]})
     assert res.status_code == 200, res.text
     assert Workspace.open(client.ws).decisions()["stage"].tolist() == ["expert", "expert"]
+
+
+# --- issue 18: a table whose rows are images shows them as thumbnails --------------------------
+
+def digits_like(n=90, seed=5):
+    """An 8 x 8 grey image per row in columns pixel_0 ... pixel_63 (values 0 to 16, both
+    present), three shapes as classes, every 15th label flipped; row 4 copied twice (d4 with one
+    pixel changed), row 9 once."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    proto = np.zeros((3, 8, 8))
+    proto[0, 1:7, 3:5] = 16  # a bar
+    proto[1, 3:5, 1:7] = 16  # a dash
+    proto[2, 1:7, 1:7] = 16  # a ring
+    proto[2, 2:6, 2:6] = 0
+    speckle = rng.integers(0, 5, (n, 8, 8)) * (rng.random((n, 8, 8)) < 0.3)
+    img = np.clip(proto[y] + speckle, 0, 16).astype(int)
+    frame = pd.DataFrame(img.reshape(n, 64), columns=[f"pixel_{i}" for i in range(64)])
+    names = np.array(["bar", "dash", "ring"])
+    labels = names[y].copy()
+    labels[::15] = names[(y[::15] + 1) % 3]
+    frame = frame.assign(label=labels, uid=[f"r{i}" for i in range(n)])
+    copies = frame.iloc[[4, 4, 9]].assign(uid=["c4", "d4", "c9"]).reset_index(drop=True)
+    copies.loc[1, "pixel_0"] = (copies.loc[1, "pixel_0"] + 1) % 17
+    return pd.concat([frame, copies], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def pixel_client(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pixels")
+    frame = digits_like()
+    frame.to_csv(tmp / "digits.csv", index=False)
+    assert main(["audit", str(tmp / "digits.csv"), "--label", "label", "--id", "uid",
+                 "-w", str(tmp / "ws"), "--out", str(tmp / "out"), "--json"]) == 0
+    with TestClient(create_app(tmp / "ws", token="x"), base_url="http://127.0.0.1",
+                    headers={"X-Assay-Token": "x"}) as c:
+        c.frame = frame
+        yield c
+
+
+def test_a_pixel_row_is_an_image_not_64_fields(pixel_client):
+    items = pixel_client.get("/api/queues/label_issues?limit=500").json()["items"]
+    assert items
+    for it in items:
+        assert it["pixels"] == {"height": 8, "width": 8}
+        assert it["fields"] == {"label": it["given_label"], "uid": it["row_id"]}  # no pixel_*
+        assert "label_score" in it["scores"]
+        assert all(set(n) >= {"row", "row_id"} for n in it["neighbours"])
+        assert [pixel_client.frame["uid"][n["row"]] for n in it["neighbours"]] == [
+            n["row_id"] for n in it["neighbours"]]
+
+
+def test_the_thumbnail_is_the_row_drawn_grey(pixel_client):
+    from io import BytesIO
+
+    Image = pytest.importorskip("PIL.Image")
+    frame = pixel_client.frame
+    pixels = frame[[f"pixel_{i}" for i in range(64)]].to_numpy(float)
+    assert pixels.min() == 0 and pixels.max() == 16  # the table's range: 0 black, 16 white
+    for pos in (0, 15, 4, len(frame) - 1):
+        res = pixel_client.get(f"/api/thumbnails/{pos}.png")
+        assert res.status_code == 200 and res.headers["content-type"] == "image/png"
+        assert "no-store" in res.headers["cache-control"]
+        img = Image.open(BytesIO(res.content))
+        assert img.size == (8, 8) and img.mode == "L"
+        # row-major: pixel_{8 r + c} is at row r, column c; v -> round(v / 16 * 255)
+        want = np.round(pixels[pos].reshape(8, 8) / 16 * 255).astype(np.uint8)
+        np.testing.assert_array_equal(np.asarray(img), want)
+
+
+@pytest.mark.parametrize("pos", ["93", "1000", "-1", "abc", "1e3", "0x1", "²", " 1", "9" * 40])
+def test_a_thumbnail_of_no_row_is_404(pixel_client, pos):
+    res = pixel_client.get(f"/api/thumbnails/{pos}.png")
+    assert res.status_code == 404
+    assert "No row at position" in res.json()["error"] and "from 0 to 92" in res.json()["error"]
+
+
+def test_no_thumbnail_when_the_rows_are_not_images(client):
+    item = client.get("/api/queues/label_issues").json()["items"][0]
+    assert item["pixels"] is None and {"a", "b", "c"} <= set(item["fields"])
+    res = client.get(f"/api/thumbnails/{item['row']}.png")
+    assert res.status_code == 404 and "not images stored as pixel columns" in res.json()["error"]
+
+
+def test_duplicate_cards_carry_their_images_and_how_many_pixels_differ(pixel_client):
+    sets = pixel_client.get("/api/queues/duplicates?limit=500").json()["sets"]
+    frame = pixel_client.frame
+    cols = [f"pixel_{i}" for i in range(64)]
+    by_uid = dict(zip(frame["uid"], range(len(frame)), strict=True))
+    assert any({"r9", "c9"} <= set(s["members"]) for s in sets.values())
+    assert any({"r4", "c4", "d4"} <= set(s["members"]) for s in sets.values())  # d4: 1 pixel off
+    for s in sets.values():
+        for card in s["cards"]:
+            assert card["pixels"] == {"height": 8, "width": 8}
+            assert card["row"] == by_uid[card["row_id"]]
+            assert set(card["fields"]) == {"label", "uid"}
+        # brute force: the pixel columns whose values are not all equal across the members
+        values = frame.iloc[[c["row"] for c in s["cards"]]][cols].to_numpy()
+        assert s["pixels_differ"] == int((values != values[0]).any(axis=0).sum())
+        assert s["n_pixels"] == 64
+        assert s["pixels_differ"] == (1 if "d4" in s["members"] else 0)

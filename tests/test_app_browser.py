@@ -371,3 +371,80 @@ def test_duplicate_set_side_by_side_keep_one_undo_and_export(dup_workspace, brow
     left = pd.read_csv(out / "data.csv")
     assert sorted(set(left["uid"]) & set(members)) == [kept]  # one row of the set survives
     assert len(left) == 93 - (len(members) - 1)
+
+
+@pytest.fixture(scope="module")
+def pixel_workspace(tmp_path_factory):
+    """Digits-like rows: an 8 x 8 grey image in pixel_0 ... pixel_63 (0 to 16), three shapes as
+    classes with every 15th label flipped; row 4 copied twice, row 9 once (duplicate sets)."""
+    tmp = tmp_path_factory.mktemp("reviewpixels")
+    rng = np.random.default_rng(5)
+    n = 90
+    y = rng.integers(0, 3, n)
+    proto = np.zeros((3, 8, 8))
+    proto[0, 1:7, 3:5] = proto[1, 3:5, 1:7] = proto[2, 1:7, 1:7] = 16
+    proto[2, 2:6, 2:6] = 0
+    img = np.clip(proto[y] + rng.integers(0, 5, (n, 8, 8)) * (rng.random((n, 8, 8)) < 0.3), 0, 16)
+    names = np.array(["bar", "dash", "ring"])
+    labels = names[y].copy()
+    labels[::15] = names[(y[::15] + 1) % 3]
+    frame = pd.DataFrame(img.reshape(n, 64).astype(int),
+                         columns=[f"pixel_{i}" for i in range(64)]).assign(
+        label=labels, uid=[f"r{i}" for i in range(n)])
+    frame = pd.concat([frame, frame.iloc[[4, 4, 9]].assign(uid=["c4", "d4", "c9"])],
+                      ignore_index=True)
+    frame.to_csv(tmp / "digits.csv", index=False)
+    ws = tmp / "ws"
+    assert main(["audit", str(tmp / "digits.csv"), "--label", "label", "--id", "uid",
+                 "-w", str(ws), "--out", str(tmp / "out"), "--json"]) == 0
+    return ws
+
+
+#: Natural and drawn size of every thumbnail image in an element, and whether it is pixelated.
+_THUMBS = """sel => [...document.querySelectorAll(sel + ' img.thumb')].map(i => ({
+    natural: [i.naturalWidth, i.naturalHeight], shown: [i.width, i.height],
+    rendering: getComputedStyle(i).imageRendering, complete: i.complete}))"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_pixel_rows_are_drawn_as_thumbnails(pixel_workspace, browser):
+    """A digits-like table: the item is its 8 x 8 image scaled to 128 px (nearest neighbour), not
+    64 pixel fields; the nearest rows and a duplicate set's cards show small images too."""
+    server = Server(pixel_workspace)
+    try:
+        page = browser.new_page()
+        external = []
+        page.on("request", lambda r: external.append(r.url)  # blob: the fetched thumbnails
+                if not r.url.startswith((server.base, "blob:" + server.base)) else None)
+        page.goto(server.url)
+        page.wait_for_selector("#item[data-row-id]")
+        # the item's own image, then five neighbours': all loaded
+        page.wait_for_function(
+            "() => { const t = [...document.querySelectorAll('#item img.thumb')];"
+            " return t.length === 6 && t.every(i => i.complete && i.naturalWidth > 0); }")
+        item, *near = page.evaluate(_THUMBS, "#item")
+        assert item["natural"] == [8, 8] and item["shown"] == [128, 128]
+        assert item["rendering"] == "pixelated"
+        assert [t["natural"] for t in near] == [[8, 8]] * 5
+        assert [t["shown"] for t in near] == [[32, 32]] * 5
+        assert page.locator("#item .neighbours img.thumb").count() == 5
+        text = page.inner_text("#item")
+        assert "pixel_0" not in text and "pixel_63" not in text  # drawn, not listed
+        assert "label_score" in text and "uid" in text  # the other fields stay
+
+        page.click("nav button[data-queue='duplicates']")
+        page.wait_for_selector("#dupset")
+        page.wait_for_function(
+            "() => { const c = document.querySelectorAll('#dupset .card');"
+            " const t = [...document.querySelectorAll('#dupset .card img.thumb')];"
+            " return c.length > 1 && t.length === c.length"
+            "   && t.every(i => i.complete && i.naturalWidth > 0); }")
+        cards = page.evaluate(_THUMBS, "#dupset .card")
+        assert all(c["natural"] == [8, 8] and c["shown"] == [64, 64] for c in cards)
+        assert "pixels" in page.inner_text("#dupset")  # identical images, or how many differ
+        assert "pixel_0" not in page.inner_text("#dupset")
+        assert external == []
+        page.close()
+    finally:
+        server.stop()

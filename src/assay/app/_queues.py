@@ -3,7 +3,10 @@
 A queue is one finding type of one audit run (label issues, duplicates, outliers, leakage,
 ambiguous class pairs), flagged rows only, worst first. The audit's stored result (the
 ``audit.json`` and ``issues.parquet`` the workspace keeps per run) is the source; the rows
-themselves are read from the dataset the run registered, when it is still there unchanged.
+themselves are read from the dataset the run registered, when it is still there unchanged. A
+table whose rows are images (pixel columns, found as the report finds them:
+:func:`assay.report.sample_layout` with the audit's ``image_shape``) shows each row as a
+thumbnail (:func:`thumbnail_png`) instead of its pixel columns.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import pandas as pd
 from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
-__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "ReviewSession", "attach_annotations",
-           "load_session"]
+__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "THUMB_SIDE", "ReviewSession",
+           "attach_annotations", "load_session", "thumbnail_png"]
 
 #: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
 #: the server accepts those of checks registered later too).
@@ -34,6 +37,9 @@ _MAX_TEXT = 2000
 _CARD_TEXT = 300
 #: Classes of the Dawid-Skene posterior shown on an item (the most probable first).
 TOP_POSTERIOR = 3
+#: Longest side of a pixel row's thumbnail PNG; larger images are shrunk by block means (the
+#: page scales smaller ones up, pixelated).
+THUMB_SIDE = 256
 
 
 @dataclass
@@ -59,6 +65,10 @@ class ReviewSession:
     expert_caps: dict[str, int] = field(default_factory=dict)
     # row id -> the annotators' labels and the Dawid-Skene posterior (rows with annotations)
     annotator_votes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the dataset's pixel columns when its rows are images (assay.data.PixelLayout), and the
+    # values drawn black and white (one scale for every thumbnail, as in the report)
+    pixels: Any = None
+    pixel_scale: tuple[float, float] = (0.0, 1.0)
 
     _row_id_set: frozenset[str] | None = field(default=None, init=False, repr=False,
                                                 compare=False)
@@ -176,6 +186,7 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
     if label_check is not None:
         session.label_summary = dict(label_check.summary or {})
     _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
+    _attach_pixels(session, (result.summary or {}).get("image_shape"))
     session.neighbours = _cached_knn(ws, session.fingerprint, len(issues))
     _attach_curation(ws, session)
     from assay.workspace import carried_decisions
@@ -315,16 +326,37 @@ def _attach_dataset(ws: Any, session: ReviewSession, embeddings: str | None) -> 
     session.dataset = ds
 
 
+def _attach_pixels(session: ReviewSession, image_shape: Any) -> None:
+    """Find the loaded table's pixel columns as the report does (the audit's ``image_shape``,
+    else from the column names); leave a banner when the recorded shape no longer fits."""
+    from assay.report import pixel_range, sample_layout
+
+    ds = session.dataset
+    if ds is None:
+        return
+    try:
+        layout = sample_layout(ds, image_shape)
+    except InputValidationError as exc:
+        session.banner = f"The rows are shown as fields, not images: {exc}"
+        return
+    if layout.pixels is not None:
+        session.pixels = layout.pixels
+        session.pixel_scale = pixel_range(ds.table, layout.pixels)
+
+
 def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> dict[str, Any]:
     """One row for display: given and suggested label, scores, and the sample's own fields.
 
-    ``neighbours=False`` leaves out the audit's nearest rows (a duplicate set's cards)."""
+    ``neighbours=False`` leaves out the audit's nearest rows (a duplicate set's cards). When the
+    rows are images stored as pixel columns, ``pixels`` is ``{"height", "width"}`` (the image's
+    shape; :func:`thumbnail_png` draws it, by ``row``) and ``fields`` leaves the pixel columns
+    out; otherwise ``pixels`` is None."""
     iss = session.issues.iloc[pos]
     out: dict[str, Any] = {
         "row": int(iss["row"]), "row_id": str(iss["row_id"]),
         "given_label": None if "given_label" not in iss else str(iss["given_label"]),
         "suggested_label": None if "suggested_label" not in iss else str(iss["suggested_label"]),
-        "scores": {}, "text": None, "fields": {}, "image": False,
+        "scores": {}, "text": None, "fields": {}, "image": False, "pixels": None,
     }
     for col in ("label_score", "label_error_probability", "knn_label_agreement",
                 "outlier_score", "data_value"):
@@ -338,7 +370,7 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
         given = session.issues["given_label"].astype(str).to_numpy() if (
             "given_label" in session.issues) else None
         out["neighbours"] = [
-            {"row_id": str(session.issues["row_id"].iloc[int(j)]),
+            {"row": int(j), "row_id": str(session.issues["row_id"].iloc[int(j)]),
              "label": None if given is None else given[int(j)],
              "distance": round(float(d), 4)}
             for j, d in zip(graph.indices[pos][:5], graph.distances[pos][:5], strict=True)]
@@ -350,6 +382,10 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
             out["text"] = str(rec[roles.text])[:_MAX_TEXT]
         out["image"] = roles.image is not None
         skip = {roles.text, roles.image}
+        if session.pixels is not None:
+            skip.update(session.pixels.columns)
+            h, w = session.pixels.shape
+            out["pixels"] = {"height": int(h), "width": int(w)}
         shown = [c for c in ds.table.columns if c not in skip][:24]
         out["fields"] = {str(c): _cell(rec[c]) for c in shown}
     return out
@@ -368,11 +404,13 @@ def duplicate_set_view(session: ReviewSession, rows: list[int]) -> dict[str, Any
     Returns
     -------
     dict
-        ``members`` (row ids), ``cards`` (one per member: ``row_id``, ``label`` (the given
-        label), ``image`` (whether the app can show its image), ``text`` (cut to
-        ``_CARD_TEXT`` characters) and ``fields`` (the row's compact values)), ``differs`` (the
+        ``members`` (row ids), ``cards`` (one per member: ``row``, ``row_id``, ``label`` (the
+        given label), ``image`` (whether the app can show its image), ``pixels`` (the image
+        shape of a pixel row, else None), ``text`` (cut to ``_CARD_TEXT`` characters) and
+        ``fields`` (the row's compact values, pixel columns left out)), ``differs`` (the
         fields whose values are not the same in every member, in column order),
-        ``label_differs`` and ``text_differs``.
+        ``label_differs``, ``text_differs`` and ``pixels_differ`` (for pixel rows, how many
+        pixels are not the same in every member, of ``n_pixels``; else both None).
 
     Examples
     --------
@@ -388,19 +426,28 @@ def duplicate_set_view(session: ReviewSession, rows: list[int]) -> dict[str, Any
     for pos in rows:
         view = row_view(session, int(pos), neighbours=False)
         text = view["text"]
-        cards.append({"row_id": view["row_id"], "label": view["given_label"],
-                      "image": view["image"], "fields": view["fields"],
+        cards.append({"row": view["row"], "row_id": view["row_id"],
+                      "label": view["given_label"], "image": view["image"],
+                      "pixels": view["pixels"], "fields": view["fields"],
                       "text": None if text is None else text[:_CARD_TEXT]})
     columns = list(dict.fromkeys(k for card in cards for k in card["fields"]))
 
     def varies(values: list[Any]) -> bool:
         return len({(type(v).__name__, v) for v in values}) > 1
 
+    differ: int | None = None
+    n_pixels: int | None = None
+    if session.pixels is not None and session.dataset is not None and rows:
+        values = session.dataset.table.iloc[[int(r) for r in rows]][
+            list(session.pixels.columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+        same = (values == values[0]) | (np.isnan(values) & np.isnan(values[0]))
+        differ, n_pixels = int((~same.all(axis=0)).sum()), int(values.shape[1])
     return {
         "members": [card["row_id"] for card in cards], "cards": cards,
         "differs": [k for k in columns if varies([c["fields"].get(k) for c in cards])],
         "label_differs": varies([c["label"] for c in cards]),
         "text_differs": varies([c["text"] for c in cards]),
+        "pixels_differ": differ, "n_pixels": n_pixels,
     }
 
 
@@ -428,3 +475,32 @@ def image_path(session: ReviewSession, pos: int) -> Path | None:
     if not real.is_file() or not real.is_relative_to(root):
         return None
     return real
+
+
+def thumbnail_png(session: ReviewSession, pos: int) -> bytes | None:
+    """Row ``pos``'s image as a grey PNG, when the rows are images stored as pixel columns.
+
+    Drawn as the report draws it (:func:`assay.report.pixel_png`): the dataset's one intensity
+    scale, at the image's own resolution up to ``THUMB_SIDE`` pixels a side (block means
+    above). None when the rows are not pixel images or the data is not loaded.
+
+    Parameters
+    ----------
+    session : ReviewSession
+        The loaded audit run.
+    pos : int
+        The row's position in ``session.issues`` (an item's ``row``), already checked to be in
+        range.
+
+    Returns
+    -------
+    bytes or None
+    """
+    from assay.report import pixel_png
+
+    ds, layout = session.dataset, session.pixels
+    if ds is None or layout is None:
+        return None
+    image = layout.pixels(ds.table.iloc[[pos]])[0]
+    lo, hi = session.pixel_scale
+    return pixel_png(image, lo, hi, max_side=THUMB_SIDE)

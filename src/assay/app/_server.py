@@ -6,7 +6,9 @@ change (every path but the page shell ``/`` and ``/static/...``, which hold no d
 per-server token, as ``X-Assay-Token`` or ``Authorization: Bearer``, compared in constant time
 on bytes; decisions in the ``expert`` stage need the separate expert token (``--expert``);
 request bodies, notes, reviewer names and labels have size limits; images are served by row id,
-never by path, and only from inside the dataset's root; the page renders every string from the
+never by path, and only from inside the dataset's root; a table's pixel rows are drawn as PNG
+thumbnails by row position (``GET /api/thumbnails/{pos}.png``, an item's ``row``; anything but
+a position in range is 404); the page renders every string from the
 data as text (no ``innerHTML``) under a strict Content-Security-Policy, and moves the token out
 of the address bar after loading. Every workspace call runs on one thread that keeps the
 database open while requests come (:class:`assay.app._db.WorkspaceThread`); each decision is
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 import secrets
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -44,6 +47,7 @@ from assay.app._queues import (
     image_path,
     load_session,
     row_view,
+    thumbnail_png,
 )
 from assay.checks import queue_names
 from assay.exceptions import AssayError, InvalidParameterError, MissingDependencyError, StoreError
@@ -498,6 +502,24 @@ def create_app(
                 items.append(item)
             return {"queue": name, "stage": stage, "total": int(len(rows)), "offset": offset,
                     "items": items, "sets": sets}
+
+    @app.get("/api/thumbnails/{pos}.png")
+    def thumbnail(pos: str) -> Any:
+        # a pixel row drawn as a grey PNG (the page scales it up, pixelated); by position: the
+        # item's "row", a neighbour's "row", a duplicate card's "row"
+        n = len(session.issues)
+        if not re.fullmatch(r"[0-9]{1,18}", pos) or int(pos) >= n:
+            return error(404, f"No row at position {_show(pos)}: positions are whole numbers "
+                              f"from 0 to {n - 1} (an item's 'row' field).")
+        with frames:
+            png = thumbnail_png(session, int(pos))
+        if png is None:
+            return error(404, (
+                "No thumbnail: the audited data is not loaded (see the banner)."
+                if session.dataset is None else
+                f"No thumbnail: the rows of audit run {session.run_id} are not images stored as "
+                "pixel columns (none were found; 'assay audit --image-shape HxW' names them)."))
+        return Response(png, media_type="image/png")
 
     @app.get("/api/rows/{row_id}/image")
     def image(row_id: str) -> Any:

@@ -172,10 +172,7 @@ def _pixel_samples(table: pd.DataFrame, part: pd.DataFrame, rows: np.ndarray,
     """Each row as a grey PNG; one intensity scale for all (the columns' range), so a faint or
     blank image looks faint or blank."""
     images = layout.pixels(part)
-    ref = _reference(table, list(layout.columns)).to_numpy(dtype=np.float64, na_value=np.nan)
-    both = np.concatenate([ref.ravel(), images.ravel()])
-    both = both[np.isfinite(both)]
-    lo, hi = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
+    lo, hi = pixel_range(table, layout, images)
     h, w = layout.shape
     alt = f"{h}x{w} pixels"
     out: dict[int, dict[str, Any]] = {}
@@ -184,17 +181,82 @@ def _pixel_samples(table: pd.DataFrame, part: pd.DataFrame, rows: np.ndarray,
             out[row] = {"kind": "missing", "path": alt,
                         "reason": f"thumbnail budget ({MAX_THUMBNAILS}) used"}
             continue
-        img = _shrink(images[i])
-        grey = np.clip((img - lo) / (hi - lo) if hi > lo else np.zeros_like(img), 0.0, 1.0)
-        grey = np.round(np.nan_to_num(grey, nan=0.0) * 255).astype(np.uint8)
-        uri = "data:image/png;base64," + base64.b64encode(png_grey(grey)).decode("ascii")
+        uri = "data:image/png;base64," + base64.b64encode(
+            pixel_png(images[i], lo, hi)).decode("ascii")
         out[row] = {"kind": "image", "src": uri, "path": "", "alt": alt}
     return out
 
 
-def _shrink(img: np.ndarray) -> np.ndarray:
-    """Block means so that neither side exceeds ``THUMB_SIZE``."""
-    f = math.ceil(max(img.shape) / THUMB_SIZE)
+def pixel_range(table: pd.DataFrame, layout: Any,
+                images: np.ndarray | None = None) -> tuple[float, float]:
+    """The pixel values drawn black and white: the smallest and largest of the pixel columns.
+
+    Read on a seeded sample of up to ``REFERENCE_ROWS`` rows of ``table`` (and on ``images``,
+    the rows about to be drawn, when given), so every thumbnail of a dataset shares one
+    intensity scale: a faint or blank image looks faint or blank.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The dataset's table.
+    layout : assay.data.PixelLayout
+        Its pixel columns (:func:`assay.data.pixel_layout`).
+    images : numpy.ndarray, optional
+        Images of shape (rows, height, width) to include.
+
+    Returns
+    -------
+    tuple of float
+        ``(lo, hi)``; ``(0.0, 1.0)`` when no pixel value is finite.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from assay.data import pixel_layout
+    >>> t = pd.DataFrame(np.arange(128.0).reshape(2, 64), columns=[f"px{i}" for i in range(64)])
+    >>> pixel_range(t, pixel_layout(t))
+    (0.0, 127.0)
+    """
+    ref = _reference(table, list(layout.columns)).to_numpy(dtype=np.float64, na_value=np.nan)
+    both = ref.ravel() if images is None else np.concatenate([ref.ravel(), images.ravel()])
+    both = both[np.isfinite(both)]
+    return (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
+
+
+def pixel_png(image: np.ndarray, lo: float, hi: float, *, max_side: int = THUMB_SIZE) -> bytes:
+    """One row's image as an 8-bit grey PNG: ``lo`` black, ``hi`` white, missing values black.
+
+    An image with a side above ``max_side`` is shrunk by block means (one whole factor for
+    both sides) until neither side exceeds it; a smaller one keeps its own resolution (the page
+    scales it up).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        float, shape (height, width) (a row of :meth:`assay.data.PixelLayout.pixels`).
+    lo, hi : float
+        The intensity scale (:func:`pixel_range`).
+    max_side : int, default THUMB_SIZE
+        Longest side of the PNG, in pixels.
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> len(pixel_png(np.zeros((8, 8)), 0.0, 16.0)) > 0
+    True
+    """
+    img = _shrink(image, max_side)
+    grey = np.clip((img - lo) / (hi - lo) if hi > lo else np.zeros_like(img), 0.0, 1.0)
+    return png_grey(np.round(np.nan_to_num(grey, nan=0.0) * 255).astype(np.uint8))
+
+
+def _shrink(img: np.ndarray, max_side: int = THUMB_SIZE) -> np.ndarray:
+    """Block means so that neither side exceeds ``max_side``."""
+    f = math.ceil(max(img.shape) / max_side)
     if f <= 1:
         return img
     h, w = (math.ceil(s / f) * f for s in img.shape)

@@ -48,14 +48,37 @@ function dropImages() {
   imageUrls = [];
 }
 
-async function showImage(img, rowId) {
+async function showBlob(img, path, missing) {
   // <img src> cannot send the token: fetch the image with it and show it from a blob: URL
-  const res = await fetch(`/api/rows/${encodeURIComponent(rowId)}/image`, { headers: AUTH });
-  if (!res.ok) { img.alt = "image not available for row " + rowId; return; }
+  const res = await fetch(path, { headers: AUTH });
+  if (!res.ok) { img.alt = missing; return; }
   const url = URL.createObjectURL(await res.blob());
   if (!img.isConnected) { URL.revokeObjectURL(url); return; }  // another item is shown by now
   imageUrls.push(url);
   img.src = url;
+}
+
+function showImage(img, rowId) {
+  return showBlob(img, `/api/rows/${encodeURIComponent(rowId)}/image`, "image not available for row " + rowId);
+}
+
+// Longest side, in CSS pixels, of a pixel row's thumbnail: on the item, on a duplicate set's
+// card, in the nearest rows list.
+const THUMB = { item: 128, card: 64, neighbour: 32 };
+
+function thumbnail(row, rowId, pixels, side) {
+  // a row of pixel columns as an image: the server's grey PNG at the image's own resolution,
+  // scaled up by a whole factor with nearest-neighbour (8x8 -> 128x128), never blurred
+  const img = document.createElement("img");
+  const longest = Math.max(pixels.height, pixels.width);
+  const k = longest <= side ? Math.floor(side / longest) : side / longest;
+  img.width = Math.max(1, Math.round(pixels.width * k));
+  img.height = Math.max(1, Math.round(pixels.height * k));
+  img.className = "thumb" + (k < 1 ? " smooth" : "");
+  img.alt = `row ${rowId} (${pixels.height}x${pixels.width} pixels)`;
+  showBlob(img, `/api/thumbnails/${encodeURIComponent(row)}.png`, "image not available for row " + rowId)
+    .catch(() => { img.alt = "image not available"; });
+  return img;
 }
 
 function reviewer() { return document.getElementById("reviewer").value.trim(); }
@@ -162,6 +185,7 @@ function renderItem() {
       box.appendChild(img);
       showImage(img, item.row_id).catch(() => { img.alt = "image not available"; });
     }
+    if (item.pixels) box.appendChild(thumbnail(item.row, item.row_id, item.pixels, THUMB.item));
     if (item.text !== null) box.appendChild(el("div", item.text, "text"));
   }
   const table = el("table", null, "fields");
@@ -177,6 +201,11 @@ function renderItem() {
     nb.appendChild(el("caption", "nearest rows"));
     for (const n of item.neighbours) {
       const tr = document.createElement("tr");
+      if (item.pixels) {  // the neighbours are rows of the same table: images too
+        const td = el("td");
+        td.appendChild(thumbnail(n.row, n.row_id, item.pixels, THUMB.neighbour));
+        tr.appendChild(td);
+      }
       tr.appendChild(el("td", n.row_id));
       tr.appendChild(el("td", n.label));
       tr.appendChild(el("td", n.distance));
@@ -195,6 +224,11 @@ function setPanel(item, set) {
   let head = `duplicate set ${item.evidence.duplicate_set}: ${set.members.length} rows side by side`;
   if (set.decided) head += set.kept.length === 1 ? ` · decided: row ${set.kept[0]} kept` : " · decided";
   panel.appendChild(el("h3", head));
+  if (set.pixels_differ !== null && set.pixels_differ !== undefined) {
+    // the pixel columns are drawn, not listed: say whether the images are the same
+    panel.appendChild(el("div", set.pixels_differ === 0 ? `identical images (all ${set.n_pixels} pixels)`
+      : `${set.pixels_differ} of ${set.n_pixels} pixels differ`, "pixels-differ" + (set.pixels_differ ? " differs" : "")));
+  }
   const cards = el("div", null, "cards");
   set.cards.forEach((card, i) => {
     const c = el("div", null, "card");
@@ -214,6 +248,7 @@ function setPanel(item, set) {
       c.appendChild(img);
       showImage(img, card.row_id).catch(() => { img.alt = "image not available"; });
     }
+    if (card.pixels) c.appendChild(thumbnail(card.row, card.row_id, card.pixels, THUMB.card));
     if (card.text !== null) c.appendChild(el("div", card.text, "text" + (set.text_differs ? " differs" : "")));
     const fields = el("table", null, "fields");
     for (const [k, v] of Object.entries(card.fields)) {
