@@ -162,3 +162,35 @@ def test_a_table_of_free_text_falls_back_to_the_feature_vectors():
     frame = pd.DataFrame({"t": text, "y": rng.integers(0, 2, 120)})
     res = assay.audit(frame, label="y", checks=["label_issues"])
     assert res.summary["model"]["input"] == "vectors"
+
+
+def test_auto_scores_the_blend_at_each_weight_and_fits_the_best():
+    """The blend competes with its best weight, recomputed here from the parts' inner
+    out-of-fold probabilities; the fitted blend carries that weight."""
+    from sklearn.datasets import load_breast_cancer
+
+    from assay.models import AutoClassifier, ModelInput, make_model
+    from assay.models._choice import BLEND_WEIGHTS, _cv_proba
+
+    x, y = load_breast_cancer(return_X_y=True)
+    mi = ModelInput(x, np.zeros(x.shape[1], dtype=bool), "table", [])
+    auto = AutoClassifier(candidates=("logistic", "hgb", "blend"), categorical=mi.categorical,
+                          kind="table").fit(x, y)
+    classes = np.unique(y)
+    parts = {n: _cv_proba(lambda n=n: make_model(n, mi), x, y, classes, 3, 0)
+             for n in ("logistic", "hgb")}
+    def loss(p):
+        p = np.clip(p, 1e-6, 1.0)
+        p /= p.sum(axis=1, keepdims=True)
+        return -np.mean(np.log(p[np.arange(y.size), y]))
+
+    losses = {w: loss((1 - w) * parts["logistic"] + w * parts["hgb"]) for w in BLEND_WEIGHTS}
+    best = min(losses, key=losses.get)
+    blend = auto.selection_["candidates"]["blend"]
+    assert blend["weight"] == best
+    assert blend["log_loss"] == pytest.approx(losses[best], abs=1e-4)
+    if auto.selection_["chosen"] == "blend":
+        np.testing.assert_allclose(auto.model_.weights_, [1 - best, best])
+    weighted = make_model("blend", mi, blend_weight=0.75).fit(x, y)
+    p = [e.predict_proba(x[:5]) for e in weighted.estimators_]
+    np.testing.assert_allclose(weighted.predict_proba(x[:5]), 0.25 * p[0] + 0.75 * p[1])

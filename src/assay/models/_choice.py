@@ -28,15 +28,19 @@ MODEL_NAMES = ("auto", "logistic", "hgb", "knn", "blend")
 SELECTION_ROWS = 3000
 #: Seconds after which no further candidate is scored (the ones scored so far compete).
 SELECTION_BUDGET_S = 30.0
+#: Weights of the blend's second part (HistGradientBoosting on tables, k-NN on vectors) that
+#: ``auto`` scores; each is scored from its parts' predictions at no extra fit.
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)
 
 
 def auto_candidates(kind: str) -> tuple[str, ...]:
     """Candidates of ``model="auto"`` for a kind of input.
 
     Tables: standardised logistic regression, HistGradientBoosting (native categorical and
-    missing-value support) and their blend (the mean of the two models' probabilities). Vectors
-    (text, images, embeddings): logistic regression, a distance-weighted k-NN head on the same
-    vectors, and their blend. A blend is scored from its parts' predictions at no extra cost.
+    missing-value support) and their blend (a weighted mean of the two models' probabilities).
+    Vectors (text, images, embeddings): logistic regression, a distance-weighted k-NN head on the
+    same vectors, and their blend. The blend is scored at each weight of ``BLEND_WEIGHTS`` from
+    its parts' predictions at no extra cost; the best weight competes.
 
     Examples
     --------
@@ -47,7 +51,7 @@ def auto_candidates(kind: str) -> tuple[str, ...]:
 
 
 def make_model(name: str, mi: ModelInput, *, metric: str = "euclidean",
-               random_state: int = 0) -> Any:
+               random_state: int = 0, blend_weight: float = 0.5) -> Any:
     """A fresh, unfitted scikit-learn classifier ``name`` for input ``mi``.
 
     Parameters
@@ -60,6 +64,9 @@ def make_model(name: str, mi: ModelInput, *, metric: str = "euclidean",
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance of the k-NN head on vectors.
     random_state : int, default=0
+    blend_weight : float, default=0.5
+        For ``blend``: the weight of its second part (HistGradientBoosting or the k-NN head);
+        logistic regression gets ``1 - blend_weight``.
 
     Returns
     -------
@@ -84,9 +91,12 @@ def make_model(name: str, mi: ModelInput, *, metric: str = "euclidean",
         return AutoClassifier(candidates=auto_candidates(mi.kind), categorical=mi.categorical,
                               kind=mi.kind, metric=metric, random_state=random_state)
     if name == "blend":
+        if not 0.0 <= blend_weight <= 1.0:
+            raise InvalidParameterError("blend_weight", "a number in [0, 1]", blend_weight,
+                                        owner="make_model")
         parts = ("logistic", "hgb") if mi.kind == "table" else ("logistic", "knn")
         return BlendClassifier([make_model(p, mi, metric=metric, random_state=random_state)
-                                for p in parts])
+                                for p in parts], weights=[1.0 - blend_weight, blend_weight])
     if name == "hgb":
         cat = mi.categorical if mi.categorical.any() else None
         from assay.models._hgb import HGBClassifier
@@ -180,7 +190,9 @@ class KNNProbaClassifier(ClassifierMixin, BaseEstimator):
 
 
 class BlendClassifier(ClassifierMixin, BaseEstimator):
-    """The mean of several classifiers' probabilities (each fitted on the same rows).
+    """The (weighted) mean of several classifiers' probabilities, each fitted on the same rows.
+
+    ``weights`` (default equal) are normalised to sum to one.
 
     Examples
     --------
@@ -194,27 +206,42 @@ class BlendClassifier(ClassifierMixin, BaseEstimator):
     np.float64(1.0)
     """
 
-    def __init__(self, estimators: list[Any]):
+    def __init__(self, estimators: list[Any], weights: list[float] | None = None):
         self.estimators = estimators
+        self.weights = weights
 
     def __repr__(self) -> str:
-        return "BlendClassifier(" + ", ".join(type(e).__name__ for e in self.estimators) + ")"
+        parts = ", ".join(type(e).__name__ for e in self.estimators)
+        w = self._weights()
+        if np.allclose(w, w[0]):
+            return f"BlendClassifier({parts})"
+        return f"BlendClassifier({parts}; weights " + ", ".join(f"{v:g}" for v in w) + ")"
+
+    def _weights(self) -> np.ndarray:
+        n = len(self.estimators)
+        w = np.ones(n) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
+        if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise InvalidParameterError(
+                "weights", f"{n} non-negative numbers, not all zero (one per estimator)",
+                self.weights, owner="BlendClassifier")
+        return w / w.sum()
 
     def fit(self, x: Any, y: Any) -> BlendClassifier:
         """Fit every part on ``(x, y)``."""
         from sklearn.base import clone
 
+        self.weights_ = self._weights()
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         self.estimators_ = [clone(e).fit(x, y) for e in self.estimators]
         return self
 
     def predict_proba(self, x: Any) -> np.ndarray:
-        """Mean of the parts' probabilities, columns in the order of ``classes_``."""
+        """Weighted mean of the parts' probabilities, columns in the order of ``classes_``."""
         out = np.zeros((np.shape(x)[0], len(self.classes_)))
-        for e in self.estimators_:
-            out[:, np.searchsorted(self.classes_, e.classes_)] += e.predict_proba(x)
-        return out / len(self.estimators_)
+        for w, e in zip(self.weights_, self.estimators_, strict=True):
+            out[:, np.searchsorted(self.classes_, e.classes_)] += w * e.predict_proba(x)
+        return out
 
     def predict(self, x: Any) -> np.ndarray:
         """Most probable class."""
@@ -227,9 +254,10 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     ``fit(x, y)`` scores each candidate on a stratified sample of at most ``max_rows`` of the
     rows it is given (``inner_folds``-fold cross-validation, log-loss against every class), stops
     scoring further candidates once ``budget_s`` seconds have passed, and fits the candidate with
-    the lowest log-loss on all rows. ``selection_`` records every candidate's log-loss, accuracy
-    and seconds, and the choice. Used inside cross-fitting, each outer fold chooses on its own
-    training rows only.
+    the lowest log-loss on all rows. The blend is scored at each weight of ``blend_weights``
+    from its parts' predictions and competes with its best weight. ``selection_`` records every
+    candidate's log-loss, accuracy and seconds (the blend's with its ``weight``), and the choice.
+    Used inside cross-fitting, each outer fold chooses on its own training rows only.
 
     Examples
     --------
@@ -244,7 +272,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, candidates: tuple[str, ...] = ("logistic", "hgb"),
                  categorical: Any = None, kind: str = "table", metric: str = "euclidean",
                  max_rows: int = SELECTION_ROWS, inner_folds: int = 3,
-                 budget_s: float = SELECTION_BUDGET_S, random_state: int = 0):
+                 budget_s: float = SELECTION_BUDGET_S, random_state: int = 0,
+                 blend_weights: tuple[float, ...] = BLEND_WEIGHTS):
         self.candidates = candidates
         self.categorical = categorical
         self.kind = kind
@@ -253,6 +282,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         self.inner_folds = inner_folds
         self.budget_s = budget_s
         self.random_state = random_state
+        self.blend_weights = blend_weights
 
     def __repr__(self) -> str:
         return f"AutoClassifier(candidates={tuple(self.candidates)!r})"
@@ -279,9 +309,12 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
                 if not all(n in oof for n in parts):
                     scores[name] = {"skipped": "its parts were not all scored"}
                     continue
-                proba = np.mean([oof[n] for n in parts], axis=0)
-                ll, acc = _scores(proba, ys, self.classes_)
-                scores[name] = {"log_loss": ll, "accuracy": acc,
+                # the second part's weight; the first (logistic regression) gets the rest
+                tried = [(w, *_scores((1.0 - w) * oof[parts[0]] + w * np.mean(
+                    [oof[n] for n in parts[1:]], axis=0), ys, self.classes_))
+                    for w in self.blend_weights]
+                w, ll, acc = min(tried, key=lambda t: (t[1], abs(t[0] - 0.5)))
+                scores[name] = {"log_loss": ll, "accuracy": acc, "weight": w,
                                 "seconds": round(sum(scores[n]["seconds"] for n in parts), 3)}
                 continue
             if ys.size < 2 * self.inner_folds:  # no honest inner score on a handful of rows
@@ -304,8 +337,9 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         chosen = min(scored, key=lambda n: (scores[n]["log_loss"], scored.index(n))) \
             if scored else self.candidates[0]
         t0 = time.perf_counter()
-        self.model_ = make_model(chosen, mi, metric=self.metric,
-                                 random_state=self.random_state).fit(x, y)
+        weight = scores.get(chosen, {}).get("weight", 0.5)
+        self.model_ = make_model(chosen, mi, metric=self.metric, random_state=self.random_state,
+                                 blend_weight=weight).fit(x, y)
         self.selection_ = {"candidates": scores, "chosen": chosen, "n_rows_scored": int(xs.shape[0]),
                            "selection_seconds": round(t0 - start, 3),
                            "fit_seconds": round(time.perf_counter() - t0, 3)}

@@ -119,6 +119,8 @@ class CrossFit:
             cands[name] = {k: round(float(np.mean([c[k] for c in scored])), 4)
                            for k in ("log_loss", "accuracy", "seconds")}
             cands[name]["n_folds_chosen"] = chosen.count(name)
+            if any("weight" in c for c in scored):  # the blend: its best weight in each fold
+                cands[name]["weights"] = [c.get("weight") for c in scored]
         return {"chosen": max(set(chosen), key=lambda c: (chosen.count(c), -names.index(c))),
                 "per_fold": chosen, "candidates": cands,
                 "n_rows_scored": int(np.mean([s["n_rows_scored"] for s in sel])),
