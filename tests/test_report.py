@@ -1125,3 +1125,134 @@ def test_format_p_value():
 
     assert [format_p_value(v) for v in (0.009564, 0.05, 0.00099, 1.0, None, float("nan"))] == [
         "0.00956", "0.05", "< 0.001", "1", "—", "—"]
+
+
+# --------------------------------------------------------------------------------------------
+# Leaked pairs side by side; the words of a text that point to the suggested label
+# --------------------------------------------------------------------------------------------
+def _leak_result(n=12):
+    issues = pd.DataFrame({"row": np.arange(n), "id": [f"r{i}" for i in range(n)],
+                           "given_label": ["a", "b"] * (n // 2)})
+    pairs = [  # out of order on purpose: the gallery puts exact first, then near by distance
+        {"i": 1, "j": 9, "id_i": "r1", "id_j": "r9", "split_i": "train", "split_j": "test",
+         "kind": "near", "distance": 0.5},
+        {"i": 2, "j": 8, "id_i": "r2", "id_j": "r8", "split_i": "train", "split_j": "test",
+         "kind": "near", "distance": 0.1},
+        {"i": 0, "j": 10, "id_i": "r0", "id_j": "r10", "split_i": "train", "split_j": "test",
+         "kind": "exact", "distance": 0.0},
+    ]
+    check = CheckResult("leakage", "fail", summary={"n_leaked_rows": 3, "n_exact": 1,
+                                                    "n_near": 2, "n_group": 0},
+                        evidence={"pairs": pairs, "n_pairs": 3}, message="3 rows leak.")
+    return AuditResult({"leakage": check}, issues, {"n_rows": n, "n_classes": 2})
+
+
+def _pair_blocks(html):
+    return re.findall(r'<div class="dupset leakpair[^"]*" data-kind="(\w+)" data-rows="(\d+) (\d+)">'
+                      r'(.*?)</div>\s*</div>\s*</div>', html, flags=re.S)
+
+
+def test_leaked_pairs_are_shown_side_by_side_with_the_differing_cells():
+    from assay.data import load
+
+    n = 12
+    table = pd.DataFrame({"x": np.arange(n, dtype=float), "colour": ["red"] * n,
+                          "size": np.arange(n) % 3, "y": ["a", "b"] * (n // 2),
+                          "split": ["train"] * 6 + ["test"] * 6})
+    table.loc[10, ["x", "size"]] = table.loc[0, ["x", "size"]]  # exact copy of row 0
+    table.loc[8, "colour"] = "blue"  # row 8 differs from row 2 in x and colour; size equal
+    ds = load(table, label="y", split="split")
+    html = render_report(_leak_result(n), ds)
+    blocks = _pair_blocks(html)
+    assert [(k, int(a), int(b)) for k, a, b, _ in blocks] == [
+        ("exact", 0, 10), ("near", 2, 8), ("near", 1, 9)]
+    kind, a, b, body = blocks[0]
+    assert body.count('<div class="member"') == 2 and body.count('class="cells"') == 2
+    for row, split in ((0, "train"), (10, "test")):  # each row with its split, id and label
+        assert re.search(rf'data-row="{row}">.*?<span class="split" title="split">{split}</span> '
+                         rf'<span class="id">r{row}</span> <span class="lab">a</span>', body, re.S)
+    assert "differs" not in body  # an exact copy: nothing highlighted
+    near = blocks[1][3]
+    # x (2 vs 8) and colour (red vs blue) differ, first and highlighted; size (2 % 3 == 8 % 3)
+    assert near.count('<th class="differs">x</th><th class="differs">colour</th><th>size</th>') == 2
+    assert "distance 0.1" in near
+    data = json.loads(parse(html).scripts[0])
+    assert [p["rows"] for p in data["leaked_pairs"]] == [[0, 10], [2, 8], [1, 9]]
+    assert data["leaked_pairs"][0]["splits"] == ["train", "test"]
+    # the table of pairs is still there, below, collapsed
+    assert re.search(r'<details class="more-table"><summary>Leaked pairs', html)
+
+
+def test_leaked_pairs_are_capped_and_render_without_data():
+    from assay.report._render import MAX_LEAK_PAIRS
+
+    res = _leak_result()
+    res.checks["leakage"].evidence["pairs"] = [
+        {"i": i, "j": i + 1, "kind": "near", "distance": 1.0 / (i + 1)} for i in range(40)]
+    res.checks["leakage"].evidence["n_pairs"] = 40
+    html = render_report(res)
+    blocks = _pair_blocks(html)
+    assert len(blocks) == MAX_LEAK_PAIRS
+    assert (blocks[0][1], blocks[0][2]) == ("39", "40")  # the closest first
+    assert "(30 of 40;" in html and 'class="cells"' not in html  # no data: captions only
+
+
+def _marked(html):
+    return {m.group(2).lower(): m.group(1)
+            for m in re.finditer(r'<mark class="to-(\w+)" title="[^"]*">([^<]*)</mark>', html)}
+
+
+def test_text_marks_the_words_that_point_to_the_suggested_label():
+    from assay.data import load
+    from assay.report._words import WordRatios, tokenize
+
+    texts = ["good great fun onerror", "good movie", "bad awful movie", "bad boring plot",
+             "good bad movie fun plot boring <img onerror=x> </div><b>"]
+    labels = ["pos", "pos", "neg", "neg", "neg"]
+    issues = pd.DataFrame({"row": range(5), "id": [f"r{i}" for i in range(5)],
+                           "given_label": labels, "suggested_label": ["pos"] * 5,
+                           "label_score": [0.9, 0.9, 0.9, 0.9, 0.1],
+                           "is_label_issue": [False] * 4 + [True]})
+    res = AuditResult({"label_issues": CheckResult("label_issues", "fail",
+                                                   summary={"n_flagged": 1})},
+                      issues, {"n_rows": 5, "n_classes": 2})
+    ds = load(pd.DataFrame({"text": texts, "label": labels}), label="label", text="text")
+    html = render_report(res, ds)
+    # By hand. Words (2+ word characters, lower case): pos rows have 6 (good x2, great, fun,
+    # onerror, movie), neg rows 15; the vocabulary has V = 11 words. For row 4 (given neg,
+    # suggested pos), r(w) = log((n_pos + 1) / (6 + 11)) - log((n_neg + 1) / (15 + 11)):
+    #   good  log(3/17) - log(2/26) = +0.830    bad    log(1/17) - log(4/26) = -0.961
+    #   fun   log(2/17) - log(2/26) = +0.425    plot   log(1/17) - log(3/26) = -0.674
+    #   onerror                       +0.425    boring                         -0.674
+    #   movie log(2/17) - log(3/26) = +0.019    img, div log(1/17) - log(2/26) = -0.268
+    # All 4 positive words are marked (at most 5); the 3 most negative: bad, boring, plot.
+    assert _marked(html) == {"good": "suggested", "fun": "suggested", "onerror": "suggested",
+                             "movie": "suggested", "bad": "given", "boring": "given",
+                             "plot": "given"}
+    assert 'title="log-ratio +0.83: points to the suggested label">good</mark>' in html
+    r = WordRatios(texts, ds.labels).ratios(tokenize(texts[4]), ds.classes.index("neg"),
+                                            ds.classes.index("pos"))
+    assert r["good"] == pytest.approx(np.log(3 / 17) - np.log(2 / 26))
+    assert r["bad"] == pytest.approx(np.log(1 / 17) - np.log(4 / 26))
+    # the hostile text stays text, marked words included
+    assert "<img onerror" not in html and "</div><b>" not in html
+    assert ('&lt;img <mark class="to-suggested" title="log-ratio +0.42: points to the suggested '
+            'label">onerror</mark>=x&gt; &lt;/div&gt;&lt;b&gt;') in html
+    assert 'id="marks-note"' in html
+    # the marks are the label gallery's only: without text, or without the dataset, none
+    assert "<mark" not in render_report(res).split("</style>")[1]
+
+
+def test_word_counts_are_sampled_above_the_cap():
+    """A long text column is counted on a seeded sample, labels kept aligned with it."""
+    from assay.report._words import WordRatios
+
+    texts = [f"alpha w{i}" if i % 2 else f"beta w{i}" for i in range(50)]
+    labels = np.arange(50) % 2
+    full = WordRatios(texts, labels)
+    part = WordRatios(texts, labels, max_rows=20)
+    assert full.matrix.shape[0] == 50 and part.matrix.shape[0] == 20
+    # every sampled row still carries its own label: alpha only in class 1, beta only in 0
+    alpha, beta = part.vocab["alpha"], part.vocab["beta"]
+    assert part.counts(0)[alpha] == 0 and part.counts(1)[beta] == 0
+    assert part.counts(0)[beta] + part.counts(1)[alpha] == 20

@@ -358,3 +358,82 @@ def test_weak_slices_are_described_and_p_values_rounded(browser, tmp_path):
         assert requests == [] and errors == []
     finally:
         page.close()
+
+
+@pytest.fixture(scope="module")
+def text_leak_report(tmp_path_factory):
+    """A real audit of short texts in two splits: a few test rows copy training rows, a few
+    labels are flipped, and one text is hostile."""
+    import assay
+    from assay.report import write_report
+
+    rng = np.random.default_rng(1)
+    words = {"pos": ["good", "great", "fun", "lovely", "superb"],
+             "neg": ["bad", "awful", "boring", "dull", "poor"]}
+    n = 120
+    y = rng.integers(0, 2, n)
+    cls = np.array(["neg", "pos"])
+    texts = [" ".join(rng.choice(words[cls[c]], 4)) + f" film {i}" for i, c in enumerate(y)]
+    texts[5] = texts[5] + " " + EVIL_IMG
+    label = cls[y].copy()
+    flip = np.arange(n) % 15 == 0
+    label[flip] = cls[1 - y[flip]]
+    split = np.where(np.arange(n) < 90, "train", "test")
+    for i, j in ((1, 100), (2, 101), (3, 102)):  # test rows that copy training rows
+        texts[j], label[j] = texts[i], label[i]
+    df = pd.DataFrame({"text": texts, "label": label, "split": split})
+    ds = assay.load(df, label="label", text="text", split="split")
+    probs = np.full((n, 2), 0.1)
+    probs[np.arange(n), y] = 0.9  # the true class
+    order = [list(cls).index(c) for c in ds.classes]
+    res = assay.audit(ds, pred_probs=probs[:, order], checks=["label_issues", "leakage"],
+                      random_state=0)
+    path = write_report(res, tmp_path_factory.mktemp("text") / "report.html", dataset=ds)
+    return res, path
+
+
+def test_leaked_pairs_side_by_side_match_the_json(browser, text_leak_report):
+    res, path = text_leak_report
+    page, requests, errors = _open(browser, path)
+    try:
+        data = json.loads(page.inner_text("#assay-data"))
+        want = data["leaked_pairs"]
+        assert len(want) >= 3 and want[0]["kind"] == "exact"
+        pairs = page.locator("#leak-pairs .leakpair")
+        assert pairs.count() == len(want)
+        for k, p in enumerate(want[:10]):  # the first page
+            box = pairs.nth(k)
+            assert box.is_visible()
+            members = box.locator(".member")
+            assert members.count() == 2
+            for m in range(2):
+                mb = members.nth(m)
+                assert int(mb.get_attribute("data-row")) == p["rows"][m]
+                assert mb.locator(".excerpt").count() == 1  # the text itself, shown
+                assert mb.locator(".id").inner_text() == str(p["ids"][m])
+                assert mb.locator(".split").inner_text() == p["splits"][m]
+            if p["kind"] == "exact":
+                a, b = (members.nth(m).locator(".excerpt").inner_text() for m in range(2))
+                assert a == b
+        assert requests == [] and errors == []
+    finally:
+        page.close()
+
+
+def test_label_error_texts_mark_the_disagreeing_words(browser, text_leak_report):
+    res, path = text_leak_report
+    page, requests, errors = _open(browser, path)
+    try:
+        assert page.locator("#marks-note").is_visible()
+        marks = page.locator("#label-issues .excerpt mark.to-suggested")
+        assert marks.count() > 0
+        assert marks.first.get_attribute("title").startswith("log-ratio +")
+        marked = {t.strip().lower() for t in marks.all_inner_texts()}
+        # the flipped rows carry the other class's words: those are what get marked
+        assert marked & {"good", "great", "fun", "lovely", "superb", "bad", "awful", "boring",
+                         "dull", "poor"}
+        assert page.evaluate("window.__xss") is None
+        assert page.locator("img[src='x']").count() == 0
+        assert requests == [] and errors == []
+    finally:
+        page.close()

@@ -41,6 +41,8 @@ MAX_SET_MEMBERS = 6
 MAX_SETS = 100
 #: Rows of evidence tables (pairs, columns, slices) shown.
 MAX_TABLE = 200
+#: Leaked pairs shown side by side (exact first, then near by distance, then group).
+MAX_LEAK_PAIRS = 30
 
 _STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2, "error": 3}
 _STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skip": "SKIP"}
@@ -239,6 +241,8 @@ def build_context(
     outputs = dict(result.outputs) or {n: s.outputs for n, s in specs.items()
                                        if s.outputs is not None and n in checks}
     sel = _Selector(issues, max_rows, outputs)
+    if dataset is not None:
+        sel.classes, sel.codes = list(dataset.classes), np.asarray(dataset.labels)
 
     sections: list[dict[str, Any]] = []
     for anchor, heading, name in _SECTIONS:
@@ -279,6 +283,13 @@ def build_context(
         for dup in sec.get("sets", []):
             for member in dup["members"]:
                 member["sample"] = samples.get(member["row"])
+        for pair in sec.get("pairs", []):
+            for member in pair["members"]:
+                member["sample"] = samples.get(member["row"])
+    if layout is not None and layout.kind == "fields":
+        _pair_cells(sections, dataset)
+    if layout is not None and layout.kind == "text":
+        _mark_words(sections, dataset)
 
     rows_table = [
         {"name": name, "status": c["status"], "word": _STATUS_WORD[c["status"]],
@@ -305,6 +316,11 @@ def build_context(
         "fingerprint": summary.get("fingerprint"),
         "next_steps": [{"kind": s["kind"], "check": s["check"], "rows": s["rows"]}
                        for s in next_steps],
+        "leaked_pairs": [{"kind": p["kind"], "distance": p["distance"],
+                          "rows": [m["row"] for m in p["members"]],
+                          "ids": [m["id"] for m in p["members"]],
+                          "splits": [m["split"] for m in p["members"]]}
+                         for s in sections for p in s.get("pairs", [])],
     }
     return {
         "title": page_title,
@@ -365,6 +381,8 @@ class _Selector:
         self.outputs = outputs  # each check's per-row columns (RowOutputs)
         self.wanted: dict[int, None] = {}  # rows to show, in priority (section) order
         self.n = len(issues)
+        self.classes: list[Any] | None = None  # the dataset's classes and codes, when given
+        self.codes: np.ndarray | None = None
 
     def _column(self, name: str) -> np.ndarray | None:
         return self.issues[name].to_numpy() if name in self.issues.columns else None
@@ -398,6 +416,15 @@ class _Selector:
         if "id" in self.issues.columns and 0 <= row < self.n:
             return _plain(self.issues["id"].iat[row])
         return row
+
+    def label_of(self, row: int) -> Any:
+        """The row's given label: the per-row table's, else the dataset's, else None."""
+        if "given_label" in self.issues.columns and 0 <= row < self.n:
+            return _plain(self.issues["given_label"].iat[row])
+        if self.classes is not None and self.codes is not None and 0 <= row < len(self.codes):
+            code = int(self.codes[row])
+            return _plain(self.classes[code]) if 0 <= code < len(self.classes) else None
+        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,14 +610,82 @@ def _leakage(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict |
     ev = check["evidence"]
     s = check["summary"]
     pairs = _records(ev.get("pairs"))
+    total = _int(ev.get("n_pairs", len(pairs)))
     return {
         "count": int(s.get("n_leaked_rows", 0)),
         "stats": [("leaked rows", s.get("n_leaked_rows")), ("exact", s.get("n_exact")),
                   ("near", s.get("n_near")), ("group", s.get("n_group")),
                   ("worst split pair leaked", _fmt_pct(s.get("worst_share_leaked")))],
+        "pairs": _leak_pairs(pairs, sel),
+        "n_pairs": total,
         "tables": [_table("Split pairs", _records(ev.get("split_pairs"))),
-                   _table("Leaked pairs", pairs, total=ev.get("n_pairs", len(pairs)))],
+                   _table("Leaked pairs", pairs, total=total, collapsed=True)],
     }
+
+
+_LEAK_RANK = {"exact": 0, "near": 1, "group": 2}
+
+
+def _leak_pairs(pairs: list[dict], sel: _Selector) -> list[dict[str, Any]]:
+    """The ``MAX_LEAK_PAIRS`` most certain leaks (exact, then near by distance, then group),
+    each as its two rows with split, id and label."""
+    ranked = sorted(pairs, key=lambda p: (_LEAK_RANK.get(str(p.get("kind")), 3),
+                                          _num(p.get("distance"), default=math.inf)))
+    out: list[dict[str, Any]] = []
+    for p in ranked:
+        if len(out) == MAX_LEAK_PAIRS:
+            break
+        try:
+            i, j = int(p["i"]), int(p["j"])
+        except (KeyError, TypeError, ValueError):
+            continue  # not a pair of row positions (hand-made evidence): the table shows it
+        members = []
+        for row, side in ((i, "i"), (j, "j")):
+            sel.wanted[row] = None
+            ident = p.get(f"id_{side}")
+            members.append({"row": row, "id": _plain(ident) if ident is not None
+                            else sel.id_of(row), "split": _plain(p.get(f"split_{side}")),
+                            "label": sel.label_of(row)})
+        dist = _plain(p.get("distance"))
+        out.append({"kind": str(p.get("kind", "")), "members": members,
+                    "distance": float(dist) if isinstance(dist, int | float) else None,
+                    "conflict": str(members[0]["label"]) != str(members[1]["label"])})
+    return out
+
+
+def _pair_cells(sections: list[dict[str, Any]], dataset: Any) -> None:
+    """Table rows of each leaked pair as the same cells, the columns that differ first."""
+    from assay.report._samples import pair_field_samples
+
+    pairs = [p for sec in sections for p in sec.get("pairs", [])]
+    got = pair_field_samples(dataset, [(p["members"][0]["row"], p["members"][1]["row"])
+                                       for p in pairs])
+    for p, (a, b) in zip(pairs, got, strict=True):
+        p["members"][0]["sample"], p["members"][1]["sample"] = a, b
+
+
+def _mark_words(sections: list[dict[str, Any]], dataset: Any) -> None:
+    """Mark, in each label-error excerpt, the words that point to the suggested label."""
+    from assay.report._words import WordRatios, mark_excerpt, tokenize
+
+    sec = next((s for s in sections if s["id"] == "label-issues"), None)
+    if sec is None or not sec.get("items"):
+        return
+    code = {str(c): i for i, c in enumerate(dataset.classes)}
+    todo = [it for it in sec["items"] if it.get("sample") and it["sample"]["kind"] == "text"
+            and str(it.get("given_label")) in code and str(it.get("suggested_label")) in code
+            and str(it.get("given_label")) != str(it.get("suggested_label"))]
+    if not todo:
+        return
+    texts = dataset.table[dataset.roles.text].fillna("").astype(str).tolist()
+    words = WordRatios(texts, dataset.labels)
+    for it in todo:
+        text = it["sample"]["text"]
+        ratios = words.ratios(tokenize(text), code[str(it["given_label"])],
+                              code[str(it["suggested_label"])])
+        # a copy: the same row may show unmarked in another gallery
+        it["sample"] = {**it["sample"], "marks": mark_excerpt(text, ratios)}
+    sec["marked"] = True
 
 
 def _target_leakage(check: dict, checks: dict, sel: _Selector, summary: dict) -> dict | None:
@@ -680,7 +775,8 @@ _BUILDERS: dict[str, Callable[..., dict[str, Any] | None]] = {
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-def _table(title: str, records: list[dict], *, total: int | None = None) -> dict[str, Any]:
+def _table(title: str, records: list[dict], *, total: int | None = None,
+           collapsed: bool = False) -> dict[str, Any]:
     shown = records[:MAX_TABLE]
     columns: list[str] = []
     for r in shown:
@@ -688,7 +784,7 @@ def _table(title: str, records: list[dict], *, total: int | None = None) -> dict
             if c not in columns and not isinstance(r[c], dict | list | tuple | np.ndarray):
                 columns.append(str(c))
     rows = [[_fmt_value(r.get(c)) for c in columns] for r in shown]
-    return {"title": title, "columns": columns, "rows": rows,
+    return {"title": title, "columns": columns, "rows": rows, "collapsed": collapsed,
             "total": int(total if total is not None else len(records))}
 
 

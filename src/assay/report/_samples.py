@@ -141,6 +141,57 @@ def _field_samples(table: pd.DataFrame, part: pd.DataFrame, rows: np.ndarray,
     return out
 
 
+def pair_field_samples(dataset: Any, pairs: list[tuple[int, int]]
+                       ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Two table rows shown as the same cells: the columns whose values differ first,
+    highlighted (``"differs": True``), then the first columns, ``MAX_FIELDS`` in all.
+
+    The label, id, split and group columns are left out (a leak crosses splits by definition).
+    A row position outside the table gives ``None`` for both samples' cells.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from assay.data import load
+    >>> ds = load(pd.DataFrame({"a": [1, 1], "b": [2, 3], "y": [0, 1]}), label="y")
+    >>> a, b = pair_field_samples(ds, [(0, 1)])[0]
+    >>> [(c["name"], c["value"], c["differs"]) for c in b["cells"]]
+    [('b', '3', True), ('a', '1', False)]
+    """
+    roles = dataset.roles
+    skip = {roles.label, roles.id, roles.embedding_column, roles.split, roles.group}
+    cols = [c for c in dataset.table.columns if c not in skip]
+    n = dataset.n_rows
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    rows = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    ok = ((rows >= 0) & (rows < n)).all(axis=1)
+    safe = np.where(ok[:, None], rows, 0)
+    va = dataset.table.iloc[safe[:, 0]][cols].to_numpy(dtype=object)
+    vb = dataset.table.iloc[safe[:, 1]][cols].to_numpy(dtype=object)
+    for k in range(len(rows)):
+        if not ok[k]:
+            none = {"kind": "fields", "cells": [], "more": len(cols)}
+            out.append((none, dict(none)))
+            continue
+        differ = {j for j in range(len(cols)) if not _same(va[k, j], vb[k, j])}
+        shown = (sorted(differ) + [j for j in range(len(cols)) if j not in differ])[:MAX_FIELDS]
+        a, b = ({"kind": "fields", "more": len(cols) - len(shown),
+                 "cells": [{"name": str(cols[j]), "value": _cell(v[k, j]), "z": None,
+                            "unusual": False, "differs": j in differ} for j in shown]}
+                for v in (va, vb))
+        out.append((a, b))
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if _is_missing(a) and _is_missing(b):
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays: compare their text
+        return str(a) == str(b)
+
+
 def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Robust z-scores of ``values`` (rows, d) against the columns of ``reference`` (m, d).
 
