@@ -2,8 +2,10 @@
 
 Called by ``real_data.py --part neighbours``. For each dataset the problems are injected, then
 
-- ``assay audit``: ``assay.audit(frame, label=..., checks=["outliers", "duplicates"])`` the way
-  a user runs it (assay's own features and distance), scored from its ``issues`` frame;
+- ``assay audit``: ``assay.audit(frame, label=..., checks=["outliers", "duplicates",
+  "unusual_combinations"])`` the way a user runs it (assay's own features and distance), scored
+  from its ``issues`` frame; ``assay audit: unusual_combinations`` scores the junk rows by the
+  same audit's ``unusual_combination_score`` (each column predicted from the others) and flags;
 - ``assay fn``: the plain functions ``find_outliers`` / ``find_duplicates`` with their defaults
   on the features a user would hand over (below);
 - ``datalab``: cleanlab's ``Datalab.find_issues(features=X, issue_types={"outlier": {},
@@ -280,7 +282,8 @@ def _outlier_case(name: str, frame: pd.DataFrame, label: str, pixels: bool,
     # junk kinds in order: pixels noise / inverted / faint; tables independent / out of range
     n_kinds = 3 if pixels else 2
     kind = np.r_[np.full(len(frame), -1), np.arange(len(junk)) * n_kinds // len(junk)]
-    res = assay.audit(full, label=label, checks=["outliers"])
+    res = assay.audit(full, label=label,
+                      checks=["outliers", "duplicates", "unusual_combinations"])
     iss = res.issues
     rows = []
 
@@ -296,6 +299,12 @@ def _outlier_case(name: str, frame: pd.DataFrame, label: str, pixels: bool,
 
     add("assay audit", -iss["outlier_score"].to_numpy(), iss["is_outlier"].to_numpy(bool),
         res.checks["outliers"].summary["metric"])
+    # the unusual_combinations check of the same audit, as its own row (the audit exposes no
+    # combined outlier score, so none is made up here); skipped for non-tables
+    if "unusual_combination_score" in iss and not res.checks["unusual_combinations"].summary.get(
+            "skipped"):
+        add("assay audit: unusual_combinations", iss["unusual_combination_score"].to_numpy(),
+            iss["is_unusual_combination"].to_numpy(bool), "per-column HGB")
     ux = _user_features(full, label, pixels)
     fo = find_outliers(ux)
     add("assay fn", -fo.score, fo.is_outlier, "euclidean")
