@@ -303,7 +303,7 @@ def _outlier_case(name: str, frame: pd.DataFrame, label: str, pixels: bool,
     # combined outlier score, so none is made up here); skipped for non-tables
     if "unusual_combination_score" in iss and not res.checks["unusual_combinations"].summary.get(
             "skipped"):
-        add("assay audit: unusual_combinations", iss["unusual_combination_score"].to_numpy(),
+        add("assay audit: unusual_combinations", -iss["unusual_combination_score"].to_numpy(),
             iss["is_unusual_combination"].to_numpy(bool), "per-column HGB")
     ux = _user_features(full, label, pixels)
     fo = find_outliers(ux)

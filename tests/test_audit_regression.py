@@ -68,7 +68,8 @@ def test_task_rule_edges():
 def test_regression_audit_runs_the_checks_that_apply(result):
     assert result.summary["task"] == "regression"
     assert "217 distinct whole numbers" in result.summary["task_reason"]  # 214 + 3 moved
-    assert set(result.checks) == {"regression_labels", "duplicates", "outliers"}
+    assert set(result.checks) == {"regression_labels", "duplicates", "outliers",
+                                  "unusual_combinations"}
     skipped = result.summary["skipped"]
     for name in ("label_issues", "class_profile", "ambiguous_pairs", "slices",
                  "target_leakage"):

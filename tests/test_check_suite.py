@@ -101,7 +101,7 @@ def test_the_suite_data_supplies_every_need():
     # numeric label)
     assert set(NEEDS) == {"labels", "features", "row_content", "pred_probs", "label_flags", "knn",
                           "split", "group", "meta", "annotations", "consensus", "values",
-                          "target", "target_predictions"}
+                          "target", "target_predictions", "plain_table"}
     assert any(_is_regression(c) for c in CHECKS) and not all(_is_regression(c) for c in CHECKS)
 
 

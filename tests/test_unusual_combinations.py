@@ -180,8 +180,13 @@ def test_audit_check_on_diamonds(diamonds_with_junk):
     res = assay.audit(full, label="cut", checks=["unusual_combinations"])
     check = res.checks["unusual_combinations"]
     assert check.status in ("pass", "warn")
-    score = res.issues["unusual_combination_score"].to_numpy()
-    assert score[is_junk].mean() > 3 * np.median(score)
+    score = res.issues["unusual_combination_score"].to_numpy()  # 1 / (1 + surprise)
+    assert ((score > 0) & (score <= 1)).all()
+    surprise = 1.0 / score - 1.0
+    assert surprise[is_junk].mean() > 3 * np.median(surprise)
+    flagged = res.issues["is_unusual_combination"].to_numpy(bool)
+    cut = check.thresholds["unusual_combination_score"].value
+    np.testing.assert_array_equal(flagged, score < cut)
     top = check.evidence["top_rows"]
     assert top and {"row", "id", "column", "value", "expected", "why"} <= set(top[0])
     assert "is expected from the other columns" in top[0]["why"]
@@ -197,9 +202,21 @@ def test_skipped_on_embeddings_with_a_reason():
     probs = np.column_stack([1 - y * 0.8 - 0.1, y * 0.8 + 0.1])
     res = assay.audit(pd.DataFrame({"y": y}), label="y", embeddings=emb, pred_probs=probs,
                       checks=["unusual_combinations"])
-    check = res.checks["unusual_combinations"]
-    assert "plain tables only" in check.summary["skipped"]
-    assert not res.issues["is_unusual_combination"].any()
+    assert "unusual_combinations" not in res.checks
+    assert "plain tables only" in res.summary["skipped"]["unusual_combinations"]
+    assert "is_unusual_combination" not in res.issues.columns
+
+
+def test_skipped_on_pixel_tables():
+    """Digit images stored as pixel columns are a table the model reads, but one pixel
+    predicted from the others says little: the check is skipped, with the reason."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    frame = pd.DataFrame(x[:300], columns=[f"pixel_{i}" for i in range(64)]).assign(y=y[:300])
+    res = assay.audit(frame, label="y", checks=["unusual_combinations", "outliers"])
+    assert "unusual_combinations" not in res.checks and "outliers" in res.checks
+    assert "pixel" in res.summary["skipped"]["unusual_combinations"]
 
 
 def test_max_columns_keeps_the_first_and_says_so():

@@ -96,13 +96,29 @@ class AuditContext:
             "split": roles.split is not None, "group": roles.group is not None,
             "meta": bool(roles.meta), "annotations": self.annotations is not None,
             "consensus": self.annotations is not None, "values": self.values is not None,
+            "plain_table": need == "plain_table" and self._plain_table(),
         }.get(need, False)
+
+    def _plain_table(self) -> bool:
+        """The model reads the raw table columns (no text, image or embedding columns), and
+        they are not the pixels of an image."""
+        from assay.data import pixel_layout
+
+        roles = self.dataset.roles
+        if roles.text is not None or roles.image is not None or roles.embedding_column:
+            return False
+        if self.model_input.kind != "table" or len(self.model_input.columns) < 2:
+            return False
+        return pixel_layout(self.dataset.table, roles.features, owner="audit") is None
 
     def why_unavailable(self, missing: list[str]) -> str:
         """Why a check whose needs ``missing`` the data cannot supply is skipped, in words: the
         roles the data lacks whatever the task, else the task it is not for."""
 
         label = self.dataset.roles.label
+        if "plain_table" in missing:
+            return ("plain tables only: the data has text, images, embeddings or pixel columns, "
+                    "or fewer than 2 feature columns the model reads as they are")
         other = [n for n in missing if n not in CLASS_NEEDS | TARGET_NEEDS]
         if other:
             return "needs " + ", ".join(other)

@@ -68,6 +68,8 @@ NEEDS: dict[str, str] = {
     "consensus": "ctx.consensus: Dawid-Skene consensus per row, computed once (needs annotations)",
     "values": "ctx.values: per-row data values (--values)",
     "target": "ctx.target: the label as numbers (a regression task)",
+    "plain_table": "ctx.model_input: the raw table columns the model reads (a table without "
+                   "text, image, embedding or pixel columns)",
     "target_predictions": "ctx.target_predictions (and ctx.target_crossfit): out-of-fold "
                           "predictions of the numeric target (a regression task)",
 }
@@ -80,6 +82,7 @@ GATED: dict[str, str] = {
     "label_estimate": "label_flags", "knn": "knn", "annotations": "annotations",
     "consensus": "consensus", "values": "values", "target": "target",
     "target_predictions": "target_predictions", "target_crossfit": "target_predictions",
+    "model_input": "plain_table",
 }
 #: Context attributes every check may read.
 OPEN: frozenset[str] = frozenset({"dataset", "config", "labels", "available", "task"})

@@ -27,8 +27,6 @@ TOP_ROWS = 50
 def _section(check: dict[str, Any]) -> dict[str, Any] | None:
     """The report section: the count, the columns' predictability and the top rows."""
     summary, evidence = check.get("summary", {}), check.get("evidence", {})
-    if summary.get("skipped"):
-        return {"stats": {"skipped": summary["skipped"]}}
     weights = summary.get("weights", {})
     return {"stats": {"rows with an unusual combination": summary.get("n_unusual", 0),
                       "columns scored": summary.get("n_columns", 0)},
@@ -46,29 +44,16 @@ def _describe(value: Any, expected: Any, column: str) -> str:
 
 
 @register_check(
-    "unusual_combinations", needs=(),
+    "unusual_combinations", needs=("plain_table",),
     outputs=RowOutputs(flag="is_unusual_combination", score="unusual_combination_score",
-                       worse="high", metric="unusual_combination"),
+                       unit_score=True, metric="unusual_combination"),
     queue=QueueSpec(order="score", position=35),
     section=_section,
 )
 def check_unusual_combinations(ctx: AuditContext) -> CheckResult:
     """Rows whose values are plausible one by one but not together (plain tables only)."""
-    from assay.models import model_input
-
     ds = ctx.dataset
-    n = ds.n_rows
-    mi = model_input(ds, vectors=np.zeros((n, 0)))
-    if mi.kind != "table" or len(mi.columns) < 2:
-        reason = ("plain tables only: the data has text, images or embeddings"
-                  if mi.kind != "table" else
-                  f"needs at least 2 usable feature columns (found {len(mi.columns)})")
-        return CheckResult(
-            name="unusual_combinations", status="pass",
-            summary={"skipped": reason, "n_unusual": 0, "share": 0.0},
-            rows=pd.DataFrame({"unusual_combination_score": np.zeros(n),
-                               "is_unusual_combination": np.zeros(n, dtype=bool)}),
-            message=f"Not run: {reason}.")
+    mi = ctx.model_input  # a plain table: the "plain_table" need says so
     categorical = [c for c, m in zip(mi.columns, mi.categorical, strict=True) if m]
     source = {str(c): c for c in ds.table.columns}  # the model input names columns by str
     table = ds.table[[source[c] for c in mi.columns]].set_axis(mi.columns, axis=1)
@@ -83,7 +68,7 @@ def check_unusual_combinations(ctx: AuditContext) -> CheckResult:
     for i in order:
         col = str(res.top_column[i])
         value = table[col].iloc[i] if col else None
-        top.append({"row": int(i), "id": str(ids[i]), "score": round(float(res.score[i]), 3),
+        top.append({"row": int(i), "id": str(ids[i]), "surprise": round(float(res.score[i]), 3),
                     "column": col, "value": str(value), "expected": str(res.expected[i]),
                     "why": _describe(value, res.expected[i], col) if col else ""})
     n_cols = len(res.columns)
@@ -95,7 +80,8 @@ def check_unusual_combinations(ctx: AuditContext) -> CheckResult:
                  "weights": {c: round(w, 4) for c, w in res.weights.items()},
                  "n_sampled": int(res.sampled.size),
                  "predictable_columns": int(sum(w > 0 for w in res.weights.values()))},
-        rows=pd.DataFrame({"unusual_combination_score": res.score,
+        # on the [0, 1] scale of the other scores, low = unusual: 1 / (1 + surprise)
+        rows=pd.DataFrame({"unusual_combination_score": 1.0 / (1.0 + res.score),
                            "is_unusual_combination": res.is_unusual}),
         evidence={"top_rows": top},
         thresholds={
@@ -104,9 +90,11 @@ def check_unusual_combinations(ctx: AuditContext) -> CheckResult:
             "min_score": Threshold(MIN_UNUSUAL_SCORE, "ten times a typical surprise: the IQR "
                                    "rule alone flags 13 % of a clean Gaussian table; assay, "
                                    "benchmarks/_real_neighbours.py"),
-            "unusual_combination_score": Threshold(res.threshold, "this dataset's cut-off: the "
-                                                   "larger of the two above; rows above are "
-                                                   "flagged"),
+            "surprise": Threshold(res.threshold, "this dataset's cut-off on the mean surprise: "
+                                  "the larger of the two above; rows above are flagged"),
+            "unusual_combination_score": Threshold(
+                1.0 / (1.0 + res.threshold), "the same cut-off on the score's scale, "
+                "1 / (1 + surprise): rows scoring below it are flagged"),
             "surprise_cap": Threshold(SURPRISE_CAP, "cap of a numeric column's squared robust "
                                       "residual, so one absurd value cannot swamp the mean"),
             "prob_floor": Threshold(PROB_FLOOR, "floor of a predicted category probability"),
