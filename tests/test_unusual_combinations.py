@@ -255,3 +255,21 @@ def test_bad_tables_are_refused_clearly():
         find_unusual_combinations(_small(), categorical=["d"])
     with pytest.raises(InputValidationError, match="one key per row: expected shape \\(120,\\)"):
         find_unusual_combinations(_small(), keys=np.arange(3))
+
+
+def test_the_users_image_shape_decides_what_is_pixels():
+    """``image_shape="none"`` says pixel-named columns are plain features: the check runs;
+    a given shape marks columns auto-detection would not take for pixels: it is skipped."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    pixels = pd.DataFrame(x[:200], columns=[f"pixel_{i}" for i in range(64)]).assign(y=y[:200])
+    detected = assay.audit(pixels, label="y", checks=["unusual_combinations"])
+    assert "unusual_combinations" in detected.summary["skipped"]
+    ran = assay.audit(pixels, label="y", checks=["unusual_combinations"], image_shape="none")
+    assert "unusual_combinations" in ran.checks
+    signed = pd.DataFrame(x[:200] - 8.0, columns=[f"f{i}" for i in range(64)]).assign(y=y[:200])
+    auto = assay.audit(signed, label="y", checks=["unusual_combinations"])
+    assert "unusual_combinations" in auto.checks  # signed f0..f63: not taken for an image
+    given = assay.audit(signed, label="y", checks=["unusual_combinations"], image_shape=(8, 8))
+    assert "pixel" in given.summary["skipped"]["unusual_combinations"]

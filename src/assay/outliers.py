@@ -323,14 +323,9 @@ def find_unusual_combinations(
     preds: list[np.ndarray] = []
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_limits
-
     def fit_col(j: int) -> tuple[float, np.ndarray, np.ndarray]:
-        # One OpenMP thread per model, as assay.models' HGB wrappers (spinning OpenMP threads
-        # oversubscribe a busy machine); OpenMP's thread count is per calling thread.
         fit = _fit_categorical if cat_mask[j] else _fit_numeric
-        with threadpool_limits(1, user_api="openmp"):
-            return fit(x, j, cat_mask, sampled, fold, n_folds, random_state)
+        return fit(x, j, cat_mask, sampled, fold, n_folds, random_state)
 
     # Columns in threads: the boosting's fit and predict loops release the GIL.
     workers = max(1, min(len(cols), os.cpu_count() or 1, UNUSUAL_MAX_THREADS))
@@ -469,7 +464,9 @@ def _fold_fits(x: np.ndarray, j: int, cat_mask: np.ndarray, sampled: np.ndarray,
                classifier: bool) -> list[tuple[np.ndarray, np.ndarray, Any]]:
     """Per fold: (training rows, held-out rows, fitted model) predicting column j from the
     others, on the sampled rows where column j is present."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    # one OpenMP thread per model (assay.models' wrappers): spinning OpenMP threads
+    # oversubscribe a busy machine, and the columns are fitted in threads already
+    from assay.models import HGBClassifier, HGBRegressor
 
     others = np.delete(np.arange(x.shape[1]), j)
     cat_x = cat_mask[others]
@@ -486,8 +483,7 @@ def _fold_fits(x: np.ndarray, j: int, cat_mask: np.ndarray, sampled: np.ndarray,
         elif not classifier and y.size < 2:
             model = _Constant(float(y.mean()) if y.size else 0.0, proba=False)
         else:
-            model = (HistGradientBoostingClassifier if classifier
-                     else HistGradientBoostingRegressor)(**params)
+            model = (HGBClassifier if classifier else HGBRegressor)(**params)
             model.fit(x[np.ix_(train, others)], y)
         out.append((train, held, model))
     return out

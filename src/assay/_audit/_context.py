@@ -65,6 +65,8 @@ class AuditContext:
     annotations: Any = None
     values: Any = None  # per-row data values (DataFrame aligned with the rows), when given
     task: str = "classification"  # the resolved task: "classification" or "regression"
+    # the user's image shape ((H, W), "none", or None for auto-detection; parse_image_shape)
+    image_shape: Any = None
     _features: Features | None = None
     _pred_probs: np.ndarray | None = None
     _knn: KnnGraph | None = None
@@ -109,7 +111,11 @@ class AuditContext:
             return False
         if self.model_input.kind != "table" or len(self.model_input.columns) < 2:
             return False
-        return pixel_layout(self.dataset.table, roles.features, owner="audit") is None
+        if self.image_shape == "none":  # the user says the columns are not pixels
+            return True
+        shape = self.image_shape if isinstance(self.image_shape, tuple) else None
+        return pixel_layout(self.dataset.table, roles.features, image_shape=shape,
+                            owner="audit") is None
 
     def why_unavailable(self, missing: list[str]) -> str:
         """Why a check whose needs ``missing`` the data cannot supply is skipped, in words: the

@@ -195,7 +195,7 @@ def audit(
                      random_state=random_state, n_jobs=n_jobs, task=choice.task)
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
                        cache=cache, progress=progress, annotations=annotations,
-                       values=value_frame, task=choice.task)
+                       values=value_frame, task=choice.task, image_shape=shape)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
     if not selected:

@@ -16,6 +16,7 @@ from assay.models._crossfit import (
     default_estimator,
     parallel_results,
 )
+from assay.models._hgb import HGBClassifier, HGBRegressor
 from assay.models._input import ModelInput, model_input
 from assay.models._regression import (
     REGRESSOR_NAMES,
@@ -33,6 +34,8 @@ __all__ = [
     "BlendClassifier",
     "BlendRegressor",
     "CrossFit",
+    "HGBClassifier",
+    "HGBRegressor",
     "KNNProbaClassifier",
     "ModelInput",
     "RegressionCrossFit",
