@@ -448,3 +448,83 @@ def test_pixel_rows_are_drawn_as_thumbnails(pixel_workspace, browser):
         page.close()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def regression_workspace(tmp_path_factory):
+    """scikit-learn's diabetes with 20 targets moved up by 250 (a numeric target)."""
+    from sklearn.datasets import load_diabetes
+
+    tmp = tmp_path_factory.mktemp("reviewregression")
+    frame = load_diabetes(as_frame=True).frame
+    rng = np.random.default_rng(0)
+    frame.loc[rng.choice(len(frame), 20, replace=False), "target"] += 250
+    frame.to_csv(tmp / "diabetes.csv", index=False)
+    ws = tmp / "ws"
+    assert main(["audit", str(tmp / "diabetes.csv"), "--label", "target", "--checks",
+                 "regression_labels", "-w", str(ws), "--out", str(tmp / "out"), "--json"]) == 0
+    return ws, tmp / "out"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_regression_review_takes_or_types_a_number(regression_workspace, browser, tmp_path):
+    """A numeric target: the report lists the flagged values with their suggestion; in the app,
+    no class list; the item shows the suggestion with its interval and the neighbours' values; r
+    takes the suggestion, l + a typed number + Enter records that number, and a word typed
+    instead is refused with the server's one-line reason."""
+    import json
+    import shutil
+
+    source, out = regression_workspace
+    audit = json.loads((out / "audit.json").read_text())
+    check = next(c for c in audit["checks"] if c["name"] == "regression_labels")
+    page = browser.new_page()
+    page.goto((out / "report.html").resolve().as_uri())
+    section = page.locator("#check-regression-labels")
+    assert "values flagged" in section.inner_text().lower()
+    cells = section.locator("table").last.locator("tbody tr").count()
+    assert cells == check["summary"]["n_flagged"] > 0  # one row per flagged value
+    assert "suggested" in section.inner_text().lower()
+    assert "interval" in section.inner_text().lower()
+    page.close()
+
+    ws = tmp_path / "ws"
+    shutil.copytree(source, ws)
+    server = Server(ws)
+    try:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("#item[data-row-id]")
+        assert page.evaluate("document.getElementById('relabel').tagName") == "INPUT"
+        assert page.is_hidden("#classes") and page.is_hidden("#key-digits")
+        assert "new value" in page.inner_text("aside")
+        text = page.inner_text("#item")
+        assert "95 % interval" in text and "neighbours' median" in text
+        suggested = page.inner_text("#item .suggested")
+        assert re.fullmatch(r"-?\d+", suggested)  # whole numbers in, a whole number out
+        assert page.input_value("#relabel") == suggested  # the box starts at the suggestion
+        nearest = page.locator("#item .neighbours td").all_inner_texts()
+        assert any(re.fullmatch(r"\d+", t) for t in nearest)  # the neighbours' values
+        page.fill("#reviewer", "ana")
+        page.keyboard.press("Escape")
+        first = page.get_attribute("#item", "data-row-id")
+        page.keyboard.press("r")
+        page.wait_for_function("() => document.body.dataset.saved === '1'")
+        second = page.get_attribute("#item", "data-row-id")
+        assert second != first
+        page.keyboard.press("l")
+        page.fill("#relabel", "cheap")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "() => document.getElementById('status').innerText.includes('finite number')")
+        page.keyboard.press("l")
+        page.fill("#relabel", "123.5")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.body.dataset.saved === '2'")
+        dec = Workspace.open(ws).decisions()
+        assert dec["row_id"].tolist() == [first, second]
+        assert dec["new_label"].tolist() == [suggested, "123.5"]
+        page.close()
+    finally:
+        server.stop()

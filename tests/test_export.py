@@ -50,7 +50,8 @@ def _write(table: pd.DataFrame, path: Path) -> None:
         table.to_json(path, orient="records", double_precision=15)
 
 
-def _audited(tmp_path: Path, data: Path, **roles) -> tuple[Workspace, str, assay.data.Dataset]:
+def _audited(tmp_path: Path, data: Path, *, task: str | None = None,
+             **roles) -> tuple[Workspace, str, assay.data.Dataset]:
     """Register ``data`` and a finished audit run in a fresh workspace (no real audit: fast)."""
     roles.setdefault("label", "label")
     ds = assay.load(data, **roles)
@@ -59,7 +60,7 @@ def _audited(tmp_path: Path, data: Path, **roles) -> tuple[Workspace, str, assay
         ws.register_dataset(ds.fingerprint, n_rows=ds.n_rows, source=str(data),
                             roles=ds.roles.to_dict())
         run_id = ws.start_run("audit", {"data": str(data)}, fingerprint=ds.fingerprint)
-        ws.finish_run(run_id)
+        ws.finish_run(run_id, summary=None if task is None else {"task": task})
     return ws, run_id, ds
 
 
@@ -263,6 +264,26 @@ def test_allow_new_integer_class(tmp_path):
     res = export_version(ws, tmp_path / "v2", allow_new_classes=True)
     out = pd.read_csv(res.data_path)
     assert out["label"].tolist() == [9, 2, 1, 2] and out["label"].dtype.kind == "i"
+
+
+def test_regression_relabel_writes_numbers(tmp_path):
+    """A regression audit's relabels are numbers: whole ones keep an integer column integer, a
+    fraction makes it float, and a value that is not a finite number is refused."""
+    data = tmp_path / "data.csv"
+    _write(_table(list(range(10, 90, 10))), data)
+    ws, run_id, _ = _audited(tmp_path, data, id="id", task="regression")
+    ws.append_decision(100, "relabel", new_label="15", reviewer="ana", run_id=run_id)
+    ws.append_decision(101, "relabel", new_label=" 20 ", reviewer="ana", run_id=run_id)  # same
+    res = export_version(ws, tmp_path / "v2")
+    out = pd.read_csv(res.data_path)
+    assert out["label"].tolist()[:3] == [15, 20, 30] and out["label"].dtype.kind == "i"
+    assert res.counts["relabelled"] == 1 and res.counts["relabel_same_label"] == 1
+    ws.append_decision(102, "relabel", new_label="31.5", reviewer="ana", run_id=run_id)
+    out = pd.read_csv(export_version(ws, tmp_path / "v3").data_path)
+    assert out["label"].tolist()[:3] == [15.0, 20.0, 31.5] and out["label"].dtype.kind == "f"
+    ws.append_decision(103, "relabel", new_label="inf", reviewer="ana", run_id=run_id)
+    with pytest.raises(InputValidationError, match="holds numbers. Fix the decision"):
+        export_version(ws, tmp_path / "v4")
 
 
 def test_embeddings_file_is_subset(tmp_path):

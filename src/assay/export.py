@@ -118,8 +118,10 @@ def export_version(
     tied to a dataset version). For each row, the decision in force follows
     :func:`resolve_decisions` (later stages override earlier ones; each reviewer's latest
     decision counts; under ``policy="consensus"`` reviewers who disagree leave the row unchanged
-    and it is listed under ``conflicts``). Then ``relabel`` replaces the label by ``new_label``;
-    ``remove`` and ``duplicate`` drop the row; ``keep`` and ``defer`` leave it unchanged.
+    and it is listed under ``conflicts``). Then ``relabel`` replaces the label by ``new_label``
+    (a number when the audit's task was regression: a whole number stays an integer, else an
+    integer target column becomes float); ``remove`` and ``duplicate`` drop the row; ``keep``
+    and ``defer`` leave it unchanged.
 
     The new version has the source's format (CSV, TSV, Parquet, JSON Lines, JSON, or an image
     folder ``root/<class>/<file>`` whose files are hard-linked, or copied where linking fails,
@@ -232,7 +234,8 @@ def export_version(
     out_path = _check_out(Path(out), src, is_folder=is_folder, ws_path=ws.path, force=force)
 
     resolved = resolve_decisions(frame, policy=policy)
-    plan = _plan(dataset, resolved, allow_new_classes=allow_new_classes)
+    task = str((run_info.get("summary") or {}).get("task") or "classification")
+    plan = _plan(dataset, resolved, allow_new_classes=allow_new_classes, task=task)
 
     params = {"run": run_info["run_id"], "out": str(out_path), "source": str(src),
               "policy": policy, "reviewers": reviewers, "allow_new_classes": allow_new_classes}
@@ -514,7 +517,8 @@ def _row_keys(dataset: Any) -> np.ndarray:
     return np.arange(dataset.n_rows).astype(str).astype(object)
 
 
-def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool) -> _Plan:
+def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
+          task: str = "classification") -> _Plan:
     n = dataset.n_rows
     keys = _row_keys(dataset)
     pos_of = pd.Series(np.arange(n), index=pd.Index(keys))
@@ -541,9 +545,14 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool) -> _
             keep[r.pos] = False
             counts["duplicates_removed" if r.action == "duplicate" else "removed"] += 1
         elif r.action == "relabel":
-            value = _class_value(r.new_label, by_text, dataset, row_id=r.row_id,
-                                 allow_new=allow_new_classes, is_folder=is_folder)
-            if str(value) == str(old_values[r.pos]):
+            if task == "regression":
+                value = _number_value(r.new_label, dataset, row_id=r.row_id)
+                same = _same_number(value, old_values[r.pos])
+            else:
+                value = _class_value(r.new_label, by_text, dataset, row_id=r.row_id,
+                                     allow_new=allow_new_classes, is_folder=is_folder)
+                same = str(value) == str(old_values[r.pos])
+            if same:
                 counts["relabel_same_label"] += 1
             else:
                 new_values[int(r.pos)] = value
@@ -568,13 +577,38 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool) -> _
         if keep[p_]:
             final[np.searchsorted(kept_pos, p_)] = v
     n_final = int(pd.Series(final).astype(str).nunique())
-    if n_final < 2:
+    if n_final < 2 and task != "regression":
         raise InputValidationError(
             f"After the decisions, the {counts['rows_after']} remaining row(s) would all have "
             f"one class ({str(final[0])!r}); assay needs at least two classes to load the new "
             "version. Check the decisions (assay review) before exporting."
         )
     return _Plan(n, keep, new_values, resolved, old_values, counts)
+
+
+def _number_value(text: Any, dataset: Any, *, row_id: str) -> Any:
+    """A regression relabel's new value: an int in an integer column when it is whole, else a
+    float (the column then becomes float)."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value):
+        raise InputValidationError(
+            f"Row {row_id!r} is relabelled to {text!r}, but the target column "
+            f"'{dataset.roles.label}' holds numbers. Fix the decision with a finite number "
+            "(assay review)."
+        )
+    if dataset.table[dataset.roles.label].dtype.kind in "iu" and value == round(value):
+        return int(value)
+    return value
+
+
+def _same_number(value: Any, old: Any) -> bool:
+    try:
+        return bool(float(value) == float(old))
+    except (TypeError, ValueError):
+        return False
 
 
 def _class_value(text: Any, by_text: Mapping[str, Any], dataset: Any, *, row_id: str,
@@ -682,7 +716,9 @@ def _corrected_table(dataset: Any, plan: _Plan) -> pd.DataFrame:
             if extra:
                 col = col.cat.add_categories(extra)
         if col.dtype.kind in "iu" and not all(isinstance(v, int | np.integer) for v in values):
-            col = col.astype(object)
+            numbers = all(isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                          for v in values)  # a regression target's new values
+            col = col.astype(float if numbers else object)
         col.iloc[positions] = values
         table[col_name] = col
     return table.iloc[np.flatnonzero(plan.keep)].reset_index(drop=True)

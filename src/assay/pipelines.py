@@ -197,7 +197,9 @@ def record_audit(
         write_row_fingerprints(dataset, ws.results_dir(rec.run_id))
         rec.summary.update({"status": result.status, "metrics": result.metrics(),
                             "checks": {n: c.status for n, c in result.checks.items()},
-                            "n_rows": dataset.n_rows, "classes": dataset.class_names()})
+                            "n_rows": dataset.n_rows, "task": result.summary.get("task"),
+                            "classes": [] if result.summary.get("task") == "regression"
+                            else dataset.class_names()})
         rec.timings.update(result.summary.get("timings_s", {}))
         if on_result is not None:
             on_result(result)

@@ -21,7 +21,7 @@ import pandas as pd
 from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
-__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "THUMB_SIDE", "ReviewSession",
+__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "THUMB_SIDE", "ReviewSession", "display_number",
            "attach_annotations", "load_session", "thumbnail_png"]
 
 #: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
@@ -69,6 +69,10 @@ class ReviewSession:
     # values drawn black and white (one scale for every thumbnail, as in the report)
     pixels: Any = None
     pixel_scale: tuple[float, float] = (0.0, 1.0)
+    # the audit's task: "classification" (relabel to a class) or "regression" (to a number)
+    task: str = "classification"
+    # regression: every target value is a whole number (suggestions are rounded to one)
+    integral_target: bool = False
 
     _row_id_set: frozenset[str] | None = field(default=None, init=False, repr=False,
                                                 compare=False)
@@ -175,13 +179,19 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
     run_id, info, result = stored_audit(ws, run, command="review")
     issues = result.issues.copy()
     issues["row_id"] = _row_ids(issues)
-    classes = [str(c) for c in (ws.run(run_id)["summary"] or {}).get("classes", [])]
-    if not classes and "given_label" in issues:
+    summary = ws.run(run_id)["summary"] or {}
+    task = str((result.summary or {}).get("task") or summary.get("task") or "classification")
+    classes = [] if task == "regression" else [str(c) for c in summary.get("classes", [])]
+    if not classes and "given_label" in issues and task != "regression":
         classes = sorted(issues["given_label"].astype(str).unique())
     session = ReviewSession(
         workspace=Path(ws.path), run_id=run_id, fingerprint=info["fingerprint"], classes=classes,
-        issues=issues, queues=build_queues(issues, result.checks),
+        issues=issues, queues=build_queues(issues, result.checks), task=task,
     )
+    if task == "regression" and "given_label" in issues:
+        given = pd.to_numeric(issues["given_label"], errors="coerce").to_numpy(dtype=float)
+        finite = given[np.isfinite(given)]
+        session.integral_target = bool(finite.size) and bool(np.all(finite == np.round(finite)))
     label_check = result.checks.get("label_issues")
     if label_check is not None:
         session.label_summary = dict(label_check.summary or {})
@@ -358,6 +368,8 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
         "suggested_label": None if "suggested_label" not in iss else str(iss["suggested_label"]),
         "scores": {}, "text": None, "fields": {}, "image": False, "pixels": None,
     }
+    if session.task == "regression":
+        _regression_view(session, iss, out)
     for col in ("label_score", "label_error_probability", "knn_label_agreement",
                 "outlier_score", "data_value"):
         if col in iss and pd.notna(iss[col]):
@@ -367,8 +379,15 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
             out["scores"][col] = str(iss[col])
     graph = session.neighbours if neighbours else None
     if graph is not None:
-        given = session.issues["given_label"].astype(str).to_numpy() if (
-            "given_label" in session.issues) else None
+        given = None
+        if "given_label" in session.issues and session.task == "regression":
+            given = np.array([display_number(v, integral=session.integral_target)
+                              if pd.notna(v) else "" for v in
+                              session.issues["given_label"].to_numpy()[graph.indices[pos][:5]]],
+                             dtype=object)
+            given = dict(zip(graph.indices[pos][:5].tolist(), given, strict=True))
+        elif "given_label" in session.issues:
+            given = session.issues["given_label"].astype(str).to_numpy()
         out["neighbours"] = [
             {"row": int(j), "row_id": str(session.issues["row_id"].iloc[int(j)]),
              "label": None if given is None else given[int(j)],
@@ -389,6 +408,41 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
         shown = [c for c in ds.table.columns if c not in skip][:24]
         out["fields"] = {str(c): _cell(rec[c]) for c in shown}
     return out
+
+
+def display_number(value: Any, *, integral: bool = False) -> str:
+    """A target value as a reviewer reads and accepts it: a whole number when the target holds
+    only whole numbers, else at least 4 significant digits, never in exponent notation.
+
+    Examples
+    --------
+    >>> display_number(213.16780489), display_number(12345.678), display_number(7.6, integral=True)
+    ('213.2', '12345.7', '8')
+    """
+    v = float(value)
+    if not np.isfinite(v):
+        return str(v)
+    if integral:
+        return str(int(round(v)))
+    digits = max(4, len(str(int(abs(v)))) + 1)
+    return np.format_float_positional(v, precision=digits, unique=True, fractional=False,
+                                      trim="-")
+
+
+def _regression_view(session: ReviewSession, iss: pd.Series, out: dict[str, Any]) -> None:
+    """A numeric target's row: the given value as read, the suggestion rounded for a person,
+    its interval and the neighbours' median."""
+    show = lambda v: display_number(v, integral=session.integral_target)  # noqa: E731
+    if out["given_label"] is not None and pd.notna(iss["given_label"]):
+        out["given_label"] = display_number(iss["given_label"],
+                                            integral=session.integral_target)
+    if "suggested_label" in iss and pd.notna(iss["suggested_label"]):
+        out["suggested_label"] = show(iss["suggested_label"])
+    if {"suggested_low", "suggested_high"} <= set(iss.index) and pd.notna(iss["suggested_low"]):
+        out["scores"]["95 % interval"] = (f"{show(iss['suggested_low'])} .. "
+                                          f"{show(iss['suggested_high'])}")
+    if "neighbour_target" in iss and pd.notna(iss["neighbour_target"]):
+        out["scores"]["neighbours' median"] = show(iss["neighbour_target"])
 
 
 def duplicate_set_view(session: ReviewSession, rows: list[int]) -> dict[str, Any]:

@@ -432,6 +432,7 @@ def create_app(
     @app.get("/api/session")
     def session_info(request: Request) -> Any:
         return {"run_id": session.run_id, "classes": session.classes, "banner": session.banner,
+                "task": session.task,
                 "carried": len(session.carried),
                 "queues": derived("progress", progress), "reviewer": reviewer, "double": double,
                 "stages": list(STAGES), "actions": list(ACTIONS),
@@ -898,6 +899,8 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
     if str(body.get("client_key") or "").startswith(BATCH_PREFIX):
         return (f"Field 'client_key' may not start with {BATCH_PREFIX!r}: the decisions of a "
                 "batch have those keys. Use another key.")
+    if body["action"] == "relabel" and session.task == "regression":
+        return _number_problem(body.get("new_label"))
     if body["action"] == "relabel":
         label = body.get("new_label")
         if not isinstance(label, str) or label not in session.classes:
@@ -909,6 +912,18 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
         if body["action"] != "duplicate" or body["duplicate_of"] not in session.row_ids():
             return "duplicate_of must be a row id of this run, with action 'duplicate'."
     return None
+
+
+def _number_problem(value: Any) -> str | None:
+    """A one-line message when a regression relabel's ``new_label`` is not a finite number."""
+    try:
+        ok = isinstance(value, str) and np.isfinite(float(value.strip()))
+    except ValueError:
+        ok = False
+    if ok:
+        return None
+    return ("The target is a number: relabel needs new_label, a finite number as a string "
+            f"(such as '12.5'); got {_show(value)}.")
 
 
 def spot_check_summary(session: ReviewSession, dec: pd.DataFrame, *,

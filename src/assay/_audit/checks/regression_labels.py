@@ -140,7 +140,7 @@ def _flagged_records(ctx: AuditContext, y: np.ndarray, rows: pd.DataFrame,
             "interval": f"{_round(rows['suggested_low'].iat[i])} .. "
                         f"{_round(rows['suggested_high'].iat[i])}",
             "neighbours' median": _round(rows["neighbour_target"].iat[i]),
-            "neighbours' values": ", ".join(str(_round(v)) for v in nb),
+            "neighbours' values": ", ".join(_text(v) for v in nb),
             "P(wrong)": round(float(prob[i]), 3),
             "z": round(float(rows["residual_z"].iat[i]), 2),
         })
@@ -151,6 +151,12 @@ def _round(value: Any) -> float:
     """Four significant digits, for display."""
     v = float(value)
     return float(f"{v:.4g}") if np.isfinite(v) else v
+
+
+def _text(value: Any) -> str:
+    """Four significant digits as text, without a trailing '.0' on whole numbers."""
+    v = _round(value)
+    return str(int(v)) if np.isfinite(v) and v == int(v) and abs(v) < 1e15 else str(v)
 
 
 def _message(n_flagged: int, rate: float, est: RegressionLabelEstimate, model: str) -> str:

@@ -98,6 +98,7 @@ async function loadSession() {
   const name = document.getElementById("reviewer");
   if (!name.value) name.value = localStorage.getItem("assay-reviewer") || s.reviewer || "";
   const classes = document.getElementById("classes");
+  if (s.task === "regression") numericTarget();
   const select = document.getElementById("relabel");
   classes.replaceChildren();
   select.replaceChildren();
@@ -113,6 +114,26 @@ async function loadSession() {
   if (!state.queue && s.queues.length) await openQueue(s.queues[0].name);
   loadAgreement();
   loadSpotCheck();
+}
+
+function numericTarget() {
+  // a regression audit: the label is a number, typed (or the suggestion taken), not a class
+  document.body.dataset.task = "regression";
+  const select = document.getElementById("relabel");
+  if (select.tagName === "SELECT") {
+    const input = document.createElement("input");
+    input.id = "relabel";
+    input.inputMode = "decimal";
+    input.autocomplete = "off";
+    input.title = "the new value; Enter records it";
+    select.replaceWith(input);
+  }
+  document.getElementById("relabel-text").textContent = "new value";
+  document.getElementById("classes-title").hidden = true;
+  document.getElementById("classes").hidden = true;
+  document.getElementById("key-digits").hidden = true;
+  document.querySelector("#key-r td:last-child").textContent = "set the suggested value";
+  document.querySelector("#key-l td:last-child").textContent = "type a new value (Enter records it)";
 }
 
 function renderQueues() {
@@ -171,6 +192,7 @@ function renderItem() {
     labels.appendChild(el("b", item.suggested_label, "suggested"));
   }
   box.appendChild(labels);
+  if (state.session.task === "regression") document.getElementById("relabel").value = item.suggested_label || "";
   if (item.decision) {
     const tag = el("div", "decided: " + decisionText(item.decision), "decided");
     tag.id = "decided";
