@@ -421,6 +421,9 @@ def value_rows(
     seed: int = 0,
     id: str | None = None,  # noqa: A002 - the name assay.audit and assay.data.load use
     progress: _Progress | None = None,
+    n_jobs: int | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
     """Value every row of ``data`` (and every group), per task.
 
@@ -502,9 +505,13 @@ def value_rows(
     y = np.stack([_codes(ds.table[c], c) for c in task_cols], axis=1)
     if progress is not None:
         progress(f"valuing {ds.n_rows:,} rows ({method})", 0, 1)
-    values, stderr = _METHOD_RUNNERS[method](x, y, k=k, n_estimators=n_estimators,
-                                              max_samples=max_samples, max_time=max_time, seed=seed,
-                                              progress=progress)
+    from assay.distributed import backend_context
+
+    serial = backend == "local" and n_jobs in (None, 1)  # a progress bar cannot travel
+    with backend_context(backend, ray_address, owner="value_rows") as ray_info:
+        values, stderr = _METHOD_RUNNERS[method](
+            x, y, k=k, n_estimators=n_estimators, max_samples=max_samples, max_time=max_time,
+            seed=seed, progress=progress if serial else None, n_jobs=n_jobs)
     if progress is not None:
         progress(f"valuing {ds.n_rows:,} rows ({method})", 1, 1)
     frame = pd.DataFrame({"row": ds.ids, "label": ds.table[label].to_numpy()})
@@ -537,6 +544,7 @@ def value_rows(
                          "n_negative": int(np.sum(values[:, t] < 0))}
                      for t, c in enumerate(task_cols)},
         "n_low_value": int(frame["is_low_value"].sum()),
+        "backend": {"name": backend, **(ray_info or {})},
     }
     return frame, groups, summary
 
@@ -558,18 +566,21 @@ def _codes(col: pd.Series, name: str) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _run_knn(x: np.ndarray, y: np.ndarray, *, k: int, **_: Any) -> tuple[np.ndarray, None]:
+def _run_knn(x: np.ndarray, y: np.ndarray, *, k: int, n_jobs: int | None = None,
+             **_: Any) -> tuple[np.ndarray, None]:
     from assay.valuation import knn_shapley
 
     # every row is valued against all other rows as test points (leave-self-out)
-    return np.stack([knn_shapley(x, y[:, t], k=k) for t in range(y.shape[1])], axis=1), None
+    return np.stack([knn_shapley(x, y[:, t], k=k, n_jobs=n_jobs)
+                     for t in range(y.shape[1])], axis=1), None
 
 
 def _run_oob(x: np.ndarray, y: np.ndarray, *, n_estimators: int, seed: int,
-             **_: Any) -> tuple[np.ndarray, None]:
+             n_jobs: int | None = None, **_: Any) -> tuple[np.ndarray, None]:
     from assay.valuation import data_oob
 
-    return data_oob(x, y, n_estimators=n_estimators, random_state=seed).reshape(len(x), -1), None
+    return data_oob(x, y, n_estimators=n_estimators, random_state=seed,
+                    n_jobs=n_jobs).reshape(len(x), -1), None
 
 
 class _Counting:
@@ -599,7 +610,7 @@ _Runner = Callable[..., tuple[np.ndarray, np.ndarray | None]]
 
 def _run_mc(name: str) -> _Runner:
     def run(x: np.ndarray, y: np.ndarray, *, max_samples: int, max_time: float | None,
-            seed: int, progress: _Progress | None = None,
+            seed: int, progress: _Progress | None = None, n_jobs: int | None = None,
             **_: Any) -> tuple[np.ndarray, np.ndarray]:
         """Two folds: rows of one half are the players, the other half the validation set."""
         from assay.models import default_estimator
@@ -620,7 +631,8 @@ def _run_mc(name: str) -> _Runner:
                 per_sample = 1 if name == "banzhaf" else int(part.sum())
                 util = _Counting(util, progress, f"{name}: half {half_no} of 2",
                                  max_samples * per_sample)
-            res = fn(util, max_samples=max_samples, max_time=max_time, random_state=seed)
+            res = fn(util, max_samples=max_samples, max_time=max_time, random_state=seed,
+                     n_jobs=n_jobs)
             values[part] = res.values.reshape(part.sum(), -1)
             stderr[part] = res.stderr.reshape(part.sum(), -1)
         return values, stderr

@@ -22,6 +22,7 @@ from assay._audit._registry import (
 from assay._audit._result import AuditResult, CheckResult
 from assay._validation import check_choice, check_class_order, check_int, check_pred_probs
 from assay.data import Dataset, TaskChoice, load, parse_image_shape, pixel_layout
+from assay.distributed import BACKENDS, backend_context
 from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = ["audit"]
@@ -62,6 +63,8 @@ def audit(
     progress: Callable[[str, int, int], None] | None = None,
     config: AuditConfig | None = None,
     image_shape: Any = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> AuditResult:
     """Audit a labelled dataset: label errors, duplicates, outliers, the class profile, and more.
 
@@ -135,6 +138,15 @@ def audit(
         in ``summary["image_shape"]``, so the report draws each row as a picture. Default:
         the report detects pixel columns from their names (``pixel_0`` ... ``pixel_63``).
 
+    backend : {"local", "ray"}, default="local"
+        Where the parallel work runs (:mod:`assay.distributed`): ``"ray"`` runs the
+        cross-fitting folds on a Ray cluster (extra ``dist``), with the same results as
+        ``"local"``; the k-NN graph and the checks stay in this process.
+        ``summary["backend"]`` records it, with the cluster's address and CPUs.
+    ray_address : str, optional
+        The Ray cluster under ``backend="ray"``: ``"auto"``, ``"ray://HOST:10001"``, or None
+        for a local Ray runtime started for the audit (or the one already running).
+
     Returns
     -------
     AuditResult
@@ -161,6 +173,10 @@ def audit(
                        image=image, features=features, embeddings=embeddings, meta=meta)
     t_load = time.perf_counter() - t0
     check_int("k", k, low=1, owner="audit")
+    check_choice("backend", backend, BACKENDS, owner="audit")
+    if ray_address is not None and backend != "ray":
+        raise InvalidParameterError("ray_address", "None unless backend='ray'", ray_address,
+                                    owner="audit", hint="Pass backend='ray' as well.")
     choice = _resolve_task(task if task != "auto" else getattr(config, "task", "auto"), dataset)
     check_choice("label_method", label_method, ("hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"),
                  owner="audit")
@@ -220,36 +236,38 @@ def audit(
             runnable.append(specs[name])
     if user_probs is None and any({"pred_probs", "label_flags"} & set(s.needs) for s in runnable):
         _check_two_per_class(dataset)
-    # Shared artifacts first: a user error here (bad data) is raised, not recorded per check.
-    needed = {n for s in runnable for n in (*s.needs, *s.uses) if ctx.available(n)}
-    for artifact in _NEEDS_ARTIFACT:
-        if artifact in needed:
-            getattr(ctx, artifact)
     results: dict[str, CheckResult] = {}
-    for i, spec in enumerate(runnable):
-        if progress is not None:
-            progress(f"check {spec.name}", i, len(runnable))
-        start = time.perf_counter()
-        try:
-            res = spec.func(cast(AuditContext, CheckContext(ctx, spec)))
-            res = _with_duration(res, time.perf_counter() - start)
-            _check_outputs(spec, res, dataset.n_rows)
-        except UndeclaredNeedError:
-            raise  # a bug in the check's specification, not a finding about the data
-        except Exception as exc:  # a crashing check is recorded as an error and shown
-            res = CheckResult(
-                name=spec.name, status="error", error=f"{type(exc).__name__}: {exc}",
-                message=f"The check crashed: {type(exc).__name__}: {exc}",
-                evidence={"traceback": traceback.format_exc(limit=8)},
-                duration_s=time.perf_counter() - start,
-            )
-        results[spec.name] = res
+    with backend_context(backend, ray_address, owner="audit") as ray_info:
+        # Shared artifacts first: a user error here (bad data) is raised, not recorded per check.
+        needed = {n for s in runnable for n in (*s.needs, *s.uses) if ctx.available(n)}
+        for artifact in _NEEDS_ARTIFACT:
+            if artifact in needed:
+                getattr(ctx, artifact)
+        for i, spec in enumerate(runnable):
+            if progress is not None:
+                progress(f"check {spec.name}", i, len(runnable))
+            start = time.perf_counter()
+            try:
+                res = spec.func(cast(AuditContext, CheckContext(ctx, spec)))
+                res = _with_duration(res, time.perf_counter() - start)
+                _check_outputs(spec, res, dataset.n_rows)
+            except UndeclaredNeedError:
+                raise  # a bug in the check's specification, not a finding about the data
+            except Exception as exc:  # a crashing check is recorded as an error and shown
+                res = CheckResult(
+                    name=spec.name, status="error", error=f"{type(exc).__name__}: {exc}",
+                    message=f"The check crashed: {type(exc).__name__}: {exc}",
+                    evidence={"traceback": traceback.format_exc(limit=8)},
+                    duration_s=time.perf_counter() - start,
+                )
+            results[spec.name] = res
     issues = _combine(dataset, results)
     timings = {"load": t_load, **ctx.timings,
                **{f"check.{n}": r.duration_s for n, r in results.items()},
                "total": time.perf_counter() - t0}
     summary = _summary(ctx, results, skipped, timings)
     summary["task"], summary["task_reason"] = choice.task, choice.reason
+    summary["backend"] = {"name": backend, **(ray_info or {})}
     outputs = {s.name: s.outputs for s in runnable if s.outputs is not None and s.name in results}
     if shape is not None:
         summary["image_shape"] = list(shape) if isinstance(shape, tuple) else shape

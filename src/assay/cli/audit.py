@@ -256,6 +256,13 @@ def register(app: typer.Typer) -> None:
             "thumbnails. 'none' shows table cells. Default: pixel columns found by name "
             "(pixel_0 ... pixel_63)."),
         k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
+        n_jobs: int | None = typer.Option(
+            None, "--n-jobs", help="Parallel fold fits (-1: every core; with --ray: every CPU "
+            "of the cluster)."),
+        ray: str | None = typer.Option(
+            None, "--ray", metavar="[ADDRESS]",
+            help="Run the fold fits on Ray (pip install 'assay[dist]'): no ADDRESS or 'local' "
+            "starts Ray here; 'auto' or ray://HOST:10001 joins a cluster."),
         seed: int = typer.Option(
             0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
         out: Path | None = typer.Option(
@@ -288,7 +295,8 @@ def register(app: typer.Typer) -> None:
                   "text_model": text_model, "seed": seed, "model": model,
                   "pred_probs": str(pred_probs) if pred_probs else None,
                   "embeddings": str(embeddings) if embeddings else None,
-                  "values": str(values) if values else None, "image_shape": image_shape}
+                  "values": str(values) if values else None, "image_shape": image_shape,
+                  "n_jobs": n_jobs, "ray": ray}
         from assay.cli._common import require_out
 
         require_out(no_workspace, Path("assay-audit"), "", workspace)  # flags that contradict
@@ -307,7 +315,9 @@ def register(app: typer.Typer) -> None:
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
-                image_shape=image_shape, task=task,
+                image_shape=image_shape, task=task, n_jobs=n_jobs,
+                backend="local" if ray is None else "ray",
+                ray_address=None if ray in (None, "local") else ray,
                 values=_read_values(values) if values else None,
                 on_result=lambda res: paths.update(write_audit_outputs(res, out, dataset))
                 if out is not None else None,

@@ -304,6 +304,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(
             0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
         n_jobs: int | None = typer.Option(None, "--n-jobs", help="Parallel fits."),
+        ray: str | None = typer.Option(
+            None, "--ray", metavar="[ADDRESS]",
+            help="Run the fits on Ray (pip install 'assay[dist]'): no ADDRESS or 'local' starts "
+            "Ray here; 'auto' or ray://HOST:10001 joins a cluster."),
         as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     ) -> None:
         """How much more data, of which class? Fit a learning curve and plan collection."""
@@ -321,6 +325,7 @@ def register(app: typer.Typer) -> None:
             )
         from assay.cli._common import progress_bar
         from assay.data import check_output_dir
+        from assay.distributed import backend_context
         from assay.pipelines import recorded_run
 
         names = ("curve.csv", "curve_clean.csv", "fits.json", f"curve.{plot_format}", "curve.html")
@@ -332,21 +337,24 @@ def register(app: typer.Typer) -> None:
                   "per_class": per_class, "budget": budget, "objective": objective,
                   "min_per_class": min_per_class, "min_gain": min_gain,
                   "min_eval_rows": min_eval_rows,
-                  "compare_clean": compare_clean, "sizes": sizes, "seeds": seeds, "seed": seed}
+                  "compare_clean": compare_clean, "sizes": sizes, "seeds": seeds, "seed": seed,
+                  "n_jobs": n_jobs, "ray": ray}
         with recorded_run("curve", params, data=data, workspace=workspace,
                           enabled=not no_workspace) as run, \
                 progress_bar(not as_json) as progress:
             folder = out if out is not None else run.folder
             assert folder is not None  # noqa: S101 - checked above
             try:
-                result = learning_plan(
-                    data, label=label, target=target, metric=metric, per_class=per_class,
-                    budget=budget, objective=objective, compare_clean=compare_clean, text=text,
-                    features=_split_cols(features), embeddings=embeddings, sizes=size_list,
-                    seeds=seeds, n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs,
-                    progress=progress, min_per_class=min_per_class, min_gain=min_gain,
-                    min_eval_rows=min_eval_rows,
-                )
+                with backend_context("local" if ray is None else "ray",
+                                     None if ray in (None, "local") else ray, owner="curve"):
+                    result = learning_plan(
+                        data, label=label, target=target, metric=metric, per_class=per_class,
+                        budget=budget, objective=objective, compare_clean=compare_clean,
+                        text=text, features=_split_cols(features), embeddings=embeddings,
+                        sizes=size_list, seeds=seeds, n_bootstrap=n_bootstrap, seed=seed,
+                        n_jobs=n_jobs, progress=progress, min_per_class=min_per_class,
+                        min_gain=min_gain, min_eval_rows=min_eval_rows,
+                    )
             except InputValidationError as exc:
                 raise InputValidationError(_cli_terms(str(exc))) from exc
             paths = write_outputs(result, folder, plot_format=plot_format, target=target)

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 findings over --fail-on, 2 user error)."""
     from assay.exceptions import AssayError
 
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _bare_ray(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     if not args:  # the same on every click version: help on stdout, exit 2 (see the docstring)
         _run(["--help"])
@@ -102,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
         if _is_framework_error(exc, "ClickException", "TyperException"):
             return _usage_error(exc, args)
         raise
+
+
+def _bare_ray(args: list[str]) -> list[str]:
+    """``--ray`` with no address (last, or followed by another option) means a local Ray."""
+    out = []
+    for i, a in enumerate(args):
+        out.append(a)
+        if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("local")
+    return out
 
 
 def _run(args: list[str]) -> int:

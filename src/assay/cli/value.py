@@ -62,6 +62,13 @@ def register(app: typer.Typer) -> None:
             None, "--workspace", "-w", help=WORKSPACE_HELP),
         no_workspace: bool = typer.Option(
             False, "--no-workspace", help=NO_WORKSPACE_HELP),
+        n_jobs: int | None = typer.Option(
+            None, "--n-jobs", help="Parallel work (-1: every core; with --ray: every CPU of the "
+            "cluster)."),
+        ray: str | None = typer.Option(
+            None, "--ray", metavar="[ADDRESS]",
+            help="Run on Ray (pip install 'assay[dist]'): no ADDRESS or 'local' starts Ray here; "
+            "'auto' or ray://HOST:10001 joins a cluster."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Value every row (and group) of a table: which examples help, which harm."""
@@ -84,7 +91,8 @@ def register(app: typer.Typer) -> None:
         tasks = [t.strip() for t in task.split(",") if t.strip()] if task else None
         params = {"data": str(data), "label": label, "method": method, "group": group,
                   "tasks": tasks, "k": k, "n_estimators": n_estimators,
-                  "max_samples": max_samples, "max_time": max_time, "seed": seed}
+                  "max_samples": max_samples, "max_time": max_time, "seed": seed,
+                  "n_jobs": n_jobs, "ray": ray}
         with recorded_run("value", params, data=data, workspace=workspace,
                           enabled=not no_workspace) as run, \
                 progress_bar(not as_json) as progress:
@@ -93,7 +101,9 @@ def register(app: typer.Typer) -> None:
             frame, groups, summary = value_rows(
                 data, label=label, method=method, group=group, tasks=tasks, text=text,
                 embeddings=embeddings, k=k, n_estimators=n_estimators, max_samples=max_samples,
-                max_time=max_time, seed=seed, id=id_col, progress=progress,
+                max_time=max_time, seed=seed, id=id_col, progress=progress, n_jobs=n_jobs,
+                backend="local" if ray is None else "ray",
+                ray_address=None if ray in (None, "local") else ray,
             )
             outputs = {"values": str(target / "values.csv")}
             with atomic_path(target / "values.csv") as tmp:
