@@ -194,6 +194,173 @@ def test_knn_shapley_bad_input():
 
 
 # ------------------------------------------------------------------------------------------
+# KNN-Shapley against Jia et al.'s recursion written as a loop (any size, no enumeration)
+
+
+def jia_recursion(x, y, xt, yt, k, task="classification", truncate=None, leave_self_out=False):
+    """Jia et al. (2019), Theorem 1, per test point in a plain loop; the mean over test points.
+
+    Distances are the true squared distances; ties break by training index (a stable sort).
+    With ``truncate=T`` the recursion starts from ``s_{T+1} = 0`` and only the T nearest get a
+    value. With ``leave_self_out`` the test points are the training rows, each without itself.
+    """
+    n = len(x)
+    total = np.zeros(n)
+    for t, (q, label) in enumerate(zip(xt, yt, strict=True)):
+        players = np.delete(np.arange(n), t) if leave_self_out else np.arange(n)
+        dist = ((x[players] - q) ** 2).sum(axis=1)
+        order = players[np.argsort(dist, kind="stable")]
+        if task == "classification":
+            f = [1.0 if y[j] == label else 0.0 for j in order]
+        else:
+            f = [-((y[j] - label) ** 2) for j in order]
+        m = len(order)
+        s = [0.0] * m
+        last = m if truncate is None else truncate + 1  # 1-based rank whose value starts it
+        s[last - 1] = f[last - 1] / m if truncate is None else 0.0
+        for i in range(last - 1, 0, -1):  # 1-based rank i from s_{i+1}
+            s[i - 1] = s[i] + (f[i - 1] - f[i]) / max(k, i)
+        for rank in range(last if truncate is None else truncate):
+            total[order[rank]] += s[rank]
+    return total / len(xt)
+
+
+def _grid_data(seed, n, n_test, d=2, levels=4, n_classes=3, dup=0.2):
+    """Integer features on a small grid: many exact ties, a share of duplicated rows."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, levels, size=(n, d)).astype(float)
+    copies = rng.random(n) < dup
+    x[copies] = x[rng.integers(0, n, copies.sum())]  # exact duplicate rows
+    xt = rng.integers(0, levels, size=(n_test, d)).astype(float) + rng.choice([0.0, 0.5], (n_test, d))
+    return x, rng.integers(0, n_classes, n), xt, rng.integers(0, n_classes, n_test)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_knn_shapley_equals_jia_recursion_with_ties_and_duplicates(seed, k):
+    # integer and half-integer coordinates: squared distances, and assay's keys
+    # |x|^2/2 - q.x, are exact in float64, so both see the same ties
+    for n, levels in [(40, 3), (300, 5), (700, 4)]:  # 700 rows on 16 grid points: buckets > 128
+        x, y, xt, yt = _grid_data(seed, n, 9, levels=levels)
+        expected = jia_recursion(x, y, xt, yt, k)
+        np.testing.assert_allclose(knn_shapley(x, y, xt, yt, k=k), expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_knn_shapley_regression_equals_jia_recursion(seed, k):
+    x, _, xt, _ = _grid_data(seed, 260, 7, levels=5)
+    rng = np.random.default_rng(seed)
+    y, yt = rng.normal(size=260), rng.normal(size=7)
+    expected = jia_recursion(x, y, xt, yt, k, task="regression")
+    got = knn_shapley(x, y, xt, yt, k=k, task="regression")
+    np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_knn_shapley_random_data_equals_jia_recursion(seed):
+    # continuous features, three chunks of test points, and threads
+    rng = np.random.default_rng(seed)
+    x, xt = rng.normal(size=(3000, 5)), rng.normal(size=(40, 5))
+    y, yt = rng.integers(0, 4, 3000), rng.integers(0, 4, 40)
+    expected = jia_recursion(x, y, xt, yt, 5)
+    np.testing.assert_allclose(knn_shapley(x, y, xt, yt, k=5), expected, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(knn_shapley(x, y, xt, yt, k=5, chunk_size=16, n_jobs=2),
+                               expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_knn_shapley_leave_self_out_equals_jia_recursion(k):
+    x, y, _, _ = _grid_data(5, 300, 1, levels=4)  # duplicates: a row's twin ranks first
+    expected = jia_recursion(x, y, x, y, k, leave_self_out=True) * len(x) / (len(x) - 1)
+    np.testing.assert_allclose(knn_shapley(x, y, k=k), expected, atol=1e-12, rtol=0)
+    expected = jia_recursion(x, y, x, y, k, truncate=20, leave_self_out=True) * len(x) / (len(x) - 1)
+    np.testing.assert_allclose(knn_shapley(x, y, k=k, truncate=20), expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("truncate", [5, 12, 60])
+def test_knn_shapley_truncated_equals_jia_recursion(truncate):
+    for n in (100, 2000):  # 8 (T + 2) > n takes the full order, else the threshold selection
+        x, y, xt, yt = _grid_data(truncate, n, 6, levels=6)
+        expected = jia_recursion(x, y, xt, yt, 5, truncate=truncate)
+        got = knn_shapley(x, y, xt, yt, k=5, truncate=truncate)
+        np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+def _rank_cases():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 255, 256, 257, 3000):
+        yield rng.normal(size=(3, n))
+        yield rng.integers(0, 5, size=(3, n)).astype(float)  # exact ties, buckets > 128 keys
+        yield np.full((2, n), 3.5)  # one key: index order
+        wide = rng.normal(size=(2, n))  # quantisation merges distinct keys: 1 and 1 + 1e-13
+        wide[:, ::3], wide[:, 1::5] = 1e20, 1.0 + rng.integers(0, 3, wide[:, 1::5].shape) * 1e-13
+        yield wide
+        yield rng.integers(0, 3, size=(2, n)) * 5e-324  # subnormal span
+        yield np.sort(rng.normal(size=(2, n)), axis=1)[:, ::-1].copy()  # descending
+    for n in (3000, (1 << 17) + 3):  # sorting blocks of 64 keys, then of 256 (N > 2**17)
+        yield rng.normal(size=(2, n)) ** 2
+        yield rng.integers(0, 2000, size=(2, n)).astype(float)  # buckets of ~65 equal keys
+    extreme = rng.normal(size=(2, 5000))
+    extreme[:, :500], extreme[:, 500:1000] = 1e300, -1e300
+    yield extreme
+    yield np.array([[1e308, -1e308, 0.0, 1e308, 5.0]])  # the span overflows to inf
+
+
+def test_rank_order_is_the_float64_order_with_ties_by_index():
+    from assay._kernels.knn_shapley import Workspace, nearest, rank_order
+
+    for keys in _rank_cases():
+        s, n = keys.shape
+        expected = np.array([np.lexsort((np.arange(n), row)) for row in keys])
+        got = rank_order(keys.copy(), Workspace(s, n))
+        np.testing.assert_array_equal(got, expected)
+        for m in {1, min(n, 3), min(n, 60)}:
+            np.testing.assert_array_equal(nearest(keys, m), expected[:, :m])
+
+
+def test_nearest_falls_back_when_the_sample_threshold_keeps_too_few():
+    from assay._kernels.knn_shapley import nearest
+
+    # the strided sample (every 4th column here) holds the 2,500 smallest keys, so its
+    # threshold keeps about 50 candidates, fewer than m = 100: the exact threshold takes over
+    keys = np.arange(10_000, dtype=float)[None, :] + 1e6
+    keys[0, ::4] = np.arange(2500)
+    np.testing.assert_array_equal(nearest(keys, 100)[0], np.argsort(keys[0], kind="stable")[:100])
+
+
+def test_knn_shapley_truncation_bound_is_attained():
+    # the derivation: truncation changes the T nearest values by s_{T+1} and drops the others
+    # (|s_i| <= 1/i). One test point whose only label match is its (T+1)-th neighbour has
+    # s_{T+1} = 1/(T+1) - sum_{j > T+1} f_j / (j (j-1)) = 1/(T+1): the bound, exactly.
+    t = 10
+    x = np.arange(40, dtype=float)[:, None]
+    y = np.zeros(40, int)
+    y[t] = 1  # rank T+1 (0-based row T, distance T from the test point at 0)
+    exact = knn_shapley(x, y, [[0.0]], [1], k=3)
+    approx = knn_shapley(x, y, [[0.0]], [1], k=3, truncate=t)
+    err = np.abs(approx - exact)
+    assert err.max() == pytest.approx(1.0 / (t + 1), abs=1e-15)  # attained: not a loose bound
+    np.testing.assert_allclose(err[:t], 1.0 / (t + 1), atol=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("truncate", [5, 20, 80])
+def test_knn_shapley_truncated_error_within_bound_random(seed, truncate):
+    rng = np.random.default_rng(seed)
+    x, xt = rng.normal(size=(600, 3)), rng.normal(size=(15, 3))
+    y, yt = rng.integers(0, 2, 600), rng.integers(0, 2, 15)
+    exact = knn_shapley(x, y, xt, yt, k=5)
+    err = np.abs(knn_shapley(x, y, xt, yt, k=5, truncate=truncate) - exact)
+    assert 0 < err.max() <= 1.0 / (truncate + 1)
+    # per test point the bound is 1/(T+1) too: check it one point at a time
+    for q, label in zip(xt[:3], yt[:3], strict=True):
+        one = knn_shapley(x, y, q[None], [label], k=5)
+        diff = np.abs(knn_shapley(x, y, q[None], [label], k=5, truncate=truncate) - one)
+        assert diff.max() <= 1.0 / (truncate + 1)
+
+
+# ------------------------------------------------------------------------------------------
 # exact oracle
 
 

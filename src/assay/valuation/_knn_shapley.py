@@ -8,8 +8,25 @@ For one test point with label ``t`` and training points sorted by distance to it
     s_N = f(alpha_N) / N
     s_i = s_{i+1} + (f(alpha_i) - f(alpha_{i+1})) / max(K, i)
 
-and the values of a test set are the mean over its points. The recursion is vectorised over a
-chunk of test points at a time; memory is ``O(chunk * N)``, never ``N x n_test``.
+and the values of a test set are the mean over its points. Unrolled, with the prefix sums
+``G_i = sum_{j <= i} f(alpha_j) / (j (j - 1))``, this is
+
+    s_i = f(alpha_i) / max(K, i) + G_max(K, i) - G_N,
+
+one cumulative sum per test point. The order comes from
+:func:`assay._kernels.knn_shapley.rank_order` (a counting sort of quantised keys, sorting
+networks, and an exact repair of quantisation ties: the float64 order, ties by index) and the
+values are scattered with ``bincount``. Test points are processed a chunk at a time; memory is
+``O(chunk * N)``, never ``N x n_test``.
+
+Truncation error (``truncate=T``): starting the recursion from ``s_{T+1} = 0`` changes every
+increment by nothing, so the T nearest get ``s_i - s_{T+1}`` and the others 0. For ``i > K``,
+``s_i = f_i / i - sum_{j > i} f_j / (j (j - 1))`` and ``sum_{j > i} 1 / (j (j - 1)) = 1/i - 1/N``,
+so with ``0 <= f <= 1`` (classification) ``-1/i < s_i <= 1/i``: every value of one test point
+moves by at most ``1 / (T + 1)`` (``|s_{T+1}|`` for the T nearest, ``|s_i| <= 1/i`` for the
+rest), hence so does their mean. With ``-M <= f <= 0`` (regression, ``M`` the largest squared
+target difference of that test point) the bound is ``M / (T + 1)``. The bound is attained: a
+test point whose only label match is its (T+1)-th neighbour has ``s_{T+1} = 1 / (T + 1)``.
 """
 
 from __future__ import annotations
@@ -18,6 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from assay._kernels.knn_shapley import (
+    Workspace,
+    binary_value_sums,
+    drop_self,
+    nearest,
+    rank_order,
+    value_sums,
+)
 from assay._validation import check_1d, check_choice, check_int
 from assay.exceptions import InputValidationError, InvalidParameterError
 
@@ -26,8 +51,12 @@ __all__ = ["knn_shapley"]
 _OWNER = "knn_shapley"
 _METRICS = ("euclidean", "cosine")
 _TASKS = ("classification", "regression")
-# elements per (chunk, N) work array: 2**23 float64 = 64 MiB; about five such arrays live at once
+# test points per BLAS block: its (chunk, N) float64 keys are about 64 MiB, and at least 16 rows
+# so the product reads x_train once per 16 test points even when N is large
 _CHUNK_ELEMENTS = 1 << 23
+_MIN_CHUNK = 16
+# rows ranked at once: their (rows, N) work arrays (five of 8 bytes) stay near the L2 cache
+_ROW_ELEMENTS = 1 << 18
 
 
 def knn_shapley(
@@ -63,17 +92,23 @@ def knn_shapley(
         Classification scores a neighbour 1 when its label equals the test label; regression
         scores it ``-(y_neighbour - y_test)**2`` (the utility is the mean over the K nearest).
     truncate : int, optional
-        Approximate mode: only the ``truncate`` nearest training points of each test point get
-        a non-zero contribution (a partial sort instead of a full sort). Every value is then
-        within ``1 / (truncate + 1)`` of the exact value (classification), or within
-        ``max_j (y_j - y_test)**2 / (truncate + 1)`` (regression), because the exact
-        contribution of the i-th nearest point, ``i >= K``, is bounded by ``max|f| / i``.
-        Must be at least ``k``.
+        Approximate mode: only the ``T = truncate`` nearest training points of each test point
+        get a contribution, the recursion started from ``s_{T+1} = 0`` (Jia et al.'s
+        truncation); the ``T + 1`` nearest are selected without sorting the others. Every
+        value is then within ``1 / (T + 1)`` of the exact value (classification), or within
+        ``max_t max_j (y_j - y_t)**2 / (T + 1)`` (regression): the exact value of the i-th
+        nearest point, ``i > K``, lies in ``(-max|f| / i, max|f| / i]`` and truncation moves
+        each of a test point's values by ``|s_{T+1}|`` or ``|s_i|``, ``i > T`` (derivation in
+        the module docstring; the bound is attained). Must be at least ``k``.
     chunk_size : int, optional
-        Test points processed at once; by default chosen so a work array stays near 64 MiB.
+        Test points whose distances are computed at once (one BLAS product); by default about
+        64 MiB of float64 keys, and at least 16 test points. They are then valued a few rows
+        at a time with reused buffers.
     n_jobs : int, optional
-        Threads over chunks of test points (numpy's sorts release the GIL); ``None`` or 1 runs
-        in the calling thread, -1 uses every core. Memory grows with the number of threads.
+        Threads over chunks of test points (numpy's kernels release the GIL); ``None`` or 1 runs
+        in the calling thread, -1 uses every core. With several threads, BLAS runs on one
+        thread in each (for the whole process, during the call). Memory grows with the number
+        of threads.
 
     Returns
     -------
@@ -222,114 +257,99 @@ def _knn_shapley_values(
     x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarray, *, k: int,
     task: str, truncate: int | None, chunk_size: int | None, self_mode: bool, n_jobs: int,
 ) -> np.ndarray:
-    """Sum the per-test-point recursions over chunks of test points; return the mean."""
-    n = x_tr.shape[0]
-    sq_tr = np.einsum("ij,ij->i", x_tr, x_tr)
+    """Sum the per-test-point values over chunks of test points; return the mean.
+
+    Each thread takes every ``n_jobs``-th chunk and reuses its own buffers: the (chunk, N)
+    float64 keys and a :class:`~assay._kernels.knn_shapley.Workspace` of a few rows.
+    """
+    n, n_test = x_tr.shape[0], x_te.shape[0]
+    half_sq = 0.5 * np.einsum("ij,ij->i", x_tr, x_tr)
     if chunk_size is None:
-        chunk_size = max(1, _CHUNK_ELEMENTS // n)
-    n_test = x_te.shape[0]
+        chunk_size = max(_MIN_CHUNK, _CHUNK_ELEMENTS // n)
+    chunk_size = min(chunk_size, n_test)
     starts = list(range(0, n_test, chunk_size))
+    rows = min(chunk_size, max(1, _ROW_ELEMENTS // n))
+    full_order = truncate is None or 8 * (truncate + 2) > n  # else a threshold selection
 
-    def work(start: int) -> np.ndarray:
-        stop = min(start + chunk_size, n_test)
-        return _chunk_values(x_tr, sq_tr, y_tr, x_te[start:stop], y_te[start:stop], k=k,
-                             task=task, truncate=truncate, self_offset=start if self_mode else None)
-
-    if n_jobs > 1 and len(starts) > 1:
-        from concurrent.futures import ThreadPoolExecutor  # numpy sorts release the GIL
-
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            total = np.sum(list(pool.map(work, starts)), axis=0)
-    else:
+    def work(first: int) -> np.ndarray:
+        keys = np.empty((chunk_size, n), dtype=np.float64)
+        ws = Workspace(rows, n) if full_order else None
         total = np.zeros(n, dtype=np.float64)
-        for start in starts:
-            total += work(start)
+        for start in starts[first::n_jobs]:
+            stop = min(start + chunk_size, n_test)
+            total += _chunk_values(x_tr, half_sq, y_tr, x_te[start:stop], y_te[start:stop],
+                                   keys[: stop - start], ws, k=k, task=task, truncate=truncate,
+                                   self_offset=start if self_mode else None)
+        return total
+
+    n_jobs = min(n_jobs, len(starts))
+    if n_jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor  # numpy's kernels release the GIL
+
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread per worker: n_jobs workers x all-core BLAS would oversubscribe
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(n_jobs) as pool:
+            total = np.sum(list(pool.map(work, range(n_jobs))), axis=0)
+    else:
+        total = work(0)
     denom = n_test - 1 if self_mode else n_test
     return total / denom if denom > 0 else total
 
 
 def _chunk_values(
-    x_tr: np.ndarray, sq_tr: np.ndarray, y_tr: np.ndarray, xq: np.ndarray, yq: np.ndarray, *,
-    k: int, task: str, truncate: int | None, self_offset: int | None,
+    x_tr: np.ndarray, half_sq: np.ndarray, y_tr: np.ndarray, xq: np.ndarray, yq: np.ndarray,
+    keys: np.ndarray, ws: Workspace | None, *, k: int, task: str, truncate: int | None,
+    self_offset: int | None,
 ) -> np.ndarray:
-    """Sum over a chunk of test points of their KNN-Shapley values, shape (N,)."""
+    """Sum over a chunk of test points of their KNN-Shapley values, shape (N,).
+
+    One BLAS product (into ``keys``) gives the sort keys of the chunk, ``|x|^2 / 2 - q.x`` in
+    float64, which order the training points as ``|q - x|^2 = |q|^2 + 2 * key`` does; the rows
+    are then valued a few at a time (``ws``), so their work arrays stay in cache.
+    """
     n = x_tr.shape[0]
-    c = xq.shape[0]
-    d = _sq_distances(xq, x_tr, sq_tr)
-    if self_offset is not None:  # the test row itself sorts first and is then dropped
-        d[np.arange(c), np.arange(self_offset, self_offset + c)] = -np.inf
-    order = _sorted_neighbours(d, truncate, drop_first=self_offset is not None)
-    del d
-    f = _neighbour_scores(y_tr[order], yq[:, None], task)
-    n_players = n - (1 if self_offset is not None else 0)
-    s = _recursion(f, k=k, n_players=n_players, truncated=truncate is not None)
-    if truncate is not None:
-        order = order[:, :truncate]
-    return np.bincount(order.ravel(), weights=s.ravel(), minlength=n)
+    np.matmul(xq, x_tr.T, out=keys)
+    rows = ws.packed.shape[0] if ws is not None else min(len(xq), max(1, _ROW_ELEMENTS // n))
+    total = np.zeros(n, dtype=np.float64)
+    for a in range(0, len(xq), rows):
+        b = min(a + rows, len(xq))
+        np.subtract(half_sq, keys[a:b], out=keys[a:b])  # here, while these rows are in cache
+        own = None if self_offset is None else np.arange(self_offset + a, self_offset + b)
+        total += _rows_values(keys[a:b], y_tr, yq[a:b], k=k, task=task, truncate=truncate,
+                              self_idx=own, ws=ws)
+    return total
 
 
-def _sq_distances(q: np.ndarray, x: np.ndarray, sq_x: np.ndarray) -> np.ndarray:
-    """Sort keys (c, N) in float64: ``|x|^2 / 2 - q.x``, which orders the training points
-    exactly as ``|q - x|^2 = |q|^2 + 2 * key`` does, in one pass over the block."""
-    d = q @ x.T
-    np.subtract(0.5 * sq_x[None, :], d, out=d)
-    return d
+def _rows_values(
+    keys: np.ndarray, y_tr: np.ndarray, yq: np.ndarray, *, k: int, task: str,
+    truncate: int | None, self_idx: np.ndarray | None, ws: Workspace | None,
+) -> np.ndarray:
+    """Sum of the values of a few test rows, from their sort keys (s, N).
 
-
-def _sorted_neighbours(d: np.ndarray, truncate: int | None, *, drop_first: bool) -> np.ndarray:
-    """Training indices sorted by distance per row, ties by index; the first ``truncate + 1``.
-
-    A fast unstable sort runs first; rows that contain tied distances are sorted again with a
-    stable sort, so the order is exactly "by distance, then by index".
+    ``ws`` is None when only the ``truncate + 1`` nearest are needed and they are few enough
+    to select without ranking every training point.
     """
-    extra = 1 if drop_first else 0
-    if truncate is None:
-        order = np.argsort(d, axis=1)
+    n = keys.shape[1]
+    # players ranked: all, or the T + 1 nearest (T + 2 counting the test row itself)
+    m = n if truncate is None else truncate + 1 + (self_idx is not None)
+    order = nearest(keys, m) if ws is None else rank_order(keys, ws)[:, :m]
+    if self_idx is not None:
+        order = drop_self(order, self_idx)
+    if ws is not None and truncate is None and task == "classification":
+        s, length = order.shape
+        hits = ws.view("hits", s, length)
+        for i in range(s):  # the 0/1 scores by rank: a one-byte gather per training point
+            np.equal(y_tr, yq[i], out=ws.flags)
+            np.take(ws.flags, order[i], out=hits[i], mode="clip")
+        sums, tail = binary_value_sums(order, hits, k, n, ws)
     else:
-        m = truncate + 1 + extra
-        part = np.sort(np.argpartition(d, m - 1, axis=1)[:, :m], axis=1)
-        inner = np.argsort(np.take_along_axis(d, part, axis=1), axis=1, kind="stable")
-        order = np.take_along_axis(part, inner, axis=1)
-        return order[:, extra:] if drop_first else order
-    ds = np.sort(d, axis=1)  # a second (vectorised) sort is cheaper than gathering d[order]
-    tied = np.flatnonzero((ds[:, 1:] == ds[:, :-1]).any(axis=1))
-    del ds
-    if tied.size:
-        order[tied] = np.argsort(d[tied], axis=1, kind="stable")
-    return order[:, extra:] if drop_first else order
-
-
-def _neighbour_scores(y_sorted: np.ndarray, y_query: np.ndarray, task: str) -> np.ndarray:
-    if task == "classification":
-        return (y_sorted == y_query).astype(np.float64)
-    return -((y_sorted - y_query) ** 2)
-
-
-def _recursion(f: np.ndarray, *, k: int, n_players: int, truncated: bool) -> np.ndarray:
-    """Shapley values in sorted order, shape (c, L), from neighbour scores ``f`` (c, L).
-
-    Exact (``L = N``): unrolling ``s_N = f_N / N``, ``s_i = s_{i+1} + (f_i - f_{i+1}) / max(K, i)``
-    gives, for ranks ``i >= K``, ``s_i = f_i / i - sum_{j > i} f_j / (j (j - 1))``: one cumulative
-    sum. Ranks below ``K`` follow the recursion from ``s_K``. Truncated (``L = T + 1``): the
-    value of the (T+1)-th point is taken as 0, i.e. the suffix sum is cut at ``T + 1``, and
-    the first ``T`` values are returned.
-    """
-    length = f.shape[1]
-    rank = np.arange(1, length + 1, dtype=np.float64)
-    w = np.zeros(length)
-    w[1:] = 1.0 / (rank[1:] * (rank[1:] - 1.0))
-    g = f * w
-    if truncated:  # s_{T+1} := 0: s_i = f_i/i - sum_{i<j<=T} f_j/(j(j-1)) - f_{T+1}/T
-        g[:, -1] = f[:, -1] / (rank[-1] - 1.0)
-    # sum_{q > p} g_q = C_last - C_p with C the running sum (one contiguous pass, in place)
-    np.cumsum(g, axis=1, out=g)
-    s = f * (1.0 / rank)
-    s += g
-    s -= g[:, -1:]
-    del g
-    if truncated:
-        s[:, -1] = 0.0
-    kk = min(k, length)
-    for p in range(kk - 2, -1, -1):  # ranks 1 .. K-1 (0-based p < K-1)
-        s[:, p] = s[:, p + 1] + (f[:, p] - f[:, p + 1]) / k
-    return s[:, :-1] if truncated else s
+        if task == "classification":
+            f = (y_tr[order] == yq[:, None]).astype(np.float64)
+        else:
+            f = -((y_tr[order] - yq[:, None]) ** 2)
+        sums, tail = value_sums(order, f, k, n, truncated=truncate is not None)
+    sums -= tail.sum()  # every player of a row loses that row's G_L ...
+    if self_idx is not None:
+        sums[self_idx] += tail  # ... and the test row itself is not a player of its own row
+    return sums
