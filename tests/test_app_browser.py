@@ -528,3 +528,71 @@ def test_regression_review_takes_or_types_a_number(regression_workspace, browser
         page.close()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def multilabel_workspace(tmp_path_factory):
+    """400 digits with tags that follow from the digit ("even|loop"), 30 with a tag flipped."""
+    from sklearn.datasets import load_digits
+
+    tmp = tmp_path_factory.mktemp("reviewmultilabel")
+    x, digit = load_digits(return_X_y=True)
+    x, digit = x[:400], digit[:400]
+    tags = ("even", "prime", "ge5", "loop", "straight")
+    y = np.stack([digit % 2 == 0, np.isin(digit, [2, 3, 5, 7]), digit >= 5,
+                  np.isin(digit, [0, 6, 8, 9]), np.isin(digit, [1, 4, 7])], axis=1)
+    rng = np.random.default_rng(0)
+    wrong = rng.choice(len(y), 30, replace=False)
+    y[wrong, rng.integers(0, 5, wrong.size)] ^= True
+    frame = pd.DataFrame(x.astype(int), columns=[f"pixel_{i}" for i in range(64)]).assign(
+        tags=["|".join(t for t, on in zip(tags, r, strict=True) if on) for r in y])
+    frame.to_csv(tmp / "tags.csv", index=False)
+    ws = tmp / "ws"
+    assert main(["audit", str(tmp / "tags.csv"), "--label", "tags", "--checks",
+                 "multilabel_labels", "-w", str(ws), "--out", str(tmp / "out"), "--json"]) == 0
+    return ws
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_multilabel_review_edits_a_label_set(multilabel_workspace, browser, tmp_path):
+    """Label sets: the item says which classes to add or remove; r takes the suggested set; a
+    digit key adds or removes class n in the box and Enter records the edited set."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(multilabel_workspace, ws)
+    server = Server(ws)
+    try:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("#item[data-row-id]")
+        assert page.evaluate("document.getElementById('relabel').tagName") == "INPUT"
+        assert page.inner_text("#classes").split() == ["even", "ge5", "loop", "prime",
+                                                       "straight"]
+        assert "new label set" in page.inner_text("aside")
+        change = page.inner_text("#item .setchange")
+        assert change.startswith("add:") or "remove:" in change
+        suggested = page.inner_text("#item .suggested")
+        assert page.input_value("#relabel") == suggested
+        page.fill("#reviewer", "ana")
+        page.keyboard.press("Escape")
+        first = page.get_attribute("#item", "data-row-id")
+        page.keyboard.press("r")
+        page.wait_for_function("() => document.body.dataset.saved === '1'")
+        second = page.get_attribute("#item", "data-row-id")
+        box = page.input_value("#relabel")
+        had_even = "even" in [t.strip() for t in box.split(",")]
+        page.keyboard.press("1")  # toggles "even" in the box, records nothing yet
+        toggled = page.input_value("#relabel")
+        assert ("even" in [t.strip() for t in toggled.split(",")]) != had_even
+        assert page.evaluate("document.body.dataset.saved") == "1"
+        page.focus("#relabel")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.body.dataset.saved === '2'")
+        dec = Workspace.open(ws).decisions()
+        assert dec["row_id"].tolist() == [first, second]
+        assert dec["new_label"].tolist() == [suggested, toggled]
+        page.close()
+    finally:
+        server.stop()

@@ -15,7 +15,9 @@ registered later) runs through the same invariants, with no skips:
 Out-of-fold probabilities are given (``pred_probs``), so the checks themselves are tested, not the
 randomness of cross-fitting folds. A check for a regression task (one that needs ``target``) runs
 on the same table with a numeric label (``task="regression"``), where no probabilities apply; its
-cross-fitting folds come from the row ids, so shuffling the rows changes nothing.
+cross-fitting folds come from the row ids, so shuffling the rows changes nothing. A check for a
+multi-label task (one that needs ``label_sets``) runs on a column of label sets ("hi1|hi3"),
+with given per-class probabilities.
 """
 
 from __future__ import annotations
@@ -70,24 +72,38 @@ def _data(seed: int = 0) -> dict:
     target = (x @ np.array([3.0, -2.0, 1.0, 0.5]) + rng.normal(size=N) * 0.5).round(4)
     target[flipped] += rng.choice([-1.0, 1.0], flipped.size) * 8.0
     table["target"] = target
-    return {"table": table, "annotations": ann, "values": values, "pred_probs": probs}
+    # label sets for multi-label checks: tag k when feature k is high, 12 rows with a tag flipped
+    margin = x[:, :3] - 2.0
+    sets = margin > 0
+    sets[flipped, rng.integers(0, 3, flipped.size)] ^= True
+    table["tags"] = ["|".join(t for t, on in zip(("hi1", "hi2", "hi3"), row, strict=True) if on)
+                     for row in sets]
+    set_probs = 0.02 + 0.96 / (1.0 + np.exp(-3.0 * margin))
+    return {"table": table, "annotations": ann, "values": values, "pred_probs": probs,
+            "set_probs": set_probs}
 
 
 def _is_regression(check: str) -> bool:
     return "target" in registered_checks()[check].needs
 
 
+def _is_multilabel(check: str) -> bool:
+    return "label_sets" in registered_checks()[check].needs
+
+
 def _audit(d: dict, check: str, *, order: np.ndarray | None = None):
-    table, probs = d["table"], d["pred_probs"]
+    table, probs, set_probs = d["table"], d["pred_probs"], d["set_probs"]
     if order is not None:
         table, probs = table.iloc[order].reset_index(drop=True), probs[order]
-    regression = _is_regression(check)
+        set_probs = set_probs[order]
+    task = ("regression" if _is_regression(check) else "multilabel" if _is_multilabel(check)
+            else "classification")
     return assay.audit(
-        table, label="target" if regression else "y", id="id", split="split", group="group",
-        meta=["site"], features=["f1", "f2", "f3", "f4"],
-        pred_probs=None if regression else probs, annotations=d["annotations"],
-        values=d["values"], checks=[check], random_state=0,
-        task="regression" if regression else "classification",
+        table, label={"regression": "target", "multilabel": "tags"}.get(task, "y"), id="id",
+        split="split", group="group", meta=["site"], features=["f1", "f2", "f3", "f4"],
+        pred_probs={"regression": None, "multilabel": set_probs}.get(task, probs),
+        annotations=d["annotations"], values=d["values"], checks=[check], random_state=0,
+        task=task,
     )
 
 
@@ -101,7 +117,8 @@ def test_the_suite_data_supplies_every_need():
     # numeric label)
     assert set(NEEDS) == {"labels", "features", "row_content", "pred_probs", "label_flags", "knn",
                           "split", "group", "meta", "annotations", "consensus", "values",
-                          "target", "target_predictions", "plain_table"}
+                          "target", "target_predictions", "plain_table", "label_sets",
+                          "label_set_probs"}
     assert any(_is_regression(c) for c in CHECKS) and not all(_is_regression(c) for c in CHECKS)
 
 
@@ -200,7 +217,7 @@ def test_missing_feature_values_get_a_result_or_a_clear_error(name, data):
 @pytest.mark.parametrize("name", CHECKS)
 def test_one_class_label_is_refused_clearly(name, data):
     one = dict(data)
-    one["table"] = data["table"].assign(y="ant", target=3.0)
+    one["table"] = data["table"].assign(y="ant", target=3.0, tags="hi1|hi2")
     one["pred_probs"] = np.ones((N, 1))
     with pytest.raises(AssayError, match="one class"):
         _audit(one, name)

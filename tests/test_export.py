@@ -286,6 +286,35 @@ def test_regression_relabel_writes_numbers(tmp_path):
         export_version(ws, tmp_path / "v4")
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_multilabel_relabel_keeps_the_columns_form(tmp_path, suffix):
+    """A multi-label audit's relabels are label sets: written with the column's separator (CSV
+    "a|b") or as lists (Parquet), checked against the classes."""
+    sets = [["a"], ["a", "b"], [], ["b", "c"], ["c"], ["a", "c"], ["b", "c"], ["a", "b", "c"]]
+    table = pd.DataFrame({"id": np.arange(100, 108), "x": np.arange(8.0)})
+    data = tmp_path / f"data{suffix}"
+    if suffix == ".csv":
+        table.assign(label=["|".join(s) for s in sets]).to_csv(data, index=False)
+    else:
+        table.assign(label=sets).to_parquet(data, index=False)
+    ws, run_id, _ = _audited(tmp_path, data, id="id", task="multilabel")
+    ws.append_decision(100, "relabel", new_label="c, a", reviewer="ana", run_id=run_id)
+    ws.append_decision(102, "relabel", new_label="", reviewer="ana", run_id=run_id)  # same: {}
+    ws.append_decision(103, "relabel", new_label='["b"]', reviewer="ana", run_id=run_id)
+    res = export_version(ws, tmp_path / "v2")
+    assert res.counts["relabelled"] == 2 and res.counts["relabel_same_label"] == 1
+    if suffix == ".csv":
+        out = pd.read_csv(res.data_path, keep_default_na=False)["label"].tolist()
+        assert out == ["a|c", "a|b", "", "b", "c", "a|c", "b|c", "a|b|c"]
+    else:
+        out = [list(v) for v in pd.read_parquet(res.data_path)["label"]]
+        assert out == [["a", "c"], ["a", "b"], [], ["b"], ["c"], ["a", "c"], ["b", "c"],
+                       ["a", "b", "c"]]
+    ws.append_decision(104, "relabel", new_label="a, purple", reviewer="ana", run_id=run_id)
+    with pytest.raises(InputValidationError, match="does not have \\(purple"):
+        export_version(ws, tmp_path / "v3")
+
+
 def test_embeddings_file_is_subset(tmp_path):
     data = tmp_path / "data.csv"
     _write(_table(["a", "b", "a", "b", "a"]), data)

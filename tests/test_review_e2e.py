@@ -182,3 +182,87 @@ def test_regression_audit_accept_export_reaudit_diff(tmp_path, capsys):
     check = next(c for c in d["checks"] if c["check"] == "regression_labels")
     assert check["flagged_b"] < check["flagged_a"] / 2, check
     assert set(d["fixed_rows"]["regression_labels"]) == {i["row_id"] for i in items}
+
+
+@pytest.mark.slow  # two audits of 1,797 digits: about 15 s
+def test_multilabel_audit_accept_export_reaudit_diff(tmp_path, capsys):
+    """Label sets through the loop: digits with tags that follow from the digit ("even|loop"),
+    60 rows with one tag flipped; the reviewer takes the suggested sets through the review
+    server's API and types one by hand; the export writes them with the column's separator."""
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    x, digit = load_digits(return_X_y=True)
+    tags = ("even", "prime", "ge5", "loop", "straight")
+    truth = np.stack([digit % 2 == 0, np.isin(digit, [2, 3, 5, 7]), digit >= 5,
+                      np.isin(digit, [0, 6, 8, 9]), np.isin(digit, [1, 4, 7])], axis=1)
+    rng = np.random.default_rng(0)
+    wrong = rng.choice(len(digit), 60, replace=False)
+    noisy = truth.copy()
+    noisy[wrong, rng.integers(0, 5, wrong.size)] ^= True
+
+    def text(rows):
+        return ["|".join(t for t, on in zip(tags, r, strict=True) if on) for r in rows]
+
+    table = pd.DataFrame(x, columns=[f"p{i}" for i in range(64)]).assign(
+        uid=[f"d{i}" for i in range(len(digit))], tags=text(noisy))
+    data = tmp_path / "tags.csv"
+    table.to_csv(data, index=False)
+    digest = _sha256(data)
+    ws_dir = tmp_path / "ws"
+    common = ["--label", "tags", "--id", "uid", "-w", str(ws_dir), "--checks",
+              "multilabel_labels", "--json"]
+    assert main(["audit", str(data), "--out", str(tmp_path / "a1"), *common]) == 0
+    run_a = json.loads(capsys.readouterr().out)["run_id"]
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from assay.app import create_app
+
+    app = create_app(ws_dir, run=run_a, token="e2e")
+    with TestClient(app, base_url="http://127.0.0.1", headers={"X-Assay-Token": "e2e"}) as c:
+        session = c.get("/api/session").json()
+        assert session["task"] == "multilabel" and session["classes"] == sorted(tags)
+        items = c.get("/api/queues/label_issues?limit=500").json()["items"]
+        assert len(items) >= 40
+        first = items[0]
+        change = first["label_set"]
+        assert change["add"] or change["remove"]
+        assert set(change["given"]) ^ set(change["suggested"]) == set(
+            change["add"]) | set(change["remove"])
+        bad = c.post("/api/decisions", json={
+            "row_id": first["row_id"], "queue": "label_issues", "action": "relabel",
+            "new_label": "even, purple", "reviewer": "e2e"})
+        assert bad.status_code == 422 and "purple" in bad.json()["error"]
+        typed = items[1]["row_id"]
+        for item in items:
+            value = "loop, even" if item["row_id"] == typed else item["suggested_label"]
+            res = c.post("/api/decisions", json={
+                "row_id": item["row_id"], "queue": "label_issues", "action": "relabel",
+                "new_label": value, "reviewer": "e2e", "client_key": f"e2e-{item['row_id']}"})
+            assert res.status_code == 200, res.text
+
+    out = tmp_path / "tags.v2"
+    assert main(["export", "-w", str(ws_dir), "--run", run_a, "-o", str(out), "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    v2 = pd.read_csv(exported["data_path"], keep_default_na=False)
+    by_id = v2.set_index("uid")["tags"]
+    assert by_id[typed] == "even|loop"  # the column's separator, the classes in column order
+    assert _sha256(data) == digest
+
+    def sets(col):
+        return [frozenset(filter(None, s.split("|"))) for s in col]
+
+    true_sets = sets(text(truth))
+    before = sum(a != b for a, b in zip(sets(table["tags"]), true_sets, strict=True))
+    after = sum(a != b for a, b in zip(sets(v2["tags"]), true_sets, strict=True))
+    assert before == wrong.size and after < 0.5 * before, (before, after)
+
+    assert main(["audit", exported["data_path"], "--out", str(tmp_path / "a2"), *common]) == 0
+    run_b = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["diff", run_a, run_b, "-w", str(ws_dir), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    check = next(c for c in d["checks"] if c["check"] == "multilabel_labels")
+    assert check["flagged_b"] < check["flagged_a"] / 2, check
+    fixed = set(d["fixed_rows"]["multilabel_labels"])  # relabelled and no longer flagged
+    assert fixed <= {i["row_id"] for i in items} and len(fixed) >= 0.8 * len(items)

@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "compare_splits": "assay.evaluation",
     "compute_confident_joint": "assay.labels",
     "consensus_labels": "assay.consensus",
+    "cross_fit_multilabel_probs": "assay.multilabel",
     "cross_val_pred_probs": "assay.models",
     "curation_funnel": "assay.curate",
     "data_oob": "assay.valuation",
@@ -46,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "find_duplicates": "assay.duplicates",
     "find_label_issues": "assay.labels",
     "find_leakage": "assay.leakage",
+    "find_multilabel_issues": "assay.multilabel",
     "find_outliers": "assay.outliers",
     "find_slices": "assay.slices",
     "find_target_leakage": "assay.leakage",
@@ -149,6 +151,7 @@ if TYPE_CHECKING:  # pragma: no cover
         shot_groups,
     )
     from assay.models import cross_val_pred_probs
+    from assay.multilabel import cross_fit_multilabel_probs, find_multilabel_issues
     from assay.multitask import gradient_conflict, project_conflicting
     from assay.neighbors import KnnGraph, knn_graph
     from assay.outliers import find_outliers, outlier_scores

@@ -540,6 +540,7 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
     is_folder = dataset.source is not None and Path(dataset.source).is_dir()
     counts = dict.fromkeys(("relabelled", "relabel_same_label", "removed", "duplicates_removed",
                             "kept", "deferred", "conflicts"), 0)
+    sets = _LabelSets(dataset) if task == "multilabel" else None
     for r in resolved.itertuples(index=False):
         if r.action in _DROP_ACTIONS:
             keep[r.pos] = False
@@ -548,6 +549,9 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
             if task == "regression":
                 value = _number_value(r.new_label, dataset, row_id=r.row_id)
                 same = _same_number(value, old_values[r.pos])
+            elif sets is not None:
+                value, same = sets.value(r.new_label, old_values[r.pos], row_id=r.row_id,
+                                         allow_new=allow_new_classes)
             else:
                 value = _class_value(r.new_label, by_text, dataset, row_id=r.row_id,
                                      allow_new=allow_new_classes, is_folder=is_folder)
@@ -577,13 +581,59 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
         if keep[p_]:
             final[np.searchsorted(kept_pos, p_)] = v
     n_final = int(pd.Series(final).astype(str).nunique())
-    if n_final < 2 and task != "regression":
+    if n_final < 2 and task == "classification":
         raise InputValidationError(
             f"After the decisions, the {counts['rows_after']} remaining row(s) would all have "
             f"one class ({str(final[0])!r}); assay needs at least two classes to load the new "
             "version. Check the decisions (assay review) before exporting."
         )
     return _Plan(n, keep, new_values, resolved, old_values, counts)
+
+
+class _LabelSets:
+    """A multi-label column's classes and written form: a relabel's new set, checked against
+    the classes and written as the column writes its sets."""
+
+    def __init__(self, dataset: Any) -> None:
+        from assay.data import label_set_form, parse_label_sets
+
+        column = dataset.table[dataset.roles.label]
+        _, classes = parse_label_sets(column, missing="empty")
+        self.classes = [str(c) for c in classes]
+        self.form = label_set_form(column)
+        self.label = dataset.roles.label
+
+    def names(self, cell: Any, *, row_id: str) -> list[str]:
+        from assay.data import parse_label_sets
+        from assay.exceptions import AssayError
+
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            return []
+        try:  # the separator of the cell itself: a typed ", " or the column's own
+            _, names = parse_label_sets([cell, ""])
+        except AssayError as exc:
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {cell!r}, which is not a label set ({exc}). "
+                "Fix the decision (assay review): classes separated by commas, or a JSON list."
+            ) from None
+        return [str(c) for c in names]
+
+    def value(self, new: Any, old: Any, *, row_id: str, allow_new: bool) -> tuple[Any, bool]:
+        from assay.data import format_label_set
+
+        names = self.names(new, row_id=row_id)
+        unknown = [c for c in names if c not in self.classes]
+        if unknown and not allow_new:
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {new!r}, which names classes the column "
+                f"'{self.label}' does not have ({', '.join(unknown[:5])}; classes: "
+                f"{', '.join(self.classes[:20])}). Fix the decision, or pass "
+                "--allow-new-classes (allow_new_classes=True) to add them."
+            )
+        order = {c: i for i, c in enumerate(self.classes)}
+        names = sorted(set(names), key=lambda c: (order.get(c, len(order)), c))
+        same = set(names) == set(self.names(old, row_id=row_id))
+        return format_label_set(names, self.form), same
 
 
 def _number_value(text: Any, dataset: Any, *, row_id: str) -> Any:
@@ -719,7 +769,12 @@ def _corrected_table(dataset: Any, plan: _Plan) -> pd.DataFrame:
             numbers = all(isinstance(v, int | float | np.number) and not isinstance(v, bool)
                           for v in values)  # a regression target's new values
             col = col.astype(float if numbers else object)
-        col.iloc[positions] = values
+        if any(isinstance(v, list) for v in values):  # label sets held as lists
+            col = col.astype(object)
+            for at, v in zip(positions, values, strict=True):
+                col.iat[at] = v
+        else:
+            col.iloc[positions] = values
         table[col_name] = col
     return table.iloc[np.flatnonzero(plan.keep)].reset_index(drop=True)
 
@@ -770,8 +825,14 @@ def _json_default(obj: Any) -> Any:
 
 
 def _jsonable(v: Any) -> Any:
+    """A label as JSON holds it: numpy scalars as Python ones, arrays (label sets read from
+    Parquet) as lists, a missing value (an empty label set read from CSV) as None."""
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
     if isinstance(v, np.generic):
-        return v.item()
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
     return v
 
 

@@ -198,8 +198,7 @@ def record_audit(
         rec.summary.update({"status": result.status, "metrics": result.metrics(),
                             "checks": {n: c.status for n, c in result.checks.items()},
                             "n_rows": dataset.n_rows, "task": result.summary.get("task"),
-                            "classes": [] if result.summary.get("task") == "regression"
-                            else dataset.class_names()})
+                            "classes": _run_classes(result, dataset)})
         rec.timings.update(result.summary.get("timings_s", {}))
         if on_result is not None:
             on_result(result)
@@ -403,6 +402,17 @@ def write_audit_outputs(
 
 # --------------------------------------------------------------------------------------------
 # value
+
+
+def _run_classes(result: AuditResult, dataset: Any) -> list[str]:
+    """The classes a recorded audit run lists: none for a regression target, the label sets'
+    classes for a multi-label one."""
+    task = result.summary.get("task")
+    if task == "regression":
+        return []
+    if task == "multilabel":
+        return [str(c) for c in result.summary.get("classes", [])]
+    return list(dataset.class_names())
 
 
 def value_rows(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from assay._audit._spec import CLASS_NEEDS, TARGET_NEEDS
+from assay._audit._spec import CLASS_NEEDS, LABEL_SET_NEEDS, TARGET_NEEDS
 from assay.data import Dataset, Features, featurize
 from assay.neighbors import KnnGraph, knn_graph
 
@@ -64,7 +64,7 @@ class AuditContext:
     progress: Callable[[str, int, int], None] | None = None
     annotations: Any = None
     values: Any = None  # per-row data values (DataFrame aligned with the rows), when given
-    task: str = "classification"  # the resolved task: "classification" or "regression"
+    task: str = "classification"  # the resolved task: classification, regression, multilabel
     # the user's image shape ((H, W), "none", or None for auto-detection; parse_image_shape)
     image_shape: Any = None
     _features: Features | None = None
@@ -77,6 +77,9 @@ class AuditContext:
     _consensus: Any = field(default=None, repr=False)
     _target: np.ndarray | None = None
     _target_crossfit: RegressionCrossFit | None = None
+    _label_sets: Any = None
+    _label_set_crossfit: Any = None
+    user_label_set_probs: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -92,6 +95,8 @@ class AuditContext:
             return False
         if need in TARGET_NEEDS:
             return self.task == "regression"
+        if need in LABEL_SET_NEEDS:
+            return self.task == "multilabel"
         return {
             "labels": True, "features": True, "row_content": True, "pred_probs": True,
             "label_flags": True, "knn": True,
@@ -125,14 +130,19 @@ class AuditContext:
         if "plain_table" in missing:
             return ("plain tables only: the data has text, images, embeddings or pixel columns, "
                     "or fewer than 2 feature columns the model reads as they are")
-        other = [n for n in missing if n not in CLASS_NEEDS | TARGET_NEEDS]
+        other = [n for n in missing if n not in CLASS_NEEDS | TARGET_NEEDS | LABEL_SET_NEEDS]
         if other:
             return "needs " + ", ".join(other)
+        what = {"regression": "is a regression target", "multilabel": "holds label sets",
+                "classification": "holds classes"}[self.task]
         if CLASS_NEEDS & set(missing):
-            return (f"classification only (needs {', '.join(missing)}); the label '{label}' is "
-                    "a regression target")
-        return (f"regression only (needs {', '.join(missing)}); the label '{label}' holds "
-                "classes: pass task='regression' (--task regression) if it is a number")
+            return (f"classification only (needs {', '.join(missing)}); the label '{label}' "
+                    f"{what}")
+        if LABEL_SET_NEEDS & set(missing):
+            return (f"multi-label only (needs {', '.join(missing)}); the label '{label}' {what}: "
+                    "pass task='multilabel' (--task multilabel) if it holds sets of classes")
+        return (f"regression only (needs {', '.join(missing)}); the label '{label}' {what}: "
+                "pass task='regression' (--task regression) if it is a number")
 
     @property
     def target(self) -> np.ndarray:
@@ -185,6 +195,71 @@ class AuditContext:
                     random_state=cfg.random_state, n_jobs=self._fold_jobs(),
                     progress=progress))
         return self._target_crossfit
+
+    @property
+    def label_sets(self) -> Any:
+        """The multi-label target: ``(indicator (N, K) uint8, classes, form)``, ``form`` how the
+        column writes a set (:func:`assay.data.label_set_form`), for the export."""
+        if self._label_sets is None:
+            from assay.data import label_set_form, parse_label_sets
+
+            column = self.dataset.table[self.dataset.roles.label]
+            indicator, classes = parse_label_sets(column, missing="empty")
+            self._label_sets = (indicator, classes, label_set_form(column))
+        return self._label_sets
+
+    @property
+    def label_set_probs(self) -> np.ndarray:
+        """Out-of-fold probabilities (N, K) of each class of a multi-label target, or the
+        user's."""
+        if self.user_label_set_probs is not None:
+            return self.user_label_set_probs
+        return self.label_set_crossfit.pred_probs
+
+    @property
+    def label_set_inputs(self) -> np.ndarray | None:
+        """The rows as the per-class models read them, for the identical-input test; None with
+        the user's probabilities or classifier."""
+        if self.user_label_set_probs is not None or self.estimator is not None:
+            return None
+        return self.model_input.matrix
+
+    @property
+    def label_set_crossfit(self) -> Any:
+        """One binary model per class on one set of folds
+        (:func:`assay.multilabel.cross_fit_multilabel_probs`); folds from a hash of each row's id
+        (its group with a group column), as for a regression target."""
+        if self._label_set_crossfit is None:
+            from assay.models import fold_ids
+            from assay.multilabel import cross_fit_multilabel_probs
+
+            cfg = self.config
+            ds = self.dataset
+            keys = ds.table[ds.roles.group].to_numpy() if ds.roles.group is not None else ds.ids
+            folds = fold_ids(keys, n_folds=cfg.n_folds, random_state=cfg.random_state)
+            if self.estimator is not None:
+                x, model, kind = self.features.matrix, self.estimator, "vectors"
+            else:
+                mi = self.model_input
+                # "auto": logistic regression on vectors, HistGradientBoosting on a table, one
+                # per class (a nested choice per class and fold costs K times a single one)
+                x, model, kind = mi, None if cfg.model == "auto" else cfg.model, mi.kind
+            params = {"n_folds": cfg.n_folds, "random_state": cfg.random_state,
+                      "model": repr(model), "grouped": ds.roles.group is not None,
+                      "input": kind, "features": self.features.featurizer
+                      if kind == "vectors" else "", "version": 1}
+
+            def progress(done: int, total: int) -> None:
+                if self.progress is not None:
+                    self.progress("cross-fitting", done, total)
+
+            self._label_set_crossfit = self._cached(
+                "label_set_probs", params,
+                lambda: cross_fit_multilabel_probs(
+                    x, self.label_sets[0], model=model, folds=folds,
+                    random_state=cfg.random_state, n_jobs=self._fold_jobs(),
+                    progress=progress))
+        return self._label_set_crossfit
 
     @property
     def consensus(self) -> Any:

@@ -72,6 +72,10 @@ NEEDS: dict[str, str] = {
                    "text, image, embedding or pixel columns)",
     "target_predictions": "ctx.target_predictions (and ctx.target_crossfit): out-of-fold "
                           "predictions of the numeric target (a regression task)",
+    "label_sets": "ctx.label_sets: the label sets as an indicator matrix, their classes and "
+                  "written form (a multi-label task)",
+    "label_set_probs": "ctx.label_set_probs (and ctx.label_set_crossfit): out-of-fold "
+                       "probabilities of each class of a multi-label target, or the user's",
 }
 
 
@@ -82,7 +86,9 @@ GATED: dict[str, str] = {
     "label_estimate": "label_flags", "knn": "knn", "annotations": "annotations",
     "consensus": "consensus", "values": "values", "target": "target",
     "target_predictions": "target_predictions", "target_crossfit": "target_predictions",
-    "model_input": "plain_table",
+    "model_input": "plain_table", "label_sets": "label_sets", "label_set_probs": "label_set_probs",
+    "label_set_crossfit": "label_set_probs", "user_label_set_probs": "label_set_probs",
+    "label_set_inputs": "label_set_probs",
 }
 #: Context attributes every check may read.
 OPEN: frozenset[str] = frozenset({"dataset", "config", "labels", "available", "task"})

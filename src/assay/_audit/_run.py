@@ -194,7 +194,10 @@ def audit(
             f"pred_probs are class probabilities, but the task is regression ({choice.reason}). "
             "Leave out pred_probs / --pred-probs, or pass task='classification' (--task "
             "classification) if the label holds classes.")
-    if pred_probs is not None:
+    user_set_probs = None
+    if pred_probs is not None and choice.task == "multilabel":
+        user_set_probs = _label_set_probs(pred_probs, dataset)
+    elif pred_probs is not None:
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
                                       n_classes=dataset.n_classes, classes=dataset.classes)
         check_class_order(dataset.labels, user_probs, dataset.classes)
@@ -211,7 +214,8 @@ def audit(
                      random_state=random_state, n_jobs=n_jobs, task=choice.task)
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
                        cache=cache, progress=progress, annotations=annotations,
-                       values=value_frame, task=choice.task, image_shape=shape)
+                       values=value_frame, task=choice.task, image_shape=shape,
+                       user_label_set_probs=user_set_probs)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
     if not selected:
@@ -295,7 +299,33 @@ def _resolve_task(task: str, dataset: Dataset) -> TaskChoice:
         choice = TaskChoice(task, f"given as task='{task}'", dataset.n_classes)
     if choice.task == "regression":
         numeric_target(column, column=dataset.roles.label)
+    if choice.task == "multilabel":
+        from assay.data import parse_label_sets
+
+        _, classes = parse_label_sets(column, missing="empty")  # a row that is not a set is raised here
+        choice = TaskChoice(choice.task, choice.reason, len(classes))
     return choice
+
+
+def _label_set_probs(pred_probs: Any, dataset: Dataset) -> np.ndarray:
+    """The user's per-class probabilities of a multi-label target: (N, K), one column per class
+    in the order of the parsed classes (sorted), each in [0, 1]."""
+    from assay.data import parse_label_sets
+
+    _, classes = parse_label_sets(dataset.table[dataset.roles.label], missing="empty")
+    p = np.asarray(pred_probs, dtype=np.float64)
+    shown = ", ".join(map(str, list(classes)[:10])) + (" ..." if len(classes) > 10 else "")
+    if p.shape != (dataset.n_rows, len(classes)):
+        raise InputValidationError(
+            f"pred_probs for a multi-label target must have shape ({dataset.n_rows}, "
+            f"{len(classes)}): one row per row and one column per class, in the order "
+            f"{shown}; got shape {p.shape}.")
+    if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise InputValidationError(
+            "pred_probs for a multi-label target must hold probabilities in [0, 1] (each class "
+            f"on its own: rows need not sum to 1); got values from {np.nanmin(p):.3g} to "
+            f"{np.nanmax(p):.3g}.")
+    return p
 
 
 def _check_two_per_class(dataset: Dataset) -> None:
@@ -399,10 +429,16 @@ def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[s
              timings: dict[str, float]) -> dict[str, Any]:
     ds = ctx.dataset
     regression = ctx.task == "regression"
+    classes = [] if regression else ds.classes
+    if ctx.task == "multilabel":
+        from assay.data import parse_label_sets
+
+        classes = list(ctx._label_sets[1]) if ctx._label_sets is not None else list(
+            parse_label_sets(ds.table[ds.roles.label], missing="empty")[1])
     s: dict[str, Any] = {
         "n_rows": ds.n_rows,
-        "n_classes": None if regression else ds.n_classes,
-        "classes": [] if regression else ds.classes,
+        "n_classes": None if regression else len(classes),
+        "classes": classes,
         "fingerprint": ds.fingerprint,
         "source": ds.source,
         "roles": ds.roles.to_dict(),

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-#: Needs only a classification task supplies, and needs only a regression task supplies.
+#: Needs only a classification task supplies, only a regression task, only a multi-label task.
 CLASS_NEEDS = frozenset({"labels", "pred_probs", "label_flags", "consensus"})
 TARGET_NEEDS = frozenset({"target", "target_predictions"})
+LABEL_SET_NEEDS = frozenset({"label_sets", "label_set_probs"})
 
 if TYPE_CHECKING:
     import numpy as np

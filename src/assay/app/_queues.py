@@ -21,8 +21,9 @@ import pandas as pd
 from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
-__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "THUMB_SIDE", "ReviewSession", "display_number",
-           "attach_annotations", "load_session", "thumbnail_png"]
+__all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "THUMB_SIDE", "ReviewSession",
+           "attach_annotations", "display_number", "load_session", "thumbnail_png",
+           "typed_label_set"]
 
 #: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
 #: the server accepts those of checks registered later too).
@@ -370,6 +371,8 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
     }
     if session.task == "regression":
         _regression_view(session, iss, out)
+    elif session.task == "multilabel":
+        _label_set_view(iss, out)
     for col in ("label_score", "label_error_probability", "knn_label_agreement",
                 "outlier_score", "data_value"):
         if col in iss and pd.notna(iss[col]):
@@ -443,6 +446,43 @@ def _regression_view(session: ReviewSession, iss: pd.Series, out: dict[str, Any]
                                           f"{show(iss['suggested_high'])}")
     if "neighbour_target" in iss and pd.notna(iss["neighbour_target"]):
         out["scores"]["neighbours' median"] = show(iss["neighbour_target"])
+
+
+def typed_label_set(names: list[str]) -> str:
+    """A label set as a reviewer types it (and the server reads it): names joined by ", ", or a
+    JSON list when a name holds a comma.
+
+    Examples
+    --------
+    >>> typed_label_set(["even", "loop"]), typed_label_set(["Austin, TX"]), typed_label_set([])
+    ('even, loop', '["Austin, TX"]', '')
+    """
+    import json
+
+    if any("," in n or n.startswith("[") for n in names):
+        return json.dumps(names)
+    return ", ".join(names)
+
+
+def _label_set_view(iss: pd.Series, out: dict[str, Any]) -> None:
+    """A multi-label row: the given and suggested sets as lists, the classes to add and to
+    remove, and the suggestion in the form the relabel box takes."""
+    from assay.data import parse_label_sets
+
+    def names(cell: Any) -> list[str]:
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            return []
+        _, classes = parse_label_sets([cell, ""])
+        return [str(c) for c in classes]
+
+    given = names(iss.get("given_label"))
+    suggested = names(iss.get("suggested_label")) if "suggested_label" in iss else given
+    out["label_set"] = {
+        "given": given, "suggested": suggested,
+        "add": [c for c in suggested if c not in given],
+        "remove": [c for c in given if c not in suggested]}
+    out["given_label"] = typed_label_set(given)
+    out["suggested_label"] = typed_label_set(suggested)
 
 
 def duplicate_set_view(session: ReviewSession, rows: list[int]) -> dict[str, Any]:

@@ -901,6 +901,8 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
                 "batch have those keys. Use another key.")
     if body["action"] == "relabel" and session.task == "regression":
         return _number_problem(body.get("new_label"))
+    if body["action"] == "relabel" and session.task == "multilabel":
+        return _label_set_problem(body.get("new_label"), session.classes)
     if body["action"] == "relabel":
         label = body.get("new_label")
         if not isinstance(label, str) or label not in session.classes:
@@ -924,6 +926,26 @@ def _number_problem(value: Any) -> str | None:
         return None
     return ("The target is a number: relabel needs new_label, a finite number as a string "
             f"(such as '12.5'); got {_show(value)}.")
+
+
+def _label_set_problem(value: Any, classes: list[str]) -> str | None:
+    """A one-line message when a multi-label relabel's ``new_label`` is not a set of the
+    dataset's classes (names separated by commas, or a JSON list; empty: no labels)."""
+    from assay.data import parse_label_sets
+
+    if not isinstance(value, str):
+        return ("Relabel needs new_label, the new label set as text (classes separated by "
+                f"commas, or a JSON list; '' for none); got {_show(value)}.")
+    try:
+        _, names = parse_label_sets([value, ""], sep=None if value.lstrip().startswith("[")
+                                    else ",")
+    except AssayError as exc:
+        return f"new_label {_show(value)} is not a label set: {exc}"
+    unknown = [str(c) for c in names if str(c) not in classes]
+    if unknown:
+        return (f"new_label names classes the dataset does not have ({', '.join(unknown[:5])}); "
+                f"classes: {', '.join(classes[:20])}.")
+    return None
 
 
 def spot_check_summary(session: ReviewSession, dec: pd.DataFrame, *,

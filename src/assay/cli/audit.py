@@ -96,6 +96,15 @@ def print_result(result: Any) -> None:
             f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
             f" · predictions: {s.get('predictions', '-')}{model_name}"
             f" · k-NN: {s.get('knn', {}).get('method', '-')}", highlight=False)
+    elif s.get("task") == "multilabel":
+        ml = result.checks.get("multilabel_labels")
+        fitted = ml.summary.get("model") if ml is not None and ml.summary else None
+        console.print(
+            f"[bold]{s['n_rows']:,}[/] rows, multi-label target '{s['roles']['label']}' with "
+            f"[bold]{s['n_classes']}[/] classes"
+            f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
+            f" · probabilities: out-of-fold per class{f' ({fitted})' if fitted else ''}"
+            f" · k-NN: {s.get('knn', {}).get('method', '-')}", highlight=False)
     else:
         console.print(
             f"[bold]{s['n_rows']:,}[/] rows, [bold]{s['n_classes']}[/] classes"
@@ -116,6 +125,9 @@ def print_result(result: Any) -> None:
     reg = result.checks.get("regression_labels")
     if reg is not None and reg.status != "error" and reg.evidence.get("flagged"):
         print_regression_rows(reg.evidence["flagged"])
+    ml = result.checks.get("multilabel_labels")
+    if ml is not None and ml.status != "error" and ml.evidence.get("flagged"):
+        print_label_set_rows(ml.evidence["flagged"])
     sl = result.checks.get("slices")
     if sl is not None and sl.status != "error" and sl.evidence.get("descriptions"):
         print_weak_slices(sl.evidence["descriptions"], sl.summary)
@@ -137,6 +149,20 @@ def print_regression_rows(records: list[dict[str, Any]]) -> None:
         median = r["neighbours' median"]
         table.add_row(str(r["id"]), f"{r['given']:g}", f"{r['suggested']:g}", r["interval"],
                       f"{median:g}", f"{r['P(wrong)']:.2f}")
+    console.print(table)
+
+
+def print_label_set_rows(records: list[dict[str, Any]]) -> None:
+    """The label sets that look wrong, worst first: the given set, the classes to add and to
+    remove, and the suggested set."""
+    table = Table(title=f"Label sets that look wrong (worst {min(len(records), SHOWN_VALUES)} "
+                        f"of {len(records)}{'+' if len(records) >= 200 else ''})",
+                  show_header=True, header_style="bold")
+    for col in ("id", "given", "add", "remove", "suggested", "score"):
+        table.add_column(col, justify="right" if col == "score" else "left", overflow="fold")
+    for r in records[:SHOWN_VALUES]:
+        table.add_row(str(r["id"]), str(r["given"]), str(r["add"]), str(r["remove"]),
+                      str(r["suggested"]), f"{r['score']:.3f}")
     console.print(table)
 
 
@@ -218,9 +244,10 @@ def register(app: typer.Typer) -> None:
         label: str = typer.Option(..., "--label", help="Label column."),
         task: str = typer.Option(
             "auto", "--task",
-            help="What the label is: auto (a numeric column with more than 20 distinct values, "
-                 "some with a fraction or on at least 5 % of the rows, is a regression target; "
-                 "otherwise classes), classification, or regression."),
+            help="What the label is: auto (label sets - lists, or 'a,b' names that recur - "
+                 "are multilabel; a numeric column with more than 20 distinct values, some "
+                 "with a fraction or on at least 5 % of the rows, is a regression target; "
+                 "otherwise classes), classification, regression, or multilabel."),
         text: str | None = typer.Option(None, "--text", help="Free-text column."),
         image: str | None = typer.Option(None, "--image", help="Image path column."),
         features: str | None = typer.Option(None, "--features", help="Comma-separated feature columns."),
@@ -229,7 +256,8 @@ def register(app: typer.Typer) -> None:
             None, "--pred-probs",
             help="Out-of-fold probabilities from your own model: a .npy (N, K), rows in the "
                  "data's order, one column per class in the sorted order of the class names "
-                 "(as scikit-learn's classes_). Permuted columns are refused."),
+                 "(as scikit-learn's classes_). Permuted columns are refused. Multi-label: "
+                 "one probability per class in [0, 1], classes sorted."),
         model: str = typer.Option(
             "auto", "--model",
             help="Classifier for the out-of-fold probabilities: auto (picks per dataset by "

@@ -4,6 +4,13 @@ from assay.data._dataset import Dataset, Roles, encode_labels, load
 from assay.data._featurize import Features, embedding_metric, featurize, robust_scale
 from assay.data._hashing import file_hashes, row_content
 from assay.data._io import read_table
+from assay.data._label_sets import (
+    SEPARATORS,
+    format_label_set,
+    is_label_set_column,
+    label_set_form,
+    parse_label_sets,
+)
 from assay.data._outputs import (
     atomic_path,
     check_output_dir,
@@ -15,8 +22,9 @@ from assay.data._pixels import PixelLayout, parse_image_shape, pixel_layout
 from assay.data._task import TASKS, TaskChoice, infer_task, numeric_target
 
 __all__ = [
-    "TASKS", "Dataset", "Features", "PixelLayout", "Roles", "TaskChoice", "atomic_path",
+    "SEPARATORS", "TASKS", "Dataset", "Features", "PixelLayout", "Roles", "TaskChoice", "atomic_path",
     "check_output_dir", "check_output_file", "embedding_metric", "encode_labels", "featurize",
-    "file_hashes", "infer_task", "load", "numeric_target", "parse_image_shape", "pixel_layout",
+    "file_hashes", "format_label_set", "infer_task", "is_label_set_column",
+    "label_set_form", "load", "numeric_target", "parse_image_shape", "parse_label_sets", "pixel_layout",
     "read_table", "remove_stale_temps", "robust_scale", "row_content", "temp_name",
 ]

@@ -250,13 +250,22 @@ def encode_labels(
             f"The label column '{column}' is empty (every value is missing). "
             "Check that it is the right column."
         )
+    if missing.any() and _empty_label_sets(values):
+        values, missing = values.fillna(""), values.isna() & False  # an empty cell: no labels
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())[:5].tolist()
         raise InputValidationError(
             f"The label column '{column}' has {int(missing.sum())} missing value(s) (rows {rows}"
-            f"{'...' if missing.sum() > 5 else ''}). Drop unlabelled rows or label them first."
+            f"{'...' if missing.sum() > 5 else ''}). Drop unlabelled rows or label them first "
+            "(in a multi-label column, write a row without labels as [])."
         )
     raw = values.to_numpy()
+    if raw.dtype == object and len(raw) and isinstance(raw[0], list | tuple | set | np.ndarray):
+        # label sets (a multi-label column of lists): one class per distinct set, as JSON text
+        import json
+
+        raw = np.array([json.dumps(sorted(str(x) for x in v)) if isinstance(
+            v, list | tuple | set | np.ndarray) else str(v) for v in raw], dtype=object)
     if raw.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         kinds = {type(v).__name__ for v in raw[: min(len(raw), 100_000)]}
         if len(kinds) > 1 and not kinds <= {"int", "float"}:
@@ -287,6 +296,16 @@ def encode_labels(
             "at least two classes: check the column, or add data of the other classes."
         )
     return np.asarray(codes, dtype=np.int64).ravel(), class_list
+
+
+def _empty_label_sets(values: pd.Series) -> bool:
+    """A multi-label column whose empty cells (read as missing) are rows without labels."""
+    from assay.data._label_sets import is_label_set_column
+
+    if pd.api.types.is_numeric_dtype(values):
+        return False
+    present = values.dropna()
+    return bool(len(present)) and is_label_set_column(present.head(20_000).to_numpy(object))
 
 
 def _require_columns(table: pd.DataFrame, cols: list[str], *, role: str) -> None:

@@ -13,8 +13,10 @@ from assay.exceptions import InputValidationError
 __all__ = ["MAX_CLASS_VALUES", "MIN_DISTINCT_SHARE", "TASKS", "TaskChoice", "infer_task",
            "numeric_target"]
 
-#: The tasks of an audit; ``auto`` picks one of the other two with :func:`infer_task`.
-TASKS = ("auto", "classification", "regression")
+#: The tasks of an audit; ``auto`` picks one of the others with :func:`infer_task`.
+TASKS = ("auto", "classification", "regression", "multilabel")
+#: :func:`infer_task` looks for label sets in at most this many rows (evenly spaced).
+LABEL_SET_SAMPLE = 20_000
 #: A numeric label with at most this many distinct values is read as classes.
 MAX_CLASS_VALUES = 20
 #: An integer label with more distinct values is read as numbers only when at least this share
@@ -28,7 +30,7 @@ class TaskChoice:
 
     Attributes
     ----------
-    task : {"classification", "regression"}
+    task : {"classification", "regression", "multilabel"}
     reason : str
         One sentence, shown by the audit.
     n_distinct : int
@@ -41,9 +43,11 @@ class TaskChoice:
 
 
 def infer_task(values: Any) -> TaskChoice:
-    """Classification or regression, from the label column alone.
+    """Classification, regression or multi-label, from the label column alone.
 
-    The rule: a column that is not numeric (strings, booleans, categories) holds classes. A
+    The rule: a column of label sets (:func:`assay.data.is_label_set_column`: lists, JSON list
+    strings, or ``"a,b"`` strings whose parts recur as a small vocabulary) is multi-label.
+    Another column that is not numeric (strings, booleans, categories) holds classes. A
     numeric column with at most 20 distinct values holds classes too (codes such as 0-9, or
     ratings 1-5). With more than 20 it is a number to predict when some value has a fraction
     (a measurement), or when at least 5 % of the rows hold a distinct value, unless its values
@@ -74,6 +78,12 @@ def infer_task(values: Any) -> TaskChoice:
     col = pd.Series(values) if not isinstance(values, pd.Series) else values
     col = col.dropna()
     n = len(col)
+    if not pd.api.types.is_numeric_dtype(col) and _holds_label_sets(col):
+        from assay.data._label_sets import parse_label_sets
+
+        _, classes = parse_label_sets(col, missing="empty")
+        return TaskChoice("multilabel", "the label holds sets of classes (lists, or delimited "
+                          f"names that recur: {len(classes)} classes)", len(classes))
     if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         n_distinct = int(col.nunique())
         return TaskChoice("classification", "the label is not numeric, so it holds classes",
@@ -99,6 +109,16 @@ def infer_task(values: Any) -> TaskChoice:
            f"{n / k:.0f} rows per value on average")
     return TaskChoice("classification", f"the label holds {k} distinct whole numbers, {why} "
                       "(read as class codes; pass the task 'regression' if it is a number)", k)
+
+
+def _holds_label_sets(col: pd.Series) -> bool:
+    """Whether a non-numeric column holds label sets (:func:`assay.data.is_label_set_column`),
+    judged on at most :data:`LABEL_SET_SAMPLE` evenly spaced rows."""
+    from assay.data._label_sets import is_label_set_column
+
+    if len(col) > LABEL_SET_SAMPLE:
+        col = col.iloc[np.linspace(0, len(col) - 1, LABEL_SET_SAMPLE).astype(np.int64)]
+    return is_label_set_column(col.to_numpy(dtype=object))
 
 
 def numeric_target(values: Any, *, column: str = "label") -> np.ndarray:

@@ -99,6 +99,7 @@ async function loadSession() {
   if (!name.value) name.value = localStorage.getItem("assay-reviewer") || s.reviewer || "";
   const classes = document.getElementById("classes");
   if (s.task === "regression") numericTarget();
+  if (s.task === "multilabel") labelSetTarget();
   const select = document.getElementById("relabel");
   classes.replaceChildren();
   select.replaceChildren();
@@ -119,21 +120,45 @@ async function loadSession() {
 function numericTarget() {
   // a regression audit: the label is a number, typed (or the suggestion taken), not a class
   document.body.dataset.task = "regression";
-  const select = document.getElementById("relabel");
-  if (select.tagName === "SELECT") {
-    const input = document.createElement("input");
-    input.id = "relabel";
-    input.inputMode = "decimal";
-    input.autocomplete = "off";
-    input.title = "the new value; Enter records it";
-    select.replaceWith(input);
-  }
+  typedBox("the new value; Enter records it").inputMode = "decimal";
   document.getElementById("relabel-text").textContent = "new value";
   document.getElementById("classes-title").hidden = true;
   document.getElementById("classes").hidden = true;
   document.getElementById("key-digits").hidden = true;
   document.querySelector("#key-r td:last-child").textContent = "set the suggested value";
   document.querySelector("#key-l td:last-child").textContent = "type a new value (Enter records it)";
+}
+
+function typedBox(title) {
+  // the relabel control as a text box (a number, or a label set), replacing the class list
+  const select = document.getElementById("relabel");
+  if (select.tagName === "SELECT") {
+    const input = document.createElement("input");
+    input.id = "relabel";
+    input.autocomplete = "off";
+    input.title = title;
+    select.replaceWith(input);
+  }
+  return document.getElementById("relabel");
+}
+
+function labelSetTarget() {
+  // a multi-label audit: the label is a set of classes; digits toggle class n in the box
+  document.body.dataset.task = "multilabel";
+  typedBox("the new label set: classes separated by commas; Enter records it");
+  document.getElementById("relabel-text").textContent = "new label set";
+  document.querySelector("#key-r td:last-child").textContent = "set the suggested label set";
+  document.querySelector("#key-digits td:last-child").textContent = "add or remove class n in the box (list below)";
+  document.querySelector("#key-l td:last-child").textContent = "edit the set in the box (Enter records it)";
+}
+
+function toggleClass(name) {
+  const box = document.getElementById("relabel");
+  const parts = box.value.split(",").map((t) => t.trim()).filter((t) => t);
+  const at = parts.indexOf(name);
+  if (at >= 0) parts.splice(at, 1); else parts.push(name);
+  box.value = parts.join(", ");
+  status(`label set in the box: {${box.value}} (Enter in the box, or r for the suggestion)`);
 }
 
 function renderQueues() {
@@ -192,7 +217,15 @@ function renderItem() {
     labels.appendChild(el("b", item.suggested_label, "suggested"));
   }
   box.appendChild(labels);
-  if (state.session.task === "regression") document.getElementById("relabel").value = item.suggested_label || "";
+  if (state.session.task === "regression" || state.session.task === "multilabel") {
+    document.getElementById("relabel").value = item.suggested_label || "";
+  }
+  if (item.label_set && (item.label_set.add.length || item.label_set.remove.length)) {
+    const change = el("div", null, "setchange");
+    if (item.label_set.add.length) change.appendChild(el("span", "add: " + item.label_set.add.join(", "), "add"));
+    if (item.label_set.remove.length) change.appendChild(el("span", "  remove: " + item.label_set.remove.join(", "), "remove"));
+    box.appendChild(change);
+  }
   if (item.decision) {
     const tag = el("div", "decided: " + decisionText(item.decision), "decided");
     tag.id = "decided";
@@ -530,7 +563,8 @@ function onKey(ev) {
   else if (key === "r" && item && item.suggested_label !== null) decide("relabel", item.suggested_label);
   else if (/^[1-9]$/.test(key)) {
     const c = state.session.classes[Number(key) - 1];
-    if (c !== undefined) decide("relabel", c);
+    if (c !== undefined && state.session.task === "multilabel") toggleClass(c);
+    else if (c !== undefined) decide("relabel", c);
   } else if (key === "l") document.getElementById("relabel").focus();
   else if (key === "d") decide("drop");
   else if (key === "u") decide("duplicate");
