@@ -237,6 +237,7 @@ class AuditContext:
             ds = self.dataset
             keys = ds.table[ds.roles.group].to_numpy() if ds.roles.group is not None else ds.ids
             folds = fold_ids(keys, n_folds=cfg.n_folds, random_state=cfg.random_state)
+            x: Any
             if self.estimator is not None:
                 x, model, kind = self.features.matrix, self.estimator, "vectors"
             else:

@@ -382,13 +382,12 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
             out["scores"][col] = str(iss[col])
     graph = session.neighbours if neighbours else None
     if graph is not None:
-        given = None
+        given: Any = None
         if "given_label" in session.issues and session.task == "regression":
-            given = np.array([display_number(v, integral=session.integral_target)
-                              if pd.notna(v) else "" for v in
-                              session.issues["given_label"].to_numpy()[graph.indices[pos][:5]]],
-                             dtype=object)
-            given = dict(zip(graph.indices[pos][:5].tolist(), given, strict=True))
+            near = graph.indices[pos][:5]
+            values = session.issues["given_label"].to_numpy()[near]
+            given = {int(j): display_number(v, integral=session.integral_target)
+                     if pd.notna(v) else "" for j, v in zip(near, values, strict=True)}
         elif "given_label" in session.issues:
             given = session.issues["given_label"].astype(str).to_numpy()
         out["neighbours"] = [

@@ -72,6 +72,14 @@ RUN_OUT_HELP = "Output folder (default: the run's folder, <workspace>/runs/<run 
 WORKSPACE_HELP = ("Workspace folder (default: the nearest .assay/ at or above the data's folder, "
                   "else a new one beside the data; $ASSAY_WORKSPACE).")
 NO_WORKSPACE_HELP = "Do not record the run (then --out is needed)."
+RAY_HELP = ("Run the parallel work on Ray (pip install 'assay[dist]'): no ADDRESS or 'local' "
+            "starts Ray here; 'auto' or ray://HOST:10001 joins a cluster.")
+N_JOBS_HELP = "Parallel work (-1: every core; with --ray: every CPU of the cluster)."
+
+
+def ray_backend_args(ray: str | None) -> tuple[str, str | None]:
+    """``--ray [ADDRESS]`` as ``(backend, ray_address)`` for assay.distributed."""
+    return ("local", None) if ray is None else ("ray", None if ray == "local" else ray)
 
 
 def require_out(no_workspace: bool, out: Path | None, what: str,

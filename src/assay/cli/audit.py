@@ -13,7 +13,14 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from assay.cli._common import console, err_console, print_json
+from assay.cli._common import (
+    N_JOBS_HELP,
+    RAY_HELP,
+    console,
+    err_console,
+    print_json,
+    ray_backend_args,
+)
 from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.pipelines import AUDIT_OUTPUT_NAMES, record_audit, write_audit_outputs
 
@@ -284,13 +291,8 @@ def register(app: typer.Typer) -> None:
             "thumbnails. 'none' shows table cells. Default: pixel columns found by name "
             "(pixel_0 ... pixel_63)."),
         k: int = typer.Option(10, "--k", help="Neighbours in the k-NN graph."),
-        n_jobs: int | None = typer.Option(
-            None, "--n-jobs", help="Parallel fold fits (-1: every core; with --ray: every CPU "
-            "of the cluster)."),
-        ray: str | None = typer.Option(
-            None, "--ray", metavar="[ADDRESS]",
-            help="Run the fold fits on Ray (pip install 'assay[dist]'): no ADDRESS or 'local' "
-            "starts Ray here; 'auto' or ray://HOST:10001 joins a cluster."),
+        n_jobs: int | None = typer.Option(None, "--n-jobs", help=N_JOBS_HELP),
+        ray: str | None = typer.Option(None, "--ray", metavar="[ADDRESS]", help=RAY_HELP),
         seed: int = typer.Option(
             0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
         out: Path | None = typer.Option(
@@ -344,8 +346,7 @@ def register(app: typer.Typer) -> None:
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
                 image_shape=image_shape, task=task, n_jobs=n_jobs,
-                backend="local" if ray is None else "ray",
-                ray_address=None if ray in (None, "local") else ray,
+                backend=ray_backend_args(ray)[0], ray_address=ray_backend_args(ray)[1],
                 values=_read_values(values) if values else None,
                 on_result=lambda res: paths.update(write_audit_outputs(res, out, dataset))
                 if out is not None else None,

@@ -14,12 +14,15 @@ from rich.table import Table
 from rich.text import Text
 
 from assay.cli._common import (
+    N_JOBS_HELP,
     NO_WORKSPACE_HELP,
+    RAY_HELP,
     RUN_OUT_HELP,
     WORKSPACE_HELP,
     console,
     err_console,
     print_json,
+    ray_backend_args,
     require_out,
 )
 from assay.exceptions import InputValidationError, InvalidParameterError
@@ -303,11 +306,8 @@ def register(app: typer.Typer) -> None:
             False, "--no-workspace", help=NO_WORKSPACE_HELP),
         seed: int = typer.Option(
             0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
-        n_jobs: int | None = typer.Option(None, "--n-jobs", help="Parallel fits."),
-        ray: str | None = typer.Option(
-            None, "--ray", metavar="[ADDRESS]",
-            help="Run the fits on Ray (pip install 'assay[dist]'): no ADDRESS or 'local' starts "
-            "Ray here; 'auto' or ray://HOST:10001 joins a cluster."),
+        n_jobs: int | None = typer.Option(None, "--n-jobs", help=N_JOBS_HELP),
+        ray: str | None = typer.Option(None, "--ray", metavar="[ADDRESS]", help=RAY_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     ) -> None:
         """How much more data, of which class? Fit a learning curve and plan collection."""
@@ -345,8 +345,7 @@ def register(app: typer.Typer) -> None:
             folder = out if out is not None else run.folder
             assert folder is not None  # noqa: S101 - checked above
             try:
-                with backend_context("local" if ray is None else "ray",
-                                     None if ray in (None, "local") else ray, owner="curve"):
+                with backend_context(*ray_backend_args(ray), owner="curve"):
                     result = learning_plan(
                         data, label=label, target=target, metric=metric, per_class=per_class,
                         budget=budget, objective=objective, compare_clean=compare_clean,

@@ -9,11 +9,14 @@ import pandas as pd
 import typer
 
 from assay.cli._common import (
+    N_JOBS_HELP,
     NO_WORKSPACE_HELP,
+    RAY_HELP,
     RUN_OUT_HELP,
     WORKSPACE_HELP,
     console,
     print_json,
+    ray_backend_args,
     require_out,
 )
 from assay.exceptions import InputValidationError, InvalidParameterError
@@ -62,13 +65,8 @@ def register(app: typer.Typer) -> None:
             None, "--workspace", "-w", help=WORKSPACE_HELP),
         no_workspace: bool = typer.Option(
             False, "--no-workspace", help=NO_WORKSPACE_HELP),
-        n_jobs: int | None = typer.Option(
-            None, "--n-jobs", help="Parallel work (-1: every core; with --ray: every CPU of the "
-            "cluster)."),
-        ray: str | None = typer.Option(
-            None, "--ray", metavar="[ADDRESS]",
-            help="Run on Ray (pip install 'assay[dist]'): no ADDRESS or 'local' starts Ray here; "
-            "'auto' or ray://HOST:10001 joins a cluster."),
+        n_jobs: int | None = typer.Option(None, "--n-jobs", help=N_JOBS_HELP),
+        ray: str | None = typer.Option(None, "--ray", metavar="[ADDRESS]", help=RAY_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Value every row (and group) of a table: which examples help, which harm."""
@@ -102,8 +100,7 @@ def register(app: typer.Typer) -> None:
                 data, label=label, method=method, group=group, tasks=tasks, text=text,
                 embeddings=embeddings, k=k, n_estimators=n_estimators, max_samples=max_samples,
                 max_time=max_time, seed=seed, id=id_col, progress=progress, n_jobs=n_jobs,
-                backend="local" if ray is None else "ray",
-                ray_address=None if ray in (None, "local") else ray,
+                backend=ray_backend_args(ray)[0], ray_address=ray_backend_args(ray)[1],
             )
             outputs = {"values": str(target / "values.csv")}
             with atomic_path(target / "values.csv") as tmp:
