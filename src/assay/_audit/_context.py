@@ -368,8 +368,8 @@ class AuditContext:
 
         if self.config.n_jobs is not None:
             return self.config.n_jobs
-        if self.dataset.n_rows < PARALLEL_FOLD_ROWS:
-            return None
+        if self.dataset.n_rows < PARALLEL_FOLD_ROWS or _distributed():
+            return None  # in this process; or on a cluster, as wide as its backend says
         return max(1, min(self.config.n_folds, os.cpu_count() or 1))
 
     def model_summary(self) -> dict[str, object]:
@@ -455,3 +455,12 @@ class AuditContext:
             value = self.cache.get_or_compute(kind, self.dataset.fingerprint, params, compute)
         self.timings[kind] = time.perf_counter() - start
         return value
+
+
+def _distributed() -> bool:
+    """Whether joblib's active backend runs tasks off this machine (Ray, from
+    :func:`assay.distributed.ray_backend`): this machine's core count does not bound them."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return type(backend).__name__ == "RayBackend"

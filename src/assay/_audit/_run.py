@@ -75,9 +75,11 @@ def audit(
         :class:`assay.Dataset` (then the column-role arguments are ignored).
     label : str
         The label column (required unless ``data`` is a Dataset).
-    task : {"auto", "classification", "regression"}, default="auto"
+    task : {"auto", "classification", "regression", "multilabel"}, default="auto"
         What the label is. ``"auto"`` reads it from the column (:func:`assay.data.infer_task`):
-        classes unless it is numeric with more than 20 distinct values, some with a fraction
+        label sets (lists, JSON lists, or delimited names that recur) are ``"multilabel"``,
+        judged by ``multilabel_labels`` with the class checks skipped; otherwise classes
+        unless it is numeric with more than 20 distinct values, some with a fraction
         or on at least 5 % of the rows (and not exactly the codes 0..K-1 or 1..K). Under
         ``"regression"`` the class-based checks (label issues by confident learning, class
         profile, ambiguous pairs, slices, target leakage, annotators, evaluation size, data
@@ -89,7 +91,8 @@ def audit(
         Out-of-fold predicted probabilities from your own model, one column per class in the
         order of the dataset's classes: the sorted distinct labels (``assay.load(...).classes``),
         as scikit-learn's ``classes_`` orders them. Columns that look permuted are refused.
-        Default: the cross-fitted ``model``.
+        For a multi-label target: one probability in [0, 1] per class of the label sets, the
+        classes sorted (``summary["classes"]``). Default: the cross-fitted ``model``.
     model : {"auto", "logistic", "hgb", "knn", "blend"} or scikit-learn classifier, default="auto"
         Under regression: ``"auto"``, ``"linear"``, ``"hgb"``, ``"blend"`` or a scikit-learn
         regressor (:func:`assay.models.cross_fit_regression`). The classifier whose out-of-fold probabilities the label checks read. ``"auto"`` picks
@@ -302,7 +305,7 @@ def _resolve_task(task: str, dataset: Dataset) -> TaskChoice:
     if choice.task == "multilabel":
         from assay.data import parse_label_sets
 
-        _, classes = parse_label_sets(column, missing="empty")  # a row that is not a set is raised here
+        _, classes = parse_label_sets(column, missing="empty")  # a row that is no set: raised
         choice = TaskChoice(choice.task, choice.reason, len(classes))
     return choice
 
