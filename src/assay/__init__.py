@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "find_outliers": "assay.outliers",
     "find_slices": "assay.slices",
     "find_target_leakage": "assay.leakage",
+    "find_token_issues": "assay.tokens",
     "fit_learning_curve": "assay.curves",
     "fit_scaling_law": "assay.curves",
     "gradient_conflict": "assay.multitask",
@@ -71,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "pipeline": "assay.twostage",
     "plan_samples": "assay.curves",
     "project_conflicting": "assay.multitask",
+    "read_conll": "assay.tokens",
     "register_check": "assay._audit",
     "registered_checks": "assay._audit",
     "relabel_or_collect": "assay.curves",
@@ -159,6 +161,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from assay.sanity import sanity_checks
     from assay.slices import find_slices
     from assay.splits import make_splits
+    from assay.tokens import find_token_issues, read_conll
     from assay.twostage import pipeline, two_stage
     from assay.valuation import (
         banzhaf,
