@@ -41,6 +41,18 @@ def test_bare_ray_flag_means_local():
     assert _bare_ray(["audit", "--ray", "auto"]) == ["audit", "--ray", "auto"]
 
 
+def test_an_unreachable_cluster_is_one_line_exit_2(tmp_path):
+    pytest.importorskip("ray")
+    pd.DataFrame({"x": np.arange(40.0), "y": ["a", "b"] * 20}).to_csv(tmp_path / "d.csv",
+                                                                      index=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay.cli.main", "audit", "d.csv", "--label", "y",
+         "--no-workspace", "--out", "o", "--ray", "ray://127.0.0.1:1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "Could not start or join Ray" in proc.stderr
+
+
 def _cli(*args: str, cwd) -> dict:
     """``assay ARGS --json`` in a subprocess: its stdout must be the JSON alone."""
     proc = subprocess.run([sys.executable, "-m", "assay.cli.main", *args, "--json"], cwd=cwd,

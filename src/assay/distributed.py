@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from assay.exceptions import InvalidParameterError, MissingDependencyError
+from assay.exceptions import InputValidationError, InvalidParameterError, MissingDependencyError
 
 __all__ = ["BACKENDS", "backend_context", "ray_backend"]
 
@@ -58,6 +58,8 @@ def ray_backend(address: str | None = None, *, num_cpus: int | None = None,
     ------
     MissingDependencyError
         When Ray is not installed (``pip install 'assay[dist]'``).
+    InputValidationError
+        When Ray cannot be started or the cluster at ``address`` cannot be joined.
 
     Examples
     --------
@@ -80,8 +82,17 @@ def ray_backend(address: str | None = None, *, num_cpus: int | None = None,
         started = False
         if not ray.is_initialized():
             local = address in (None, "", "local")
-            ray.init(address=None if local else address, num_cpus=num_cpus if local else None,
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            try:
+                ray.init(address=None if local else address,
+                         num_cpus=num_cpus if local else None, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+                raise InputValidationError(
+                    f"Could not start or join Ray at {address or 'a local runtime'!r}: {why}. "
+                    "Pass 'auto' for a cluster started on this machine with 'ray start', "
+                    "ray://HOST:10001 for Ray Client (needs pip install 'ray[client]'), or no "
+                    "address for a local Ray.") from exc
             started = True
         try:
             register_ray()
