@@ -1130,18 +1130,6 @@ def _recalibrated(b: np.ndarray, temperature: float) -> np.ndarray:
     return z
 
 
-def _class_means(y: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    """Per-class mean of ``values`` (``np.mean`` in row order, as the confident-learning kernels
-    take it); 2.0 for absent classes; floored at the kernels' threshold floor."""
-    order = np.argsort(y, kind="stable")
-    bounds = np.searchsorted(y[order], np.arange(k + 1))
-    t = np.full(k, 2.0)
-    for j in range(k):
-        if bounds[j + 1] > bounds[j]:
-            t[j] = np.mean(values[order[bounds[j]:bounds[j + 1]]])
-    return np.maximum(t, cl.THRESHOLD_FLOOR)
-
-
 def find_token_issues(
     corpus_or_tags: Any,
     pred_probs: Any,
@@ -1234,7 +1222,7 @@ def find_token_issues(
     # a tag is a token's likely true tag only above chance: a tag the model never predicts (one
     # given only by mistake) has a tiny mean probability, and every doubtful token would count
     # as confidently of it, which makes the noise matrix singular
-    thresholds = np.maximum(_class_means(y, own_recal, k), 1.0 / k)
+    thresholds = np.maximum(cl.class_means(y, own_recal, k), 1.0 / k)
     del own_recal
 
     # pass 2: the calibrated confident joint

@@ -181,6 +181,14 @@ def audit(
         raise InvalidParameterError("ray_address", "None unless backend='ray'", ray_address,
                                     owner="audit", hint="Pass backend='ray' as well.")
     choice = _resolve_task(task if task != "auto" else getattr(config, "task", "auto"), dataset)
+    label_sets = None
+    if choice.task == "multilabel":  # parsed once: a row that is no set is raised here
+        from assay.data import label_set_form, parse_label_sets
+
+        column = dataset.table[dataset.roles.label]
+        indicator, set_classes = parse_label_sets(column, missing="empty")
+        label_sets = (indicator, set_classes, label_set_form(column))
+        choice = TaskChoice(choice.task, choice.reason, len(set_classes))
     check_choice("label_method", label_method, ("hybrid", "prune_by_noise_rate", "off_diagonal", "posterior"),
                  owner="audit")
     if annotations is not None:
@@ -198,8 +206,8 @@ def audit(
             "Leave out pred_probs / --pred-probs, or pass task='classification' (--task "
             "classification) if the label holds classes.")
     user_set_probs = None
-    if pred_probs is not None and choice.task == "multilabel":
-        user_set_probs = _label_set_probs(pred_probs, dataset)
+    if pred_probs is not None and label_sets is not None:
+        user_set_probs = _label_set_probs(pred_probs, dataset, label_sets[1])
     elif pred_probs is not None:
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
                                       n_classes=dataset.n_classes, classes=dataset.classes)
@@ -218,7 +226,7 @@ def audit(
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
                        cache=cache, progress=progress, annotations=annotations,
                        values=value_frame, task=choice.task, image_shape=shape,
-                       user_label_set_probs=user_set_probs)
+                       user_label_set_probs=user_set_probs, _label_sets=label_sets)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
     if not selected:
@@ -302,20 +310,12 @@ def _resolve_task(task: str, dataset: Dataset) -> TaskChoice:
         choice = TaskChoice(task, f"given as task='{task}'", dataset.n_classes)
     if choice.task == "regression":
         numeric_target(column, column=dataset.roles.label)
-    if choice.task == "multilabel":
-        from assay.data import parse_label_sets
-
-        _, classes = parse_label_sets(column, missing="empty")  # a row that is no set: raised
-        choice = TaskChoice(choice.task, choice.reason, len(classes))
     return choice
 
 
-def _label_set_probs(pred_probs: Any, dataset: Dataset) -> np.ndarray:
+def _label_set_probs(pred_probs: Any, dataset: Dataset, classes: Any) -> np.ndarray:
     """The user's per-class probabilities of a multi-label target: (N, K), one column per class
-    in the order of the parsed classes (sorted), each in [0, 1]."""
-    from assay.data import parse_label_sets
-
-    _, classes = parse_label_sets(dataset.table[dataset.roles.label], missing="empty")
+    in the order of the parsed ``classes`` (sorted), each in [0, 1]."""
     p = np.asarray(pred_probs, dtype=np.float64)
     shown = ", ".join(map(str, list(classes)[:10])) + (" ..." if len(classes) > 10 else "")
     if p.shape != (dataset.n_rows, len(classes)):
@@ -434,10 +434,7 @@ def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[s
     regression = ctx.task == "regression"
     classes = [] if regression else ds.classes
     if ctx.task == "multilabel":
-        from assay.data import parse_label_sets
-
-        classes = list(ctx._label_sets[1]) if ctx._label_sets is not None else list(
-            parse_label_sets(ds.table[ds.roles.label], missing="empty")[1])
+        classes = list(ctx.label_sets[1])
     s: dict[str, Any] = {
         "n_rows": ds.n_rows,
         "n_classes": None if regression else len(classes),

@@ -25,14 +25,19 @@ def confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarr
     Each mean is ``np.mean`` of the class's probabilities in row order, as cleanlab computes it
     (a different summation order can move a threshold by one unit in the last place).
     """
-    k = pred_probs.shape[1]
     own = pred_probs[np.arange(len(labels)), labels]
+    return class_means(labels, own, pred_probs.shape[1])
+
+
+def class_means(labels: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Per-class mean of ``values`` (N,) over the rows labelled j, ``np.mean`` in row order;
+    2.0 for a class without rows; floored at ``THRESHOLD_FLOOR``."""
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
     t = np.full(k, 2.0)
     for j in range(k):
         if bounds[j + 1] > bounds[j]:
-            t[j] = np.mean(own[order[bounds[j] : bounds[j + 1]]])
+            t[j] = np.mean(values[order[bounds[j] : bounds[j + 1]]])
     return np.maximum(t, THRESHOLD_FLOOR)
 
 

@@ -340,13 +340,14 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             out = check_output_dir(out, inputs=inputs, names=AUDIT_OUTPUT_NAMES)
         paths: dict[str, Path] = {}
+        backend, ray_address = ray_backend_args(ray)
         with _progress(not as_json) as progress:
             result, run_id = record_audit(
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
                 image_shape=image_shape, task=task, n_jobs=n_jobs,
-                backend=ray_backend_args(ray)[0], ray_address=ray_backend_args(ray)[1],
+                backend=backend, ray_address=ray_address,
                 values=_read_values(values) if values else None,
                 on_result=lambda res: paths.update(write_audit_outputs(res, out, dataset))
                 if out is not None else None,

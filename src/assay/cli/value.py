@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             out = check_output_dir(out, inputs=[data, embeddings], names=names)
         tasks = [t.strip() for t in task.split(",") if t.strip()] if task else None
+        backend, ray_address = ray_backend_args(ray)
         params = {"data": str(data), "label": label, "method": method, "group": group,
                   "tasks": tasks, "k": k, "n_estimators": n_estimators,
                   "max_samples": max_samples, "max_time": max_time, "seed": seed,
@@ -100,7 +101,7 @@ def register(app: typer.Typer) -> None:
                 data, label=label, method=method, group=group, tasks=tasks, text=text,
                 embeddings=embeddings, k=k, n_estimators=n_estimators, max_samples=max_samples,
                 max_time=max_time, seed=seed, id=id_col, progress=progress, n_jobs=n_jobs,
-                backend=ray_backend_args(ray)[0], ray_address=ray_backend_args(ray)[1],
+                backend=backend, ray_address=ray_address,
             )
             outputs = {"values": str(target / "values.csv")}
             with atomic_path(target / "values.csv") as tmp:
