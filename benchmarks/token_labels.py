@@ -51,6 +51,7 @@ and 200,000 tokens for the scale run; ``--models``: only the comparison of candi
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import tempfile
 import time
@@ -922,6 +923,31 @@ def scale(n_tokens: int, workdir: Path) -> dict:
             "reliable": res.reliable}
 
 
+def audit_scale(n_tokens: int, workdir: Path) -> dict:
+    """``assay audit corpus.conll --label tags`` as a user runs it (every default check: the
+    token tags, duplicate and odd sentences), on a generated NER corpus of about n_tokens with
+    5 % of the sentences given wrong tags, timed with ``/usr/bin/time -v``; sentence precision
+    and recall of the flags from the written issues."""
+    rng = np.random.default_rng(0)
+    sents, _, noisy, changed = make("ner", max(1, n_tokens // 12), rng)
+    via_conll(sents, noisy, workdir)
+    truth = np.array([c.any() for c in changed])
+    out = workdir / "audit"
+    cmd = ["/usr/bin/time", "-v", "assay", "audit", str(workdir / "corpus.conll"), "--label",
+           "tags", "--no-workspace", "--out", str(out)]
+    t0 = time.perf_counter()
+    run = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    rss = next(int(line.split()[-1]) for line in run.stderr.splitlines()
+               if "Maximum resident" in line)
+    flags = pd.read_parquet(out / "issues.parquet")["is_label_issue"].to_numpy(bool)
+    timings = json.loads((out / "audit.json").read_text())["summary"]["timings_s"]
+    return {"tokens": int(sum(map(len, sents))), "sentences": len(sents), "s wall": wall,
+            "peak RSS GiB": rss / 2**20, "sentence precision": float(truth[flags].mean()),
+            "sentence recall": float(flags[truth].mean()),
+            **{f"s {k}": v for k, v in timings.items() if k != "load"}}
+
+
 def compare_models(seeds: range, n_sentences: int = 6000) -> pd.DataFrame:
     """Token F1 of the flags, accuracy and seconds of candidate models, on the same folds and
     features as :func:`assay.tokens.cross_fit_token_probs` (``--models``)."""
@@ -995,7 +1021,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 seed, 200k tokens for the scale run")
     ap.add_argument("--models", action="store_true",
                     help="only compare candidate models (6,000 sentences, 2 seeds)")
+    ap.add_argument("--audit", action="store_true",
+                    help="only time `assay audit` on a generated CoNLL file of --scale-tokens")
     args = ap.parse_args()
+    if args.audit:
+        up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        print(f"start: {up}", flush=True)
+        print(audit_scale(args.scale_tokens, Path(tempfile.mkdtemp())), flush=True)
+        up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        print(f"end: {up}", flush=True)
+        return
     if args.models:
         out = compare_models(range(2))
         for metric in ("F1", "est. / wrong", "accuracy", "s cross-fit"):

@@ -17,7 +17,9 @@ randomness of cross-fitting folds. A check for a regression task (one that needs
 on the same table with a numeric label (``task="regression"``), where no probabilities apply; its
 cross-fitting folds come from the row ids, so shuffling the rows changes nothing. A check for a
 multi-label task (one that needs ``label_sets``) runs on a column of label sets ("hi1|hi3"),
-with given per-class probabilities.
+with given per-class probabilities. A check for a tokens task (one that needs ``token_corpus``)
+runs on sentences of four tokens ("w0 w1 w2 w3") tagged "HI" or "O", with given per-token
+probabilities.
 """
 
 from __future__ import annotations
@@ -79,8 +81,17 @@ def _data(seed: int = 0) -> dict:
     table["tags"] = ["|".join(t for t, on in zip(("hi1", "hi2", "hi3"), row, strict=True) if on)
                      for row in sets]
     set_probs = 0.02 + 0.96 / (1.0 + np.exp(-3.0 * margin))
+    # sentences for token checks: token j of a row is "HI" when feature j is high (the same
+    # margins), 12 rows with a tag flipped; given probabilities per token
+    hi = np.hstack([margin, x[:, 3:4] - 2.0]) > 0
+    tags = hi.copy()
+    tags[flipped, rng.integers(0, 4, flipped.size)] ^= True
+    table["tokens"] = "w0 w1 w2 w3"
+    table["ner"] = [" ".join("HI" if t else "O" for t in row) for row in tags]
+    p_hi = 0.02 + 0.96 / (1.0 + np.exp(-3.0 * np.hstack([margin, x[:, 3:4] - 2.0])))
+    token_probs = np.stack([p_hi, 1.0 - p_hi], axis=-1)  # (N, 4, 2): tags HI, O (sorted)
     return {"table": table, "annotations": ann, "values": values, "pred_probs": probs,
-            "set_probs": set_probs}
+            "set_probs": set_probs, "token_probs": token_probs}
 
 
 def _is_regression(check: str) -> bool:
@@ -91,17 +102,24 @@ def _is_multilabel(check: str) -> bool:
     return "label_sets" in registered_checks()[check].needs
 
 
+def _is_tokens(check: str) -> bool:
+    return "token_corpus" in registered_checks()[check].needs
+
+
 def _audit(d: dict, check: str, *, order: np.ndarray | None = None):
     table, probs, set_probs = d["table"], d["pred_probs"], d["set_probs"]
+    token_probs = d["token_probs"]
     if order is not None:
         table, probs = table.iloc[order].reset_index(drop=True), probs[order]
-        set_probs = set_probs[order]
+        set_probs, token_probs = set_probs[order], token_probs[order]
     task = ("regression" if _is_regression(check) else "multilabel" if _is_multilabel(check)
-            else "classification")
+            else "tokens" if _is_tokens(check) else "classification")
     return assay.audit(
-        table, label={"regression": "target", "multilabel": "tags"}.get(task, "y"), id="id",
+        table, label={"regression": "target", "multilabel": "tags", "tokens": "ner"}.get(
+            task, "y"), id="id",
         split="split", group="group", meta=["site"], features=["f1", "f2", "f3", "f4"],
-        pred_probs={"regression": None, "multilabel": set_probs}.get(task, probs),
+        pred_probs={"regression": None, "multilabel": set_probs,
+                    "tokens": token_probs.reshape(-1, 2)}.get(task, probs),
         annotations=d["annotations"], values=d["values"], checks=[check], random_state=0,
         task=task,
     )
@@ -118,7 +136,7 @@ def test_the_suite_data_supplies_every_need():
     assert set(NEEDS) == {"labels", "features", "row_content", "pred_probs", "label_flags", "knn",
                           "split", "group", "meta", "annotations", "consensus", "values",
                           "target", "target_predictions", "plain_table", "label_sets",
-                          "label_set_probs"}
+                          "label_set_probs", "token_corpus", "token_probs"}
     assert any(_is_regression(c) for c in CHECKS) and not all(_is_regression(c) for c in CHECKS)
 
 
@@ -217,7 +235,7 @@ def test_missing_feature_values_get_a_result_or_a_clear_error(name, data):
 @pytest.mark.parametrize("name", CHECKS)
 def test_one_class_label_is_refused_clearly(name, data):
     one = dict(data)
-    one["table"] = data["table"].assign(y="ant", target=3.0, tags="hi1|hi2")
+    one["table"] = data["table"].assign(y="ant", target=3.0, tags="hi1|hi2", ner="O O O O")
     one["pred_probs"] = np.ones((N, 1))
     with pytest.raises(AssayError, match="one class"):
         _audit(one, name)

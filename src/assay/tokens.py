@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +42,7 @@ import pandas as pd
 
 from assay._kernels import confident as cl
 from assay._validation import check_int
+from assay.data._sequences import parse_conll, source_lines
 from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.labels import (
     DECIDED_POSTERIOR,
@@ -93,8 +92,6 @@ MIN_SKILL = 0.5
 MIN_FORM_COUNT = 5
 #: ... whose most frequent tag holds at least this share of its occurrences.
 MIN_MAJORITY_SHARE = 0.8
-#: CoNLL-U multiword-token ranges (``3-4``) and empty nodes (``5.1``) in the ID column.
-_CONLLU_SKIPPED_ID = re.compile(r"^\d+[-.]\d+$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,25 +349,6 @@ def _build(tokens: list[str], tags: list[str], lengths: list[int], what: str,
 # CoNLL and JSONL files
 
 
-def _source_lines(path_or_text: Any, what: str) -> tuple[list[str], str]:
-    """The lines of a file (a Path, or a string naming an existing file) or of a text (a string
-    holding a newline), and a name for messages."""
-    if isinstance(path_or_text, Path):
-        path = path_or_text
-    elif isinstance(path_or_text, str):
-        if "\n" in path_or_text:
-            return path_or_text.splitlines(), "the text"
-        path = Path(path_or_text)
-    else:
-        raise InputValidationError(
-            f"{what} needs a path or the file's text; got {type(path_or_text).__name__}.")
-    if not path.is_file():
-        raise InputValidationError(
-            f"File {str(path)!r} not found. Pass an existing file, or the file's contents as a "
-            "string holding at least one newline.")
-    return path.read_text(encoding="utf-8-sig").splitlines(), str(path)
-
-
 def read_conll(path_or_text: Any, *, token_col: int = 0, tag_col: int = -1,
                sep: str | None = None, comment: str | None = "#") -> TokenCorpus:
     """Read a CoNLL / IOB file: one token per line, a blank line between sentences.
@@ -413,58 +391,10 @@ def read_conll(path_or_text: Any, *, token_col: int = 0, tag_col: int = -1,
     if sep is not None and (not isinstance(sep, str) or sep == ""):
         raise InvalidParameterError("sep", "a non-empty string such as '\\t', or None for "
                                     "whitespace", sep, owner="read_conll")
-    lines, name = _source_lines(path_or_text, "read_conll")
-    need = max(2, token_col + 1 if token_col >= 0 else -token_col,
-               tag_col + 1 if tag_col >= 0 else -tag_col)
-    rows: list[list[str]] = []
-    line_no: list[int] = []
-    lengths: list[int] = []
-    current = 0
-    for n, raw in enumerate(lines, start=1):
-        line = raw.rstrip("\r\n")
-        if not line.strip() or line.startswith("-DOCSTART-"):
-            if current:
-                lengths.append(current)
-                current = 0
-            continue
-        if comment is not None and current == 0 and line.startswith(comment):
-            continue
-        fields = line.split(sep) if sep is not None else line.split()
-        if token_col != 0 and _CONLLU_SKIPPED_ID.match(fields[0].strip()):
-            continue
-        if len(fields) < need:
-            raise InputValidationError(
-                f"Line {n} of {name} has {len(fields)} column(s) ({line[:60]!r}), but "
-                f"token_col={token_col} and tag_col={tag_col} need at least {need}. Each token "
-                "line needs its token and tag"
-                + (f" separated by {sep!r}" if sep is not None else " separated by whitespace")
-                + "; sentences are separated by blank lines. Pass token_col/tag_col/sep to "
-                "match the file.")
-        if token_col % len(fields) == tag_col % len(fields):
-            raise InputValidationError(
-                f"Line {n} of {name}: token_col={token_col} and tag_col={tag_col} are the same "
-                f"column of its {len(fields)} columns ({line[:60]!r}). Pass distinct columns.")
-        if not fields[token_col].strip() or not fields[tag_col].strip():
-            raise InputValidationError(
-                f"Line {n} of {name} has an empty token or tag ({line[:60]!r}). Give every "
-                "token line a token and a tag.")
-        rows.append(fields)
-        line_no.append(n)
-        current += 1
-    if current:
-        lengths.append(current)
-    if not rows:
-        raise InputValidationError(
-            f"{name} holds no token lines ({len(lines)} line(s) read, all blank, comments or "
-            "-DOCSTART-). Expected one token per line with its tag, e.g. 'EU B-ORG'.")
-    tokens = [r[token_col].strip() for r in rows]
-    tags = [r[tag_col].strip() for r in rows]
-    width = {len(r) for r in rows}
-    columns: tuple[np.ndarray, ...] = ()
-    if len(width) == 1:
-        w = width.pop()
-        keep = [j for j in range(w) if j not in (token_col % w, tag_col % w)]
-        columns = tuple(np.asarray([r[j] for r in rows], dtype=object) for j in keep)
+    name = "the text" if isinstance(path_or_text, str) and "\n" in path_or_text else str(
+        path_or_text)
+    tokens, tags, lengths, columns = parse_conll(path_or_text, token_col=token_col,
+                                                 tag_col=tag_col, sep=sep, comment=comment)
     return _build(tokens, tags, lengths, name, columns)
 
 
@@ -478,7 +408,7 @@ def read_jsonl(path_or_text: Any, *, tokens: str = "tokens", tags: str = "tags")
     >>> read_jsonl(text).n_sentences
     2
     """
-    lines, name = _source_lines(path_or_text, "read_jsonl")
+    lines, name = source_lines(path_or_text, "read_jsonl")
     toks, tgs = [], []
     for n, line in enumerate(lines, start=1):
         if not line.strip():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from assay._audit._spec import CLASS_NEEDS, LABEL_SET_NEEDS, TARGET_NEEDS
+from assay._audit._spec import CLASS_NEEDS, LABEL_SET_NEEDS, TARGET_NEEDS, TOKEN_NEEDS
 from assay.data import Dataset, Features, featurize
 from assay.neighbors import KnnGraph, knn_graph
 
@@ -80,6 +80,9 @@ class AuditContext:
     _label_sets: Any = None
     _label_set_crossfit: Any = None
     user_label_set_probs: np.ndarray | None = None
+    _token_corpus: Any = None  # TokenCorpus of a tokens task, built by the audit
+    user_token_probs: np.ndarray | None = None
+    _token_probs: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -97,6 +100,8 @@ class AuditContext:
             return self.task == "regression"
         if need in LABEL_SET_NEEDS:
             return self.task == "multilabel"
+        if need in TOKEN_NEEDS:
+            return self.task == "tokens"
         return {
             "labels": True, "features": True, "row_content": True, "pred_probs": True,
             "label_flags": True, "knn": True,
@@ -130,17 +135,23 @@ class AuditContext:
         if "plain_table" in missing:
             return ("plain tables only: the data has text, images, embeddings or pixel columns, "
                     "or fewer than 2 feature columns the model reads as they are")
-        other = [n for n in missing if n not in CLASS_NEEDS | TARGET_NEEDS | LABEL_SET_NEEDS]
+        other = [n for n in missing
+                 if n not in CLASS_NEEDS | TARGET_NEEDS | LABEL_SET_NEEDS | TOKEN_NEEDS]
         if other:
             return "needs " + ", ".join(other)
         what = {"regression": "is a regression target", "multilabel": "holds label sets",
-                "classification": "holds classes"}[self.task]
+                "classification": "holds classes",
+                "tokens": "holds one tag per token"}[self.task]
         if CLASS_NEEDS & set(missing):
             return (f"classification only (needs {', '.join(missing)}); the label '{label}' "
                     f"{what}")
         if LABEL_SET_NEEDS & set(missing):
             return (f"multi-label only (needs {', '.join(missing)}); the label '{label}' {what}: "
                     "pass task='multilabel' (--task multilabel) if it holds sets of classes")
+        if TOKEN_NEEDS & set(missing):
+            return (f"token classification only (needs {', '.join(missing)}); the label "
+                    f"'{label}' {what}: pass task='tokens' (--task tokens) if it holds one tag "
+                    "per token")
         return (f"regression only (needs {', '.join(missing)}); the label '{label}' {what}: "
                 "pass task='regression' (--task regression) if it is a number")
 
@@ -261,6 +272,41 @@ class AuditContext:
                     random_state=cfg.random_state, n_jobs=self._fold_jobs(),
                     progress=progress))
         return self._label_set_crossfit
+
+    @property
+    def token_corpus(self) -> Any:
+        """The sentences of a tokens task as a :class:`assay.tokens.TokenCorpus` (row ``i`` of
+        the data is sentence ``i``)."""
+        if self._token_corpus is None:
+            from assay._audit._tokens import token_corpus
+
+            self._token_corpus = token_corpus(self.dataset)
+        return self._token_corpus
+
+    @property
+    def token_probs(self) -> np.ndarray:
+        """Out-of-fold tag probabilities (T, K) of every token
+        (:func:`assay.tokens.cross_fit_token_probs`; folds by sentence), or the user's."""
+        if self.user_token_probs is not None:
+            return self.user_token_probs
+        if self._token_probs is None:
+            from assay.tokens import cross_fit_token_probs
+
+            cfg = self.config
+            corpus = self.token_corpus
+
+            def progress(done: int, total: int) -> None:
+                if self.progress is not None:
+                    self.progress("cross-fitting", done, total)
+
+            params = {"n_folds": cfg.n_folds, "random_state": cfg.random_state,
+                      "model": "hashed-feature logistic tagger", "version": 1}
+            self._token_probs = self._cached(
+                "token_probs", params,
+                lambda: cross_fit_token_probs(corpus, n_folds=cfg.n_folds,
+                                              random_state=cfg.random_state,
+                                              n_jobs=self._fold_jobs(), progress=progress))
+        return self._token_probs
 
     @property
     def consensus(self) -> Any:

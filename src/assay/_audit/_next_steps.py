@@ -62,6 +62,8 @@ _UNRELIABLE = {
     "input_conflicts": "identical inputs carry different labels, as outcomes do",
     "error_rate": "the estimated error rate is higher than annotated data usually holds",
     "undecided": "the features do not decide the label for many rows",
+    "few_tokens": "the corpus is too small for the model to learn the tags",
+    "one_tag": "every token carries the same tag",
 }
 
 
@@ -417,6 +419,27 @@ def _regression_labels(check: Any, ctx: _Context) -> list[dict[str, Any]]:
                   "take suggested_label.", n, worth, None)]
 
 
+def _token_labels(check: Any, ctx: _Context) -> list[dict[str, Any]]:
+    """Sentences with a tag that looks wrong: fixed in the review app, whose queue shows each
+    sentence with the changed tokens marked."""
+    s = check.summary
+    n = _int(s.get("n_flagged"))
+    if not n:
+        return []
+    est = _int(s.get("n_estimated_errors"))
+    if s.get("estimates_reliable") is False:
+        why = _UNRELIABLE.get(str(s.get("unreliable_reason")), "the model cannot tell")
+        worth = (f"at most about {_plural(est, 'wrong tag')} (an upper bound: {why}, so the "
+                 "model's own misses pass for wrong tags)")
+    else:
+        worth = (f"about {_plural(est, 'wrong tag')} in the whole data "
+                 f"({_plural(_int(s.get('n_tokens_flagged')), 'token')} flagged)")
+    return [_step("labels", "label_issues", "token_labels",
+                  f"Fix the tags of the {_plural(n, 'sentence')} flagged (review queue "
+                  "label_issues; key r takes the suggested tags, l types them).", n, worth,
+                  ctx.review(), ctx.compare_clean())]
+
+
 def _duplicates(check: Any, ctx: _Context) -> list[dict[str, Any]]:
     s = check.summary
     redundant = _int(s.get("n_redundant_rows"))
@@ -574,6 +597,7 @@ _BUILDERS = {
     "target_leakage": _target_leakage,
     "label_issues": _label_issues,
     "regression_labels": _regression_labels,
+    "token_labels": _token_labels,
     "duplicates": _duplicates,
     "outliers": _outliers,
     "ambiguous_pairs": _ambiguous_pairs,

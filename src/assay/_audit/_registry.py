@@ -76,6 +76,10 @@ NEEDS: dict[str, str] = {
                   "written form (a multi-label task)",
     "label_set_probs": "ctx.label_set_probs (and ctx.label_set_crossfit): out-of-fold "
                        "probabilities of each class of a multi-label target, or the user's",
+    "token_corpus": "ctx.token_corpus: the sentences, their tokens and tags "
+                    "(assay.tokens.TokenCorpus; a tokens task)",
+    "token_probs": "ctx.token_probs (and ctx.user_token_probs): out-of-fold tag probabilities "
+                   "of every token (a tokens task), or the user's",
 }
 
 
@@ -88,7 +92,8 @@ GATED: dict[str, str] = {
     "target_predictions": "target_predictions", "target_crossfit": "target_predictions",
     "model_input": "plain_table", "label_sets": "label_sets", "label_set_probs": "label_set_probs",
     "label_set_crossfit": "label_set_probs", "user_label_set_probs": "label_set_probs",
-    "label_set_inputs": "label_set_probs",
+    "label_set_inputs": "label_set_probs", "token_corpus": "token_corpus",
+    "token_probs": "token_probs", "user_token_probs": "token_probs",
 }
 #: Context attributes every check may read.
 OPEN: frozenset[str] = frozenset({"dataset", "config", "labels", "available", "task"})

@@ -30,7 +30,7 @@ __all__ = ["audit"]
 #: Shared artifacts computed before any check runs (in this order), when a check needs them:
 #: a user error there (bad data) is raised once, not recorded as one check's failure.
 _NEEDS_ARTIFACT = ("features", "row_content", "pred_probs", "label_flags", "knn", "consensus",
-                   "target", "target_predictions")
+                   "target", "target_predictions", "token_corpus", "token_probs")
 
 
 def audit(
@@ -75,9 +75,12 @@ def audit(
         :class:`assay.Dataset` (then the column-role arguments are ignored).
     label : str
         The label column (required unless ``data`` is a Dataset).
-    task : {"auto", "classification", "regression", "multilabel"}, default="auto"
-        What the label is. ``"auto"`` reads it from the column (:func:`assay.data.infer_task`):
-        label sets (lists, JSON lists, or delimited names that recur) are ``"multilabel"``,
+    task : {"auto", "classification", "regression", "multilabel", "tokens"}, default="auto"
+        What the label is. ``"auto"`` reads it from the data: one tag per token of the text
+        column (or of a column named ``tokens``; a CoNLL / IOB file loads as the columns
+        ``tokens`` and ``tags``) is ``"tokens"``, judged per token by ``token_labels`` with the
+        class checks skipped (a row is a sentence); otherwise from the column
+        (:func:`assay.data.infer_task`): label sets (lists, JSON lists, or delimited names that recur) are ``"multilabel"``,
         judged by ``multilabel_labels`` with the class checks skipped; otherwise classes
         unless it is numeric with more than 20 distinct values, some with a fraction
         or on at least 5 % of the rows (and not exactly the codes 0..K-1 or 1..K). Under
@@ -92,7 +95,9 @@ def audit(
         order of the dataset's classes: the sorted distinct labels (``assay.load(...).classes``),
         as scikit-learn's ``classes_`` orders them. Columns that look permuted are refused.
         For a multi-label target: one probability in [0, 1] per class of the label sets, the
-        classes sorted (``summary["classes"]``). Default: the cross-fitted ``model``.
+        classes sorted (``summary["classes"]``). For tokens: (T, K), one row per token,
+        sentence after sentence, one column per tag, the tags sorted. Default: the
+        cross-fitted ``model``.
     model : {"auto", "logistic", "hgb", "knn", "blend"} or scikit-learn classifier, default="auto"
         Under regression: ``"auto"``, ``"linear"``, ``"hgb"``, ``"blend"`` or a scikit-learn
         regressor (:func:`assay.models.cross_fit_regression`). The classifier whose out-of-fold probabilities the label checks read. ``"auto"`` picks
@@ -181,6 +186,13 @@ def audit(
         raise InvalidParameterError("ray_address", "None unless backend='ray'", ray_address,
                                     owner="audit", hint="Pass backend='ray' as well.")
     choice = _resolve_task(task if task != "auto" else getattr(config, "task", "auto"), dataset)
+    corpus = None
+    if choice.task == "tokens":  # parsed once: a row whose tags and tokens differ is raised here
+        from assay._audit._tokens import token_column, token_corpus, with_token_roles
+
+        dataset = with_token_roles(dataset, str(token_column(dataset, required=True)))
+        corpus = token_corpus(dataset)
+        choice = TaskChoice(choice.task, choice.reason, len(corpus.classes))
     label_sets = None
     if choice.task == "multilabel":  # parsed once: a row that is no set is raised here
         from assay.data import label_set_form, parse_label_sets
@@ -205,8 +217,12 @@ def audit(
             f"pred_probs are class probabilities, but the task is regression ({choice.reason}). "
             "Leave out pred_probs / --pred-probs, or pass task='classification' (--task "
             "classification) if the label holds classes.")
-    user_set_probs = None
-    if pred_probs is not None and label_sets is not None:
+    user_set_probs = user_token_probs = None
+    if pred_probs is not None and corpus is not None:
+        from assay._audit._tokens import token_probs
+
+        user_token_probs = token_probs(pred_probs, corpus)
+    elif pred_probs is not None and label_sets is not None:
         user_set_probs = _label_set_probs(pred_probs, dataset, label_sets[1])
     elif pred_probs is not None:
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
@@ -226,7 +242,8 @@ def audit(
     ctx = AuditContext(dataset, config, estimator=estimator, user_pred_probs=user_probs,
                        cache=cache, progress=progress, annotations=annotations,
                        values=value_frame, task=choice.task, image_shape=shape,
-                       user_label_set_probs=user_set_probs, _label_sets=label_sets)
+                       user_label_set_probs=user_set_probs, _label_sets=label_sets,
+                       _token_corpus=corpus, user_token_probs=user_token_probs)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
     if not selected:
@@ -300,11 +317,16 @@ _BASE_COLUMNS = frozenset({"row", "id", "given_label"})
 def _resolve_task(task: str, dataset: Dataset) -> TaskChoice:
     """The audit's task (:class:`assay.data.TaskChoice`): the one given, or inferred from the
     label column; a regression target must be numbers (raised here, before any work)."""
+    from assay._audit._tokens import from_conll, token_column
     from assay.data import TASKS, infer_task, numeric_target
 
     check_choice("task", task, TASKS, owner="audit")
     column = dataset.table[dataset.roles.label]
-    if task == "auto":
+    tokens = token_column(dataset) if task == "auto" else None
+    if tokens is not None or task == "auto" and from_conll(dataset):
+        choice = TaskChoice("tokens", "the label holds one tag per token of the column "
+                            f"'{tokens or 'tokens'}' (token classification)", 0)
+    elif task == "auto":
         choice = infer_task(column)
     else:
         choice = TaskChoice(task, f"given as task='{task}'", dataset.n_classes)
@@ -381,6 +403,15 @@ def _check_model(model: Any, estimator: Any, task: str = "classification") -> tu
 
     if estimator is not None:
         model = estimator
+    if task == "tokens":
+        if model != "auto":
+            raise InvalidParameterError(
+                "model", "'auto' for a tokens task (assay.tokens' hashed-feature logistic "
+                "tagger, cross-fitted by sentence)", model if isinstance(model, str)
+                else type(model).__name__, owner="audit",
+                hint="Pass your own model's out-of-fold per-token probabilities as pred_probs "
+                     "(--pred-probs) instead.")
+        return "auto", None
     if task == "regression":
         if isinstance(model, str):
             return check_choice("model", model, REGRESSOR_NAMES, owner="audit"), None
@@ -435,6 +466,8 @@ def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[s
     classes = [] if regression else ds.classes
     if ctx.task == "multilabel":
         classes = list(ctx.label_sets[1])
+    if ctx.task == "tokens":
+        classes = [str(c) for c in ctx.token_corpus.classes]
     s: dict[str, Any] = {
         "n_rows": ds.n_rows,
         "n_classes": None if regression else len(classes),

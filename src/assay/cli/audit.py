@@ -112,6 +112,15 @@ def print_result(result: Any) -> None:
             f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
             f" · probabilities: out-of-fold per class{f' ({fitted})' if fitted else ''}"
             f" · k-NN: {s.get('knn', {}).get('method', '-')}", highlight=False)
+    elif s.get("task") == "tokens":
+        tl = result.checks.get("token_labels")
+        ts = tl.summary if tl is not None and tl.summary else {}
+        console.print(
+            f"[bold]{s['n_rows']:,}[/] sentences, [bold]{ts.get('n_tokens', 0):,}[/] tokens "
+            f"tagged in '{s['roles']['label']}' with [bold]{s['n_classes']}[/] tags"
+            f" · probabilities: out-of-fold per token ({ts.get('model', '-')})"
+            f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
+            f" · k-NN: {s.get('knn', {}).get('method', '-')}", highlight=False)
     else:
         console.print(
             f"[bold]{s['n_rows']:,}[/] rows, [bold]{s['n_classes']}[/] classes"
@@ -135,6 +144,9 @@ def print_result(result: Any) -> None:
     ml = result.checks.get("multilabel_labels")
     if ml is not None and ml.status != "error" and ml.evidence.get("flagged"):
         print_label_set_rows(ml.evidence["flagged"])
+    tl = result.checks.get("token_labels")
+    if tl is not None and tl.status != "error" and tl.evidence.get("flagged"):
+        print_token_rows(tl.evidence["flagged"])
     sl = result.checks.get("slices")
     if sl is not None and sl.status != "error" and sl.evidence.get("descriptions"):
         print_weak_slices(sl.evidence["descriptions"], sl.summary)
@@ -156,6 +168,20 @@ def print_regression_rows(records: list[dict[str, Any]]) -> None:
         median = r["neighbours' median"]
         table.add_row(str(r["id"]), f"{r['given']:g}", f"{r['suggested']:g}", r["interval"],
                       f"{median:g}", f"{r['P(wrong)']:.2f}")
+    console.print(table)
+
+
+def print_token_rows(records: list[dict[str, Any]]) -> None:
+    """The sentences with a tag that looks wrong, worst first: each change (position, token,
+    given tag -> suggested tag) and the sentence."""
+    table = Table(title=f"Sentences with a tag that looks wrong (worst "
+                        f"{min(len(records), SHOWN_VALUES)} of {len(records)}"
+                        f"{'+' if len(records) >= 200 else ''})",
+                  show_header=True, header_style="bold")
+    for col in ("id", "changes", "sentence"):
+        table.add_column(col, overflow="fold")
+    for r in records[:SHOWN_VALUES]:
+        table.add_row(str(r["id"]), str(r["changes"]), str(r["tokens"])[:120])
     console.print(table)
 
 
@@ -251,10 +277,12 @@ def register(app: typer.Typer) -> None:
         label: str = typer.Option(..., "--label", help="Label column."),
         task: str = typer.Option(
             "auto", "--task",
-            help="What the label is: auto (label sets - lists, or 'a,b' names that recur - "
-                 "are multilabel; a numeric column with more than 20 distinct values, some "
-                 "with a fraction or on at least 5 % of the rows, is a regression target; "
-                 "otherwise classes), classification, regression, or multilabel."),
+            help="What the label is: auto (one tag per token of the --text or 'tokens' column, "
+                 "or a CoNLL/IOB file, is tokens; label sets - lists, or 'a,b' names that "
+                 "recur - are multilabel; a numeric column with more than 20 distinct values, "
+                 "some with a fraction or on at least 5 % of the rows, is a regression target; "
+                 "otherwise classes), classification, regression, multilabel, or tokens "
+                 "(a CoNLL/IOB file loads as the columns tokens and tags, one row a sentence)."),
         text: str | None = typer.Option(None, "--text", help="Free-text column."),
         image: str | None = typer.Option(None, "--image", help="Image path column."),
         features: str | None = typer.Option(None, "--features", help="Comma-separated feature columns."),
@@ -264,7 +292,8 @@ def register(app: typer.Typer) -> None:
             help="Out-of-fold probabilities from your own model: a .npy (N, K), rows in the "
                  "data's order, one column per class in the sorted order of the class names "
                  "(as scikit-learn's classes_). Permuted columns are refused. Multi-label: "
-                 "one probability per class in [0, 1], classes sorted."),
+                 "one probability per class in [0, 1], classes sorted. Tokens: (T, K), one "
+                 "row per token, sentence after sentence, one column per tag, tags sorted."),
         model: str = typer.Option(
             "auto", "--model",
             help="Classifier for the out-of-fold probabilities: auto (picks per dataset by "

@@ -261,10 +261,12 @@ def encode_labels(
         )
     raw = values.to_numpy()
     if raw.dtype == object and len(raw) and isinstance(raw[0], list | tuple | set | np.ndarray):
-        # label sets (a multi-label column of lists): one class per distinct set, as JSON text
+        # label sets or tag sequences (lists): one class per distinct cell, as JSON text in the
+        # cell's order (a sequence's order is its meaning; a set is shown as written)
         import json
 
-        raw = np.array([json.dumps(sorted(str(x) for x in v)) if isinstance(
+        raw = np.array([json.dumps(sorted(map(str, v)) if isinstance(v, set) else [
+            str(x) for x in v], ensure_ascii=False) if isinstance(
             v, list | tuple | set | np.ndarray) else str(v) for v in raw], dtype=object)
     if raw.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         kinds = {type(v).__name__ for v in raw[: min(len(raw), 100_000)]}

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from assay.data._sequences import CONLL_SUFFIXES, conll_table
 from assay.exceptions import InputValidationError
 
 _READERS = {
@@ -20,17 +21,20 @@ _READERS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "json",
+    **dict.fromkeys(CONLL_SUFFIXES, "conll"),
 }
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, Parquet or JSON Lines file into a DataFrame.
+    """Read a CSV, TSV, Parquet, JSON Lines or CoNLL file into a DataFrame.
 
     Parameters
     ----------
     path : str or Path
         The file. The format comes from the extension (``.csv``, ``.tsv``, ``.parquet``,
-        ``.jsonl``, ``.json``).
+        ``.jsonl``, ``.json``; ``.conll``, ``.conllu``, ``.iob``, ``.iob2``, ``.bio``,
+        ``.bioes``: one token per line with its tag last, a blank line between sentences, read
+        as one row per sentence with the columns ``tokens`` and ``tags``, space-separated).
 
     Returns
     -------
@@ -69,6 +73,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise InputValidationError(f"'{p}' is empty (0 bytes). Pass a file with a header and rows.")
     try:
         frame = _read(p, kind)
+    except InputValidationError:
+        raise  # already says which line is wrong (CoNLL)
     except UnicodeDecodeError as exc:
         raise InputValidationError(
             f"'{p}' is not valid UTF-8 (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}). "
@@ -150,6 +156,8 @@ def _read(p: Path, kind: str) -> pd.DataFrame:
             return pd.read_csv(p, sep="\t" if kind == "tsv" else ",", **opts)
     if kind == "parquet":
         return pd.read_parquet(p)
+    if kind == "conll":  # one row per sentence: tokens and tags, space-separated
+        return conll_table(p)
     if kind == "jsonl":
         return pd.read_json(p, lines=True, encoding="utf-8")
     return pd.read_json(p, encoding="utf-8")

@@ -8,7 +8,8 @@ updating when a check is added.
 import importlib
 import pkgutil
 
-_ORDER = ("label_issues", "regression_labels", "multilabel_labels", "duplicates", "outliers", "class_profile",
+_ORDER = ("label_issues", "regression_labels", "multilabel_labels", "token_labels", "duplicates",
+          "outliers", "class_profile",
           "ambiguous_pairs", "leakage", "slices", "annotators", "data_values")
 
 _found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
