@@ -53,13 +53,15 @@ def source_lines(path_or_text: Any, what: str) -> tuple[list[str], str]:
 
 
 def parse_conll(path_or_text: Any, *, token_col: int = 0, tag_col: int = -1,
-                sep: str | None = None, comment: str | None = "#"
+                sep: str | None = None, comment: str | None = "#",
+                fix: str = "Pass token_col/tag_col/sep to match the file."
                 ) -> tuple[list[str], list[str], list[int], tuple[np.ndarray, ...]]:
     """The tokens, tags, sentence lengths and other columns of a CoNLL / IOB file.
 
     The rules are :func:`assay.tokens.read_conll`'s (which documents them); this is its parser,
     returning plain lists: ``(tokens, tags, lengths, columns)``, ``columns`` the other columns
-    when every token line has the same number of them (else empty).
+    when every token line has the same number of them (else empty). ``fix`` ends the message
+    about a line with too few columns.
 
     Examples
     --------
@@ -91,8 +93,7 @@ def parse_conll(path_or_text: Any, *, token_col: int = 0, tag_col: int = -1,
                 f"token_col={token_col} and tag_col={tag_col} need at least {need}. Each token "
                 "line needs its token and tag"
                 + (f" separated by {sep!r}" if sep is not None else " separated by whitespace")
-                + "; sentences are separated by blank lines. Pass token_col/tag_col/sep to "
-                "match the file.")
+                + f"; sentences are separated by blank lines. {fix}")
         if token_col % len(fields) == tag_col % len(fields):
             raise InputValidationError(
                 f"Line {n} of {name}: token_col={token_col} and tag_col={tag_col} are the same "
@@ -123,7 +124,10 @@ def parse_conll(path_or_text: Any, *, token_col: int = 0, tag_col: int = -1,
 def conll_table(path: Path) -> pd.DataFrame:
     """A CoNLL / IOB file as a table of sentences: ``tokens`` and ``tags``, space-separated
     (a token never holds whitespace in such a file), one row per sentence in file order."""
-    tokens, tags, lengths, _ = parse_conll(path)
+    tokens, tags, lengths, _ = parse_conll(
+        path, fix="Fix that line (the token first, the tag last), or convert the file with "
+                  "assay.tokens.read_conll(path, token_col=..., tag_col=..., sep=...) and "
+                  "audit the table.")
     ends = np.cumsum(lengths)
     starts = ends - np.asarray(lengths)
     return pd.DataFrame({
