@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from assay._validation import check_choice
+from assay.data._sequences import CONLL_SUFFIXES
 from assay.exceptions import AssayError, InputValidationError, InvalidParameterError
 from assay.workspace import (
     DECISION_POLICIES,
@@ -120,13 +121,18 @@ def export_version(
     decision counts; under ``policy="consensus"`` reviewers who disagree leave the row unchanged
     and it is listed under ``conflicts``). Then ``relabel`` replaces the label by ``new_label``
     (a number when the audit's task was regression: a whole number stays an integer, else an
-    integer target column becomes float); ``remove`` and ``duplicate`` drop the row; ``keep``
-    and ``defer`` leave it unchanged.
+    integer target column becomes float; for a tokens task, a tag sequence with one known tag
+    per token, written in the column's form: space-separated, a JSON list string or a list
+    cell); ``remove`` and ``duplicate`` drop the row; ``keep`` and ``defer`` leave it
+    unchanged.
 
     The new version has the source's format (CSV, TSV, Parquet, JSON Lines, JSON, or an image
     folder ``root/<class>/<file>`` whose files are hard-linked, or copied where linking fails,
-    with relabelled images moved to their new class folder). Every other column, the column order
-    and the dtypes are kept. Everything is written to a temporary sibling folder and renamed into
+    with relabelled images moved to their new class folder). A CoNLL / IOB source (a tokens
+    task) is written as a CoNLL file of the same name by :func:`assay.tokens.write_conll`: the
+    file's other columns kept, its separator (a tab or a space) kept, the corrected tags in the
+    tag column, removed sentences left out; ``-DOCSTART-`` and comment lines are not kept.
+    Every other column, the column order and the dtypes are kept. Everything is written to a temporary sibling folder and renamed into
     place, so a crash never leaves a half-written version. ``out/changelog.json`` records the
     parent and new fingerprints, the counts and one entry per decided row. The version is recorded
     with ``Workspace.record_version`` and the new dataset registered, with an ``export`` run.
@@ -541,6 +547,7 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
     counts = dict.fromkeys(("relabelled", "relabel_same_label", "removed", "duplicates_removed",
                             "kept", "deferred", "conflicts"), 0)
     sets = _LabelSets(dataset) if task == "multilabel" else None
+    sequences = _TagSequences(dataset) if task == "tokens" else None
     for r in resolved.itertuples(index=False):
         if r.action in _DROP_ACTIONS:
             keep[r.pos] = False
@@ -552,6 +559,9 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
             elif sets is not None:
                 value, same = sets.value(r.new_label, old_values[r.pos], row_id=r.row_id,
                                          allow_new=allow_new_classes)
+            elif sequences is not None:
+                value, same = sequences.value(r.new_label, int(r.pos), row_id=r.row_id,
+                                              allow_new=allow_new_classes)
             else:
                 value = _class_value(r.new_label, by_text, dataset, row_id=r.row_id,
                                      allow_new=allow_new_classes, is_folder=is_folder)
@@ -636,6 +646,100 @@ class _LabelSets:
         return format_label_set(names, self.form), same
 
 
+class _TagSequences:
+    """A tokens task's label column: each sentence's tags, the known tags and the column's form;
+    a relabel's new tags are checked (one known tag per token) and written as the column writes
+    a sequence (space-separated string, JSON list string, or list cell)."""
+
+    def __init__(self, dataset: Any) -> None:
+        from assay.data._sequences import parse_sequences, sequence_form
+
+        self.label = dataset.roles.label
+        column = dataset.table[self.label]
+        self.form = sequence_form(column)
+        self.given = parse_sequences(column, name=f"the label column '{self.label}'")
+        self.tags = sorted({t for seq in self.given for t in seq})
+
+    def parse(self, text: Any, *, row_id: str) -> list[str]:
+        """The tags of a decision's ``new_label`` (space-separated, or a JSON list)."""
+        from assay.data._sequences import parse_sequences
+
+        try:
+            return parse_sequences(pd.Series([text], dtype=object))[0]
+        except InputValidationError:
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {text!r}, which is not a tag sequence. Fix "
+                "the decision (assay review): one tag per token, separated by spaces, or a "
+                "JSON list."
+            ) from None
+
+    def value(self, new: Any, pos: int, *, row_id: str, allow_new: bool) -> tuple[Any, bool]:
+        from assay.data._sequences import format_sequence
+
+        tags = self.parse(new, row_id=row_id)
+        given = self.given[pos]
+        if len(tags) != len(given):
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {len(tags)} tag(s) ({str(new)[:60]!r}), but "
+                f"its sentence has {len(given)} tokens. Fix the decision (assay review): one "
+                "tag per token."
+            )
+        unknown = list(dict.fromkeys(t for t in tags if t not in self.tags))
+        if unknown and not allow_new:
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to tags the column '{self.label}' does not have "
+                f"({', '.join(unknown[:5])}; tags: {', '.join(self.tags[:20])}). Fix the "
+                "decision, or pass --allow-new-classes (allow_new_classes=True) to add them."
+            )
+        return format_sequence(tags, self.form), tags == given
+
+
+def _conll_tags(src: Path, dataset: Any, plan: _Plan) -> tuple[Any, np.ndarray]:
+    """The CoNLL source's corpus, cut to the kept sentences, and each kept token's tag (the
+    corrected ones where a sentence was relabelled)."""
+    from assay.data._sequences import parse_sequences
+    from assay.tokens import TokenCorpus, read_conll
+
+    corpus = read_conll(src)
+    if corpus.n_sentences != dataset.n_rows:
+        raise ExportError(
+            f"The CoNLL file '{src}' reads as {corpus.n_sentences} sentences with "
+            f"assay.tokens.read_conll, but the audited table has {dataset.n_rows}; the "
+            "corrections cannot be placed. Export to a table instead (convert the file to "
+            "JSON Lines with tokens and tags) and audit that."
+        )
+    names = corpus.tag_names.astype(object)
+    for pos, value in plan.new_values.items():
+        a, b = int(corpus.offsets[pos]), int(corpus.offsets[pos + 1])
+        names[a:b] = parse_sequences(pd.Series([value], dtype=object))[0]
+    lengths = np.diff(corpus.offsets)
+    token_keep = np.repeat(plan.keep, lengths)
+    kept = TokenCorpus(corpus.tokens[token_keep], corpus.tags[token_keep], corpus.classes,
+                       np.r_[0, np.cumsum(lengths[plan.keep])].astype(np.int64),
+                       tuple(c[token_keep] for c in corpus.columns))
+    return kept, names[token_keep]
+
+
+def _conll_sep(src: Path) -> str:
+    """The column separator to write: a tab when the source's first token line has one."""
+    with open(src, encoding="utf-8-sig") as fh:
+        for line in fh:
+            if line.strip() and not line.startswith(("-DOCSTART-", "#")):
+                return "\t" if "\t" in line.rstrip("\r\n") else " "
+    return " "
+
+
+def _write_conll_version(dataset: Any, src: Path, path: Path, plan: _Plan) -> None:
+    """Write the kept sentences of a CoNLL source with :func:`assay.tokens.write_conll`: its
+    other columns kept, the corrected tags in the tag column."""
+    from assay.tokens import write_conll
+
+    corpus, tags = _conll_tags(src, dataset, plan)
+    write_conll(corpus, path, tags=tags, sep=_conll_sep(src))
+    with open(path, "rb+") as fh:
+        _flush(fh)
+
+
 def _number_value(text: Any, dataset: Any, *, row_id: str) -> Any:
     """A regression relabel's new value: an int in an integer column when it is whole, else a
     float (the column then becomes float)."""
@@ -717,6 +821,9 @@ def _write_version(dataset: Any, src: Path, tmp: Path, plan: _Plan,
             if pos in by_pos:
                 by_pos[pos]["old_path"], by_pos[pos]["new_path"] = old, new
         data_rel = "."
+    elif src.suffix.lower() in CONLL_SUFFIXES:
+        _write_conll_version(dataset, src, tmp / src.name, plan)
+        data_rel = src.name
     else:
         table = _corrected_table(dataset, plan)
         _write_table(table, tmp / src.name, _TABLE_FORMATS[src.suffix.lower()])

@@ -366,7 +366,20 @@ def _check_two_per_class(dataset: Dataset) -> None:
             "(pred_probs / --pred-probs)."
             + (" If the label is a number to predict, pass task='regression' (--task "
                "regression)." if pd.api.types.is_numeric_dtype(
-                   dataset.table[dataset.roles.label]) else ""))
+                   dataset.table[dataset.roles.label]) else "")
+            + (" If it holds one tag per token of a text column, pass task='tokens' (--task "
+               "tokens) and name the tokens column with text= (--text): every row needs as "
+               "many tags as tokens." if _looks_like_tags(dataset) else ""))
+
+
+def _looks_like_tags(dataset: Dataset) -> bool:
+    """Most label cells are several space-separated parts (tag sequences that did not line up
+    with a tokens column, so the task was read as classes)."""
+    column = dataset.table[dataset.roles.label]
+    if pd.api.types.is_numeric_dtype(column):
+        return False
+    sample = column.dropna().astype(str).head(1000)
+    return bool(len(sample)) and float((sample.str.split().str.len() > 1).mean()) > 0.5
 
 
 def _config(config: AuditConfig | None, **given: Any) -> AuditConfig:

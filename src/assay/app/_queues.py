@@ -22,8 +22,8 @@ from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
 __all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "THUMB_SIDE", "ReviewSession",
-           "attach_annotations", "display_number", "load_session", "thumbnail_png",
-           "typed_label_set"]
+           "attach_annotations", "display_number", "given_tags", "load_session", "parse_tags",
+           "stored_tags", "thumbnail_png", "typed_label_set", "typed_tags"]
 
 #: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
 #: the server accepts those of checks registered later too).
@@ -74,15 +74,27 @@ class ReviewSession:
     task: str = "classification"
     # regression: every target value is a whole number (suggestions are rounded to one)
     integral_target: bool = False
+    # tokens: the column of the tokens, and how the label column writes a tag sequence
+    # ("space", "json" or "list", assay.data._sequences.sequence_form)
+    token_column: str | None = None
+    tag_form: str = "space"
 
     _row_id_set: frozenset[str] | None = field(default=None, init=False, repr=False,
                                                 compare=False)
+    _row_pos: dict[str, int] | None = field(default=None, init=False, repr=False,
+                                            compare=False)
 
     def row_ids(self) -> frozenset[str]:
         """The run's row ids (computed once: the server checks every decision against them)."""
         if self._row_id_set is None:
             self._row_id_set = frozenset(self.issues["row_id"])
         return self._row_id_set
+
+    def position(self, row_id: str) -> int | None:
+        """The position of row ``row_id`` in ``issues`` (None when it is not a row of the run)."""
+        if self._row_pos is None:
+            self._row_pos = {str(r): i for i, r in enumerate(self.issues["row_id"])}
+        return self._row_pos.get(row_id)
 
 
 def _row_ids(issues: pd.DataFrame) -> pd.Series:
@@ -182,7 +194,10 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
     issues["row_id"] = _row_ids(issues)
     summary = ws.run(run_id)["summary"] or {}
     task = str((result.summary or {}).get("task") or summary.get("task") or "classification")
-    classes = [] if task == "regression" else [str(c) for c in summary.get("classes", [])]
+    if task == "tokens":  # the tag names, as the audit's own result records them
+        classes = _tag_names(result.summary or {}, issues)
+    else:
+        classes = [] if task == "regression" else [str(c) for c in summary.get("classes", [])]
     if not classes and "given_label" in issues and task != "regression":
         classes = sorted(issues["given_label"].astype(str).unique())
     session = ReviewSession(
@@ -193,10 +208,12 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
         given = pd.to_numeric(issues["given_label"], errors="coerce").to_numpy(dtype=float)
         finite = given[np.isfinite(given)]
         session.integral_target = bool(finite.size) and bool(np.all(finite == np.round(finite)))
-    label_check = result.checks.get("label_issues")
+    label_check = result.checks.get("token_labels" if task == "tokens" else "label_issues")
     if label_check is not None:
         session.label_summary = dict(label_check.summary or {})
     _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
+    if task == "tokens":
+        _attach_tokens(session, result.summary or {})
     _attach_pixels(session, (result.summary or {}).get("image_shape"))
     session.neighbours = _cached_knn(ws, session.fingerprint, len(issues))
     _attach_curation(ws, session)
@@ -205,6 +222,31 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
     session.carried = {str(r["row_id"]): r for r in
                        carried_decisions(ws, run_id).to_dict("records")}
     return session
+
+
+def _tag_names(summary: dict[str, Any], issues: pd.DataFrame) -> list[str]:
+    """A tokens audit's tag names, sorted: the audit's recorded ``classes``, else every tag of
+    the given sequences."""
+    recorded = [str(c) for c in summary.get("classes") or ()]
+    if recorded:
+        return sorted(recorded)
+    if "given_label" not in issues:
+        return []
+    return sorted({t for cell in issues["given_label"] for t in parse_tags(cell) or ()})
+
+
+def _attach_tokens(session: ReviewSession, summary: dict[str, Any]) -> None:
+    """Which column holds the tokens (the audit's recorded text role, else ``tokens``) and how
+    the label column writes a sequence (the check's ``label_form``, else the column's own)."""
+    from assay.data._sequences import sequence_form
+
+    role = (summary.get("roles") or {}).get("text") or session.roles.get("text")
+    session.token_column = str(role) if role else "tokens"
+    form = session.label_summary.get("label_form")
+    ds = session.dataset
+    if form is None and ds is not None and ds.roles.label in ds.table.columns:
+        form = sequence_form(ds.table[ds.roles.label])
+    session.tag_form = str(form) if form in ("space", "json", "list") else "space"
 
 
 def attach_annotations(session: ReviewSession, annotations: pd.DataFrame) -> None:
@@ -361,7 +403,11 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
     ``neighbours=False`` leaves out the audit's nearest rows (a duplicate set's cards). When the
     rows are images stored as pixel columns, ``pixels`` is ``{"height", "width"}`` (the image's
     shape; :func:`thumbnail_png` draws it, by ``row``) and ``fields`` leaves the pixel columns
-    out; otherwise ``pixels`` is None."""
+    out; otherwise ``pixels`` is None. A sentence of a tokens task has ``token_tags``:
+    ``{"tokens", "given", "suggested", "changed"}`` (its tokens, None when the data is not
+    loaded; the given and suggested tag of each; the positions where they differ), its labels
+    as typed tag text (:func:`typed_tags`) and its sentence as ``text``, the tokens column left
+    out of ``fields``."""
     iss = session.issues.iloc[pos]
     out: dict[str, Any] = {
         "row": int(iss["row"]), "row_id": str(iss["row_id"]),
@@ -373,6 +419,8 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
         _regression_view(session, iss, out)
     elif session.task == "multilabel":
         _label_set_view(iss, out)
+    elif session.task == "tokens":
+        _token_view(session, iss, pos, out)
     for col in ("label_score", "label_error_probability", "knn_label_agreement",
                 "outlier_score", "data_value"):
         if col in iss and pd.notna(iss[col]):
@@ -388,6 +436,11 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
             values = session.issues["given_label"].to_numpy()[near]
             given = {int(j): display_number(v, integral=session.integral_target)
                      if pd.notna(v) else "" for j, v in zip(near, values, strict=True)}
+        elif "given_label" in session.issues and session.task == "tokens":
+            near = graph.indices[pos][:5]
+            cells = session.issues["given_label"].to_numpy()[near]
+            given = {int(j): typed_tags(parse_tags(c) or []) for j, c in
+                     zip(near, cells, strict=True)}
         elif "given_label" in session.issues:
             given = session.issues["given_label"].astype(str).to_numpy()
         out["neighbours"] = [
@@ -403,6 +456,10 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
             out["text"] = str(rec[roles.text])[:_MAX_TEXT]
         out["image"] = roles.image is not None
         skip = {roles.text, roles.image}
+        if out.get("token_tags") and out["token_tags"]["tokens"] is not None:
+            # the sentence is drawn token by token; a duplicate set's card shows it as text
+            out["text"] = " ".join(out["token_tags"]["tokens"])[:_MAX_TEXT]
+            skip.add(session.token_column)
         if session.pixels is not None:
             skip.update(session.pixels.columns)
             h, w = session.pixels.shape
@@ -482,6 +539,91 @@ def _label_set_view(iss: pd.Series, out: dict[str, Any]) -> None:
         "remove": [c for c in given if c not in suggested]}
     out["given_label"] = typed_label_set(given)
     out["suggested_label"] = typed_label_set(suggested)
+
+
+def parse_tags(cell: Any) -> list[str] | None:
+    """A tag sequence as a list of tags: a list cell, a JSON list string or a space-separated
+    string; None when the cell is missing or holds no sequence.
+
+    Examples
+    --------
+    >>> parse_tags("B-PER I-PER O"), parse_tags('["O", "B-LOC"]'), parse_tags(None)
+    (['B-PER', 'I-PER', 'O'], ['O', 'B-LOC'], None)
+    """
+    from assay.data._sequences import parse_sequences
+
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return None
+    try:
+        return parse_sequences(pd.Series([cell], dtype=object))[0]
+    except InputValidationError:
+        return None
+
+
+def typed_tags(tags: list[str]) -> str:
+    """A tag sequence as a reviewer reads and types it: the tags separated by spaces, or a JSON
+    list when a tag holds whitespace or the first one starts with ``[``.
+
+    Examples
+    --------
+    >>> typed_tags(["B-PER", "I-PER", "O"]), typed_tags(["New York", "O"])
+    ('B-PER I-PER O', '["New York", "O"]')
+    """
+    import json
+
+    if any(not t or t != t.strip() or len(t.split()) != 1 for t in tags) or (
+            tags and tags[0].startswith("[")):
+        return json.dumps(list(tags), ensure_ascii=False)
+    return " ".join(tags)
+
+
+def stored_tags(tags: list[str], form: str) -> str:
+    """A tag sequence as a decision stores it, in the label column's form: space-separated for
+    a column of space-separated strings (``form="space"``), else a JSON list (``"json"``, or
+    ``"list"`` for list cells, which the export writes back as lists).
+
+    Examples
+    --------
+    >>> stored_tags(["B-LOC", "O"], "space"), stored_tags(["B-LOC", "O"], "list")
+    ('B-LOC O', '["B-LOC", "O"]')
+    """
+    import json
+
+    if form == "space":
+        return " ".join(tags)
+    return json.dumps(list(tags), ensure_ascii=False)
+
+
+def given_tags(session: ReviewSession, row_id: str) -> list[str] | None:
+    """The given tags of row ``row_id`` (one per token), as the audit recorded them; None when
+    the row or its tags are unknown."""
+    pos = session.position(row_id)
+    if pos is None or "given_label" not in session.issues:
+        return None
+    return parse_tags(session.issues["given_label"].iloc[pos])
+
+
+def _token_view(session: ReviewSession, iss: pd.Series, pos: int, out: dict[str, Any]) -> None:
+    """A sentence of a tokens task: its tokens, the given and suggested tag of each, and the
+    positions where they differ (``token_tags``); the labels as typed tag text."""
+    given = parse_tags(iss.get("given_label")) or []
+    suggested = (parse_tags(iss.get("suggested_label")) if "suggested_label" in iss
+                 else None) or given
+    tokens: list[str] | None = None
+    ds = session.dataset
+    if ds is not None and session.token_column in ds.table.columns:
+        tokens = parse_tags(ds.table[session.token_column].iloc[pos])
+    if tokens is not None and len(tokens) != len(given):
+        tokens = None  # not this sentence's tokens: show the tags alone
+    if len(suggested) != len(given):
+        suggested = given
+    out["token_tags"] = {
+        "tokens": tokens, "given": given, "suggested": suggested,
+        "changed": [i for i, (a, b) in enumerate(zip(given, suggested, strict=True)) if a != b]}
+    out["given_label"] = typed_tags(given)
+    out["suggested_label"] = typed_tags(suggested)
+    if "tag_changes" in iss and isinstance(iss["tag_changes"], str) and iss["tag_changes"]:
+        out["scores"]["tag_changes"] = iss["tag_changes"]
 
 
 def duplicate_set_view(session: ReviewSession, rows: list[int]) -> dict[str, Any]:

@@ -44,9 +44,12 @@ from assay.app._queues import (
     ReviewSession,
     attach_annotations,
     duplicate_set_view,
+    given_tags,
     image_path,
     load_session,
+    parse_tags,
     row_view,
+    stored_tags,
     thumbnail_png,
 )
 from assay.checks import queue_names
@@ -561,7 +564,7 @@ def create_app(
         stage = body.get("stage") or "review"
         if (refused := expert_refused(request, stage)) is not None:
             return refused
-        record = _decision_record(body, session.run_id)
+        record = _decision_record(body, session)
         row_id, action = record.pop("row_id"), record.pop("action")
         record["client_key"] = body.get("client_key") or None
         decision_id, failed = await written(store.submit(
@@ -807,12 +810,16 @@ def _app_action(action: str) -> str:
     return {v: k for k, v in ACTIONS.items()}.get(action, action)
 
 
-def _decision_record(body: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """A validated decision of the API as the workspace stores it (``client_key`` left out)."""
+def _decision_record(body: dict[str, Any], session: ReviewSession) -> dict[str, Any]:
+    """A validated decision of the API as the workspace stores it (``client_key`` left out); a
+    tokens task's new tags normalised to the label column's form (:func:`stored_tags`)."""
     action = ACTIONS[body["action"]]
+    new_label = body.get("new_label") if action == "relabel" else None
+    if new_label is not None and session.task == "tokens":
+        new_label = stored_tags(parse_tags(new_label) or [], session.tag_form)
     return {"row_id": body["row_id"], "action": action,
-            "reviewer": body["reviewer"].strip(), "run_id": run_id,
-            "new_label": body.get("new_label") if action == "relabel" else None,
+            "reviewer": body["reviewer"].strip(), "run_id": session.run_id,
+            "new_label": new_label,
             "note": body.get("note") or None, "queue": body["queue"],
             "stage": body.get("stage") or "review",
             "duplicate_of": body.get("duplicate_of") if action == "duplicate" else None}
@@ -865,7 +872,7 @@ def _check_batch(body: dict[str, Any],
             return (f"{where}: row {_show(merged['row_id'])} is decided twice; a batch decides "
                     "each row once. Nothing was stored."), []
         seen.add(merged["row_id"])
-        records.append(_decision_record(merged, session.run_id))
+        records.append(_decision_record(merged, session))
     return None, records
 
 
@@ -882,8 +889,7 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
         value = body.get(key)
         if value is not None and not isinstance(value, str):
             return f"Field {key!r} must be a string or null; got {type(value).__name__}."
-        most = LIMITS[limit] if key != "new_label" else max(
-            [LIMITS["label"], *(len(c) for c in session.classes)])  # never refuse a real class
+        most = LIMITS[limit] if key != "new_label" else _label_limit(session)
         if value is not None and len(value) > most:
             return (f"Field {key!r} is {len(value)} characters long; the limit is {most}. "
                     "Shorten it.")
@@ -903,6 +909,8 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
         return _number_problem(body.get("new_label"))
     if body["action"] == "relabel" and session.task == "multilabel":
         return _label_set_problem(body.get("new_label"), session.classes)
+    if body["action"] == "relabel" and session.task == "tokens":
+        return _tag_sequence_problem(body.get("new_label"), session, body["row_id"])
     if body["action"] == "relabel":
         label = body.get("new_label")
         if not isinstance(label, str) or label not in session.classes:
@@ -913,6 +921,38 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
     if body.get("duplicate_of") is not None:
         if body["action"] != "duplicate" or body["duplicate_of"] not in session.row_ids():
             return "duplicate_of must be a row id of this run, with action 'duplicate'."
+    return None
+
+
+def _label_limit(session: ReviewSession) -> int:
+    """The longest ``new_label`` accepted: ``LIMITS["label"]``, never less than a real class; a
+    tokens task's tag sequence is as long as its sentence (the body limit bounds it)."""
+    if session.task == "tokens":
+        return LIMITS["body_bytes"]
+    return max([LIMITS["label"], *(len(c) for c in session.classes)])  # never refuse a class
+
+
+def _tag_sequence_problem(value: Any, session: ReviewSession, row_id: str) -> str | None:
+    """A one-line message when a tokens relabel's ``new_label`` is not one known tag per token
+    of the row's sentence (tags separated by spaces, or a JSON list), or None."""
+    how = "Type one tag per token, separated by spaces (or a JSON list)."
+    if not isinstance(value, str) or not value.strip():
+        return ("Relabel needs new_label, the sentence's tags as text (one tag per token, "
+                f"separated by spaces, or a JSON list); got {_show(value)}.")
+    tags = parse_tags(value)
+    if tags is None:
+        return (f"new_label {_show(value)} is not a tag sequence: a text starting with '[' "
+                f"must be a JSON list of tags such as [\"B-PER\", \"O\"]. {how}")
+    given = given_tags(session, row_id)
+    if given is not None and len(tags) != len(given):
+        return (f"The sentence has {len(given)} tokens; got {len(tags)} "
+                f"tag{'s' if len(tags) != 1 else ''} ({_show(value)}). {how}")
+    unknown = list(dict.fromkeys(t for t in tags if t not in session.classes))
+    if unknown:
+        known = ", ".join(session.classes[:30]) + (" ..." if len(session.classes) > 30 else "")
+        names = ", ".join(repr(t) for t in unknown[:5])
+        return (f"Unknown tag{'s' if len(unknown) > 1 else ''} {names}; known tags: {known}. "
+                "Use only the dataset's tags.")
     return None
 
 

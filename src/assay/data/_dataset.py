@@ -115,16 +115,28 @@ class Dataset:
 
 
 def _hash_table(table: pd.DataFrame) -> np.ndarray:
-    """Row hashes of a table; cells holding arrays or lists (vectors) are hashed by their bytes."""
+    """Row hashes of a table; cells holding arrays or lists are hashed by their content: numeric
+    vectors by their bytes, lists of strings (label sets, tokens) by their JSON text (the bytes
+    of an object array are pointers, different on every load)."""
     try:
         return pd.util.hash_pandas_object(table, index=False).to_numpy()
     except TypeError:
         safe = table.copy(deep=False)
         for col in safe.columns:
             if safe[col].dtype == object:
-                safe[col] = [np.asarray(v).tobytes() if isinstance(v, np.ndarray | list | tuple)
-                             else v for v in safe[col]]
+                safe[col] = [_cell_bytes(v) if isinstance(v, np.ndarray | list | tuple) else v
+                             for v in safe[col]]
         return pd.util.hash_pandas_object(safe, index=False).to_numpy()
+
+
+def _cell_bytes(value: Any) -> bytes:
+    """A list or array cell as bytes that depend on its content only."""
+    import json
+
+    arr = np.asarray(value)
+    if arr.dtype.kind in "biuf":
+        return arr.tobytes()
+    return json.dumps(arr.tolist(), default=str, ensure_ascii=False).encode()
 
 
 def load(

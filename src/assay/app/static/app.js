@@ -100,12 +100,13 @@ async function loadSession() {
   const classes = document.getElementById("classes");
   if (s.task === "regression") numericTarget();
   if (s.task === "multilabel") labelSetTarget();
+  if (s.task === "tokens") tokenTarget();
   const select = document.getElementById("relabel");
   classes.replaceChildren();
   select.replaceChildren();
   s.classes.forEach((c, i) => {
     const li = el("li", c);
-    if (i < 9) li.title = "key " + (i + 1);
+    if (i < 9 && s.task !== "tokens") li.title = "key " + (i + 1);
     classes.appendChild(li);
     const opt = el("option", c);
     opt.value = c;
@@ -150,6 +151,41 @@ function labelSetTarget() {
   document.querySelector("#key-r td:last-child").textContent = "set the suggested label set";
   document.querySelector("#key-digits td:last-child").textContent = "add or remove class n in the box (list below)";
   document.querySelector("#key-l td:last-child").textContent = "edit the set in the box (Enter records it)";
+}
+
+function tokenTarget() {
+  // a tokens audit: the label is one tag per token of the sentence; r takes the suggested tags,
+  // l edits the given tags in the box (Enter records them); digit keys pick no class here
+  document.body.dataset.task = "tokens";
+  typedBox("the sentence's tags, one per token, separated by spaces; Enter records them");
+  document.getElementById("relabel-text").textContent = "new tags";
+  document.getElementById("classes-title").textContent = "Tags";
+  document.getElementById("key-digits").hidden = true;
+  document.querySelector("#key-r td:last-child").textContent = "set the suggested tags";
+  document.querySelector("#key-l td:last-child").textContent = "edit the tags in the box, one per token (Enter records them)";
+}
+
+function tokenPanel(t) {
+  // the sentence token by token, each tag beneath it; a changed token is marked and shows
+  // "given → suggested"
+  const panel = el("div", null, "tokens");
+  panel.id = "tokens";
+  const changed = new Set(t.changed);
+  t.given.forEach((tag, i) => {
+    const tok = el("span", null, "tok" + (changed.has(i) ? " changed" : ""));
+    tok.dataset.pos = String(i);
+    tok.appendChild(el("span", t.tokens ? t.tokens[i] : "#" + i, "word"));
+    const under = el("span", null, "tag");
+    if (changed.has(i)) {
+      under.appendChild(el("span", tag, "from"));
+      under.appendChild(document.createTextNode(" → "));
+      under.appendChild(el("span", t.suggested[i], "to"));
+      tok.title = `token ${i}: given ${tag}, suggested ${t.suggested[i]}`;
+    } else under.textContent = tag;
+    tok.appendChild(under);
+    panel.appendChild(tok);
+  });
+  return panel;
 }
 
 function toggleClass(name) {
@@ -220,6 +256,8 @@ function renderItem() {
   if (state.session.task === "regression" || state.session.task === "multilabel") {
     document.getElementById("relabel").value = item.suggested_label || "";
   }
+  if (state.session.task === "tokens") document.getElementById("relabel").value = item.given_label || "";
+  if (item.token_tags) box.appendChild(tokenPanel(item.token_tags));
   if (item.label_set && (item.label_set.add.length || item.label_set.remove.length)) {
     const change = el("div", null, "setchange");
     if (item.label_set.add.length) change.appendChild(el("span", "add: " + item.label_set.add.join(", "), "add"));
@@ -241,7 +279,7 @@ function renderItem() {
       showImage(img, item.row_id).catch(() => { img.alt = "image not available"; });
     }
     if (item.pixels) box.appendChild(thumbnail(item.row, item.row_id, item.pixels, THUMB.item));
-    if (item.text !== null) box.appendChild(el("div", item.text, "text"));
+    if (item.text !== null && !item.token_tags) box.appendChild(el("div", item.text, "text"));
   }
   const table = el("table", null, "fields");
   for (const [k, v] of Object.entries(Object.assign({}, item.scores, set ? {} : item.fields))) {
@@ -563,7 +601,9 @@ function onKey(ev) {
   else if (key === "r" && item && item.suggested_label !== null) decide("relabel", item.suggested_label);
   else if (/^[1-9]$/.test(key)) {
     const c = state.session.classes[Number(key) - 1];
-    if (c !== undefined && state.session.task === "multilabel") toggleClass(c);
+    if (c !== undefined && state.session.task === "tokens") {
+      status("Digit keys pick a class; a sentence takes one tag per token: press l, edit the tags, Enter.");
+    } else if (c !== undefined && state.session.task === "multilabel") toggleClass(c);
     else if (c !== undefined) decide("relabel", c);
   } else if (key === "l") document.getElementById("relabel").focus();
   else if (key === "d") decide("drop");
