@@ -163,7 +163,7 @@ def test_label_sets_are_not_read_as_tags():
     never repeats a class, a tag sequence repeats its tags."""
     frame = pd.DataFrame({"tokens": ["red fast", "blue slow", "red slow"] * 20,
                           "tags": ["a|b", "b|c", "a|c"] * 20})
-    from assay.data._sequences import token_task_columns
+    from assay.data import token_task_columns
 
     assert token_task_columns(frame.assign(tags=frame["tags"].str.replace("|", " ")),
                               "tags") is None

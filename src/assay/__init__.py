@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "audit": "assay._audit",
     "banzhaf": "assay.valuation",
     "beta_shapley": "assay.valuation",
+    "box_agreement": "assay.detection",
     "bootstrap_interval": "assay.evaluation",
     "class_balanced_weights": "assay.longtail",
     "class_profile": "assay.imbalance",
@@ -44,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "evaluation_intervals": "assay.evaluation",
     "export_version": "assay.export",
     "featurize": "assay.data",
+    "find_detection_issues": "assay.detection",
     "find_duplicates": "assay.duplicates",
     "find_label_issues": "assay.labels",
     "find_leakage": "assay.leakage",
@@ -72,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "pipeline": "assay.twostage",
     "plan_samples": "assay.curves",
     "project_conflicting": "assay.multitask",
+    "read_coco": "assay.detection",
     "read_conll": "assay.tokens",
     "register_check": "assay._audit",
     "registered_checks": "assay._audit",
@@ -143,6 +146,7 @@ if TYPE_CHECKING:  # pragma: no cover
         label_quality_scores,
         suggest_labels,
     )
+    from assay.detection import box_agreement, find_detection_issues, read_coco
     from assay.leakage import find_leakage, find_target_leakage, leakage_summary
     from assay.longtail import (
         adjust_logits,

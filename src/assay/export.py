@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from assay._validation import check_choice
-from assay.data._sequences import CONLL_SUFFIXES
+from assay.data import CONLL_SUFFIXES
 from assay.exceptions import AssayError, InputValidationError, InvalidParameterError
 from assay.workspace import (
     DECISION_POLICIES,
@@ -652,7 +652,7 @@ class _TagSequences:
     a sequence (space-separated string, JSON list string, or list cell)."""
 
     def __init__(self, dataset: Any) -> None:
-        from assay.data._sequences import parse_sequences, sequence_form
+        from assay.data import parse_sequences, sequence_form
 
         self.label = dataset.roles.label
         column = dataset.table[self.label]
@@ -662,7 +662,7 @@ class _TagSequences:
 
     def parse(self, text: Any, *, row_id: str) -> list[str]:
         """The tags of a decision's ``new_label`` (space-separated, or a JSON list)."""
-        from assay.data._sequences import parse_sequences
+        from assay.data import parse_sequences
 
         try:
             return parse_sequences(pd.Series([text], dtype=object))[0]
@@ -674,7 +674,7 @@ class _TagSequences:
             ) from None
 
     def value(self, new: Any, pos: int, *, row_id: str, allow_new: bool) -> tuple[Any, bool]:
-        from assay.data._sequences import format_sequence
+        from assay.data import format_sequence
 
         tags = self.parse(new, row_id=row_id)
         given = self.given[pos]
@@ -697,7 +697,7 @@ class _TagSequences:
 def _conll_tags(src: Path, dataset: Any, plan: _Plan) -> tuple[Any, np.ndarray]:
     """The CoNLL source's corpus, cut to the kept sentences, and each kept token's tag (the
     corrected ones where a sentence was relabelled)."""
-    from assay.data._sequences import parse_sequences
+    from assay.data import parse_sequences
     from assay.tokens import TokenCorpus, read_conll
 
     corpus = read_conll(src)

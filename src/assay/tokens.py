@@ -42,7 +42,7 @@ import pandas as pd
 
 from assay._kernels import confident as cl
 from assay._validation import check_int
-from assay.data._sequences import parse_conll, source_lines
+from assay.data import parse_conll, source_lines
 from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.labels import (
     DECIDED_POSTERIOR,

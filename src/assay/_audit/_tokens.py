@@ -13,8 +13,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from assay.data import Dataset
-from assay.data._sequences import CONLL_SUFFIXES, parse_sequences, token_task_columns
+from assay.data import CONLL_SUFFIXES, Dataset, parse_sequences, token_task_columns
 from assay.exceptions import InputValidationError
 
 __all__ = ["from_conll", "token_column", "token_corpus", "token_probs", "with_token_roles"]
@@ -26,7 +25,7 @@ def from_conll(dataset: Dataset) -> bool:
 
 
 def token_column(dataset: Dataset, *, required: bool = False) -> str | None:
-    """The column whose tokens the label tags (:func:`assay.data._sequences.token_task_columns`),
+    """The column whose tokens the label tags (:func:`assay.data.token_task_columns`),
     or None; with ``required``, a clear error instead of None."""
     roles = dataset.roles
     col = token_task_columns(dataset.table, roles.label, roles.text)

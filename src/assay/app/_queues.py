@@ -75,7 +75,7 @@ class ReviewSession:
     # regression: every target value is a whole number (suggestions are rounded to one)
     integral_target: bool = False
     # tokens: the column of the tokens, and how the label column writes a tag sequence
-    # ("space", "json" or "list", assay.data._sequences.sequence_form)
+    # ("space", "json" or "list", assay.data.sequence_form)
     token_column: str | None = None
     tag_form: str = "space"
 
@@ -238,7 +238,7 @@ def _tag_names(summary: dict[str, Any], issues: pd.DataFrame) -> list[str]:
 def _attach_tokens(session: ReviewSession, summary: dict[str, Any]) -> None:
     """Which column holds the tokens (the audit's recorded text role, else ``tokens``) and how
     the label column writes a sequence (the check's ``label_form``, else the column's own)."""
-    from assay.data._sequences import sequence_form
+    from assay.data import sequence_form
 
     role = (summary.get("roles") or {}).get("text") or session.roles.get("text")
     session.token_column = str(role) if role else "tokens"
@@ -550,7 +550,7 @@ def parse_tags(cell: Any) -> list[str] | None:
     >>> parse_tags("B-PER I-PER O"), parse_tags('["O", "B-LOC"]'), parse_tags(None)
     (['B-PER', 'I-PER', 'O'], ['O', 'B-LOC'], None)
     """
-    from assay.data._sequences import parse_sequences
+    from assay.data import parse_sequences
 
     if cell is None or (isinstance(cell, float) and np.isnan(cell)):
         return None

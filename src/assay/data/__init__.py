@@ -19,12 +19,23 @@ from assay.data._outputs import (
     temp_name,
 )
 from assay.data._pixels import PixelLayout, parse_image_shape, pixel_layout
+from assay.data._sequences import (
+    CONLL_SUFFIXES,
+    format_sequence,
+    parse_conll,
+    parse_sequences,
+    sequence_form,
+    source_lines,
+    token_task_columns,
+)
 from assay.data._task import TASKS, TaskChoice, infer_task, numeric_target
 
 __all__ = [
-    "SEPARATORS", "TASKS", "Dataset", "Features", "PixelLayout", "Roles", "TaskChoice", "atomic_path",
+    "CONLL_SUFFIXES", "SEPARATORS", "TASKS", "Dataset", "Features", "PixelLayout", "Roles", "TaskChoice", "atomic_path",
     "check_output_dir", "check_output_file", "embedding_metric", "encode_labels", "featurize",
     "file_hashes", "format_label_set", "infer_task", "is_label_set_column",
     "label_set_form", "load", "numeric_target", "parse_image_shape", "parse_label_sets", "pixel_layout",
     "read_table", "remove_stale_temps", "robust_scale", "row_content", "temp_name",
+    "format_sequence", "parse_conll", "parse_sequences", "sequence_form", "source_lines",
+    "token_task_columns",
 ]

@@ -21,7 +21,7 @@ import pandas as pd
 from assay.exceptions import InputValidationError
 
 __all__ = ["CONLL_SUFFIXES", "format_sequence", "parse_conll", "parse_sequences",
-           "sequence_form", "token_task_columns"]
+           "sequence_form", "source_lines", "token_task_columns"]
 
 #: File extensions read as CoNLL / IOB (one token per line, a blank line between sentences).
 CONLL_SUFFIXES = (".conll", ".conllu", ".iob", ".iob2", ".bio", ".bioes")

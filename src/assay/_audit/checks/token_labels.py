@@ -11,7 +11,7 @@ import pandas as pd
 from assay._audit._context import AuditContext
 from assay._audit._registry import RowOutputs, register_check
 from assay._audit._result import CheckResult, Threshold
-from assay.data._sequences import format_sequence, sequence_form
+from assay.data import format_sequence, sequence_form
 from assay.tokens import (
     MIN_SKILL,
     MIN_TOKENS,
