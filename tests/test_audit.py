@@ -47,11 +47,11 @@ def test_check_compliance(demo_result):
     _, result = demo_result
     specs = registered_checks()
     # the demo's label holds classes: no numeric target for the regression checks, no label
-    # sets for the multi-label one, no tag sequences for the token one; its columns are the
-    # pixels of digit images: no plain table
+    # sets for the multi-label one, no tag sequences for the token one, no boxes for the
+    # detection one; its columns are the pixels of digit images: no plain table
     lacking = {"split", "group", "meta", "annotations", "consensus", "values", "target",
                "target_predictions", "plain_table", "label_sets", "label_set_probs",
-               "token_corpus", "token_probs"}
+               "token_corpus", "token_probs", "boxes", "box_predictions"}
     assert set(specs) - set(result.checks) == {
         n for n, s in specs.items() if set(s.needs) & lacking}
     for check in result.checks.values():

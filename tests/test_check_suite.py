@@ -19,7 +19,8 @@ cross-fitting folds come from the row ids, so shuffling the rows changes nothing
 multi-label task (one that needs ``label_sets``) runs on a column of label sets ("hi1|hi3"),
 with given per-class probabilities. A check for a tokens task (one that needs ``token_corpus``)
 runs on sentences of four tokens ("w0 w1 w2 w3") tagged "HI" or "O", with given per-token
-probabilities.
+probabilities. A check for a detection task (one that needs ``boxes``) runs on one box per row
+of the row's class (12 of them of another class), with given predicted boxes.
 """
 
 from __future__ import annotations
@@ -90,8 +91,19 @@ def _data(seed: int = 0) -> dict:
     table["ner"] = [" ".join("HI" if t else "O" for t in row) for row in tags]
     p_hi = 0.02 + 0.96 / (1.0 + np.exp(-3.0 * np.hstack([margin, x[:, 3:4] - 2.0])))
     token_probs = np.stack([p_hi, 1.0 - p_hi], axis=-1)  # (N, 4, 2): tags HI, O (sorted)
+    # boxes for detection checks: one box per row of its label's class, at a place drawn from
+    # the features; the predictions find each box with its true class (so the 12 flipped rows
+    # carry a wrong class), and 6 rows get a confident box nobody annotated (missing)
+    corner = (np.abs(x[:, :2]) * 10).round()
+    table["boxes"] = [json.dumps([[str(lab), int(a), int(b), 20, 20]])
+                      for lab, (a, b) in zip(labels, corner, strict=True)]
+    rows = np.r_[np.arange(N), np.arange(6)]
+    pred_corner = np.r_[corner, np.full((6, 2), 200.0)]
+    box_preds = pd.DataFrame({"row": rows, "class": np.r_[CLASSES[y], ["ant"] * 6],
+                              "x": pred_corner[:, 0], "y": pred_corner[:, 1], "width": 20.0,
+                              "height": 20.0, "score": np.r_[np.full(N, 0.9), np.full(6, 0.97)]})
     return {"table": table, "annotations": ann, "values": values, "pred_probs": probs,
-            "set_probs": set_probs, "token_probs": token_probs}
+            "set_probs": set_probs, "token_probs": token_probs, "box_predictions": box_preds}
 
 
 def _is_regression(check: str) -> bool:
@@ -106,19 +118,27 @@ def _is_tokens(check: str) -> bool:
     return "token_corpus" in registered_checks()[check].needs
 
 
+def _is_detection(check: str) -> bool:
+    return "boxes" in registered_checks()[check].needs
+
+
 def _audit(d: dict, check: str, *, order: np.ndarray | None = None):
     table, probs, set_probs = d["table"], d["pred_probs"], d["set_probs"]
-    token_probs = d["token_probs"]
+    token_probs, box_preds = d["token_probs"], d["box_predictions"]
     if order is not None:
         table, probs = table.iloc[order].reset_index(drop=True), probs[order]
         set_probs, token_probs = set_probs[order], token_probs[order]
+        where = np.argsort(order)  # old row -> its new position
+        box_preds = box_preds.assign(row=where[box_preds["row"].to_numpy()])
     task = ("regression" if _is_regression(check) else "multilabel" if _is_multilabel(check)
-            else "tokens" if _is_tokens(check) else "classification")
+            else "tokens" if _is_tokens(check) else "detection" if _is_detection(check)
+            else "classification")
     return assay.audit(
-        table, label={"regression": "target", "multilabel": "tags", "tokens": "ner"}.get(
-            task, "y"), id="id",
+        table, label={"regression": "target", "multilabel": "tags", "tokens": "ner",
+                      "detection": "boxes"}.get(task, "y"), id="id",
+        predictions=box_preds if task == "detection" else None,
         split="split", group="group", meta=["site"], features=["f1", "f2", "f3", "f4"],
-        pred_probs={"regression": None, "multilabel": set_probs,
+        pred_probs={"regression": None, "detection": None, "multilabel": set_probs,
                     "tokens": token_probs.reshape(-1, 2)}.get(task, probs),
         annotations=d["annotations"], values=d["values"], checks=[check], random_state=0,
         task=task,
@@ -136,7 +156,8 @@ def test_the_suite_data_supplies_every_need():
     assert set(NEEDS) == {"labels", "features", "row_content", "pred_probs", "label_flags", "knn",
                           "split", "group", "meta", "annotations", "consensus", "values",
                           "target", "target_predictions", "plain_table", "label_sets",
-                          "label_set_probs", "token_corpus", "token_probs"}
+                          "label_set_probs", "token_corpus", "token_probs", "boxes",
+                          "box_predictions"}
     assert any(_is_regression(c) for c in CHECKS) and not all(_is_regression(c) for c in CHECKS)
 
 
@@ -235,7 +256,8 @@ def test_missing_feature_values_get_a_result_or_a_clear_error(name, data):
 @pytest.mark.parametrize("name", CHECKS)
 def test_one_class_label_is_refused_clearly(name, data):
     one = dict(data)
-    one["table"] = data["table"].assign(y="ant", target=3.0, tags="hi1|hi2", ner="O O O O")
+    one["table"] = data["table"].assign(y="ant", target=3.0, tags="hi1|hi2", ner="O O O O",
+                                        boxes='[["ant", 1, 1, 20, 20]]')
     one["pred_probs"] = np.ones((N, 1))
     with pytest.raises(AssayError, match="one class"):
         _audit(one, name)

@@ -128,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover
         relabel_or_collect,
     )
     from assay.data import Dataset, featurize, load
+    from assay.detection import box_agreement, find_detection_issues, read_coco
     from assay.duplicates import find_duplicates
     from assay.evaluation import (
         bootstrap_interval,
@@ -146,7 +147,6 @@ if TYPE_CHECKING:  # pragma: no cover
         label_quality_scores,
         suggest_labels,
     )
-    from assay.detection import box_agreement, find_detection_issues, read_coco
     from assay.leakage import find_leakage, find_target_leakage, leakage_summary
     from assay.longtail import (
         adjust_logits,

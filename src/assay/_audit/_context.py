@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from assay._audit._spec import CLASS_NEEDS, LABEL_SET_NEEDS, TARGET_NEEDS, TOKEN_NEEDS
+from assay._audit._spec import (
+    BOX_NEEDS,
+    CLASS_NEEDS,
+    LABEL_SET_NEEDS,
+    TARGET_NEEDS,
+    TOKEN_NEEDS,
+)
 from assay.data import Dataset, Features, featurize
 from assay.neighbors import KnnGraph, knn_graph
 
@@ -83,6 +89,8 @@ class AuditContext:
     _token_corpus: Any = None  # TokenCorpus of a tokens task, built by the audit
     user_token_probs: np.ndarray | None = None
     _token_probs: np.ndarray | None = None
+    _boxes: Any = None  # BoxSet of a detection task's annotations
+    user_box_predictions: Any = None  # BoxSet of the user's predicted boxes
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -102,6 +110,11 @@ class AuditContext:
             return self.task == "multilabel"
         if need in TOKEN_NEEDS:
             return self.task == "tokens"
+        if need in BOX_NEEDS:
+            return self.task == "detection" and (
+                need == "boxes" or self.user_box_predictions is not None)
+        if need == "features" and self.task == "detection":
+            return roles.image is not None  # the images, not the bookkeeping columns
         return {
             "labels": True, "features": True, "row_content": True, "pred_probs": True,
             "label_flags": True, "knn": True,
@@ -135,19 +148,28 @@ class AuditContext:
         if "plain_table" in missing:
             return ("plain tables only: the data has text, images, embeddings or pixel columns, "
                     "or fewer than 2 feature columns the model reads as they are")
-        other = [n for n in missing
-                 if n not in CLASS_NEEDS | TARGET_NEEDS | LABEL_SET_NEEDS | TOKEN_NEEDS]
+        if self.task == "detection" and "features" in missing:
+            return ("needs the images (the file_name column's files next to the data, or "
+                    "image=...): without them the rows are bookkeeping columns, not images")
+        if self.task == "detection" and missing == ["box_predictions"]:
+            return ("needs your detector's predicted boxes with scores (predictions=, "
+                    "--predictions: a COCO results file or a table)")
+        other = [n for n in missing if n not in
+                 CLASS_NEEDS | TARGET_NEEDS | LABEL_SET_NEEDS | TOKEN_NEEDS | BOX_NEEDS]
         if other:
             return "needs " + ", ".join(other)
         what = {"regression": "is a regression target", "multilabel": "holds label sets",
-                "classification": "holds classes",
-                "tokens": "holds one tag per token"}[self.task]
+                "classification": "holds classes", "tokens": "holds one tag per token",
+                "detection": "holds boxes"}[self.task]
         if CLASS_NEEDS & set(missing):
             return (f"classification only (needs {', '.join(missing)}); the label '{label}' "
                     f"{what}")
         if LABEL_SET_NEEDS & set(missing):
             return (f"multi-label only (needs {', '.join(missing)}); the label '{label}' {what}: "
                     "pass task='multilabel' (--task multilabel) if it holds sets of classes")
+        if BOX_NEEDS & set(missing):
+            return (f"object detection only (needs {', '.join(missing)}); the label '{label}' "
+                    f"{what}: pass task='detection' (--task detection) if it holds boxes")
         if TOKEN_NEEDS & set(missing):
             return (f"token classification only (needs {', '.join(missing)}); the label "
                     f"'{label}' {what}: pass task='tokens' (--task tokens) if it holds one tag "
@@ -272,6 +294,21 @@ class AuditContext:
                     random_state=cfg.random_state, n_jobs=self._fold_jobs(),
                     progress=progress))
         return self._label_set_crossfit
+
+    @property
+    def boxes(self) -> Any:
+        """The annotated boxes of a detection task (:class:`assay.detection.BoxSet`, image
+        ``i`` = row ``i``)."""
+        if self._boxes is None:
+            from assay._audit._detection import box_labels
+
+            self._boxes = box_labels(self.dataset)
+        return self._boxes
+
+    @property
+    def box_predictions(self) -> Any:
+        """The user's predicted boxes on the same images and classes."""
+        return self.user_box_predictions
 
     @property
     def token_corpus(self) -> Any:

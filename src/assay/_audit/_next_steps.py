@@ -440,6 +440,24 @@ def _token_labels(check: Any, ctx: _Context) -> list[dict[str, Any]]:
                   ctx.review(), ctx.compare_clean())]
 
 
+def _detection_labels(check: Any, ctx: _Context) -> list[dict[str, Any]]:
+    """Images with a box that looks wrong: fixed in the review app, which draws the given and
+    the suggested boxes on the image."""
+    s = check.summary
+    n = _int(s.get("n_flagged"))
+    if not n:
+        return []
+    counts = s.get("counts") or {}
+    worth = ", ".join(f"{_int(counts.get(k))} {k.replace('_', ' ')}" for k in
+                      ("wrong_class", "badly_located", "spurious", "missing")
+                      if _int(counts.get(k)))
+    return [_step("labels", "label_issues", "detection_labels",
+                  f"Fix the boxes of the {_plural(n, 'image')} flagged (review queue "
+                  "label_issues; key r takes the suggested boxes).", n,
+                  f"{worth} boxes (judged against your detector's boxes)" if worth else "",
+                  ctx.review(), ctx.compare_clean())]
+
+
 def _duplicates(check: Any, ctx: _Context) -> list[dict[str, Any]]:
     s = check.summary
     redundant = _int(s.get("n_redundant_rows"))
@@ -598,6 +616,7 @@ _BUILDERS = {
     "label_issues": _label_issues,
     "regression_labels": _regression_labels,
     "token_labels": _token_labels,
+    "detection_labels": _detection_labels,
     "duplicates": _duplicates,
     "outliers": _outliers,
     "ambiguous_pairs": _ambiguous_pairs,

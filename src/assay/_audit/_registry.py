@@ -80,6 +80,10 @@ NEEDS: dict[str, str] = {
                     "(assay.tokens.TokenCorpus; a tokens task)",
     "token_probs": "ctx.token_probs (and ctx.user_token_probs): out-of-fold tag probabilities "
                    "of every token (a tokens task), or the user's",
+    "boxes": "ctx.boxes: the annotated boxes of every image (assay.detection.BoxSet; a "
+             "detection task)",
+    "box_predictions": "ctx.box_predictions: the user's predicted boxes with scores on the same "
+                       "images (a detection task; predictions=, --predictions)",
 }
 
 
@@ -93,7 +97,8 @@ GATED: dict[str, str] = {
     "model_input": "plain_table", "label_sets": "label_sets", "label_set_probs": "label_set_probs",
     "label_set_crossfit": "label_set_probs", "user_label_set_probs": "label_set_probs",
     "label_set_inputs": "label_set_probs", "token_corpus": "token_corpus",
-    "token_probs": "token_probs", "user_token_probs": "token_probs",
+    "token_probs": "token_probs", "user_token_probs": "token_probs", "boxes": "boxes",
+    "box_predictions": "box_predictions",
 }
 #: Context attributes every check may read.
 OPEN: frozenset[str] = frozenset({"dataset", "config", "labels", "available", "task"})

@@ -47,6 +47,7 @@ def audit(
     embeddings: Any = None,
     meta: Sequence[str] | None = None,
     pred_probs: Any = None,
+    predictions: Any = None,
     model: Any = "auto",
     estimator: Any = None,
     checks: Sequence[str] | None = None,
@@ -98,6 +99,13 @@ def audit(
         classes sorted (``summary["classes"]``). For tokens: (T, K), one row per token,
         sentence after sentence, one column per tag, the tags sorted. Default: the
         cross-fitted ``model``.
+    predictions : path, list, DataFrame or BoxSet, optional
+        For an object-detection task (required by its ``detection_labels`` check): your
+        detector's predicted boxes with scores, ideally on images it was not trained on. A
+        COCO results file or list (``image_id``, ``category_id`` or ``category_name``,
+        ``bbox`` ``[x, y, width, height]``, ``score``), a table with the columns ``image_id``
+        (or ``file_name``, or ``row``), ``class``, ``x``, ``y``, ``width``, ``height`` and
+        ``score``, or an :class:`assay.detection.BoxSet` with one image per row.
     model : {"auto", "logistic", "hgb", "knn", "blend"} or scikit-learn classifier, default="auto"
         Under regression: ``"auto"``, ``"linear"``, ``"hgb"``, ``"blend"`` or a scikit-learn
         regressor (:func:`assay.models.cross_fit_regression`). The classifier whose out-of-fold probabilities the label checks read. ``"auto"`` picks
@@ -186,7 +194,19 @@ def audit(
         raise InvalidParameterError("ray_address", "None unless backend='ray'", ray_address,
                                     owner="audit", hint="Pass backend='ray' as well.")
     choice = _resolve_task(task if task != "auto" else getattr(config, "task", "auto"), dataset)
-    corpus = None
+    corpus = box_preds = labels_boxes = None
+    if predictions is not None and choice.task != "detection":
+        raise InvalidParameterError(
+            "predictions", "None unless the task is detection (predicted boxes)", "given",
+            owner="audit", hint="For class probabilities pass pred_probs instead.")
+    if choice.task == "detection":  # the boxes are parsed once: a bad cell is raised here
+        from assay._audit._detection import box_labels, box_predictions, with_image_role
+
+        dataset = with_image_role(dataset)
+        labels_boxes = box_labels(dataset)
+        if predictions is not None:
+            box_preds = box_predictions(predictions, dataset, labels_boxes)
+        choice = TaskChoice(choice.task, choice.reason, len(labels_boxes.classes))
     if choice.task == "tokens":  # parsed once: a row whose tags and tokens differ is raised here
         from assay._audit._tokens import token_column, token_corpus, with_token_roles
 
@@ -212,11 +232,14 @@ def audit(
             )
     value_frame = None if values is None else align_values(values, dataset)
     user_probs = None
-    if pred_probs is not None and choice.task == "regression":
+    if pred_probs is not None and choice.task in ("regression", "detection"):
         raise InputValidationError(
-            f"pred_probs are class probabilities, but the task is regression ({choice.reason}). "
-            "Leave out pred_probs / --pred-probs, or pass task='classification' (--task "
-            "classification) if the label holds classes.")
+            f"pred_probs are class probabilities, but the task is {choice.task} "
+            f"({choice.reason}). Leave out pred_probs / --pred-probs"
+            + (" and pass your detector's boxes as predictions (--predictions)"
+               if choice.task == "detection" else "")
+            + ", or pass task='classification' (--task classification) if the label holds "
+            "classes.")
     user_set_probs = user_token_probs = None
     if pred_probs is not None and corpus is not None:
         from assay._audit._tokens import token_probs
@@ -243,7 +266,9 @@ def audit(
                        cache=cache, progress=progress, annotations=annotations,
                        values=value_frame, task=choice.task, image_shape=shape,
                        user_label_set_probs=user_set_probs, _label_sets=label_sets,
-                       _token_corpus=corpus, user_token_probs=user_token_probs)
+                       _token_corpus=corpus, user_token_probs=user_token_probs,
+                       _boxes=labels_boxes,
+                       user_box_predictions=box_preds)
     specs = registered_checks()
     selected = list(specs) if checks is None else list(checks)
     if not selected:
@@ -317,13 +342,19 @@ _BASE_COLUMNS = frozenset({"row", "id", "given_label"})
 def _resolve_task(task: str, dataset: Dataset) -> TaskChoice:
     """The audit's task (:class:`assay.data.TaskChoice`): the one given, or inferred from the
     label column; a regression target must be numbers (raised here, before any work)."""
+    from assay._audit._detection import holds_boxes
     from assay._audit._tokens import from_conll, token_column
     from assay.data import TASKS, infer_task, numeric_target
 
     check_choice("task", task, TASKS, owner="audit")
     column = dataset.table[dataset.roles.label]
-    tokens = token_column(dataset) if task == "auto" else None
-    if tokens is not None or task == "auto" and from_conll(dataset):
+    # given explicitly, a cell that holds no boxes is named when the boxes are parsed
+    boxes = task == "detection" or task == "auto" and holds_boxes(dataset)
+    tokens = token_column(dataset) if task == "auto" and not boxes else None
+    if boxes:
+        choice = TaskChoice("detection", "the label holds boxes ([class, x, y, width, height] "
+                            "per image: object detection)", 0)
+    elif tokens is not None or task == "auto" and from_conll(dataset):
         choice = TaskChoice("tokens", "the label holds one tag per token of the column "
                             f"'{tokens or 'tokens'}' (token classification)", 0)
     elif task == "auto":
@@ -416,7 +447,13 @@ def _check_model(model: Any, estimator: Any, task: str = "classification") -> tu
 
     if estimator is not None:
         model = estimator
-    if task == "tokens":
+    if task in ("tokens", "detection"):
+        if model != "auto" and task == "detection":
+            raise InvalidParameterError(
+                "model", "'auto' for a detection task (the audit reads your detector's boxes, "
+                "predictions=)", model if isinstance(model, str) else type(model).__name__,
+                owner="audit", hint="Pass your detector's predicted boxes as predictions "
+                                     "(--predictions) instead.")
         if model != "auto":
             raise InvalidParameterError(
                 "model", "'auto' for a tokens task (assay.tokens' hashed-feature logistic "
@@ -481,6 +518,8 @@ def _summary(ctx: AuditContext, results: dict[str, CheckResult], skipped: dict[s
         classes = list(ctx.label_sets[1])
     if ctx.task == "tokens":
         classes = [str(c) for c in ctx.token_corpus.classes]
+    if ctx.task == "detection":
+        classes = [str(c) for c in ctx.boxes.classes]
     s: dict[str, Any] = {
         "n_rows": ds.n_rows,
         "n_classes": None if regression else len(classes),

@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 #: Needs only a classification task supplies, only a regression task, only a multi-label task,
-#: only a token-classification task.
+#: only a token-classification task, only an object-detection task.
 CLASS_NEEDS = frozenset({"labels", "pred_probs", "label_flags", "consensus"})
 TARGET_NEEDS = frozenset({"target", "target_predictions"})
 LABEL_SET_NEEDS = frozenset({"label_sets", "label_set_probs"})
 TOKEN_NEEDS = frozenset({"token_corpus", "token_probs"})
+BOX_NEEDS = frozenset({"boxes", "box_predictions"})
 
 if TYPE_CHECKING:
     import numpy as np

@@ -112,6 +112,15 @@ def print_result(result: Any) -> None:
             f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)"
             f" · probabilities: out-of-fold per class{f' ({fitted})' if fitted else ''}"
             f" · k-NN: {s.get('knn', {}).get('method', '-')}", highlight=False)
+    elif s.get("task") == "detection":
+        dl = result.checks.get("detection_labels")
+        ds_ = dl.summary if dl is not None and dl.summary else {}
+        console.print(
+            f"[bold]{s['n_rows']:,}[/] images, [bold]{ds_.get('n_boxes', '-')}[/] boxes in "
+            f"'{s['roles']['label']}' of [bold]{s['n_classes']}[/] classes"
+            f" · predicted boxes: {ds_.get('n_predictions', 'none given')}"
+            f" · features: {s.get('featurizer', '-')} ({s.get('feature_dims', '-')} dims)",
+            highlight=False)
     elif s.get("task") == "tokens":
         tl = result.checks.get("token_labels")
         ts = tl.summary if tl is not None and tl.summary else {}
@@ -147,6 +156,9 @@ def print_result(result: Any) -> None:
     tl = result.checks.get("token_labels")
     if tl is not None and tl.status != "error" and tl.evidence.get("flagged"):
         print_token_rows(tl.evidence["flagged"])
+    dl = result.checks.get("detection_labels")
+    if dl is not None and dl.status != "error" and dl.evidence.get("flagged"):
+        print_box_rows(dl.evidence["flagged"])
     sl = result.checks.get("slices")
     if sl is not None and sl.status != "error" and sl.evidence.get("descriptions"):
         print_weak_slices(sl.evidence["descriptions"], sl.summary)
@@ -182,6 +194,19 @@ def print_token_rows(records: list[dict[str, Any]]) -> None:
         table.add_column(col, overflow="fold")
     for r in records[:SHOWN_VALUES]:
         table.add_row(str(r["id"]), str(r["changes"]), str(r["tokens"])[:120])
+    console.print(table)
+
+
+def print_box_rows(records: list[dict[str, Any]]) -> None:
+    """The images with a box that looks wrong, worst first, with each change in words."""
+    table = Table(title=f"Images with a box that looks wrong (worst "
+                        f"{min(len(records), SHOWN_VALUES)} of {len(records)}"
+                        f"{'+' if len(records) >= 200 else ''})",
+                  show_header=True, header_style="bold")
+    for col in ("id", "image", "changes"):
+        table.add_column(col, overflow="fold")
+    for r in records[:SHOWN_VALUES]:
+        table.add_row(str(r["id"]), str(r.get("file_name", "")), str(r["changes"]))
     console.print(table)
 
 
@@ -277,12 +302,14 @@ def register(app: typer.Typer) -> None:
         label: str = typer.Option(..., "--label", help="Label column."),
         task: str = typer.Option(
             "auto", "--task",
-            help="What the label is: auto (one tag per token of the --text or 'tokens' column, "
+            help="What the label is: auto (boxes are detection; one tag per token of the --text or 'tokens' column, "
                  "or a CoNLL/IOB file, is tokens; label sets - lists, or 'a,b' names that "
                  "recur - are multilabel; a numeric column with more than 20 distinct values, "
                  "some with a fraction or on at least 5 % of the rows, is a regression target; "
-                 "otherwise classes), classification, regression, multilabel, or tokens "
-                 "(a CoNLL/IOB file loads as the columns tokens and tags, one row a sentence)."),
+                 "otherwise classes), classification, regression, multilabel, tokens "
+                 "(a CoNLL/IOB file loads as the columns tokens and tags, one row a sentence), "
+                 "or detection (boxes: a COCO annotation .json loads as one row per image with "
+                 "the label column boxes; give --predictions)."),
         text: str | None = typer.Option(None, "--text", help="Free-text column."),
         image: str | None = typer.Option(None, "--image", help="Image path column."),
         features: str | None = typer.Option(None, "--features", help="Comma-separated feature columns."),
@@ -294,6 +321,12 @@ def register(app: typer.Typer) -> None:
                  "(as scikit-learn's classes_). Permuted columns are refused. Multi-label: "
                  "one probability per class in [0, 1], classes sorted. Tokens: (T, K), one "
                  "row per token, sentence after sentence, one column per tag, tags sorted."),
+        predictions: Path | None = typer.Option(
+            None, "--predictions",
+            help="Object detection: your detector's predicted boxes with scores, ideally on "
+                 "images it was not trained on - a COCO results .json (image_id, category_id, "
+                 "bbox [x, y, width, height], score) or a .csv (image_id or file_name, class, "
+                 "x, y, width, height, score)."),
         model: str = typer.Option(
             "auto", "--model",
             help="Classifier for the out-of-fold probabilities: auto (picks per dataset by "
@@ -353,6 +386,7 @@ def register(app: typer.Typer) -> None:
         params = {"data": str(data), "label": label, "task": task, "checks": checks, "k": k,
                   "text_model": text_model, "seed": seed, "model": model,
                   "pred_probs": str(pred_probs) if pred_probs else None,
+                  "predictions": str(predictions) if predictions else None,
                   "embeddings": str(embeddings) if embeddings else None,
                   "values": str(values) if values else None, "image_shape": image_shape,
                   "n_jobs": n_jobs, "ray": ray}
@@ -365,7 +399,7 @@ def register(app: typer.Typer) -> None:
         # so a run recorded ok has all its files in --out
         if out is None and ws_path is None:
             out = Path("assay-audit")
-        inputs = [data, embeddings, pred_probs, annotations, values]
+        inputs = [data, embeddings, pred_probs, predictions, annotations, values]
         if out is not None:
             out = check_output_dir(out, inputs=inputs, names=AUDIT_OUTPUT_NAMES)
         paths: dict[str, Path] = {}
@@ -374,6 +408,7 @@ def register(app: typer.Typer) -> None:
             result, run_id = record_audit(
                 dataset, ws_path, params, progress=progress,
                 pred_probs=_load_npy(pred_probs, "pred_probs"), checks=_split_cols(checks), k=k,
+                predictions=str(predictions) if predictions is not None else None,
                 text_model=text_model, random_state=seed, annotations=ann, model=model,
                 image_shape=image_shape, task=task, n_jobs=n_jobs,
                 backend=backend, ray_address=ray_address,

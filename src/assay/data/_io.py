@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from assay.data._boxes import read_json_table
 from assay.data._sequences import CONLL_SUFFIXES, conll_table
 from assay.exceptions import InputValidationError
 
@@ -34,7 +35,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         The file. The format comes from the extension (``.csv``, ``.tsv``, ``.parquet``,
         ``.jsonl``, ``.json``; ``.conll``, ``.conllu``, ``.iob``, ``.iob2``, ``.bio``,
         ``.bioes``: one token per line with its tag last, a blank line between sentences, read
-        as one row per sentence with the columns ``tokens`` and ``tags``, space-separated).
+        as one row per sentence with the columns ``tokens`` and ``tags``, space-separated; a
+        COCO annotation file ``.json`` reads as one row per image with the columns
+        ``image_id``, ``file_name``, ``width``, ``height`` and ``boxes``).
 
     Returns
     -------
@@ -160,4 +163,5 @@ def _read(p: Path, kind: str) -> pd.DataFrame:
         return conll_table(p)
     if kind == "jsonl":
         return pd.read_json(p, lines=True, encoding="utf-8")
-    return pd.read_json(p, encoding="utf-8")
+    coco = read_json_table(p)  # a COCO annotation file: one row per image, its boxes
+    return coco if coco is not None else pd.read_json(p, encoding="utf-8")

@@ -14,8 +14,9 @@ __all__ = ["MAX_CLASS_VALUES", "MIN_DISTINCT_SHARE", "TASKS", "TaskChoice", "inf
            "numeric_target"]
 
 #: The tasks of an audit; ``auto`` picks one of the others with :func:`infer_task` (the audit
-#: first asks whether the label tags the tokens of another column: ``tokens``).
-TASKS = ("auto", "classification", "regression", "multilabel", "tokens")
+#: first asks whether the label holds boxes, ``detection``, or tags the tokens of another
+#: column, ``tokens``).
+TASKS = ("auto", "classification", "regression", "multilabel", "tokens", "detection")
 #: :func:`infer_task` looks for label sets in at most this many rows (evenly spaced).
 LABEL_SET_SAMPLE = 20_000
 #: A numeric label with at most this many distinct values is read as classes.

@@ -8,7 +8,8 @@ updating when a check is added.
 import importlib
 import pkgutil
 
-_ORDER = ("label_issues", "regression_labels", "multilabel_labels", "token_labels", "duplicates",
+_ORDER = ("label_issues", "regression_labels", "multilabel_labels", "token_labels", "detection_labels",
+          "duplicates",
           "outliers", "class_profile",
           "ambiguous_pairs", "leakage", "slices", "annotators", "data_values")
 
