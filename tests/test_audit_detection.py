@@ -207,3 +207,17 @@ def test_cli_audits_a_coco_file_with_predictions(scenes, tmp_path):
         capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "nope.json" in bad.stderr
+
+
+def test_without_the_image_files_the_image_checks_are_skipped_with_the_reason(scenes, tmp_path):
+    """A COCO file whose images are not next to it: the boxes are audited, and the checks that
+    read the images say why they did not run (the bookkeeping columns are no features)."""
+    f = scenes["folder"]
+    for name in ("instances.json", "preds.json"):
+        (tmp_path / name).write_bytes((f / name).read_bytes())
+    res = assay.audit(tmp_path / "instances.json", label="boxes",
+                      predictions=tmp_path / "preds.json")
+    assert res.summary["roles"]["image"] is None
+    assert set(res.checks) == {"detection_labels"}
+    assert "needs the images" in res.summary["skipped"]["duplicates"]
+    assert "plain tables only" in res.summary["skipped"]["unusual_combinations"]

@@ -113,8 +113,9 @@ class AuditContext:
         if need in BOX_NEEDS:
             return self.task == "detection" and (
                 need == "boxes" or self.user_box_predictions is not None)
-        if need == "features" and self.task == "detection":
-            return roles.image is not None  # the images, not the bookkeeping columns
+        if need in ("features", "plain_table") and self.task == "detection":
+            # the images, never the bookkeeping columns (ids, file names, sizes)
+            return need == "features" and roles.image is not None
         return {
             "labels": True, "features": True, "row_content": True, "pred_probs": True,
             "label_flags": True, "knn": True,
