@@ -437,3 +437,44 @@ def test_label_error_texts_mark_the_disagreeing_words(browser, text_leak_report)
         assert requests == [] and errors == []
     finally:
         page.close()
+
+
+def test_token_and_box_sections_render_their_findings(browser, tmp_path):
+    """The report of a tokens audit and of a detection audit: each task's section is there, its
+    first flagged row's changes are shown as text (a hostile token and class name included),
+    nothing runs and nothing is fetched."""
+    import assay
+    from assay.report import write_report
+    from test_tokens import make_corpus
+
+    sents, noisy, _ = make_corpus(600, seed=1)
+    sents[0][0] = EVIL  # a token that is markup
+    frame = pd.DataFrame({"tokens": [json.dumps(s) for s in sents],
+                          "tags": [json.dumps(t) for t in noisy]})
+    res = assay.audit(frame, label="tags", checks=["token_labels"])
+    flagged = res.checks["token_labels"].evidence["flagged"]
+    assert flagged, "the corpus has planted wrong tags"
+    path = write_report(res, tmp_path / "tokens.html")
+    page, requests, errors = _open(browser, path)
+    section = page.locator("#check-token-labels")
+    assert section.count() == 1
+    text = section.inner_text()
+    assert "Sentences with a tag that looks wrong" in text and flagged[0]["changes"] in text
+    assert page.evaluate("window.__xss") is None
+    assert requests == [] and errors == []
+    page.close()
+
+    boxes = [json.dumps([[EVIL, 10, 10, 40, 40]]), json.dumps([["cat", 0, 0, 20, 20]])] * 20
+    preds = pd.DataFrame({"row": np.arange(40), "class": ["cat"] * 40, "x": [10, 0] * 20,
+                          "y": [10, 0] * 20, "width": [40, 20] * 20, "height": [40, 20] * 20,
+                          "score": 0.95})
+    det = assay.audit(pd.DataFrame({"boxes": boxes}), label="boxes", predictions=preds)
+    first = det.checks["detection_labels"].evidence["flagged"][0]["changes"]
+    assert first.startswith("wrong class")
+    path = write_report(det, tmp_path / "boxes.html")
+    page, requests, errors = _open(browser, path)
+    section = page.locator("#check-detection-labels")
+    assert section.count() == 1 and first in section.inner_text()
+    assert page.evaluate("window.__xss") is None
+    assert requests == [] and errors == []
+    page.close()
