@@ -123,8 +123,9 @@ def export_version(
     (a number when the audit's task was regression: a whole number stays an integer, else an
     integer target column becomes float; for a tokens task, a tag sequence with one known tag
     per token, written in the column's form: space-separated, a JSON list string or a list
-    cell); ``remove`` and ``duplicate`` drop the row; ``keep`` and ``defer`` leave it
-    unchanged.
+    cell; for a detection task, the image's boxes, a JSON list of ``[class, x, y, width,
+    height]`` with known classes, written as the column writes a box cell); ``remove`` and
+    ``duplicate`` drop the row; ``keep`` and ``defer`` leave it unchanged.
 
     The new version has the source's format (CSV, TSV, Parquet, JSON Lines, JSON, or an image
     folder ``root/<class>/<file>`` whose files are hard-linked, or copied where linking fails,
@@ -132,6 +133,13 @@ def export_version(
     task) is written as a CoNLL file of the same name by :func:`assay.tokens.write_conll`: the
     file's other columns kept, its separator (a tab or a space) kept, the corrected tags in the
     tag column, removed sentences left out; ``-DOCSTART-`` and comment lines are not kept.
+    A COCO annotation file (a detection task) is written as a COCO file of the same name: its
+    other keys and categories kept (a new class, with ``allow_new_classes``, appends one), the
+    dropped images and their annotations left out, an untouched image's annotations exactly as
+    they were, a relabelled image's replaced by new ones (fresh ids above the largest, ``area``
+    = width * height, ``iscrowd`` 0). A detection version also holds the images (``file_name``,
+    linked) and the audit's predictions file cut to the kept images, under its own name, so
+    ``assay audit`` on the version takes them as they are (``changelog["predictions"]``).
     Every other column, the column order and the dtypes are kept. Everything is written to a temporary sibling folder and renamed into
     place, so a crash never leaves a half-written version. ``out/changelog.json`` records the
     parent and new fingerprints, the counts and one entry per decided row. The version is recorded
@@ -227,6 +235,7 @@ def export_version(
         )
     src = _locate_source(ws, record, run_info, source)
     emb_src = _embeddings_file(ws, run_info, roles)
+    pred_src = _predictions_file(ws, run_info)
     dataset = _load_version(src, roles, emb_src)
     if dataset.fingerprint != parent_fp:
         hint = ("Pass --source PATH (source=...) pointing at the data exactly as audited, or "
@@ -253,10 +262,16 @@ def export_version(
         try:
             tmp.mkdir()
             data_rel, entries = _write_version(dataset, src, tmp, plan, emb_src)
+            predictions = (_write_predictions(pred_src, dataset, plan, tmp)
+                           if pred_src is not None and pred_src.name != CHANGELOG_NAME else None)
             new_ds = _load_version(tmp / data_rel, roles,
                                    tmp / emb_src.name if emb_src is not None else None)
             changelog = _changelog(run_info["run_id"], parent_fp, new_ds.fingerprint, src,
                                    out_path / data_rel, plan, entries, policy, reviewers)
+            if plan.task == "detection":  # the predicted boxes on the kept images, if written
+                changelog["predictions"] = None if predictions is None else {
+                    k: v for k, v in predictions.items() if k != "file"} | {
+                    "path": str(out_path / predictions["file"])}
             _write_json(tmp / CHANGELOG_NAME, changelog)
             _fsync_dir(tmp)
             old = _replace_dir(tmp, out_path, force=force)
@@ -515,6 +530,7 @@ class _Plan:
     resolved: pd.DataFrame               # resolve_decisions output with "pos"
     old_values: np.ndarray               # (N,) label values as loaded
     counts: dict[str, int]
+    task: str = "classification"         # the audit's task ("detection": box cells, COCO)
 
 
 def _row_keys(dataset: Any) -> np.ndarray:
@@ -548,6 +564,7 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
                             "kept", "deferred", "conflicts"), 0)
     sets = _LabelSets(dataset) if task == "multilabel" else None
     sequences = _TagSequences(dataset) if task == "tokens" else None
+    boxes = _BoxCells(dataset) if task == "detection" else None
     for r in resolved.itertuples(index=False):
         if r.action in _DROP_ACTIONS:
             keep[r.pos] = False
@@ -562,6 +579,9 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
             elif sequences is not None:
                 value, same = sequences.value(r.new_label, int(r.pos), row_id=r.row_id,
                                               allow_new=allow_new_classes)
+            elif boxes is not None:
+                value, same = boxes.value(r.new_label, old_values[r.pos], row_id=r.row_id,
+                                          allow_new=allow_new_classes)
             else:
                 value = _class_value(r.new_label, by_text, dataset, row_id=r.row_id,
                                      allow_new=allow_new_classes, is_folder=is_folder)
@@ -597,7 +617,7 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
             f"one class ({str(final[0])!r}); assay needs at least two classes to load the new "
             "version. Check the decisions (assay review) before exporting."
         )
-    return _Plan(n, keep, new_values, resolved, old_values, counts)
+    return _Plan(n, keep, new_values, resolved, old_values, counts, task=task)
 
 
 class _LabelSets:
@@ -692,6 +712,240 @@ class _TagSequences:
                 "decision, or pass --allow-new-classes (allow_new_classes=True) to add them."
             )
         return format_sequence(tags, self.form), tags == given
+
+
+class _BoxCells:
+    """A detection task's label column: the known box classes (and a COCO source's category
+    names) and the column's form; a relabel's new boxes are checked (a JSON list of
+    ``[class, x, y, width, height]``, finite numbers, sizes of at least 0, known classes) and
+    written as the column writes a cell (JSON text, or a list cell)."""
+
+    def __init__(self, dataset: Any) -> None:
+        from assay.data import box_cells
+
+        self.label = dataset.roles.label
+        column = dataset.table[self.label]
+        _, _, names = box_cells(column, name=self.label)
+        coco = _coco_source(Path(dataset.source)) if dataset.source is not None else None
+        categories = [str(c.get("name")) for c in coco["categories"]] if coco else []
+        self.classes = sorted(set(names) | set(categories))
+        self.lists = any(isinstance(v, list | np.ndarray) for v in column.dropna().head(20))
+
+    def parse(self, text: Any, *, row_id: str) -> list[list[Any]]:
+        """The boxes of a decision's ``new_label`` (JSON text)."""
+        from assay.data import box_cells
+
+        how = ("Fix the decision (assay review): a JSON list of [class, x, y, width, height] "
+               'boxes such as [["dog", 10, 20, 30, 40]], with finite numbers and a width and '
+               "height of at least 0; [] for an image without boxes.")
+        try:
+            raw = json.loads(text) if isinstance(text, str) else None
+            box_cells(pd.Series([text], dtype=object), name="new_label")
+        except (json.JSONDecodeError, InputValidationError):
+            raw = None
+        if not isinstance(raw, list) or not all(isinstance(b[0], str) for b in raw):
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to {str(text)[:60]!r}, which is not a list of "
+                f"boxes. {how}")
+        return [list(b) for b in raw]
+
+    def value(self, new: Any, old: Any, *, row_id: str, allow_new: bool) -> tuple[Any, bool]:
+        """The new cell (as the column writes it) and whether it equals the old one."""
+        from assay.data import format_boxes
+
+        boxes = self.parse(new, row_id=row_id)
+        unknown = list(dict.fromkeys(str(b[0]) for b in boxes if str(b[0]) not in self.classes))
+        if unknown and not allow_new:
+            raise InputValidationError(
+                f"Row {row_id!r} is relabelled to boxes of classes the data does not have "
+                f"({', '.join(unknown[:5])}; classes: {', '.join(self.classes[:20])}). Fix the "
+                "decision, or pass --allow-new-classes (allow_new_classes=True) to add them (a "
+                "COCO file gets a new category for each).")
+        cell = format_boxes(boxes)
+        same = cell == format_boxes(_cell_boxes(old))
+        return (json.loads(cell) if self.lists else cell), same
+
+
+def _cell_boxes(cell: Any) -> list[list[Any]]:
+    """A box cell's boxes (JSON text, a list, or an array read from Parquet)."""
+    if isinstance(cell, str):
+        cell = json.loads(cell)
+    if isinstance(cell, np.ndarray):
+        cell = cell.tolist()
+    return [list(b.tolist() if isinstance(b, np.ndarray) else b) for b in cell or ()]
+
+
+def _coco_source(path: Path) -> dict[str, Any] | None:
+    """The parsed COCO annotation file at ``path``, or None when it is something else."""
+    from assay.data import is_coco
+
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if is_coco(data) else None
+
+
+def _next_id(ids: Iterator[Any] | Sequence[Any]) -> int:
+    """One more than the largest whole-number id (1 when there is none)."""
+    whole = [int(i) for i in ids if isinstance(i, int | np.integer) and not isinstance(i, bool)]
+    return max(whole, default=0) + 1
+
+
+def _coco_annotations(boxes: list[list[Any]], image_id: Any, categories: list[dict[str, Any]],
+                      next_id: int) -> list[dict[str, Any]]:
+    """New COCO annotations for an image's boxes: ids from ``next_id`` on, ``area`` = width *
+    height, ``iscrowd`` 0, category ids by name (a new class gets a category, appended to
+    ``categories``)."""
+    by_name: dict[str, Any] = {}
+    for c in categories:
+        by_name.setdefault(str(c.get("name")), c.get("id"))
+    out = []
+    for k, (name, x, y, w, h) in enumerate(boxes):
+        if str(name) not in by_name:
+            by_name[str(name)] = _next_id([c.get("id") for c in categories])
+            categories.append({"id": by_name[str(name)], "name": str(name)})
+        out.append({"id": next_id + k, "image_id": image_id, "category_id": by_name[str(name)],
+                    "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})
+    return out
+
+
+def _write_coco_version(coco: dict[str, Any], dataset: Any, path: Path, plan: _Plan) -> None:
+    """Write a COCO annotation file: the source's other keys (``info``, ``licenses``, ...) and
+    categories kept, the dropped images left out with their annotations; the annotations of an
+    untouched image exactly as they were, those of a relabelled image replaced (in place of its
+    first one) by new ones from its boxes (:func:`_coco_annotations`)."""
+    images = coco["images"]
+    if len(images) != dataset.n_rows:
+        raise ExportError(
+            f"The COCO file lists {len(images)} images, but the audited table has "
+            f"{dataset.n_rows} rows; the corrections cannot be placed. Audit the file again and "
+            "review that run.")
+    ids = [img.get("id") for img in images]
+    dropped = {ids[i] for i in np.flatnonzero(~plan.keep).tolist()}
+    relabelled = {ids[p]: _cell_boxes(v) for p, v in sorted(plan.new_values.items())
+                  if plan.keep[p]}
+    categories = list(coco["categories"])
+    next_id = _next_id([a.get("id") for a in coco["annotations"]])
+    annotations: list[Any] = []
+    placed: set[Any] = set()
+
+    def place(image_id: Any) -> None:
+        nonlocal next_id
+        new = _coco_annotations(relabelled[image_id], image_id, categories, next_id)
+        next_id += len(new)
+        annotations.extend(new)
+        placed.add(image_id)
+
+    for ann in coco["annotations"]:
+        image_id = ann.get("image_id")
+        if image_id in dropped:
+            continue
+        if image_id in relabelled:
+            if image_id not in placed:
+                place(image_id)
+            continue
+        annotations.append(ann)
+    for image_id in relabelled:  # images that had no annotation: theirs go last
+        if image_id not in placed:
+            place(image_id)
+    out = {**coco, "images": [img for img, k in zip(images, plan.keep, strict=True) if k],
+           "annotations": annotations, "categories": categories}
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        json.dump(out, fh, ensure_ascii=False)
+        _flush(fh)
+
+
+def _image_column(dataset: Any, plan: _Plan) -> str | None:
+    """The column of image paths whose files a version holds: the image role, or for a
+    detection task ``file_name`` when its files are next to the data (as the audit finds it)."""
+    if dataset.roles.image is not None or plan.task != "detection":
+        return dataset.roles.image
+    from assay._audit._detection import with_image_role
+
+    image: str | None = with_image_role(dataset).roles.image
+    return image
+
+
+def _predictions_file(ws: Any, run_info: Mapping[str, Any]) -> Path | None:
+    """The predicted boxes file a detection audit was given, where it still is (else None)."""
+    raw = (run_info.get("params") or {}).get("predictions")
+    if not raw or (run_info.get("summary") or {}).get("task") != "detection":
+        return None
+    for cand in _candidates(str(raw), ws):
+        if cand.is_file():
+            return cand.resolve()
+    return None
+
+
+def _kept_predictions(values: dict[str, list[Any]], dataset: Any,
+                      plan: _Plan) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Which predictions are on kept images, by ``image_id`` or ``file_name`` (as the audit
+    matches them) or ``row`` (then also the kept rows' new numbers); None when they name no
+    image in a way the data has."""
+    table = dataset.table
+    for key in ("image_id", "file_name"):
+        if key in values and key in table.columns:
+            kept = set(table[key][plan.keep].tolist())
+            return np.array([v in kept for v in values[key]], dtype=bool), None
+    if "row" in values:
+        rows = pd.to_numeric(pd.Series(values["row"]), errors="coerce").to_numpy()
+        ok = np.isfinite(rows) & (rows >= 0) & (rows < plan.n_rows)
+        mask = ok.copy()
+        mask[ok] = plan.keep[rows[ok].astype(np.int64)]
+        renumber = np.cumsum(plan.keep) - 1
+        return mask, renumber[rows[mask].astype(np.int64)]
+    return None
+
+
+def _write_predictions(pred_src: Path, dataset: Any, plan: _Plan,
+                       tmp: Path) -> dict[str, Any] | None:
+    """Write the predictions on the kept images beside the new version, under the same name
+    (so ``assay audit`` on the version takes them as they are); a summary for the changelog,
+    or None when they cannot be matched to the images (nothing written)."""
+    from assay.data import read_table
+
+    target = tmp / pred_src.name
+    if target.exists():
+        return None
+    kind = _TABLE_FORMATS.get(pred_src.suffix.lower())
+    if kind == "json":
+        with open(pred_src, encoding="utf-8") as fh:
+            data = json.load(fh)
+        entries = data.get("annotations") if isinstance(data, dict) else data
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            return None
+        keys = {k: [e.get(k) for e in entries] for k in ("image_id", "file_name", "row")
+                if entries and all(k in e for e in entries)}
+        found = _kept_predictions(keys, dataset, plan)
+        if found is None:
+            return None
+        mask, rows = found
+        kept = [e for e, m in zip(entries, mask.tolist(), strict=True) if m]
+        if rows is not None:
+            kept = [dict(e, row=int(r)) for e, r in zip(kept, rows.tolist(), strict=True)]
+        out = {**data, "annotations": kept} if isinstance(data, dict) else kept
+        with open(target, "w", encoding="utf-8", newline="\n") as fh:
+            json.dump(out, fh, ensure_ascii=False)
+            _flush(fh)
+    elif kind is not None:
+        frame = read_table(pred_src)
+        found = _kept_predictions({str(c): frame[c].tolist() for c in frame.columns
+                                   if str(c) in ("image_id", "file_name", "row")}, dataset, plan)
+        if found is None:
+            return None
+        mask, rows = found
+        frame = frame[mask].reset_index(drop=True)
+        if rows is not None:
+            frame["row"] = rows
+        _write_table(frame, target, kind)
+    else:
+        return None
+    return {"source": str(pred_src), "file": pred_src.name, "n_before": int(len(mask)),
+            "n_after": int(mask.sum())}
 
 
 def _conll_tags(src: Path, dataset: Any, plan: _Plan) -> tuple[Any, np.ndarray]:
@@ -825,10 +1079,15 @@ def _write_version(dataset: Any, src: Path, tmp: Path, plan: _Plan,
         _write_conll_version(dataset, src, tmp / src.name, plan)
         data_rel = src.name
     else:
+        coco = _coco_source(src) if plan.task == "detection" else None
         table = _corrected_table(dataset, plan)
-        _write_table(table, tmp / src.name, _TABLE_FORMATS[src.suffix.lower()])
-        if dataset.roles.image is not None:
-            _link_table_images(table[dataset.roles.image], src.parent, tmp)
+        if coco is not None:
+            _write_coco_version(coco, dataset, tmp / src.name, plan)
+        else:
+            _write_table(table, tmp / src.name, _TABLE_FORMATS[src.suffix.lower()])
+        image = _image_column(dataset, plan)
+        if image is not None:
+            _link_table_images(table[image], src.parent, tmp)
         data_rel = src.name
     if emb_src is not None:
         emb = np.load(emb_src, allow_pickle=False)

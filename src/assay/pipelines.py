@@ -406,11 +406,12 @@ def write_audit_outputs(
 
 def _run_classes(result: AuditResult, dataset: Any) -> list[str]:
     """The classes a recorded audit run lists: none for a regression target, the label sets'
-    classes for a multi-label one, the tags for a tokens one."""
+    classes for a multi-label one, the tags for a tokens one, the box classes for a detection
+    one."""
     task = result.summary.get("task")
     if task == "regression":
         return []
-    if task in ("multilabel", "tokens"):
+    if task in ("multilabel", "tokens", "detection"):
         return [str(c) for c in result.summary.get("classes", [])]
     return list(dataset.class_names())
 

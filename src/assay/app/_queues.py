@@ -22,8 +22,9 @@ from assay.checks import queue_names
 from assay.exceptions import InputValidationError
 
 __all__ = ["CURATION_QUEUE", "QUEUES", "STAGES", "THUMB_SIDE", "ReviewSession",
-           "attach_annotations", "display_number", "given_tags", "load_session", "parse_tags",
-           "stored_tags", "thumbnail_png", "typed_label_set", "typed_tags"]
+           "attach_annotations", "box_summary", "display_number", "given_tags", "load_session",
+           "parse_boxes", "parse_tags", "stored_tags", "thumbnail_png", "typed_label_set",
+           "typed_tags"]
 
 #: The review queues the built-in checks declare, in tab order (``assay.checks.queue_names``;
 #: the server accepts those of checks registered later too).
@@ -196,6 +197,8 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
     task = str((result.summary or {}).get("task") or summary.get("task") or "classification")
     if task == "tokens":  # the tag names, as the audit's own result records them
         classes = _tag_names(result.summary or {}, issues)
+    elif task == "detection":  # the box classes, not the cells (the run's summary lists those)
+        classes = _box_classes(result.summary or {}, issues)
     else:
         classes = [] if task == "regression" else [str(c) for c in summary.get("classes", [])]
     if not classes and "given_label" in issues and task != "regression":
@@ -208,12 +211,15 @@ def load_session(ws: Any, run: str | None = None) -> ReviewSession:
         given = pd.to_numeric(issues["given_label"], errors="coerce").to_numpy(dtype=float)
         finite = given[np.isfinite(given)]
         session.integral_target = bool(finite.size) and bool(np.all(finite == np.round(finite)))
-    label_check = result.checks.get("token_labels" if task == "tokens" else "label_issues")
+    label_check = result.checks.get({"tokens": "token_labels", "detection": "detection_labels"}
+                                    .get(task, "label_issues"))
     if label_check is not None:
         session.label_summary = dict(label_check.summary or {})
     _attach_dataset(ws, session, (info.get("params") or {}).get("embeddings"))
     if task == "tokens":
         _attach_tokens(session, result.summary or {})
+    if task == "detection":
+        _attach_box_images(session)
     _attach_pixels(session, (result.summary or {}).get("image_shape"))
     session.neighbours = _cached_knn(ws, session.fingerprint, len(issues))
     _attach_curation(ws, session)
@@ -233,6 +239,26 @@ def _tag_names(summary: dict[str, Any], issues: pd.DataFrame) -> list[str]:
     if "given_label" not in issues:
         return []
     return sorted({t for cell in issues["given_label"] for t in parse_tags(cell) or ()})
+
+
+def _box_classes(summary: dict[str, Any], issues: pd.DataFrame) -> list[str]:
+    """A detection audit's box classes, sorted: the audit's recorded ``classes``, else every
+    class of the given boxes."""
+    recorded = [str(c) for c in summary.get("classes") or ()]
+    if recorded:
+        return sorted(recorded)
+    if "given_label" not in issues:
+        return []
+    return sorted({str(b[0]) for cell in issues["given_label"] for b in parse_boxes(cell) or ()})
+
+
+def _attach_box_images(session: ReviewSession) -> None:
+    """Give a detection dataset its image role as the audit did: ``file_name`` when those files
+    are found next to the data (``assay._audit._detection.with_image_role``)."""
+    from assay._audit._detection import with_image_role
+
+    if session.dataset is not None:
+        session.dataset = with_image_role(session.dataset)
 
 
 def _attach_tokens(session: ReviewSession, summary: dict[str, Any]) -> None:
@@ -407,7 +433,10 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
     ``{"tokens", "given", "suggested", "changed"}`` (its tokens, None when the data is not
     loaded; the given and suggested tag of each; the positions where they differ), its labels
     as typed tag text (:func:`typed_tags`) and its sentence as ``text``, the tokens column left
-    out of ``fields``."""
+    out of ``fields``. An image of a detection task has ``boxes``: ``{"given", "suggested",
+    "changed_given", "changed_suggested", "changes", "width", "height"}`` (each box
+    ``[class, x, y, width, height]``; :func:`_box_view`), its labels as box cells, and its
+    label column left out of ``fields``."""
     iss = session.issues.iloc[pos]
     out: dict[str, Any] = {
         "row": int(iss["row"]), "row_id": str(iss["row_id"]),
@@ -421,6 +450,8 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
         _label_set_view(iss, out)
     elif session.task == "tokens":
         _token_view(session, iss, pos, out)
+    elif session.task == "detection":
+        _box_view(session, iss, pos, out)
     for col in ("label_score", "label_error_probability", "knn_label_agreement",
                 "outlier_score", "data_value"):
         if col in iss and pd.notna(iss[col]):
@@ -441,6 +472,11 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
             cells = session.issues["given_label"].to_numpy()[near]
             given = {int(j): typed_tags(parse_tags(c) or []) for j, c in
                      zip(near, cells, strict=True)}
+        elif "given_label" in session.issues and session.task == "detection":
+            near = graph.indices[pos][:5]
+            cells = session.issues["given_label"].to_numpy()[near]
+            given = {int(j): box_summary(parse_boxes(c)) for j, c in
+                     zip(near, cells, strict=True)}
         elif "given_label" in session.issues:
             given = session.issues["given_label"].astype(str).to_numpy()
         out["neighbours"] = [
@@ -460,6 +496,8 @@ def row_view(session: ReviewSession, pos: int, *, neighbours: bool = True) -> di
             # the sentence is drawn token by token; a duplicate set's card shows it as text
             out["text"] = " ".join(out["token_tags"]["tokens"])[:_MAX_TEXT]
             skip.add(session.token_column)
+        if out.get("boxes") is not None:  # the boxes are drawn; the cell is given_label
+            skip.add(roles.label)
         if session.pixels is not None:
             skip.update(session.pixels.columns)
             h, w = session.pixels.shape
@@ -624,6 +662,107 @@ def _token_view(session: ReviewSession, iss: pd.Series, pos: int, out: dict[str,
     out["suggested_label"] = typed_tags(suggested)
     if "tag_changes" in iss and isinstance(iss["tag_changes"], str) and iss["tag_changes"]:
         out["scores"]["tag_changes"] = iss["tag_changes"]
+
+
+def parse_boxes(cell: Any) -> list[list[Any]] | None:
+    """A box cell as a list of ``[class, x, y, width, height]`` (whole numbers as ints, as
+    :func:`assay.data.format_boxes` writes them); None when the cell is missing or holds no
+    valid boxes.
+
+    Examples
+    --------
+    >>> parse_boxes('[["dog", 10.0, 20, 30, 40.5]]'), parse_boxes("[]"), parse_boxes("dog")
+    ([['dog', 10, 20, 30, 40.5]], [], None)
+    """
+    import json
+
+    from assay.data import box_cells, format_boxes
+
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return None
+    try:
+        box_cells(pd.Series([cell], dtype=object))  # the cell's shape, numbers and sizes
+    except InputValidationError:
+        return None
+    raw = json.loads(cell) if isinstance(cell, str) else (
+        cell.tolist() if isinstance(cell, np.ndarray) else cell)
+    boxes: list[list[Any]] = json.loads(format_boxes([list(b) for b in raw]))
+    return boxes
+
+
+def box_summary(boxes: list[list[Any]] | None) -> str:
+    """An image's boxes in a few words, for the nearest rows list: each class with its count.
+
+    Examples
+    --------
+    >>> box_summary([["dog", 1, 2, 3, 4], ["cat", 0, 0, 5, 5], ["dog", 9, 9, 2, 2]])
+    '3 boxes: 2 dog, 1 cat'
+    >>> box_summary([]), box_summary(None)
+    ('no boxes', '')
+    """
+    if boxes is None:
+        return ""
+    if not boxes:
+        return "no boxes"
+    counts: dict[str, int] = {}
+    for b in boxes:
+        counts[str(b[0])] = counts.get(str(b[0]), 0) + 1
+    parts = ", ".join(f"{n} {c}" for c, n in counts.items())
+    return f"{len(boxes)} box{'es' if len(boxes) != 1 else ''}: {parts}"
+
+
+def _image_size(session: ReviewSession, pos: int,
+                boxes: list[list[Any]]) -> tuple[float | int, float | int]:
+    """An image's width and height: the table's ``width`` and ``height`` columns (a COCO file's
+    image sizes), else the image file's own size, else the extent of its boxes (at least 1)."""
+    ds = session.dataset
+    if ds is not None and {"width", "height"} <= set(ds.table.columns):
+        w, h = ds.table["width"].iloc[pos], ds.table["height"].iloc[pos]
+        try:
+            size = (float(w), float(h))
+        except (TypeError, ValueError):
+            size = (0.0, 0.0)
+        if all(np.isfinite(v) and v > 0 for v in size):
+            return _whole(size[0]), _whole(size[1])
+    path = image_path(session, pos)
+    if path is not None:
+        try:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                return int(img.width), int(img.height)
+        except (ImportError, OSError, ValueError):
+            pass
+    far_x = max((float(b[1]) + float(b[3]) for b in boxes), default=1.0)
+    far_y = max((float(b[2]) + float(b[4]) for b in boxes), default=1.0)
+    return _whole(max(far_x, 1.0)), _whole(max(far_y, 1.0))
+
+
+def _whole(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def _box_view(session: ReviewSession, iss: pd.Series, pos: int, out: dict[str, Any]) -> None:
+    """An image of a detection task: its given and suggested boxes, which of them the
+    suggestion changes (``changed_given``: given boxes it drops or alters; ``changed_suggested``:
+    suggested boxes that are new or altered), the changes in words and the image's size
+    (``boxes``); the labels as normalised box cells."""
+    from assay.data import format_boxes
+
+    given = parse_boxes(iss.get("given_label")) or []
+    suggested = parse_boxes(iss.get("suggested_label")) if "suggested_label" in iss else None
+    if suggested is None:
+        suggested = given
+    changes = iss.get("box_changes") if "box_changes" in iss else None
+    width, height = _image_size(session, pos, given + suggested)
+    out["boxes"] = {
+        "given": given, "suggested": suggested,
+        "changed_given": [i for i, b in enumerate(given) if b not in suggested],
+        "changed_suggested": [i for i, b in enumerate(suggested) if b not in given],
+        "changes": changes if isinstance(changes, str) else "",
+        "width": width, "height": height}
+    out["given_label"] = format_boxes(given)
+    out["suggested_label"] = format_boxes(suggested)
 
 
 def duplicate_set_view(session: ReviewSession, rows: list[int]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from assay.app._queues import (
     thumbnail_png,
 )
 from assay.checks import queue_names
+from assay.data import format_boxes
 from assay.exceptions import AssayError, InvalidParameterError, MissingDependencyError, StoreError
 from assay.workspace import UNDO_ACTION, undo_targets, without_undone
 
@@ -61,7 +62,7 @@ try:  # the 'app' extra; without it create_app raises MissingDependencyError
 except ImportError:  # pragma: no cover
     Request = Any  # type: ignore[misc,assignment]
 
-__all__ = ["ACTIONS", "LIMITS", "create_app", "reviewer_problem"]
+__all__ = ["ACTIONS", "LIMITS", "box_list_problem", "create_app", "reviewer_problem"]
 
 #: The app's actions and the workspace action each records.
 ACTIONS: dict[str, str] = {
@@ -812,11 +813,14 @@ def _app_action(action: str) -> str:
 
 def _decision_record(body: dict[str, Any], session: ReviewSession) -> dict[str, Any]:
     """A validated decision of the API as the workspace stores it (``client_key`` left out); a
-    tokens task's new tags normalised to the label column's form (:func:`stored_tags`)."""
+    tokens task's new tags normalised to the label column's form (:func:`stored_tags`), a
+    detection task's new boxes to a box cell (:func:`assay.data.format_boxes`)."""
     action = ACTIONS[body["action"]]
     new_label = body.get("new_label") if action == "relabel" else None
     if new_label is not None and session.task == "tokens":
         new_label = stored_tags(parse_tags(new_label) or [], session.tag_form)
+    if new_label is not None and session.task == "detection":
+        new_label = format_boxes(json.loads(new_label))
     return {"row_id": body["row_id"], "action": action,
             "reviewer": body["reviewer"].strip(), "run_id": session.run_id,
             "new_label": new_label,
@@ -911,6 +915,8 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
         return _label_set_problem(body.get("new_label"), session.classes)
     if body["action"] == "relabel" and session.task == "tokens":
         return _tag_sequence_problem(body.get("new_label"), session, body["row_id"])
+    if body["action"] == "relabel" and session.task == "detection":
+        return box_list_problem(body.get("new_label"), session.classes)
     if body["action"] == "relabel":
         label = body.get("new_label")
         if not isinstance(label, str) or label not in session.classes:
@@ -926,8 +932,9 @@ def _check_decision(body: dict[str, Any], session: ReviewSession) -> str | None:
 
 def _label_limit(session: ReviewSession) -> int:
     """The longest ``new_label`` accepted: ``LIMITS["label"]``, never less than a real class; a
-    tokens task's tag sequence is as long as its sentence (the body limit bounds it)."""
-    if session.task == "tokens":
+    tokens task's tag sequence is as long as its sentence, a detection task's box list as its
+    image's boxes (the body limit bounds both)."""
+    if session.task in ("tokens", "detection"):
         return LIMITS["body_bytes"]
     return max([LIMITS["label"], *(len(c) for c in session.classes)])  # never refuse a class
 
@@ -953,6 +960,79 @@ def _tag_sequence_problem(value: Any, session: ReviewSession, row_id: str) -> st
         names = ", ".join(repr(t) for t in unknown[:5])
         return (f"Unknown tag{'s' if len(unknown) > 1 else ''} {names}; known tags: {known}. "
                 "Use only the dataset's tags.")
+    return None
+
+
+#: How a detection relabel is written, for the messages.
+_BOX_FORM = ('a JSON list of [class, x, y, width, height] boxes, such as '
+             '[["dog", 10, 20, 30, 40]] ([] for an image without boxes)')
+_BOX_FIX = "Press l to edit the image's boxes, or r to take the suggested ones."
+
+
+def box_list_problem(value: Any, classes: Sequence[str]) -> str | None:
+    """A one-line message when a detection relabel's ``new_label`` is not a list of boxes
+    ``[class, x, y, width, height]`` with known classes, finite numbers and a width and height
+    of at least 0, or None.
+
+    Parameters
+    ----------
+    value : object
+        The decision's ``new_label``: JSON text.
+    classes : sequence of str
+        The dataset's box classes (an empty sequence accepts any class name).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> box_list_problem('[["dog", 1, 2, 3, 4]]', ["cat", "dog"]) is None
+    True
+    >>> print(box_list_problem('[["dog", 1, 2, -3, 4]]', ["dog"]).split(";")[0])
+    Box 1 (["dog", 1, 2, -3, 4]) has width -3
+    >>> print(box_list_problem('[["dgo", 1, 2, 3, 4]]', ["cat", "dog"]).split(";")[0])
+    Box 1 (["dgo", 1, 2, 3, 4]) has the class 'dgo', which the dataset does not have
+    """
+    if not isinstance(value, str) or not value.strip():
+        return f"Relabel needs new_label, {_BOX_FORM}; got {_show(value)}. {_BOX_FIX}"
+    try:
+        boxes = json.loads(value)
+    except json.JSONDecodeError as exc:
+        return (f"new_label is not valid JSON ({exc.msg} at character {exc.pos}); expected "
+                f"{_BOX_FORM}; got {_show(value)}. Fix the JSON. {_BOX_FIX}")
+    if not isinstance(boxes, list):
+        return (f"new_label is a JSON {type(boxes).__name__}; expected {_BOX_FORM}; got "
+                f"{_show(value)}. {_BOX_FIX}")
+    for i, box in enumerate(boxes, start=1):
+        problem = _box_problem(box, classes)
+        if problem:
+            shown = json.dumps(box, ensure_ascii=False)
+            shown = shown if len(shown) <= 60 else shown[:60] + "..."
+            return f"Box {i} ({shown}) {problem} {_BOX_FIX}"
+    return None
+
+
+def _box_problem(box: Any, classes: Sequence[str]) -> str | None:
+    """What is wrong with one box of a relabel (the rest of a sentence), or None."""
+    if not isinstance(box, list) or len(box) != 5:
+        size = f"a list of {len(box)}" if isinstance(box, list) else f"a {type(box).__name__}"
+        return f"is {size}; expected [class, x, y, width, height], a class and four numbers."
+    name = box[0]
+    if not isinstance(name, str):
+        return (f"has the class {json.dumps(name, ensure_ascii=False)[:40]}; a class is a "
+                'string such as "dog".')
+    if classes and name not in classes:
+        known = ", ".join(classes[:30]) + (" ..." if len(classes) > 30 else "")
+        return (f"has the class {name!r}, which the dataset does not have; classes: {known}. "
+                "Use one of them.")
+    for key, v in zip(("x", "y", "width", "height"), box[1:], strict=True):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+            return (f"has {key} {json.dumps(v, ensure_ascii=False)[:40]}; x, y, width and "
+                    "height are finite numbers.")
+        if key in ("width", "height") and v < 0:
+            return (f"has {key} {v!r}; a width and a height are at least 0 (a box is [class, "
+                    "x, y, width, height], not two corners).")
     return None
 
 

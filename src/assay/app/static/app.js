@@ -48,14 +48,21 @@ function dropImages() {
   imageUrls = [];
 }
 
-async function showBlob(img, path, missing) {
-  // <img src> cannot send the token: fetch the image with it and show it from a blob: URL
+async function blobUrl(path, node) {
+  // <img src> cannot send the token: fetch the image with it and return a blob: URL for it, or
+  // null when the server has none (or when node left the page meanwhile: another item is shown)
   const res = await fetch(path, { headers: AUTH });
-  if (!res.ok) { img.alt = missing; return; }
+  if (!res.ok) return null;
   const url = URL.createObjectURL(await res.blob());
-  if (!img.isConnected) { URL.revokeObjectURL(url); return; }  // another item is shown by now
+  if (!node.isConnected) { URL.revokeObjectURL(url); return null; }
   imageUrls.push(url);
-  img.src = url;
+  return url;
+}
+
+async function showBlob(img, path, missing) {
+  const url = await blobUrl(path, img);
+  if (url) img.src = url;
+  else if (img.isConnected) img.alt = missing;
 }
 
 function showImage(img, rowId) {
@@ -101,12 +108,13 @@ async function loadSession() {
   if (s.task === "regression") numericTarget();
   if (s.task === "multilabel") labelSetTarget();
   if (s.task === "tokens") tokenTarget();
+  if (s.task === "detection") boxTarget();
   const select = document.getElementById("relabel");
   classes.replaceChildren();
   select.replaceChildren();
   s.classes.forEach((c, i) => {
     const li = el("li", c);
-    if (i < 9 && s.task !== "tokens") li.title = "key " + (i + 1);
+    if (i < 9 && s.task !== "tokens" && s.task !== "detection") li.title = "key " + (i + 1);
     classes.appendChild(li);
     const opt = el("option", c);
     opt.value = c;
@@ -188,6 +196,107 @@ function tokenPanel(t) {
   return panel;
 }
 
+function boxTarget() {
+  // a detection audit: the label is the image's boxes; r takes the suggested boxes, l edits the
+  // given boxes as JSON in the box (Enter records them); digit keys pick no class here
+  document.body.dataset.task = "detection";
+  typedBox('the image\'s boxes as JSON, [["class", x, y, width, height], ...]; Enter records them');
+  document.getElementById("relabel-text").textContent = "new boxes (JSON)";
+  document.getElementById("classes-title").textContent = "Box classes";
+  document.getElementById("key-digits").hidden = true;
+  document.querySelector("#key-r td:last-child").textContent = "set the suggested boxes";
+  document.querySelector("#key-l td:last-child").textContent = "edit the boxes as JSON in the box (Enter records them)";
+}
+
+// Longest side, in CSS pixels, of an image drawn with its boxes.
+const BOX_SIDE = 384;
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs, cls) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (cls) node.setAttribute("class", cls);
+  return node;
+}
+
+function boxCount(boxes) {
+  return boxes.length + (boxes.length === 1 ? " box" : " boxes");
+}
+
+function drawBoxes(layer, boxes, changed, kind, unit) {
+  // one layer of boxes: each [class, x, y, width, height] outlined, its class written beside it
+  // (the given ones above the box, the suggested ones below it); a changed box is drawn thicker
+  const marked = new Set(changed);
+  boxes.forEach((b, i) => {
+    const [name, x, y, w, h] = b;
+    const hot = marked.has(i);
+    const g = svgEl("g", { "data-index": i, "data-class": name }, `box ${kind}` + (hot ? " changed" : ""));
+    const rect = svgEl("rect", { x, y, width: w, height: h, "stroke-width": (hot ? 3 : 1.5) * unit });
+    if (kind === "suggested") rect.setAttribute("stroke-dasharray", `${5 * unit} ${3 * unit}`);
+    g.appendChild(svgEl("title")).textContent = `${kind} ${name} [${x}, ${y}, ${w}, ${h}]` + (hot ? " (changed)" : "");
+    g.appendChild(rect);
+    if (kind === "given" || hot) {  // an unchanged suggested box is the given one: named once
+      const text = svgEl("text", { x: x + unit, y: kind === "given" ? y - 2 * unit : y + h + 11 * unit,
+                                    "font-size": 11 * unit, "stroke-width": 3 * unit }, "name");
+      text.textContent = name;
+      g.appendChild(text);
+    }
+    layer.appendChild(g);
+  });
+}
+
+function boxPanel(item, b) {
+  // the image with its given boxes (solid) and the suggested ones (dashed), the boxes the
+  // suggestion changes drawn thicker; a blank canvas of the image's size when its file is not
+  // available; a legend, and the changes in words beneath
+  const panel = el("figure", null, "boxview");
+  panel.id = "boxview";
+  const side = Math.max(b.width, b.height, 1);
+  const unit = side / BOX_SIDE;  // one CSS pixel, in image pixels
+  const pad = 14 * unit;  // room for the class names of the boxes at the border
+  const svg = svgEl("svg", { viewBox: `${-pad} ${-pad} ${b.width + 2 * pad} ${b.height + 2 * pad}`,
+                             width: Math.round((b.width + 2 * pad) / unit),
+                             height: Math.round((b.height + 2 * pad) / unit), role: "img" });
+  svg.setAttribute("aria-label", `row ${item.row_id}: ${boxCount(b.given)} given, ${boxCount(b.suggested)} suggested`);
+  svg.appendChild(svgEl("rect", { x: 0, y: 0, width: b.width, height: b.height }, "blank"));
+  const note = el("div", null, "boxnote");
+  if (item.image) {
+    const photo = svgEl("image", { x: 0, y: 0, width: b.width, height: b.height, preserveAspectRatio: "none" }, "photo");
+    svg.appendChild(photo);
+    blobUrl(`/api/rows/${encodeURIComponent(item.row_id)}/image`, photo).then((url) => {
+      if (url) { photo.setAttribute("href", url); panel.dataset.image = "shown"; }
+      else if (photo.isConnected) {
+        note.textContent = `image not available: the boxes are drawn on a blank ${b.width}×${b.height} canvas`;
+        panel.dataset.image = "missing";
+      }
+    }).catch(() => { note.textContent = "image not available"; });
+  } else {
+    note.textContent = `no image file for this row: the boxes are drawn on a blank ${b.width}×${b.height} canvas`;
+    panel.dataset.image = "none";
+  }
+  const given = svgEl("g", null, "layer given");
+  drawBoxes(given, b.given, b.changed_given, "given", unit);
+  const suggested = svgEl("g", null, "layer suggested");
+  drawBoxes(suggested, b.suggested, b.changed_suggested, "suggested", unit);
+  svg.appendChild(given);
+  svg.appendChild(suggested);
+  panel.appendChild(svg);
+  const legend = el("figcaption", null, "legend");
+  for (const [cls, text] of [["given", "given box"], ["suggested", "suggested box"],
+                             ["changed", "changed by the suggestion (thicker)"]]) {
+    const item = el("span", null, "key " + cls);
+    item.appendChild(el("span", null, "swatch"));
+    item.appendChild(document.createTextNode(text));
+    legend.appendChild(item);
+  }
+  panel.appendChild(legend);
+  panel.appendChild(note);
+  const changes = el("div", b.changes || "no change suggested", "boxchanges");
+  changes.id = "box-changes";
+  panel.appendChild(changes);
+  return panel;
+}
+
 function toggleClass(name) {
   const box = document.getElementById("relabel");
   const parts = box.value.split(",").map((t) => t.trim()).filter((t) => t);
@@ -246,17 +355,20 @@ function renderItem() {
   box.dataset.rowId = item.row_id;
   box.appendChild(el("div", `${state.queue} · item ${state.index + 1} of ${state.items.length} · row ${item.row_id}`));
   const labels = el("div", null, "labels");
+  const shown = (text, boxes) => (item.boxes ? boxCount(item.boxes[boxes]) : text);
   labels.appendChild(el("span", "given: "));
-  labels.appendChild(el("b", item.given_label, "given"));
+  labels.appendChild(el("b", shown(item.given_label, "given"), "given"));
   if (item.suggested_label !== null && item.suggested_label !== item.given_label) {
     labels.appendChild(el("span", "  suggested: "));
-    labels.appendChild(el("b", item.suggested_label, "suggested"));
+    labels.appendChild(el("b", shown(item.suggested_label, "suggested"), "suggested"));
   }
   box.appendChild(labels);
   if (state.session.task === "regression" || state.session.task === "multilabel") {
     document.getElementById("relabel").value = item.suggested_label || "";
   }
-  if (state.session.task === "tokens") document.getElementById("relabel").value = item.given_label || "";
+  if (state.session.task === "tokens" || state.session.task === "detection") {
+    document.getElementById("relabel").value = item.given_label || "";
+  }
   if (item.token_tags) box.appendChild(tokenPanel(item.token_tags));
   if (item.label_set && (item.label_set.add.length || item.label_set.remove.length)) {
     const change = el("div", null, "setchange");
@@ -271,6 +383,7 @@ function renderItem() {
   }
   const set = itemSet(item);
   if (set) box.appendChild(setPanel(item, set));  // the sample itself is on its card
+  else if (item.boxes) box.appendChild(boxPanel(item, item.boxes));  // the image, drawn with its boxes
   else {
     if (item.image) {
       const img = document.createElement("img");
@@ -603,6 +716,8 @@ function onKey(ev) {
     const c = state.session.classes[Number(key) - 1];
     if (c !== undefined && state.session.task === "tokens") {
       status("Digit keys pick a class; a sentence takes one tag per token: press l, edit the tags, Enter.");
+    } else if (c !== undefined && state.session.task === "detection") {
+      status("Digit keys pick a class; an image's label is its boxes: press r for the suggested boxes, or l to edit them as JSON, Enter.");
     } else if (c !== undefined && state.session.task === "multilabel") toggleClass(c);
     else if (c !== undefined) decide("relabel", c);
   } else if (key === "l") document.getElementById("relabel").focus();
