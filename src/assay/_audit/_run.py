@@ -76,12 +76,16 @@ def audit(
         :class:`assay.Dataset` (then the column-role arguments are ignored).
     label : str
         The label column (required unless ``data`` is a Dataset).
-    task : {"auto", "classification", "regression", "multilabel", "tokens"}, default="auto"
-        What the label is. ``"auto"`` reads it from the data: one tag per token of the text
-        column (or of a column named ``tokens``; a CoNLL / IOB file loads as the columns
-        ``tokens`` and ``tags``) is ``"tokens"``, judged per token by ``token_labels`` with the
-        class checks skipped (a row is a sentence); otherwise from the column
-        (:func:`assay.data.infer_task`): label sets (lists, JSON lists, or delimited names that recur) are ``"multilabel"``,
+    task : {"auto", "classification", "regression", "multilabel", "tokens", "detection"}
+        What the label is (default ``"auto"``). ``"auto"`` reads it from the data: a column of
+        boxes (JSON lists of ``[class, x, y, width, height]``; a COCO annotation file loads as
+        one row per image with the column ``boxes``) is ``"detection"``, judged by
+        ``detection_labels`` against ``predictions``; one tag per token of the text column (or
+        of a column named ``tokens``; a CoNLL / IOB file loads as the columns ``tokens`` and
+        ``tags``) is ``"tokens"``, judged per token by ``token_labels`` (a row is a sentence);
+        the class checks are skipped for both. Otherwise the column decides
+        (:func:`assay.data.infer_task`): label sets (lists, JSON lists, or delimited names that
+        recur) are ``"multilabel"``,
         judged by ``multilabel_labels`` with the class checks skipped; otherwise classes
         unless it is numeric with more than 20 distinct values, some with a fraction
         or on at least 5 % of the rows (and not exactly the codes 0..K-1 or 1..K). Under
@@ -352,8 +356,9 @@ def _resolve_task(task: str, dataset: Dataset) -> TaskChoice:
     boxes = task == "detection" or task == "auto" and holds_boxes(dataset)
     tokens = token_column(dataset) if task == "auto" and not boxes else None
     if boxes:
-        choice = TaskChoice("detection", "the label holds boxes ([class, x, y, width, height] "
-                            "per image: object detection)", 0)
+        choice = TaskChoice("detection", "given as task='detection'" if task == "detection"
+                            else "the label holds boxes ([class, x, y, width, height] per "
+                            "image: object detection)", 0)
     elif tokens is not None or task == "auto" and from_conll(dataset):
         choice = TaskChoice("tokens", "the label holds one tag per token of the column "
                             f"'{tokens or 'tokens'}' (token classification)", 0)
