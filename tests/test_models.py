@@ -194,3 +194,31 @@ def test_auto_scores_the_blend_at_each_weight_and_fits_the_best():
     weighted = make_model("blend", mi, blend_weight=0.75).fit(x, y)
     p = [e.predict_proba(x[:5]) for e in weighted.estimators_]
     np.testing.assert_allclose(weighted.predict_proba(x[:5]), 0.25 * p[0] + 0.75 * p[1])
+
+
+def test_mass_points_are_learnt_on_training_rows_and_let_a_line_step():
+    """A column that is 0 for many rows (hours worked) and a label that is exactly "worked":
+    logistic regression on the raw value cannot put a step at 0; with the indicator the table
+    model (``make_model("logistic")``) separates the classes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from assay.models import MassPoints, ModelInput
+
+    x = np.array([[0.0, 1.0], [0.0, 2.0], [3.5, 3.0], [7.0, 4.0], [0.0, 5.0]])
+    points = MassPoints().fit(x)
+    assert points.columns_.tolist() == [0] and points.values_.tolist() == [0.0]
+    # learnt once: new rows are judged against the training value, NaN is never the mass point
+    out = points.transform(np.array([[0.0, 9.0], [np.nan, 1.0], [2.0, 2.0]]))
+    assert out[:, 2].tolist() == [1.0, 0.0, 0.0]
+    assert MassPoints().fit(np.array([[0.0], [1.0], [0.0], [1.0]])).columns_.size == 0  # binary
+    rng = np.random.default_rng(0)
+    hours = np.where(rng.random(600) < 0.45, 0.0, rng.exponential(300.0, 600) + 1.0)
+    x = np.c_[hours, rng.normal(size=600)]
+    y = (hours > 0).astype(int)
+    mi = ModelInput(x, np.array([False, False]), "table", ["hours", "noise"])
+    plain = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    assert cross_val_score(make_model("logistic", mi), x, y, cv=5).mean() == 1.0
+    assert cross_val_score(plain, x, y, cv=5).mean() < 0.95

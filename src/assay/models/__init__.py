@@ -6,6 +6,7 @@ from assay.models._choice import (
     AutoClassifier,
     BlendClassifier,
     KNNProbaClassifier,
+    MassPoints,
     auto_candidates,
     make_model,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "HGBClassifier",
     "HGBRegressor",
     "KNNProbaClassifier",
+    "MassPoints",
     "ModelInput",
     "RegressionCrossFit",
     "auto_candidates",

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from assay.exceptions import InvalidParameterError
 from assay.models._input import ModelInput
@@ -106,24 +106,86 @@ def make_model(name: str, mi: ModelInput, *, metric: str = "euclidean",
         from sklearn.linear_model import LogisticRegression
 
         return _dense_pipeline(mi, LogisticRegression(max_iter=1000, C=1.0,
-                                                      random_state=random_state))
+                                                      random_state=random_state),
+                               mass_points=True)
     if mi.kind == "vectors":  # the featurizer's vectors, in the distance that fits them
         return KNNProbaClassifier(metric=metric)
     return _dense_pipeline(mi, KNNProbaClassifier(metric="euclidean"))
 
 
-def _dense_pipeline(mi: ModelInput, final: Any) -> Any:
+#: A numeric table column whose most frequent value holds at least this share of the training
+#: rows gets an indicator of that value for the linear model (:class:`MassPoints`).
+MASS_POINT_SHARE = 0.1
+
+
+class MassPoints(TransformerMixin, BaseEstimator):
+    """Append, for each numeric column with a point mass, the indicator ``x == v``.
+
+    A column whose most frequent value ``v`` holds at least ``min_share`` of the training rows,
+    at least twice as many as any other value, and that has more than two distinct values
+    (hours worked, earnings, counts: zero for many rows) gets the column ``x == v`` appended. A linear model on the raw value cannot put a
+    step at the mass point; with the indicator it can (a boosted tree finds it by itself).
+    Which columns and values is learnt in ``fit`` (on training rows only); missing values are
+    never equal to ``v``.
+
+    Parameters
+    ----------
+    min_share : float, default=MASS_POINT_SHARE
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.models import MassPoints
+    >>> x = np.array([[0.0, 1.0], [0.0, 2.0], [3.5, 3.0], [7.0, 4.0], [0.0, 5.0]])
+    >>> MassPoints().fit(x).transform(x).tolist()[:3]  # column 0 has a mass at 0, column 1 none
+    [[0.0, 1.0, 1.0], [0.0, 2.0, 1.0], [3.5, 3.0, 0.0]]
+    """
+
+    def __init__(self, min_share: float = MASS_POINT_SHARE):
+        self.min_share = min_share
+
+    def fit(self, x: Any, y: Any = None) -> MassPoints:
+        """Find the columns with a point mass and their values."""
+        x = np.asarray(x, dtype=np.float64)
+        cols, vals = [], []
+        for j in range(x.shape[1]):
+            v = x[:, j][np.isfinite(x[:, j])]
+            if not v.size:
+                continue
+            values, counts = np.unique(v, return_counts=True)
+            if values.size <= 2:
+                continue
+            top = int(np.argmax(counts))
+            second = np.partition(counts, -2)[-2]
+            if counts[top] >= self.min_share * x.shape[0] and counts[top] >= 2 * second:
+                cols.append(j)
+                vals.append(values[top])
+        self.columns_ = np.asarray(cols, dtype=np.int64)
+        self.values_ = np.asarray(vals, dtype=np.float64)
+        return self
+
+    def transform(self, x: Any) -> np.ndarray:
+        """``x`` with one indicator column per point mass appended."""
+        x = np.asarray(x, dtype=np.float64)
+        if not self.columns_.size:
+            return x
+        return np.hstack([x, (x[:, self.columns_] == self.values_).astype(np.float64)])
+
+
+def _dense_pipeline(mi: ModelInput, final: Any, *, mass_points: bool = False) -> Any:
     """Impute (median, with missing indicators), one-hot the categories, standardise; then
-    ``final``. All fitted on the training rows only."""
+    ``final``. With ``mass_points`` the numeric table columns first get :class:`MassPoints`
+    indicators. All fitted on the training rows only."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    points = [MassPoints()] if mass_points and mi.kind == "table" else []
     if mi.kind == "vectors" or not mi.categorical.any():
         if mi.kind == "table":
-            return make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
-                                               keep_empty_features=True),
+            return make_pipeline(*points, SimpleImputer(strategy="median", add_indicator=True,
+                                                        keep_empty_features=True),
                                  StandardScaler(), final)
         return make_pipeline(StandardScaler(), final)
     num = np.flatnonzero(~mi.categorical)
@@ -131,6 +193,7 @@ def _dense_pipeline(mi: ModelInput, final: Any) -> Any:
     parts: list[tuple[str, Any, Any]] = []
     if num.size:
         parts.append(("num", make_pipeline(
+            *points,
             SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
             StandardScaler()), num))
     parts.append(("cat", make_pipeline(
