@@ -864,7 +864,7 @@ def _image_column(dataset: Any, plan: _Plan) -> str | None:
     detection task ``file_name`` when its files are next to the data (as the audit finds it)."""
     if dataset.roles.image is not None or plan.task != "detection":
         return dataset.roles.image
-    from assay._audit._detection import with_image_role
+    from assay.data import with_image_role
 
     image: str | None = with_image_role(dataset).roles.image
     return image

@@ -21,7 +21,7 @@ import pandas as pd
 from assay.data import Dataset, box_cells, is_box_column, is_coco
 from assay.exceptions import InputValidationError
 
-__all__ = ["box_labels", "box_predictions", "holds_boxes", "with_image_role"]
+__all__ = ["box_labels", "box_predictions", "holds_boxes"]
 
 _TABLE_COLUMNS = ("class", "x", "y", "width", "height", "score")
 
@@ -29,24 +29,6 @@ _TABLE_COLUMNS = ("class", "x", "y", "width", "height", "score")
 def holds_boxes(dataset: Dataset) -> bool:
     """Whether the label column holds box cells (a detection task under ``auto``)."""
     return is_box_column(dataset.table[dataset.roles.label])
-
-
-def with_image_role(dataset: Dataset) -> Dataset:
-    """The dataset with ``file_name`` as its image column when those files are found next to the
-    data (so duplicates and outliers read the images), and without the bookkeeping columns
-    (``image_id``, ``file_name``, ``width``, ``height``) among the table features."""
-    from dataclasses import replace
-
-    roles = dataset.roles
-    table = dataset.table
-    image = roles.image
-    if image is None and "file_name" in table.columns and dataset.root is not None:
-        first = table["file_name"].dropna().astype(str).head(5)
-        if len(first) and all((dataset.root / f).is_file() for f in first):
-            image = "file_name"
-    skip = {"image_id", "file_name", "width", "height", image}
-    features = tuple(c for c in roles.features if c not in skip)
-    return replace(dataset, roles=replace(roles, image=image, features=features))
 
 
 def box_labels(dataset: Dataset) -> Any:

@@ -204,7 +204,8 @@ def audit(
             "predictions", "None unless the task is detection (predicted boxes)", "given",
             owner="audit", hint="For class probabilities pass pred_probs instead.")
     if choice.task == "detection":  # the boxes are parsed once: a bad cell is raised here
-        from assay._audit._detection import box_labels, box_predictions, with_image_role
+        from assay._audit._detection import box_labels, box_predictions
+        from assay.data import with_image_role
 
         dataset = with_image_role(dataset)
         labels_boxes = box_labels(dataset)

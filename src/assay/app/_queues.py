@@ -254,8 +254,8 @@ def _box_classes(summary: dict[str, Any], issues: pd.DataFrame) -> list[str]:
 
 def _attach_box_images(session: ReviewSession) -> None:
     """Give a detection dataset its image role as the audit did: ``file_name`` when those files
-    are found next to the data (``assay._audit._detection.with_image_role``)."""
-    from assay._audit._detection import with_image_role
+    are found next to the data (``assay.data.with_image_role``)."""
+    from assay.data import with_image_role
 
     if session.dataset is not None:
         session.dataset = with_image_role(session.dataset)

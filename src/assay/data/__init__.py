@@ -1,6 +1,13 @@
 """Loading data and turning it into features."""
 
-from assay.data._boxes import box_cells, coco_table, format_boxes, is_box_column, is_coco
+from assay.data._boxes import (
+    box_cells,
+    coco_table,
+    format_boxes,
+    is_box_column,
+    is_coco,
+    with_image_role,
+)
 from assay.data._dataset import Dataset, Roles, encode_labels, load
 from assay.data._featurize import Features, embedding_metric, featurize, robust_scale
 from assay.data._hashing import file_hashes, row_content
@@ -37,7 +44,7 @@ __all__ = [
     "file_hashes", "format_label_set", "infer_task", "is_label_set_column",
     "label_set_form", "load", "numeric_target", "parse_image_shape", "parse_label_sets", "pixel_layout",
     "read_table", "remove_stale_temps", "robust_scale", "row_content", "temp_name",
-    "box_cells", "coco_table", "format_boxes", "is_box_column", "is_coco",
+    "box_cells", "coco_table", "format_boxes", "is_box_column", "is_coco", "with_image_role",
     "format_sequence", "parse_conll", "parse_sequences", "sequence_form", "source_lines",
     "token_task_columns",
 ]

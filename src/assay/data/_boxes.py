@@ -18,7 +18,8 @@ import pandas as pd
 
 from assay.exceptions import InputValidationError
 
-__all__ = ["box_cells", "coco_table", "format_boxes", "is_box_column", "is_coco"]
+__all__ = ["box_cells", "coco_table", "format_boxes", "is_box_column", "is_coco",
+           "with_image_role"]
 
 
 def is_coco(data: Any) -> bool:
@@ -171,3 +172,23 @@ def read_json_table(path: Path) -> pd.DataFrame | None:
         except json.JSONDecodeError:
             return None
     return coco_table(data, name=f"'{path.name}'") if is_coco(data) else None
+
+
+def with_image_role(dataset: Any) -> Any:
+    """A detection dataset (:class:`assay.data.Dataset`) with ``file_name`` as its image column
+    when those files are found next to the data (so duplicates and outliers read the images),
+    and without the bookkeeping columns (``image_id``, ``file_name``, ``width``, ``height``)
+    among the table features. The audit, the review app and the export all set the roles this
+    way."""
+    from dataclasses import replace
+
+    roles = dataset.roles
+    table = dataset.table
+    image = roles.image
+    if image is None and "file_name" in table.columns and dataset.root is not None:
+        first = table["file_name"].dropna().astype(str).head(5)
+        if len(first) and all((dataset.root / f).is_file() for f in first):
+            image = "file_name"
+    skip = {"image_id", "file_name", "width", "height", image}
+    features = tuple(c for c in roles.features if c not in skip)
+    return replace(dataset, roles=replace(roles, image=image, features=features))
