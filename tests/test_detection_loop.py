@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -35,66 +30,9 @@ from assay.workspace import Workspace  # noqa: E402
 
 N_IMAGES = 200
 CLASSES = ["cross", "disk", "ring", "square", "triangle"]
-ENV = {**os.environ, "BROWSER": "true", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
-       "COLUMNS": "200"}
-ENV.pop("ASSAY_WORKSPACE", None)
-
-
-def _assay(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    exe = shutil.which("assay")
-    cmd = ([exe] if exe else [sys.executable, "-m", "assay.cli.main"]) + list(args)
-    res = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert "Traceback" not in res.stderr, res.stderr[-3000:]
-    return res
-
-
-def _recorded_run(res: subprocess.CompletedProcess) -> str:
-    found = re.search(r"Recorded run (\S+)", res.stdout)
-    assert res.returncode in (0, 1) and found, (res.stdout[-2000:], res.stderr[-2000:])
-    return found.group(1)
-
-
-class Review:
-    """``assay review`` in a subprocess, in folder ``cwd``; ``url`` is the address it printed."""
-
-    def __init__(self, cwd: Path) -> None:
-        exe = shutil.which("assay")
-        cmd = ([exe] if exe else [sys.executable, "-m", "assay.cli.main"])
-        self.proc = subprocess.Popen([*cmd, "review", "--no-browser", "--port", "0"], cwd=cwd,
-                                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        lines: list[str] = []
-        self.url = None
-        deadline = time.monotonic() + 120
-        while self.url is None and time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
-            self.url = found.group(1) if found else None
-        if self.url is None:
-            self.proc.kill()
-            raise AssertionError("assay review did not start: " + "".join(lines))
-        self.base, self.token = self.url.split("/?token=")
-        for _ in range(100):  # the URL is printed just before uvicorn serves
-            try:
-                httpx.get(self.base + "/api/session", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, headers={"X-Assay-Token": self.token},
-                            timeout=60)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.proc.stdout.close()
+# the CLI-as-a-subprocess harness (environment, `assay` runner, `assay review` server) is the
+# token loop's
+from test_tokens_loop import ENV, Review, _assay, _recorded_run  # noqa: E402, F401
 
 
 @pytest.fixture(scope="module")

@@ -215,8 +215,9 @@ def audit(
     if choice.task == "tokens":  # parsed once: a row whose tags and tokens differ is raised here
         from assay._audit._tokens import token_column, token_corpus, with_token_roles
 
-        dataset = with_token_roles(dataset, str(token_column(dataset, required=True)))
-        corpus = token_corpus(dataset)
+        column = str(token_column(dataset, required=True))
+        dataset = with_token_roles(dataset, column)
+        corpus = token_corpus(dataset, column)
         choice = TaskChoice(choice.task, choice.reason, len(corpus.classes))
     label_sets = None
     if choice.task == "multilabel":  # parsed once: a row that is no set is raised here

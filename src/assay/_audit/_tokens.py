@@ -65,11 +65,13 @@ def with_token_roles(dataset: Dataset, column: str) -> Dataset:
     return replace(dataset, roles=replace(roles, text=column, features=features))
 
 
-def token_corpus(dataset: Dataset) -> Any:
-    """The sentences as a :class:`assay.tokens.TokenCorpus`, sentence ``i`` = row ``i``."""
+def token_corpus(dataset: Dataset, column: str | None = None) -> Any:
+    """The sentences as a :class:`assay.tokens.TokenCorpus`, sentence ``i`` = row ``i``; the
+    tokens in ``column`` (default: :func:`token_column`)."""
     from assay.tokens import TokenCorpus
 
-    column = cast(str, token_column(dataset, required=True))  # required: never None
+    if column is None:
+        column = cast(str, token_column(dataset, required=True))  # required: never None
     label = dataset.roles.label
     tokens = parse_sequences(dataset.table[column], name=f"the tokens column '{column}'")
     tags = parse_sequences(dataset.table[label], name=f"the label column '{label}'")

@@ -167,8 +167,8 @@ def _box_records(ctx: AuditContext, res: DetectionIssues) -> pd.DataFrame:
     frame = frame[frame["issue"] != "ok"]
     miss = res.missing
     if miss.n_boxes:
-        missing = miss.to_frame().drop(columns=[c for c in ("label", "score")
-                                                if c in miss.to_frame().columns])
+        missing = miss.to_frame()
+        missing = missing.drop(columns=[c for c in ("label", "score") if c in missing.columns])
         missing["issue"] = "missing"
         missing["box_score"] = res.missing_score
         frame = pd.concat([frame, missing], ignore_index=True)
