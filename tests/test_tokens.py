@@ -286,6 +286,59 @@ def test_cross_fit_blocks_jobs_and_bad_input():
         cross_fit_token_probs([["a"]])
 
 
+def test_cross_fit_writes_into_a_disk_array():
+    """``out``: the probabilities go into the given (T, K) array (on disk, float32), equal to the
+    in-memory ones to float32 precision; a wrong array is refused in one sentence."""
+    from assay.data import disk_array
+
+    sents, noisy, _ = make_corpus(150, seed=4, rate=0.0)
+    c = TokenCorpus.from_sentences(sents, noisy)
+    out = disk_array((c.n_tokens, len(c.classes)))
+    got = cross_fit_token_probs(c, n_folds=3, out=out, block_tokens=50)
+    assert got is out and isinstance(got, np.memmap) and got.dtype == np.float32
+    np.testing.assert_allclose(got, cross_fit_token_probs(c, n_folds=3), atol=1e-6)
+    for bad in (np.zeros((c.n_tokens, 1)), np.zeros((c.n_tokens, len(c.classes)), dtype=int),
+                [[0.0] * len(c.classes)] * c.n_tokens):
+        with pytest.raises(InputValidationError, match="out must be a writable float array"):
+            cross_fit_token_probs(c, n_folds=3, out=bad)
+
+
+def test_issues_from_disk_hold_no_token_by_tag_matrix():
+    """find_token_issues reads a (T, K) matrix on disk in blocks: its peak traced memory does not
+    grow with T by anything like a (T, K) float64 copy (only per-token vectors grow), and the
+    result equals the in-memory run's."""
+    import tracemalloc
+
+    from assay.data import disk_array
+
+    k = 60
+
+    def peak(n: int) -> tuple[int, object, object]:
+        rng = np.random.default_rng(n)
+        y = rng.integers(0, k, n)
+        p = disk_array((n, k))
+        for s in range(0, n, 20_000):
+            b = rng.dirichlet(np.full(k, 0.1), size=min(20_000, n - s))
+            b[np.arange(len(b)), y[s:s + len(b)]] += 2.0
+            p[s:s + len(b)] = b / b.sum(axis=1, keepdims=True)
+        tags = [y[i:i + 10] for i in range(0, n, 10)]
+        tracemalloc.start()
+        try:
+            res = find_token_issues(tags, p, block_tokens=4096)
+            top = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        return top, res, (tags, np.asarray(p, dtype=np.float64))
+
+    small, _, _ = peak(60_000)
+    large, res, (tags, dense) = peak(240_000)
+    full_copy = (240_000 - 60_000) * k * 8
+    assert large - small < 0.25 * full_copy, (small, large, full_copy)
+    ref = find_token_issues(tags, dense, block_tokens=4096)
+    np.testing.assert_array_equal(res.is_issue, ref.is_issue)
+    assert res.n_estimated_errors == ref.n_estimated_errors
+
+
 def test_a_tag_missing_from_a_fold_gets_probability_zero():
     sents = [["a", "b"]] * 20 + [["rare"]]
     tags = [["X", "Y"]] * 20 + [["Z"]]

@@ -480,6 +480,23 @@ def test_artifact_missing_or_damaged_file_is_recomputed(ws):
     assert len(calls) == 3 and len(ws.artifacts()) == 1
 
 
+def test_large_npy_artifact_is_memory_mapped_copy_on_write(ws):
+    """From MAP_BYTES an .npy artifact comes back memory-mapped: equal values, pages read from
+    disk as used, and writing to it changes neither the file nor the next load."""
+    from assay.workspace._artifacts import MAP_BYTES
+
+    big = np.random.default_rng(0).random((MAP_BYTES // 8 // 4 + 1, 4))
+    ws.get_or_compute("token_probs", "fp", {}, lambda: big)
+    got = ws.load_artifact("token_probs", "fp", {})
+    assert isinstance(got, np.memmap) and np.array_equal(got, big)
+    got[:10] = -1.0  # private to this process
+    again = ws.load_artifact("token_probs", "fp", {})
+    assert np.array_equal(again, big)
+    small = ws.get_or_compute("features", "fp", {}, lambda: np.arange(5.0))
+    assert not isinstance(ws.load_artifact("features", "fp", {}), np.memmap)
+    assert small.tolist() == [0, 1, 2, 3, 4]
+
+
 def test_artifact_key_includes_assay_version(ws, monkeypatch):
     calls = []
     compute = lambda: calls.append(1) or np.arange(3)  # noqa: E731

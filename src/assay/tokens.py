@@ -23,9 +23,11 @@ probability of a wrong tag. Their sum is the estimated number of wrong tags; tha
 with the lowest scores (among those whose tag is not the model's top prediction) are flagged.
 On ``benchmarks/token_labels.py`` (generated corpora, ``docs/benchmarks/tokens.md``) this had a
 higher token F1 than cleanlab's ``token_classification`` module on the same probabilities.
-The probabilities are read in blocks of tokens: besides the (T, K) matrix passed in (N-sized
-state, like every per-row result of an audit), only per-token vectors (T,) and one block's
-temporaries are held.
+The probabilities are read in blocks of tokens: besides the (T, K) matrix passed in, only
+per-token vectors (T,) and one block's temporaries are held. The matrix may live on disk
+(``cross_fit_token_probs(..., out=assay.data.disk_array(...))`` writes it there, and a
+memory-mapped ``.npy`` reads from there), as the audit keeps it: a corpus's probabilities are
+then never in memory whole.
 """
 
 from __future__ import annotations
@@ -595,6 +597,7 @@ def cross_fit_token_probs(
     block_tokens: int = BLOCK_TOKENS,
     n_features: int = N_FEATURES,
     progress: Callable[[int, int], None] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Out-of-fold tag probabilities of every token, from models that never saw its sentence.
 
@@ -623,11 +626,15 @@ def cross_fit_token_probs(
         Hashed feature columns.
     progress : callable, optional
         ``progress(done, total)`` after each fold.
+    out : ndarray of shape (T, K), optional
+        A float array to write the probabilities into and return, block by block,
+        such as :func:`assay.data.disk_array` ((T, K) float32 on disk: the audit's choice, so a
+        corpus's probabilities are never held in memory whole). Default: a new float64 array.
 
     Returns
     -------
     ndarray of shape (T, K)
-        Columns in the order of ``corpus.classes``; rows sum to 1.
+        Columns in the order of ``corpus.classes``; rows sum to 1 (``out`` when given).
 
     Notes
     -----
@@ -661,10 +668,19 @@ def cross_fit_token_probs(
     n_folds = check_int("n_folds", n_folds, low=2, high=max(2, s), owner=owner)
     block_tokens = check_int("block_tokens", block_tokens, low=1, owner=owner)
     n_features = check_int("n_features", n_features, low=16, high=2**31 - 1, owner=owner)
+    k = len(corpus.classes)
+    if out is None:
+        out = np.zeros((corpus.n_tokens, k), dtype=np.float64)
+    elif (not isinstance(out, np.ndarray) or out.shape != (corpus.n_tokens, k)
+          or out.dtype.kind != "f" or not out.flags.writeable):
+        raise InputValidationError(
+            f"out must be a writable float array of shape ({corpus.n_tokens}, {k}) (tokens x "
+            f"tags); got {type(out).__name__} {getattr(out, 'shape', '')} "
+            f"{getattr(out, 'dtype', '')}. Pass assay.data.disk_array(({corpus.n_tokens}, {k})) "
+            "or leave it out.")
     x = _token_features(corpus.tokens, corpus.offsets, n_features)
     fold = np.repeat(_sentence_folds(s, n_folds, random_state), np.diff(corpus.offsets))
     y = corpus.tags
-    k = len(corpus.classes)
 
     def fit_one(f: int) -> tuple[int, Any]:
         from sklearn.exceptions import ConvergenceWarning
@@ -681,17 +697,18 @@ def cross_fit_token_probs(
             model.fit(x[train], y[train])
         return f, model
 
-    out = np.zeros((corpus.n_tokens, k), dtype=np.float64)
     done = 0
     for f, model in parallel_results(n_jobs, [delayed(fit_one)(f) for f in range(n_folds)]):
         test = np.flatnonzero(fold == f)
         for start in range(0, test.size, block_tokens):
             rows = test[start:start + block_tokens]
+            block = np.zeros((rows.size, k))
             if isinstance(model, int):
-                out[rows, model] = 1.0
+                block[:, model] = 1.0
             else:  # float32 features: renormalise in float64
                 proba = model.predict_proba(x[rows]).astype(np.float64)
-                out[np.ix_(rows, model.classes_)] = proba / proba.sum(axis=1, keepdims=True)
+                block[:, model.classes_] = proba / proba.sum(axis=1, keepdims=True)
+            out[rows] = block
         done += 1
         if progress is not None:
             progress(done, n_folds)

@@ -324,10 +324,13 @@ class AuditContext:
     @property
     def token_probs(self) -> np.ndarray:
         """Out-of-fold tag probabilities (T, K) of every token
-        (:func:`assay.tokens.cross_fit_token_probs`; folds by sentence), or the user's."""
+        (:func:`assay.tokens.cross_fit_token_probs`; folds by sentence), or the user's. Ours are
+        float32 in an anonymous file on disk (:func:`assay.data.disk_array`), read in blocks:
+        never in memory whole."""
         if self.user_token_probs is not None:
             return self.user_token_probs
         if self._token_probs is None:
+            from assay.data import disk_array
             from assay.tokens import cross_fit_token_probs
 
             cfg = self.config
@@ -337,13 +340,16 @@ class AuditContext:
                 if self.progress is not None:
                     self.progress("cross-fitting", done, total)
 
+            def compute() -> np.ndarray:  # written fold by fold to an anonymous file on disk
+                out = disk_array((corpus.n_tokens, len(corpus.classes)), np.float32)
+                return cross_fit_token_probs(corpus, n_folds=cfg.n_folds,
+                                             random_state=cfg.random_state,
+                                             n_jobs=self._fold_jobs(), progress=progress,
+                                             out=out)
+
             params = {"n_folds": cfg.n_folds, "random_state": cfg.random_state,
-                      "model": "hashed-feature logistic tagger", "version": 1}
-            self._token_probs = self._cached(
-                "token_probs", params,
-                lambda: cross_fit_token_probs(corpus, n_folds=cfg.n_folds,
-                                              random_state=cfg.random_state,
-                                              n_jobs=self._fold_jobs(), progress=progress))
+                      "model": "hashed-feature logistic tagger", "version": 2}
+            self._token_probs = self._cached("token_probs", params, compute)
         return self._token_probs
 
     @property

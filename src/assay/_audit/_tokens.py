@@ -16,6 +16,9 @@ import numpy as np
 from assay.data import CONLL_SUFFIXES, Dataset, parse_sequences, token_task_columns
 from assay.exceptions import InputValidationError
 
+#: Tokens checked at a time (as :data:`assay.tokens.BLOCK_TOKENS` reads them).
+BLOCK = 65_536
+
 __all__ = ["from_conll", "token_column", "token_corpus", "token_probs", "with_token_roles"]
 
 
@@ -80,8 +83,9 @@ def token_corpus(dataset: Dataset, column: str | None = None) -> Any:
 
 def token_probs(pred_probs: Any, corpus: Any) -> np.ndarray:
     """The user's out-of-fold tag probabilities: (T, K), one row per token in sentence order, one
-    column per tag in sorted order, rows summing to 1."""
-    p = np.asarray(pred_probs, dtype=np.float64)
+    column per tag in sorted order, rows summing to 1. Checked in blocks and not copied (a
+    memory-mapped ``.npy`` stays on disk)."""
+    p = np.asarray(pred_probs)
     k = len(corpus.classes)
     shown = ", ".join(map(str, corpus.classes[:10])) + (" ..." if k > 10 else "")
     if p.shape != (corpus.n_tokens, k):
@@ -89,9 +93,20 @@ def token_probs(pred_probs: Any, corpus: Any) -> np.ndarray:
             f"pred_probs for a tokens task must have shape ({corpus.n_tokens}, {k}): one row "
             f"per token, sentence after sentence, and one column per tag in the order {shown}; "
             f"got shape {p.shape}.")
-    if not np.all(np.isfinite(p)) or p.min() < 0 or np.abs(p.sum(axis=1) - 1).max() > 1e-3:
+    if p.dtype.kind not in "fiub":
         raise InputValidationError(
-            "pred_probs for a tokens task must hold probabilities: finite, non-negative, each "
-            f"row summing to 1; got values from {np.nanmin(p):.3g} to {np.nanmax(p):.3g} and row "
-            f"sums from {np.nanmin(p.sum(axis=1)):.3g} to {np.nanmax(p.sum(axis=1)):.3g}.")
+            f"pred_probs for a tokens task must hold numbers; got dtype {p.dtype}. Save a "
+            "float array with numpy.save.")
+    if p.dtype.kind != "f":
+        p = p.astype(np.float64)
+    for start in range(0, p.shape[0], BLOCK):
+        b = np.asarray(p[start:start + BLOCK], dtype=np.float64)
+        sums = b.sum(axis=1)
+        if not np.all(np.isfinite(b)) or b.min() < 0 or np.abs(sums - 1).max() > 1e-3:
+            raise InputValidationError(
+                "pred_probs for a tokens task must hold probabilities: finite, non-negative, "
+                f"each row summing to 1; tokens {start}..{start + len(b) - 1} hold values from "
+                f"{np.nanmin(b):.3g} to {np.nanmax(b):.3g} and row sums from "
+                f"{np.nanmin(sums):.3g} to {np.nanmax(sums):.3g}. Pass a softmax of each "
+                "token's logits.")
     return p

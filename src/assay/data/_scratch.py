@@ -1,0 +1,63 @@
+"""Arrays that live on disk instead of in memory: the N-sized intermediate results of an audit
+that would otherwise be held whole (per-token probabilities of a million-token corpus).
+
+:func:`disk_array` maps an anonymous temporary file: the operating system pages blocks in and
+out as they are read and written, nothing of the array counts as the process's own (anonymous)
+memory, and the file disappears when the last reference to the array goes, even after a crash
+(it has no name on POSIX systems; on Windows it is opened delete-on-close).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from assay.exceptions import InputValidationError
+
+__all__ = ["disk_array"]
+
+
+def disk_array(shape: tuple[int, ...], dtype: Any = np.float32, *,
+               folder: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """A zero-filled, writable array backed by an anonymous temporary file.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    dtype : numpy dtype, default=float32
+    folder : path, optional
+        Where the file goes (default: the system's temporary folder, ``TMPDIR``). Choose a disk,
+        not a RAM-backed ``tmpfs``, or the array is in memory after all.
+
+    Returns
+    -------
+    numpy.memmap
+        Reads and writes go through the page cache; a zero-size shape gives a plain empty array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.data import disk_array
+    >>> a = disk_array((1000, 3))
+    >>> a[10:20] = 0.5
+    >>> a.dtype, a.shape, float(a.sum())
+    (dtype('float32'), (1000, 3), 15.0)
+    """
+    dims = tuple(int(s) for s in shape)
+    if any(s < 0 for s in dims):
+        raise InputValidationError(f"disk_array needs a shape of non-negative sizes; got {shape}.")
+    dt = np.dtype(dtype)
+    nbytes = math.prod(dims) * dt.itemsize
+    if nbytes == 0:
+        return np.zeros(dims, dtype=dt)
+    if folder is not None and not os.path.isdir(folder):
+        raise InputValidationError(
+            f"disk_array's folder '{folder}' is not an existing folder. Create it or pass "
+            "another.")
+    with tempfile.TemporaryFile(dir=folder) as fh:  # the map keeps the file alive after close
+        fh.truncate(nbytes)  # a sparse file: reads as zeros, takes disk only where written
+        return np.memmap(fh, dtype=dt, mode="r+", shape=dims)
