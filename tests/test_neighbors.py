@@ -130,3 +130,30 @@ def test_errors():
         knn_graph(np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 2.0]]), k=1)
     with pytest.raises(InputValidationError, match="must be a 2-d array"):
         knn_graph(np.zeros(5), k=1)
+
+
+def test_top_scores_equals_a_full_sort_with_ties_and_excluded_cells():
+    """The bound-and-filter top-k of the inverted file equals sorting every row (best first,
+    ties to the lower column), whatever the prefix that gives the bound."""
+    from assay._kernels.ivf import top_scores
+
+    gen = np.random.default_rng(1)
+    for trial in range(300):
+        m, c, k = int(gen.integers(1, 60)), int(gen.integers(12, 400)), int(gen.integers(1, 11))
+        s = gen.normal(size=(m, c)).astype(np.float32)
+        if trial % 3 == 0:
+            s = np.round(s, 1)  # many ties
+        s[gen.random((m, c)) < 0.05] = -np.inf  # excluded (the row itself)
+        if (np.isfinite(s).sum(axis=1) < k).any():
+            continue
+        cols, vals = top_scores(s, k, prefix=int(gen.integers(1, c + 1)))
+        ref = np.lexsort((np.broadcast_to(np.arange(c), s.shape), -s), axis=1)[:, :k]
+        np.testing.assert_array_equal(cols, ref)
+        np.testing.assert_array_equal(vals, np.take_along_axis(s, ref, axis=1))
+
+
+def test_list_count_grows_linearly_past_a_million_rows():
+    from assay._kernels.ivf import LIST_ROWS, n_lists
+
+    assert n_lists(100) == 16 and n_lists(250_000) == 500 and n_lists(1_000_000) == 1000
+    assert n_lists(2_000_000) == 2000 and n_lists(10_000_000) == 10_000_000 // LIST_ROWS

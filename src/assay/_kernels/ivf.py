@@ -105,18 +105,39 @@ def list_topk(
         score[np.arange(m), np.arange(m)] = -np.inf
     else:
         score[rows[:, None] == cand[None, :]] = -np.inf
-    part = np.argpartition(score, -k, axis=1)[:, -k:]
-    top = np.take_along_axis(score, part, axis=1)
+    part, top = top_scores(score, k, prefix=m)
     idx = cand[part]
-    order = np.lexsort((idx, -top), axis=1)
-    idx = np.take_along_axis(idx, order, axis=1)
-    top = np.take_along_axis(top, order, axis=1)
     if metric == "cosine":
         dist = np.clip(1.0 - top, 0.0, 2.0)
     else:
         q_sq = np.einsum("ij,ij->i", q, q)
         dist = np.sqrt(np.maximum(q_sq[:, None] - 2.0 * top, 0.0))
     return idx, dist.astype(np.float32)
+
+
+def top_scores(score: np.ndarray, k: int, *, prefix: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and values of the ``k`` largest scores of each row, best first, ties by column.
+
+    The ``k``-th largest score among the first ``prefix`` columns (the query's own list) is a
+    lower bound on the row's ``k``-th largest overall, so only the scores at or above it can be
+    in the top ``k``: one comparison over the matrix finds them, and only those few are sorted.
+    On lists of 1,000 rows against 8,000 candidates this is several times faster than a
+    partition of every row, which it replaces (the result is the same, ties going to the lower
+    column).
+    """
+    m, c = score.shape
+    w = min(c, max(prefix, 4 * k))
+    if w >= c:  # nothing to skip: sort each row's candidates
+        order = np.lexsort((np.broadcast_to(np.arange(c), score.shape), -score), axis=1)[:, :k]
+        return order, np.take_along_axis(score, order, axis=1)
+    bound = np.partition(score[:, :w], w - k, axis=1)[:, w - k]
+    flat = np.flatnonzero(score >= bound[:, None])  # (2-D nonzero is ten times slower)
+    rows, cols = np.divmod(flat, c)
+    vals = score.ravel()[flat]
+    order = np.lexsort((cols, -vals, rows))  # by row, best first, ties by column
+    first = np.searchsorted(rows[order], np.arange(m))  # every row keeps at least k
+    pick = order[first[:, None] + np.arange(k)[None, :]]
+    return cols[pick], vals[pick]
 
 
 def _search_lists(
@@ -128,6 +149,20 @@ def _search_lists(
         if rows.size:
             out_idx[rows], out_dist[rows] = list_topk(index, rows, int(lst), k=k, metric=metric,
                                                       nprobe=nprobe)
+
+
+#: Rows per list from which the number of lists grows with N rather than with sqrt(N).
+LIST_ROWS = 1000
+
+
+def n_lists(n: int) -> int:
+    """About sqrt(N) lists up to a million rows, then lists of ``LIST_ROWS`` rows.
+
+    A row is compared with ``nprobe`` lists of about ``N / nlist`` rows, so sqrt(N) lists make
+    the search grow as N^1.5: from 1M to 2M rows 2.8x. Lists of a fixed size keep it linear (the
+    k-means assignment, N x nlist products, grows faster but is a small share up to ~10M rows).
+    """
+    return int(max(16, round(np.sqrt(n)), round(n / LIST_ROWS)))
 
 
 def ivf_graph(
@@ -147,7 +182,7 @@ def ivf_graph(
     """
     n = x.shape[0]
     rng = np.random.default_rng(random_state)
-    nlist = int(np.clip(round(np.sqrt(n)), 16, 4096))
+    nlist = n_lists(n)
     n_train = min(n, 32 * nlist)
     train = x[np.sort(rng.choice(n, size=n_train, replace=False))]
     centres = kmeans(train, nlist, n_iter=8, rng=rng)
@@ -155,9 +190,14 @@ def ivf_graph(
     index = ListIndex(x, centres, assign)
 
     sample = np.sort(rng.choice(n, size=min(n, n_sample), replace=False))
-    exact, _ = blocked_topk(x[sample], x, k=k + 1, metric=metric, exclude_self=False)
+    # exact neighbours of the sample, in blocks of queries whose distance rows stay within
+    # 2^25 values (128 MB), not 256 x N at once (1 GB at 1M rows)
+    exact, _ = blocked_topk(x[sample], x, k=k + 1, metric=metric, exclude_self=False,
+                            block=max(1, min(2048, 2**25 // n)))
     exact_wo_self = np.array([row[row != s][:k] for row, s in zip(exact, sample, strict=True)])
-    nprobe = min(nlist, 2)  # the smallest power of two that reaches the recall target
+    # the smallest probe count on the schedule 2, 3, 4, 6, 8, 11, 16, 23, ... (steps of about
+    # sqrt(2): doubling overshot, e.g. 16 probes at 2M rows where 11 reach the target)
+    nprobe = min(nlist, 2)
     while True:
         found = np.empty((sample.size, k), dtype=np.int64)
         for lst in np.unique(assign[sample]):
@@ -167,7 +207,7 @@ def ivf_graph(
         recall = float((found[:, :, None] == exact_wo_self[:, None, :]).any(axis=2).mean())
         if recall >= target_recall or nprobe >= nlist:
             break
-        nprobe = min(nlist, nprobe * 2)
+        nprobe = min(nlist, max(nprobe + 1, round(nprobe * np.sqrt(2))))
 
     out_idx = np.empty((n, k), dtype=np.int64)
     out_dist = np.empty((n, k), dtype=np.float32)
