@@ -137,6 +137,10 @@ def check_labels(labels: Any, *, name: str = "labels", min_classes: int = 2) -> 
     return arr
 
 
+#: Rows of pred_probs checked at a time.
+_PROBS_BLOCK = 65_536
+
+
 def check_pred_probs(
     pred_probs: Any, *, n_rows: int | None = None, n_classes: int | None = None,
     classes: Sequence[Any] | None = None, atol: float = 1e-3,
@@ -158,26 +162,42 @@ def check_pred_probs(
             f"pred_probs has {arr.shape[1]} columns but labels contain {n_classes} classes. "
             f"Pass one column per class, in the order of `classes`{order}."
         )
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.sum(~np.isfinite(arr).all(axis=1)))
+    # in row blocks: no N x K temporaries (a million rows x 100 classes is 800 MB per copy)
+    low, high, worst, worst_sum, n_bad = np.inf, -np.inf, 0.0, 1.0, 0
+    for start in range(0, arr.shape[0], _PROBS_BLOCK):
+        b = arr[start:start + _PROBS_BLOCK]
+        finite = np.isfinite(b).all(axis=1)
+        if not finite.all():
+            n_bad += int(np.count_nonzero(~finite))
+            continue
+        if b.size:
+            low, high = min(low, float(b.min())), max(high, float(b.max()))
+        gap = np.abs(b.sum(axis=1) - 1.0)
+        if gap.size and float(gap.max()) > worst:
+            at = int(np.argmax(gap))
+            worst, worst_sum = float(gap[at]), float(b[at].sum())
+    if n_bad:
         raise InputValidationError(
-            f"pred_probs has NaN or infinite values in {bad} row(s). "
+            f"pred_probs has NaN or infinite values in {n_bad} row(s). "
             "Pass finite probabilities (check the model's output for those rows)."
         )
-    if arr.min() < -1e-9 or arr.max() > 1 + 1e-9:
+    if low < -1e-9 or high > 1 + 1e-9:
         raise InputValidationError(
-            f"pred_probs must lie in [0, 1]; got values from {arr.min():.4g} to {arr.max():.4g}. "
+            f"pred_probs must lie in [0, 1]; got values from {low:.4g} to {high:.4g}. "
             "Pass probabilities, not logits (apply a softmax first)."
         )
-    sums = arr.sum(axis=1)
-    worst = float(np.max(np.abs(sums - 1.0)))
     if worst > atol:
         raise InputValidationError(
             f"Rows of pred_probs must sum to 1 (within {atol}); the worst row sums to "
-            f"{sums[np.argmax(np.abs(sums - 1.0))]:.4g}. Pass normalised probabilities "
+            f"{worst_sum:.4g}. Pass normalised probabilities "
             "(apply a softmax to logits, or divide each row by its sum)."
         )
-    return np.clip(arr, 0.0, 1.0)
+    # a copy only when the values need clipping or the input is not float64 already (then
+    # np.asarray above copied): the caller's array is never returned to be written into
+    given = isinstance(pred_probs, np.ndarray) and np.may_share_memory(arr, pred_probs)
+    if low < 0.0 or high > 1.0 or given:
+        return np.clip(arr, 0.0, 1.0)
+    return arr
 
 
 def check_class_order(
