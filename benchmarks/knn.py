@@ -1,7 +1,8 @@
 """Approximate k-NN graph: assay's inverted file (``method="ivf"``) vs faiss's IndexIVFFlat.
 
 Same data as ``audit_scale.py`` (100 Gaussian classes, 128-d, cosine, k = 10), the same recall
-rule for both (probes doubled until the recall on 256 sampled rows reaches 0.97), so the only
+rule for both (probes widened by steps of about sqrt(2) until the recall on 256 sampled rows
+reaches 0.97) and the same number of lists, so the only
 difference is how the lists are searched: assay with one matrix product per list, faiss one
 query at a time. Recall is then measured on 1,000 other rows against exact search.
 

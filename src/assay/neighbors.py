@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from assay._kernels.ivf import ivf_graph
+from assay._kernels.ivf import ivf_graph, n_lists
 from assay._kernels.knn import blocked_topk, normalise_rows
 from assay._validation import check_choice, check_features, check_int
 from assay.exceptions import InvalidParameterError, MissingDependencyError
@@ -198,7 +198,7 @@ def _faiss_graph(
     except ImportError as exc:
         raise MissingDependencyError("faiss-cpu", "fast", "Approximate k-NN search") from exc
     n, d = x.shape
-    nlist = int(np.clip(round(np.sqrt(n)), 16, 4096))
+    nlist = n_lists(n)
     faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
     quantizer = faiss.IndexFlatIP(d) if metric == "cosine" else faiss.IndexFlatL2(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss_metric)
@@ -212,15 +212,16 @@ def _faiss_graph(
     # Measure recall on a sample of rows against exact search and widen the probe until the
     # sample recall reaches the target: the graph's quality is measured, not assumed.
     sample = np.sort(rng.choice(n, size=min(n, 256), replace=False))
-    exact_idx, _ = blocked_topk(x[sample], x, k=k + 1, metric=metric, exclude_self=False)
-    nprobe = min(nlist, 2)  # the smallest power of two that reaches the recall target
+    exact_idx, _ = blocked_topk(x[sample], x, k=k + 1, metric=metric, exclude_self=False,
+                                block=max(1, min(2048, 2**25 // n)))
+    nprobe = min(nlist, 2)  # the same probe schedule as assay's inverted file (sqrt(2) steps)
     while True:
         index.nprobe = nprobe
         _, approx = index.search(x[sample], k + 1)
         recall = _recall(approx, exact_idx)
         if recall >= _TARGET_RECALL or nprobe >= nlist:
             break
-        nprobe = min(nlist, nprobe * 2)
+        nprobe = min(nlist, max(nprobe + 1, round(nprobe * np.sqrt(2))))
     sims, idx = index.search(x, k + 1)
     idx = idx.astype(np.int64)
     if metric == "cosine":
