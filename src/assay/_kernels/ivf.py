@@ -159,8 +159,10 @@ def n_lists(n: int) -> int:
     """About sqrt(N) lists up to a million rows, then lists of ``LIST_ROWS`` rows.
 
     A row is compared with ``nprobe`` lists of about ``N / nlist`` rows, so sqrt(N) lists make
-    the search grow as N^1.5: from 1M to 2M rows 2.8x. Lists of a fixed size keep it linear (the
-    k-means assignment, N x nlist products, grows faster but is a small share up to ~10M rows).
+    the search grow as N^1.5 at a fixed probe count: from 1M to 2M rows 2.8x. Lists of a fixed
+    size keep each probe's cost fixed (the probe count still grows where the recall target needs
+    it: 8 probes at 1M Gaussian-blob rows, 16 at 2M); the k-means assignment, N x nlist
+    products, grows as N^2 but is a small share up to a few million rows.
     """
     return int(max(16, round(np.sqrt(n)), round(n / LIST_ROWS)))
 
