@@ -387,3 +387,28 @@ def test_annotation_table_with_flips_keeps_a_reliable_estimate_within_2x():
     assert s["estimates_reliable"]
     assert 7.5 <= s["n_estimated_errors"] <= 30
     assert s["undecided_share"] < 0.4
+
+
+def test_pred_probs_checked_without_copies_and_never_written():
+    """check_pred_probs copies at most once and hands the caller's array back only when asked
+    (copy=False, nothing to clip); the label functions read it in place and never write to it."""
+    from assay._validation import check_pred_probs
+    from assay.labels import estimate_label_issues, label_quality_scores, suggest_labels
+
+    gen = np.random.default_rng(0)
+    p = gen.dirichlet(np.ones(4), size=300)
+    y = gen.integers(0, 4, 300)
+    assert check_pred_probs(p) is not p
+    assert check_pred_probs(p, copy=False) is p
+    edge = p.copy()
+    edge[0, 1] += edge[0, 0] + 5e-10
+    edge[0, 0] = -5e-10  # within tolerance but below 0: clipped, so copied
+    assert check_pred_probs(edge, copy=False) is not edge
+    assert check_pred_probs(edge, copy=False).min() == 0.0
+    p32 = p.astype(np.float32)
+    assert check_pred_probs(p32).dtype == np.float64
+    before = p.copy()
+    estimate_label_issues(y, p)
+    label_quality_scores(y, p, method="normalized_margin")
+    suggest_labels(y, p)
+    np.testing.assert_array_equal(p, before)

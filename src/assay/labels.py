@@ -74,8 +74,9 @@ UNDECIDED_ERROR_SHARE = 0.3
 
 def _inputs(labels: Any, pred_probs: Any) -> tuple[np.ndarray, np.ndarray]:
     y = check_labels(labels, min_classes=1)
-    # C order: row sums and argsorts then run the same way whatever the caller's memory order
-    p = np.ascontiguousarray(check_pred_probs(pred_probs, n_rows=len(y)))
+    # C order: row sums and argsorts then run the same way whatever the caller's memory order.
+    # Not copied when it is float64 in [0, 1] already: nothing in this module writes into it.
+    p = np.ascontiguousarray(check_pred_probs(pred_probs, n_rows=len(y), copy=False))
     if y.max() >= p.shape[1]:
         raise InputValidationError(
             f"labels contain class index {int(y.max())} but pred_probs has only {p.shape[1]} "

@@ -143,9 +143,14 @@ _PROBS_BLOCK = 65_536
 
 def check_pred_probs(
     pred_probs: Any, *, n_rows: int | None = None, n_classes: int | None = None,
-    classes: Sequence[Any] | None = None, atol: float = 1e-3,
+    classes: Sequence[Any] | None = None, atol: float = 1e-3, copy: bool = True,
 ) -> np.ndarray:
-    """Validate an ``(N, K)`` matrix of predicted probabilities and return it as float64."""
+    """Validate an ``(N, K)`` matrix of predicted probabilities and return it as float64.
+
+    With ``copy=False`` a float64 array that needs no clipping comes back as it is (for callers
+    that only read it: a million rows x 100 classes is 800 MB per copy); by default the caller's
+    array is never returned.
+    """
     arr = np.asarray(pred_probs, dtype=np.float64)
     if arr.ndim != 2:
         raise InputValidationError(
@@ -194,7 +199,7 @@ def check_pred_probs(
         )
     # a copy only when the values need clipping or the input is not float64 already (then
     # np.asarray above copied): the caller's array is never returned to be written into
-    given = isinstance(pred_probs, np.ndarray) and np.may_share_memory(arr, pred_probs)
+    given = copy and isinstance(pred_probs, np.ndarray) and np.may_share_memory(arr, pred_probs)
     if low < 0.0 or high > 1.0 or given:
         return np.clip(arr, 0.0, 1.0)
     return arr

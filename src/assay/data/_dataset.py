@@ -99,8 +99,11 @@ class Dataset:
             h.update(hashed.tobytes())
             h.update(json.dumps(list(map(str, self.table.columns))).encode())
             h.update(json.dumps(self.roles.to_dict(), sort_keys=True).encode())
-            if self.embeddings is not None:
-                h.update(np.ascontiguousarray(self.embeddings).tobytes())
+            if self.embeddings is not None:  # in row blocks: no second copy of the matrix
+                emb = self.embeddings
+                step = max(1, 2**24 // max(1, emb[:1].nbytes))
+                for start in range(0, emb.shape[0], step):
+                    h.update(np.ascontiguousarray(emb[start:start + step]).data)
             self._fingerprint.append(h.hexdigest()[:16])
         return self._fingerprint[0]
 
