@@ -38,6 +38,10 @@ def test_export_summary_line(tmp_path, capsys):
     assert "Exported 5 of 6 rows: 1 relabelled, 1 removed, 0 duplicates removed" in text
     assert "1 conflicts" in text and str(out / "data.tsv") in text
     assert f"fingerprint {new_fp}" in text and f"parent {ds.fingerprint}" in text
+    # the loop's next step: re-audit the version (label as audited), then diff against the run
+    assert (f"assay audit {out.resolve() / 'data.tsv'} -w {ws.path} --label y" in text
+            or f"assay audit {out / 'data.tsv'} -w {ws.path} --label y" in text), text
+    assert f"assay diff -w {ws.path} {run_id}" in text
     frame = pd.read_csv(out / "data.tsv", sep="\t")
     assert frame["y"].tolist() == [0, 0, 1, 0, 1] and frame["y"].dtype == np.int64
 
@@ -73,3 +77,21 @@ def test_export_user_errors_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("ASSAY_WORKSPACE", str(tmp_path / "ws"))
     assert main(["export", "-o", str(tmp_path / "v2")]) == 2
     assert "changed since run" in capsys.readouterr().err
+
+
+def test_next_step_names_the_exported_predictions(tmp_path):
+    """A detection version carries its predicted boxes: the re-audit command passes them."""
+    from types import SimpleNamespace
+
+    from assay.cli.export import _next_step
+
+    ws, run_id, ds = _setup(tmp_path)
+    res = SimpleNamespace(
+        data_path=tmp_path / "v 2" / "instances.json", parent_fingerprint=ds.fingerprint,
+        run_id=run_id, changelog={"predictions": {"path": str(tmp_path / "v 2" / "preds.json")}})
+    line = _next_step(res, ws.path, explicit_ws=False)
+    assert f"assay audit '{tmp_path / 'v 2' / 'instances.json'}' --label y" in line
+    assert f"--predictions '{tmp_path / 'v 2' / 'preds.json'}'" in line
+    assert line.endswith(f"then compare: assay diff {run_id}")
+    res.parent_fingerprint = "unknown"  # no record: the command without --label, no error
+    assert "--label" not in _next_step(res, tmp_path / "nowhere", explicit_ws=True)

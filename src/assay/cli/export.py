@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -38,8 +40,9 @@ def register(app: typer.Typer) -> None:
         from assay.export import export_version
         from assay.workspace import default_workspace
 
+        ws_path = workspace or default_workspace()
         res = export_version(
-            workspace or default_workspace(), out, run=run, source=source, policy=policy,
+            ws_path, out, run=run, source=source, policy=policy,
             reviewer=reviewer or None, allow_new_classes=allow_new_classes, force=force,
         )
         if as_json:
@@ -55,3 +58,28 @@ def register(app: typer.Typer) -> None:
             f"parent {res.parent_fingerprint})",
             soft_wrap=True,
         )
+        console.print(_next_step(res, ws_path, workspace is not None), markup=False,
+                      highlight=False, soft_wrap=True)
+
+
+def _next_step(res: Any, ws_path: Path, explicit_ws: bool) -> str:
+    """The re-audit and diff commands that close the loop on the exported version: the label
+    column as audited, the predicted boxes written beside a detection version."""
+    from assay.workspace import Workspace
+
+    label = None
+    try:
+        with Workspace.open(ws_path, read_only=True) as ws:
+            record = ws.dataset(res.parent_fingerprint) or {}
+        label = (record.get("roles") or {}).get("label")
+    except Exception:  # noqa: BLE001 - a hint only: the export itself succeeded
+        label = None
+    ws = f" -w {shlex.quote(str(ws_path))}" if explicit_ws else ""
+    parts = [f"assay audit {shlex.quote(str(res.data_path))}{ws}"]
+    if label:
+        parts.append(f"--label {shlex.quote(str(label))}")
+    predictions = res.changelog.get("predictions")
+    if isinstance(predictions, dict) and predictions.get("path"):
+        parts.append(f"--predictions {shlex.quote(str(predictions['path']))}")
+    return (f"Next: re-audit the version (add the other options you audited with): "
+            f"{' '.join(parts)}; then compare: assay diff{ws} {res.run_id}")
