@@ -69,8 +69,8 @@ def _next_step(res: Any, ws_path: Path, explicit_ws: bool) -> str:
 
     label = None
     try:
-        with Workspace.open(ws_path, read_only=True) as ws:
-            record = ws.dataset(res.parent_fingerprint) or {}
+        with Workspace.open(ws_path, read_only=True) as store:
+            record = store.dataset(res.parent_fingerprint) or {}
         label = (record.get("roles") or {}).get("label")
     except Exception:  # noqa: BLE001 - a hint only: the export itself succeeded
         label = None
