@@ -46,3 +46,20 @@ def test_disk_array_edge_cases_and_errors(tmp_path):
         disk_array((-1, 3))
     with pytest.raises(InputValidationError, match="is not an existing folder"):
         disk_array((3, 3), folder=tmp_path / "missing")
+
+
+def test_load_npy_maps_large_files_copy_on_write(tmp_path):
+    from assay.data import MAP_BYTES, load_npy
+
+    small, large = tmp_path / "small.npy", tmp_path / "large.npy"
+    np.save(small, np.arange(10.0))
+    ref = np.random.default_rng(0).random((MAP_BYTES // 8 + 1,))
+    np.save(large, ref)
+    assert not isinstance(load_npy(small), np.memmap)
+    got = load_npy(large)
+    assert isinstance(got, np.memmap) and np.array_equal(got, ref)
+    got[:5] = -1.0  # private to the process
+    assert np.array_equal(np.load(large), ref)
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        load_npy(tmp_path / "obj.npy")  # never unpickled

@@ -483,7 +483,7 @@ def test_artifact_missing_or_damaged_file_is_recomputed(ws):
 def test_large_npy_artifact_is_memory_mapped_copy_on_write(ws):
     """From MAP_BYTES an .npy artifact comes back memory-mapped: equal values, pages read from
     disk as used, and writing to it changes neither the file nor the next load."""
-    from assay.workspace._artifacts import MAP_BYTES
+    from assay.data import MAP_BYTES
 
     big = np.random.default_rng(0).random((MAP_BYTES // 8 // 4 + 1, 4))
     ws.get_or_compute("token_probs", "fp", {}, lambda: big)

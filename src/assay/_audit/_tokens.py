@@ -16,9 +16,6 @@ import numpy as np
 from assay.data import CONLL_SUFFIXES, Dataset, parse_sequences, token_task_columns
 from assay.exceptions import InputValidationError
 
-#: Tokens checked at a time (as :data:`assay.tokens.BLOCK_TOKENS` reads them).
-BLOCK = 65_536
-
 __all__ = ["from_conll", "token_column", "token_corpus", "token_probs", "with_token_roles"]
 
 
@@ -85,6 +82,8 @@ def token_probs(pred_probs: Any, corpus: Any) -> np.ndarray:
     """The user's out-of-fold tag probabilities: (T, K), one row per token in sentence order, one
     column per tag in sorted order, rows summing to 1. Checked in blocks and not copied (a
     memory-mapped ``.npy`` stays on disk)."""
+    from assay.tokens import BLOCK_TOKENS as BLOCK
+
     p = np.asarray(pred_probs)
     k = len(corpus.classes)
     shown = ", ".join(map(str, corpus.classes[:10])) + (" ..." if k > 10 else "")

@@ -75,18 +75,15 @@ def _split_cols(value: str | None) -> list[str] | None:
     return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
 
 
-#: From this size a given .npy is memory-mapped (as the workspace maps its large artifacts).
-_MAP_BYTES = 8 * 2**20
-
-
 def _load_npy(path: Path | None, what: str) -> np.ndarray | None:
     if path is None:
         return None
     if not path.exists():
         raise InputValidationError(f"{what} file not found: '{path}'. Check the path.")
+    from assay.data import load_npy
+
     try:  # a large file is memory-mapped copy-on-write: read in blocks as the checks use it
-        big = path.stat().st_size >= _MAP_BYTES
-        return np.load(path, allow_pickle=False, mmap_mode="c" if big else None)
+        return load_npy(path)
     except (ValueError, EOFError, OSError) as exc:  # EOFError: an empty or truncated file
         raise InputValidationError(
             f"Could not read '{path}' as a numeric .npy array without pickle "

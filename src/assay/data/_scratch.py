@@ -1,5 +1,6 @@
 """Arrays that live on disk instead of in memory: the N-sized intermediate results of an audit
-that would otherwise be held whole (per-token probabilities of a million-token corpus).
+that would otherwise be held whole (per-token probabilities of a million-token corpus), and
+large ``.npy`` inputs read as they are used.
 
 :func:`disk_array` maps an anonymous temporary file: the operating system pages blocks in and
 out as they are read and written, nothing of the array counts as the process's own (anonymous)
@@ -18,7 +19,10 @@ import numpy as np
 
 from assay.exceptions import InputValidationError
 
-__all__ = ["disk_array"]
+__all__ = ["MAP_BYTES", "disk_array", "load_npy"]
+
+#: From this size an ``.npy`` file is memory-mapped (copy-on-write) by :func:`load_npy`.
+MAP_BYTES = 8 * 2**20
 
 
 def disk_array(shape: tuple[int, ...], dtype: Any = np.float32, *,
@@ -61,3 +65,26 @@ def disk_array(shape: tuple[int, ...], dtype: Any = np.float32, *,
     with tempfile.TemporaryFile(dir=folder) as fh:  # the map keeps the file alive after close
         fh.truncate(nbytes)  # a sparse file: reads as zeros, takes disk only where written
         return np.memmap(fh, dtype=dt, mode="r+", shape=dims)
+
+
+def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """An ``.npy`` file as an array, never unpickling; from ``MAP_BYTES`` memory-mapped
+    copy-on-write: it behaves as an array in memory (writes stay private to the process and
+    never reach the file), but its pages are read from disk as they are used.
+
+    Raises what :func:`numpy.load` raises (``ValueError`` for a pickled or damaged file,
+    ``OSError``/``EOFError`` for an unreadable or truncated one): callers word the error for
+    their input.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> from assay.data import load_npy
+    >>> path = Path(tempfile.mkdtemp()) / "a.npy"
+    >>> np.save(path, np.arange(3.0))
+    >>> load_npy(path).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    big = os.path.getsize(path) >= MAP_BYTES
+    return np.load(path, allow_pickle=False, mmap_mode="c" if big else None)

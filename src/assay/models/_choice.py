@@ -123,8 +123,9 @@ class MassPoints(TransformerMixin, BaseEstimator):
 
     A column whose most frequent value ``v`` holds at least ``min_share`` of the training rows,
     at least twice as many as any other value, and that has more than two distinct values
-    (hours worked, earnings, counts: zero for many rows) gets the column ``x == v`` appended. A linear model on the raw value cannot put a
-    step at the mass point; with the indicator it can (a boosted tree finds it by itself).
+    (hours worked, earnings, counts: zero for many rows) gets the column ``x == v`` appended.
+    A linear model on the raw value cannot put a step at the mass point; with the indicator it
+    can (a boosted tree finds it by itself).
     Which columns and values is learnt in ``fit`` (on training rows only); missing values are
     never equal to ``v``.
 

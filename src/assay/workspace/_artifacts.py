@@ -15,10 +15,10 @@ A file is written to a temporary name, flushed to disk, then renamed over its fi
 (``os.replace``, atomic on POSIX) inside the transaction that registers it. A crash leaves at worst
 an unregistered file, which the next computation overwrites. Nothing is ever unpickled.
 
-An ``.npy`` of ``MAP_BYTES`` or more is loaded memory-mapped copy-on-write: the value behaves as
-an array in memory (writes to it stay private to the process and never reach the file), but its
-pages are read from disk as they are used, so a large artifact (a million tokens' probabilities)
-is never held in memory whole.
+An ``.npy`` of ``assay.data.MAP_BYTES`` or more is loaded memory-mapped copy-on-write
+(:func:`assay.data.load_npy`): the value behaves as an array in memory (writes to it stay
+private to the process and never reach the file), but its pages are read from disk as they are
+used, so a large artifact (a million tokens' probabilities) is never held in memory whole.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ from assay.workspace._common import dumps, first, transaction, utc_now
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
 _FORMATS = {"npy": ".npy", "parquet": ".parquet", "npz": ".npz", "dataclass": ".npz"}
 _META_KEY = "__assay_dataclass__"
-#: From this size an .npy artifact is loaded memory-mapped (copy-on-write) rather than read.
-MAP_BYTES = 8 * 2**20
 
 
 def params_hash(kind: str, params: Mapping[str, Any] | None, assay_version: str) -> str:
@@ -129,8 +127,9 @@ def write_atomic(value: Any, fmt: str, final: Path) -> tuple[Path, int, str]:
 def read_value(path: Path, fmt: str) -> Any:
     """Load a cached value (never unpickling)."""
     if fmt == "npy":
-        big = path.stat().st_size >= MAP_BYTES
-        return np.load(path, allow_pickle=False, mmap_mode="c" if big else None)
+        from assay.data import load_npy
+
+        return load_npy(path)
     if fmt == "npz":
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}

@@ -1,3 +1,13 @@
+function boxTarget() {
+  // a detection audit: the label is the image's boxes; r takes the suggested boxes, l edits the
+  // given boxes as JSON in the box (Enter records them); digit keys pick no class here
+  typedTarget("detection", {
+    hint: 'the image\'s boxes as JSON, [["class", x, y, width, height], ...]; Enter records them',
+    relabel: "new boxes (JSON)", classes: "Box classes", r: "set the suggested boxes",
+    l: "edit the boxes as JSON in the box (Enter records them)",
+  });
+}
+
 // assay review: plain JavaScript, no build step, no external requests.
 // Every string from the data is written with textContent, never as HTML.
 "use strict";
@@ -151,26 +161,38 @@ function typedBox(title) {
   return document.getElementById("relabel");
 }
 
+function typedTarget(task, texts) {
+  // a task whose label is typed in a text box (a label set, tags, boxes): the box's hint, the
+  // relabel caption, the key table's words; digit keys only where texts.digits says what they do
+  document.body.dataset.task = task;
+  typedBox(texts.hint);
+  document.getElementById("relabel-text").textContent = texts.relabel;
+  if (texts.classes) document.getElementById("classes-title").textContent = texts.classes;
+  const digits = document.getElementById("key-digits");
+  if (texts.digits) digits.querySelector("td:last-child").textContent = texts.digits;
+  else digits.hidden = true;
+  document.querySelector("#key-r td:last-child").textContent = texts.r;
+  document.querySelector("#key-l td:last-child").textContent = texts.l;
+}
+
 function labelSetTarget() {
   // a multi-label audit: the label is a set of classes; digits toggle class n in the box
-  document.body.dataset.task = "multilabel";
-  typedBox("the new label set: classes separated by commas; Enter records it");
-  document.getElementById("relabel-text").textContent = "new label set";
-  document.querySelector("#key-r td:last-child").textContent = "set the suggested label set";
-  document.querySelector("#key-digits td:last-child").textContent = "add or remove class n in the box (list below)";
-  document.querySelector("#key-l td:last-child").textContent = "edit the set in the box (Enter records it)";
+  typedTarget("multilabel", {
+    hint: "the new label set: classes separated by commas; Enter records it",
+    relabel: "new label set", r: "set the suggested label set",
+    digits: "add or remove class n in the box (list below)",
+    l: "edit the set in the box (Enter records it)",
+  });
 }
 
 function tokenTarget() {
   // a tokens audit: the label is one tag per token of the sentence; r takes the suggested tags,
   // l edits the given tags in the box (Enter records them); digit keys pick no class here
-  document.body.dataset.task = "tokens";
-  typedBox("the sentence's tags, one per token, separated by spaces; Enter records them");
-  document.getElementById("relabel-text").textContent = "new tags";
-  document.getElementById("classes-title").textContent = "Tags";
-  document.getElementById("key-digits").hidden = true;
-  document.querySelector("#key-r td:last-child").textContent = "set the suggested tags";
-  document.querySelector("#key-l td:last-child").textContent = "edit the tags in the box, one per token (Enter records them)";
+  typedTarget("tokens", {
+    hint: "the sentence's tags, one per token, separated by spaces; Enter records them",
+    relabel: "new tags", classes: "Tags", r: "set the suggested tags",
+    l: "edit the tags in the box, one per token (Enter records them)",
+  });
 }
 
 function tokenPanel(t) {
