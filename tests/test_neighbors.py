@@ -157,3 +157,97 @@ def test_list_count_grows_linearly_past_a_million_rows():
 
     assert n_lists(100) == 16 and n_lists(250_000) == 500 and n_lists(1_000_000) == 1000
     assert n_lists(2_000_000) == 2000 and n_lists(10_000_000) == 10_000_000 // LIST_ROWS
+
+
+def test_served_is_the_one_plus_eps_criterion_rank_by_rank():
+    """A row is served when each returned distance is within 1 + eps of the exact distance of
+    the same rank; an exact copy (distance 0) is only served when it is found."""
+    from assay._kernels.ivf import served
+
+    exact = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.0, 2.0, 3.0], [0.0, 2.0, 3.0]])
+    found = np.array([[1.04, 2.08, 3.1], [1.0, 2.2, 3.0], [0.0, 2.0, 3.1], [1.0, 2.0, 3.0]])
+    # rows: all within 5 % / rank 2 off by 10 % / the copy found / the copy missed
+    assert served(found, exact, metric="euclidean", eps=0.05) == 0.5
+    assert served(found, exact, metric="euclidean", eps=0.11) == 0.75  # all but the missed copy
+    assert served(exact, exact, metric="euclidean", eps=0.0) == 1.0
+    # cosine distances compare as unit-row euclidean distances sqrt(2 d): 4 % off in cosine
+    # distance is about 2 % off in euclidean
+    c_exact = np.array([[0.5, 0.6]])
+    assert served(c_exact * 1.04, c_exact, metric="cosine", eps=0.021) == 1.0
+    assert served(c_exact * 1.04, c_exact, metric="cosine", eps=0.019) == 0.0
+
+
+def test_scan_topk_equals_exact_search_with_ties():
+    from assay._kernels.knn import blocked_topk, normalise_rows, scan_topk
+
+    gen = np.random.default_rng(3)
+    for _ in range(40):
+        n, d = int(gen.integers(5, 800)), int(gen.integers(1, 6))
+        k = int(gen.integers(1, min(n, 12) + 1))
+        x = gen.integers(0, 3, size=(n, d)).astype(np.float32)  # many ties and copies
+        q = x[gen.choice(n, int(gen.integers(1, 15)))]
+        for metric in ("euclidean", "cosine"):
+            xx, qq = (normalise_rows(x), normalise_rows(q)) if metric == "cosine" else (x, q)
+            idx, dist = scan_topk(qq, xx, k=k, metric=metric, chunk=int(gen.integers(1, 200)))
+            ref_idx, ref_dist = blocked_topk(qq, xx, k=k, metric=metric, exclude_self=False)
+            np.testing.assert_allclose(dist, ref_dist, atol=1e-4)
+            # every returned index is at its returned distance
+            true = (np.linalg.norm(qq[:, None, :] - xx[idx], axis=2) if metric == "euclidean"
+                    else 1.0 - np.einsum("ij,ikj->ik", qq, xx[idx]))
+            np.testing.assert_allclose(dist, true, atol=1e-4)
+            assert (np.sort(idx, axis=1)[:, 1:] != np.sort(idx, axis=1)[:, :-1]).all()
+
+
+def test_distances_within_five_percent_where_they_concentrate(rng):
+    """On high-dimensional blobs the graph may stop before the recall target when 97 % of the
+    sample is served within 1 + 0.05; the whole graph must then hold that bound for most rows
+    (checked against exact search on every row, not the sample)."""
+    centres = rng.normal(size=(20, 64))
+    x = (centres[rng.integers(0, 20, 8000)] + rng.normal(size=(8000, 64)) * 0.9).astype(np.float32)
+    exact = knn_graph(x, k=10, method="exact", metric="euclidean")
+    approx = knn_graph(x, k=10, method="ivf", metric="euclidean")
+    assert max(approx.info["sample_served"], approx.info["sample_recall"]) >= 0.97
+    ratio = approx.distances / np.maximum(exact.distances, 1e-9)
+    assert (ratio >= 1 - 1e-4).all()  # never closer than the exact neighbour of the same rank
+    assert ((ratio <= 1.05 + 1e-4).all(axis=1)).mean() >= 0.93
+
+
+def test_two_level_quantizer_assigns_within_the_nearest_coarse_cells(rng, monkeypatch):
+    """Above FLAT_MAX_LISTS lists a row goes to the nearest list of its two nearest coarse
+    cells; the graph built on it still meets the quality target."""
+    from assay._kernels import ivf
+
+    monkeypatch.setattr(ivf, "FLAT_MAX_LISTS", 8)
+    centres = rng.normal(size=(40, 16)) * 3
+    x = (centres[rng.integers(0, 40, 5000)] + rng.normal(size=(5000, 16))).astype(np.float32)
+    q = ivf.Quantizer(x[:2000], 64, n_iter=5, rng=np.random.default_rng(0))
+    assert q.coarse is not None and q.coarse.shape[0] == 8
+    assert sorted(np.concatenate(q.cells).tolist()) == list(range(q.n_lists))
+    assign = q.assign(x, block=333)
+    d_coarse = ((x[:, None, :] - q.coarse[None]) ** 2).sum(-1)
+    two = np.argsort(d_coarse, axis=1)[:, :2]
+    d_fine = ((x[:, None, :] - q.centres[None]) ** 2).sum(-1)
+    for i in rng.choice(5000, 300, replace=False):
+        allowed = np.concatenate([q.cells[c] for c in two[i]])
+        assert assign[i] in allowed
+        assert d_fine[i, assign[i]] <= d_fine[i, allowed].min() + 1e-3
+    g = knn_graph(x, k=8, method="ivf", metric="euclidean")
+    exact = knn_graph(x, k=8, method="exact", metric="euclidean")
+    hits = (g.indices[:, :, None] == exact.indices[:, None, :]).any(axis=2).mean()
+    assert hits >= 0.93
+
+
+def test_truncated_probe_order_still_finds_k_rows(rng, monkeypatch):
+    """The probe order keeps MAX_PROBES lists; where they hold fewer than k + 1 rows (near-empty
+    lists) the search falls back to the full order."""
+    from assay._kernels import ivf
+
+    monkeypatch.setattr(ivf, "MAX_PROBES", 2)
+    x = np.vstack([np.repeat(rng.normal(size=(3, 4)), 300, axis=0),
+                   rng.normal(size=(30, 4)) * 50]).astype(np.float32)
+    x += rng.normal(size=x.shape).astype(np.float32) * 1e-3
+    idx, dist, info = ivf.ivf_graph(x, k=12, metric="euclidean", target=0.97, eps=0.05,
+                                    random_state=0)
+    assert idx.shape == (930, 12) and (idx >= 0).all() and np.isfinite(dist).all()
+    assert info["nprobe"] <= 2
+    assert not (idx == np.arange(930)[:, None]).any()

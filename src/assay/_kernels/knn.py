@@ -59,3 +59,56 @@ def _block_distances(
     d2 = q_sq[:, None] + ref_sq[None, :] - 2.0 * prod  # type: ignore[index]
     np.maximum(d2, 0.0, out=d2)
     return np.sqrt(d2, out=d2)
+
+
+def scan_topk(
+    queries: np.ndarray,
+    reference: np.ndarray,
+    *,
+    k: int,
+    metric: str,
+    chunk: int = 65_536,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` reference rows of a few queries, one pass over ``reference`` in chunks.
+
+    For a small sample of queries against many rows (the sample that measures an approximate
+    graph). Ranks by the score ``q.r`` (cosine, unit rows) or ``q.r - |r|^2 / 2`` (euclidean),
+    which orders like the distance; a query's ``k``-th best score so far bounds what can still
+    enter its top ``k``, so after the first chunk only the few reference rows above the bound
+    are kept and merged, instead of every distance being computed and partitioned. Memory is
+    ``Q x chunk`` scores. Returns indices (Q, k) int64 and distances (Q, k) float32, ascending,
+    ties by index (the self row is not excluded).
+    """
+    n_q = queries.shape[0]
+    k = min(k, reference.shape[0])
+    best_val = np.full((n_q, 0), -np.inf, dtype=np.float32)
+    best_col = np.zeros((n_q, 0), dtype=np.int64)
+    bound = np.full(n_q, -np.inf, dtype=np.float32)
+    for start in range(0, reference.shape[0], chunk):
+        ref = np.asarray(reference[start:start + chunk], dtype=np.float32)
+        score = queries @ ref.T
+        if metric == "euclidean":
+            score -= 0.5 * np.einsum("ij,ij->i", ref, ref)[None, :]
+        if best_val.shape[1] < k:  # first chunk(s): the chunk's own k-th best is a bound
+            kk = min(k, score.shape[1])
+            bound = np.maximum(bound, np.partition(score, score.shape[1] - kk, axis=1)[
+                :, score.shape[1] - kk])
+        rows, cols = np.nonzero(score >= bound[:, None])
+        vals = np.concatenate([best_val.ravel(), score[rows, cols]])
+        cols = np.concatenate([best_col.ravel(), cols + start])
+        rows = np.concatenate([np.repeat(np.arange(n_q), best_val.shape[1]), rows])
+        order = np.lexsort((cols, -vals, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        first = np.searchsorted(rows, np.arange(n_q))
+        counts = np.diff(np.append(first, rows.size))
+        width = int(min(k, counts.min()))
+        pick = first[:, None] + np.arange(width)[None, :]
+        best_val, best_col = vals[pick], cols[pick]
+        if width == k:
+            bound = best_val[:, -1].copy()
+    if metric == "cosine":
+        dist = np.clip(1.0 - best_val, 0.0, 2.0)
+    else:
+        q_sq = np.einsum("ij,ij->i", queries, queries)
+        dist = np.sqrt(np.maximum(q_sq[:, None] - 2.0 * best_val, 0.0))
+    return best_col.astype(np.int64), dist.astype(np.float32)
