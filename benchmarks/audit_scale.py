@@ -113,7 +113,8 @@ def main() -> None:
         knn = ours.get("knn", {})
         print(f"{n:>9,} | {ours['wall']:>8.1f} {ours['rss_gb']:>5.2f} | {theirs['wall']:>9.1f} "
               f"{theirs['rss_gb']:>5.2f} | {ratio:>7.1f}x | {knn.get('method')} "
-              f"recall~{knn.get('sample_recall', 1.0):.3f} {theirs.get('note', '')}", flush=True)
+              f"nprobe {knn.get('nprobe', '-')} recall~{knn.get('sample_recall', 1.0):.3f} "
+              f"served~{knn.get('sample_served', 1.0):.3f} {theirs.get('note', '')}", flush=True)
         print(f"          assay steps (s): {ours.get('timings')}; data generation {gen:.1f} s",
               flush=True)
         if "note" in ours:

@@ -412,3 +412,67 @@ def test_pred_probs_checked_without_copies_and_never_written():
     label_quality_scores(y, p, method="normalized_margin")
     suggest_labels(y, p)
     np.testing.assert_array_equal(p, before)
+
+
+def test_error_probability_in_blocks_equals_the_whole_recalibrated_matrix():
+    """The three block passes give what the whole recalibrated matrix gives (the thresholds,
+    the confident joint and the posterior of every row), whatever the block size."""
+    from assay import labels as lab
+    from assay._kernels import confident as ck
+
+    gen = np.random.default_rng(5)
+    n, k = 3000, 6
+    y = gen.integers(0, k, n)
+    logits = gen.normal(size=(n, k)) * 2.0
+    logits[np.arange(n), y] += 3.0  # overconfident: a temperature above 1
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    noisy = y.copy()
+    flip = gen.random(n) < 0.1
+    noisy[flip] = (noisy[flip] + 1) % k
+    t = lab._match_confidence(noisy, p)
+    assert t != 1.0
+    whole = lab._softmax_at(p, t)
+    guess, conf = ck.true_label_guess(whole, ck.confident_thresholds(noisy, whole))
+    cj = ck.calibrate_joint(ck.confident_joint(noisy, guess, conf, k),
+                            np.bincount(noisy, minlength=k)).astype(np.float64)
+    noise = cj / cj.sum(axis=0, keepdims=True)
+    clean = lab._clean_posterior(whole, noise)
+    lik = clean * noise[noisy, :]
+    ref_err = np.clip(1.0 - lik[np.arange(n), noisy] / lik.sum(axis=1), 0.0, 1.0)
+    for block in (1, 97, 65_536):
+        err, got_noise, temperature, top = lab._error_probability(noisy, p, block=block)
+        assert temperature == t
+        np.testing.assert_array_equal(got_noise, noise)
+        np.testing.assert_allclose(err, ref_err, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(top, clean.max(axis=1), rtol=0, atol=1e-12)
+
+
+def test_label_estimate_holds_no_recalibrated_copy(monkeypatch):
+    """From N to 3N rows the traced peak of estimate_label_issues grows by far less than one
+    N x K float64 matrix (it held a recalibrated copy of the probabilities before). The blocks
+    are made small so that both sizes hold many."""
+    import tracemalloc
+
+    from assay import labels as lab
+    from assay._kernels import confident as ck
+    from assay.labels import estimate_label_issues
+
+    monkeypatch.setattr(lab, "_BLOCK", 2048)
+    monkeypatch.setattr(ck, "BLOCK", 2048)
+    monkeypatch.setattr(lab, "_TEMPERATURE_SAMPLE", 2000)
+
+    gen = np.random.default_rng(6)
+    k = 100  # per row, the N-sized vectors (flags, errors, guesses) are small beside K floats
+    peaks, sizes = [], []
+    for n in (50_000, 150_000):
+        y = gen.integers(0, k, n)
+        p = gen.random((n, k))
+        p[np.arange(n), y] += 4.0
+        p /= p.sum(axis=1, keepdims=True)
+        y[gen.random(n) < 0.1] = 0
+        tracemalloc.start()
+        estimate_label_issues(y, p)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        sizes.append(p.nbytes)
+    assert peaks[1] - peaks[0] < 0.5 * (sizes[1] - sizes[0]), (peaks, sizes)

@@ -57,6 +57,8 @@ WEAK_MODEL_ACCURACY = 0.6
 OVERCONFIDENCE_GAP = 0.1
 #: Rows used to fit the confidence-matching temperature (a seeded sample above it).
 _TEMPERATURE_SAMPLE = 50_000
+#: Rows per block where a row-wise N x K temporary is needed (the recalibrated probabilities).
+_BLOCK = 65_536
 #: A row's label is *decided* by its features when the estimated clean posterior's top class
 #: reaches this probability; below it, the label disagrees with the features without evidence
 #: that it is wrong (outcomes, inputs that carry both labels, a model that cannot tell).
@@ -232,12 +234,13 @@ def _softmax_at(p: np.ndarray, temperature: float, block: int = 65_536) -> np.nd
     return out
 
 
-def _match_confidence(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
-    """Temperature-scale ``p`` so that its mean top-class probability equals its accuracy on ``y``.
+def _match_confidence(y: np.ndarray, p: np.ndarray) -> float:
+    """The temperature at which ``p``'s mean top-class probability equals its accuracy on ``y``.
 
     The top class, and so the accuracy, does not change with the temperature; confidence falls
-    monotonically as the temperature rises. Returns ``(p, 1.0)`` unchanged when the gap is already
-    0 or no temperature in ``[e^-3, e^5]`` closes it (a model no better than chance).
+    monotonically as the temperature rises. Returns 1.0 (``p`` to be used unchanged) when the gap
+    is already 0 or no temperature in ``[e^-3, e^5]`` closes it (a model no better than chance).
+    The recalibrated rows are computed block by block where they are read (:func:`_recalibrated`).
     """
     from scipy.optimize import brentq
 
@@ -256,10 +259,17 @@ def _match_confidence(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
     lo, hi = -3.0, 5.0
     g0 = gap(0.0)
     if g0 == 0.0 or gap(lo) * gap(hi) > 0:
-        return p, 1.0
+        return 1.0
     log_t = brentq(gap, 0.0, hi) if g0 > 0 else brentq(gap, lo, 0.0)
-    t = float(np.exp(log_t))
-    return _softmax_at(p, t), t
+    return float(np.exp(log_t))
+
+
+def _recalibrated(p: np.ndarray, temperature: float, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``p`` at ``temperature`` (float64; the rows as they are at 1.0)."""
+    block = p[start:stop]
+    if temperature == 1.0:
+        return np.asarray(block, dtype=np.float64)
+    return _softmax_at(block, temperature)
 
 
 def label_quality_scores(
@@ -523,24 +533,40 @@ def estimate_label_issues(
 
 
 def _error_probability(
-    y: np.ndarray, p: np.ndarray, block: int = 65_536
+    y: np.ndarray, p: np.ndarray, block: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Per-row P(label wrong), the noise matrix P(given | true), the recalibration temperature,
     and each row's top clean-posterior probability.
 
-    The posterior is computed in blocks of rows, so the only N x K temporary is the
-    recalibrated copy of ``p``.
+    Everything is computed in blocks of rows from ``p`` recalibrated on the fly (three passes:
+    the per-class thresholds, the confident joint, the posterior), so no N x K matrix is made:
+    a million rows x 100 classes held an 800 MB recalibrated copy before. Each row's values are
+    those of the whole recalibrated matrix (every step is row-wise), so the result does not
+    depend on the block size.
     """
     n, k = p.shape
-    p, temperature = _match_confidence(y, p)
-    cj = _joint(y, p, calibrate=True).astype(np.float64)
+    block = _BLOCK if block is None else block
+    temperature = _match_confidence(y, p)
+    spans = [(start, min(start + block, n)) for start in range(0, n, block)]
+    own = np.empty(n, dtype=np.float64)  # the confident thresholds are means of these per class
+    for start, stop in spans:
+        own[start:stop] = _recalibrated(p, temperature, start, stop)[
+            np.arange(stop - start), y[start:stop]]
+    thresholds = cl.class_means(y, own, k)
+    guess = np.empty(n, dtype=np.int64)
+    confident = np.empty(n, dtype=bool)
+    for start, stop in spans:
+        guess[start:stop], confident[start:stop] = cl.true_label_guess(
+            _recalibrated(p, temperature, start, stop), thresholds)
+    cj = cl.calibrate_joint(cl.confident_joint(y, guess, confident, k),
+                            np.bincount(y, minlength=k)).astype(np.float64)
     col = cj.sum(axis=0, keepdims=True)
     noise = np.divide(cj, col, out=np.eye(k), where=col > 0)  # P(given=i | true=j)
     err = np.empty(n, dtype=np.float64)
     top = np.empty(n, dtype=np.float64)
-    for start in range(0, n, block):
-        yb = y[start:start + block]
-        clean = _clean_posterior(p[start:start + block], noise)
+    for start, stop in spans:
+        yb = y[start:stop]
+        clean = _clean_posterior(_recalibrated(p, temperature, start, stop), noise)
         top[start:start + block] = clean.max(axis=1)
         lik = clean * noise[yb, :]  # q_j(x) * P(given = y | true = j)
         post_given = lik[np.arange(yb.size), yb] / np.maximum(lik.sum(axis=1), 1e-300)

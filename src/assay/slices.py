@@ -708,7 +708,7 @@ def hardest_examples(labels: Any, pred_probs: Any, *, per_class: int = 5) -> pd.
     [1, 2]
     """
     y = check_labels(labels, min_classes=1)
-    probs = check_pred_probs(pred_probs, n_rows=y.size)
+    probs = check_pred_probs(pred_probs, n_rows=y.size, copy=False)  # read only
     if y.max() >= probs.shape[1]:
         raise InputValidationError(
             f"labels go up to {int(y.max())} but pred_probs has {probs.shape[1]} columns. "

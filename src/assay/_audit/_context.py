@@ -133,6 +133,8 @@ class AuditContext:
         roles = self.dataset.roles
         if roles.text is not None or roles.image is not None or roles.embedding_column:
             return False
+        if self.dataset.embeddings is not None:  # decided without the model's float64 copy of
+            return False                         # them (1 GB at 1M rows x 128)
         if self.model_input.kind != "table" or len(self.model_input.columns) < 2:
             return False
         if self.image_shape == "none":  # the user says the columns are not pixels

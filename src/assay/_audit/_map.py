@@ -61,7 +61,7 @@ def data_map(
     >>> len(m["rows"]), round(m["explained_variance_ratio"][0], 1)
     (50, 0.9)
     """
-    x = np.asarray(matrix, dtype=np.float64)
+    x = np.asarray(matrix)  # only the sampled rows are read as float64 (not a copy of all)
     n = x.shape[0]
     if x.ndim != 2 or n < 3 or x.shape[1] == 0:
         return None
@@ -72,7 +72,7 @@ def data_map(
     n_random = min(n, MAP_POINTS - flagged.size)
     uniform = np.sort(rng.choice(n, size=n_random, replace=False)) if n_random < n else np.arange(n)
     rows = np.union1d(flagged, uniform).astype(np.int64)[:MAP_POINTS]
-    fit = x[uniform] if uniform.size >= 3 else x[rows]
+    fit = np.asarray(x[uniform] if uniform.size >= 3 else x[rows], dtype=np.float64)
     finite = np.isfinite(fit)
     centre = np.nanmean(np.where(finite, fit, np.nan), axis=0)
     centre = np.where(np.isfinite(centre), centre, 0.0)
@@ -80,7 +80,7 @@ def data_map(
     axes, top = _principal_axes(fitc, random_state)
     axes = axes * np.where(axes[np.arange(axes.shape[0]), np.abs(axes).argmax(axis=1)] < 0,
                            -1.0, 1.0)[:, None]  # deterministic signs
-    pts = x[rows]
+    pts = np.asarray(x[rows], dtype=np.float64)
     pts = np.where(np.isfinite(pts), pts, centre) - centre
     xy = pts @ axes.T
     if xy.shape[1] == 1:

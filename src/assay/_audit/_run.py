@@ -254,8 +254,13 @@ def audit(
     elif pred_probs is not None and label_sets is not None:
         user_set_probs = _label_set_probs(pred_probs, dataset, label_sets[1])
     elif pred_probs is not None:
+        # the user's matrix itself when it is float64 in [0, 1] (no 800 MB copy per million rows
+        # x 100 classes), behind a read-only view: a check that wrote into it would raise
+        # instead of changing the caller's data
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
-                                      n_classes=dataset.n_classes, classes=dataset.classes)
+                                      n_classes=dataset.n_classes, classes=dataset.classes,
+                                      copy=False).view()
+        user_probs.flags.writeable = False
         check_class_order(dataset.labels, user_probs, dataset.classes)
     shape = parse_image_shape(image_shape, owner="audit")
     if isinstance(shape, tuple):  # the pixel columns must be there: say so before the audit

@@ -344,7 +344,7 @@ def check_predictions(predictions: Any, *, n_rows: int) -> np.ndarray:
     """
     arr = np.asarray(predictions)
     if arr.ndim == 2:
-        return check_pred_probs(arr, n_rows=n_rows).argmax(axis=1).astype(np.int64)
+        return check_pred_probs(arr, n_rows=n_rows, copy=False).argmax(axis=1).astype(np.int64)
     pred = check_labels(arr, name="predictions", min_classes=1)
     check_same_length(labels=np.empty(n_rows), predictions=pred)
     return pred
