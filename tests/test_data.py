@@ -65,6 +65,32 @@ def test_embeddings_npy_array_and_column(frame, tmp_path):
     assert ds.fingerprint != other.fingerprint
 
 
+def test_large_embeddings_file_is_mapped_not_read_and_checked_in_blocks(tmp_path, monkeypatch):
+    """From 8 MiB an embeddings file is memory-mapped (copy-on-write: the file never changes)
+    and its NaN rows are counted block by block, across block borders."""
+    import mmap
+
+    import assay.data._dataset as dataset_module
+
+    n = 20_000
+    emb = np.random.default_rng(0).normal(size=(n, 128)).astype(np.float32)  # 10 MB
+    path = tmp_path / "big.npy"
+    np.save(path, emb)
+    table = pd.DataFrame({"y": np.arange(n) % 3})
+    ds = load(table, label="y", embeddings=path)
+    # a view of the mapping (np.ascontiguousarray drops the memmap subclass), not a copy
+    assert not ds.embeddings.flags.owndata and ds.embeddings.dtype == np.float32
+    assert isinstance(ds.embeddings.base, np.memmap | mmap.mmap)
+    ds.embeddings[0] = 0.0  # copy-on-write: stays in this process
+    np.testing.assert_array_equal(np.load(path)[0], emb[0])
+    monkeypatch.setattr(dataset_module, "_FINITE_BLOCK", 999)
+    emb[[5, 998, 999, 19_999], 3] = np.nan
+    emb[7_000, 0] = np.inf
+    np.save(path, emb)
+    with pytest.raises(InputValidationError, match="NaN or infinite values in 5 row"):
+        load(table, label="y", embeddings=path)
+
+
 def test_embeddings_pickle_refused(frame, tmp_path):
     np.save(tmp_path / "o.npy", np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
     with pytest.raises(InputValidationError, match="without pickle"):

@@ -133,7 +133,7 @@ def test_estimate_close_to_truth(digits_noisy):
 
 def test_confidence_matching_temperature():
     """After matching, mean top-class probability equals accuracy; the ranking is unchanged."""
-    from assay.labels import _match_confidence, calibration_gap
+    from assay.labels import _match_confidence, _softmax_at, calibration_gap
 
     r = np.random.default_rng(3)
     y = r.integers(0, 4, 500)
@@ -141,14 +141,16 @@ def test_confidence_matching_temperature():
     p = np.exp(3 * logits)
     p /= p.sum(axis=1, keepdims=True)  # overconfident
     assert calibration_gap(y, p) > 0.1
-    q, t = _match_confidence(y, p)
+    t = _match_confidence(y, p)
+    q = _softmax_at(p, t)
     assert t > 1
     assert abs(calibration_gap(y, q)) < 1e-6
     np.testing.assert_array_equal(q.argmax(axis=1), p.argmax(axis=1))
     # an underconfident model is sharpened
     soft = np.exp(logits / 4)
     soft /= soft.sum(axis=1, keepdims=True)
-    q2, t2 = _match_confidence(y, soft)
+    t2 = _match_confidence(y, soft)
+    q2 = _softmax_at(soft, t2)
     assert t2 < 1 and abs(calibration_gap(y, q2)) < 1e-6
 
 

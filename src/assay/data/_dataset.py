@@ -15,6 +15,7 @@ import pandas as pd
 from assay._validation import did_you_mean
 from assay.data._images import IMAGE_SUFFIXES, scan_image_folder
 from assay.data._io import check_unique_columns, read_table
+from assay.data._scratch import load_npy
 from assay.exceptions import InputValidationError
 
 __all__ = ["Dataset", "Roles", "load"]
@@ -362,7 +363,7 @@ def _load_embeddings(
         if not p.exists():
             raise InputValidationError(f"Embeddings file not found: '{p}'. Check the path.")
         try:
-            arr = np.load(p, allow_pickle=False)
+            arr = load_npy(p)  # memory-mapped from 8 MiB: pages are read as they are used
         except (ValueError, EOFError, OSError) as exc:  # EOFError: an empty or truncated file
             raise InputValidationError(
                 f"Could not read '{p}' as a numeric .npy array without pickle "
@@ -381,13 +382,19 @@ def _load_embeddings(
         )
     if arr.dtype.kind not in "fiub":
         raise InputValidationError(f"Embeddings must be numeric; got dtype {arr.dtype}.")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.all(np.isfinite(arr)):
-        bad = int((~np.isfinite(arr).all(axis=1)).sum())
+    arr = np.ascontiguousarray(arr, dtype=np.float32)  # a float32 map stays a map: no copy
+    bad = 0
+    for start in range(0, arr.shape[0], _FINITE_BLOCK):  # no N x d boolean temporary
+        bad += int(np.count_nonzero(~np.isfinite(arr[start:start + _FINITE_BLOCK]).all(axis=1)))
+    if bad:
         raise InputValidationError(
             f"Embeddings have NaN or infinite values in {bad} row(s). Recompute or drop them."
         )
     return arr, column
+
+
+#: Rows per block when embeddings are checked for NaN and infinite values.
+_FINITE_BLOCK = 65_536
 
 
 def is_image_path(value: str) -> bool:
