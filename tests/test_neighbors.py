@@ -251,3 +251,82 @@ def test_truncated_probe_order_still_finds_k_rows(rng, monkeypatch):
     assert idx.shape == (930, 12) and (idx >= 0).all() and np.isfinite(dist).all()
     assert info["nprobe"] <= 2
     assert not (idx == np.arange(930)[:, None]).any()
+
+
+def test_cosine_inverted_file_divides_rows_as_it_reads_them(rng):
+    """The inverted file holds no unit-norm copy: rows of any norm (a zero row included) give
+    the exact cosine distances of the neighbours it returns, and the exact search's recall."""
+    from assay._kernels.knn import blocked_topk, normalise_rows, scan_topk
+
+    centres = rng.normal(size=(30, 32))
+    x = (centres[rng.integers(0, 30, 25_000)] + rng.normal(size=(25_000, 32)) * 0.8)
+    x = (x * rng.uniform(0.1, 10.0, size=(25_000, 1))).astype(np.float32)
+    x[5] = 0.0
+    approx = knn_graph(x, k=10, metric="cosine", method="ivf")
+    exact = knn_graph(x, k=10, metric="cosine", method="exact")
+    hits = (approx.indices[:, :, None] == exact.indices[:, None, :]).any(axis=2).mean()
+    assert hits >= 0.95
+    unit = normalise_rows(x).astype(np.float64)
+    rows = rng.choice(25_000, 300, replace=False)
+    true = np.clip(1.0 - np.einsum("ij,ikj->ik", unit[rows], unit[approx.indices[rows]]), 0, 2)
+    np.testing.assert_allclose(approx.distances[rows], true, atol=2e-5)
+    # the sample's exact search divides the reference chunk by chunk
+    q = normalise_rows(x[:7])
+    idx, dist = scan_topk(q, x, k=5, metric="cosine", chunk=1000,
+                          ref_norms=np.linalg.norm(x, axis=1))
+    ref_idx, ref_dist = blocked_topk(q, normalise_rows(x), k=5, metric="cosine",
+                                     exclude_self=False)
+    np.testing.assert_allclose(dist, ref_dist, atol=1e-6)
+
+
+def test_planted_copies_sit_at_a_tenth_of_the_kth_distance(rng):
+    from assay._kernels.ivf import PLANTED_PER_ROW, PLANTED_SCALE, planted_copies
+
+    rows = rng.normal(size=(20, 16)).astype(np.float32)
+    kth = rng.uniform(0.5, 2.0, size=20)
+    copies, lists = planted_copies(rows, kth, metric="euclidean",
+                                   assign=lambda c: np.zeros(len(c), dtype=np.int64),
+                                   random_state=0)
+    assert copies.shape == (20 * PLANTED_PER_ROW, 16) and lists.shape == (20 * PLANTED_PER_ROW,)
+    moved = np.linalg.norm(copies - np.repeat(rows, PLANTED_PER_ROW, axis=0), axis=1)
+    np.testing.assert_allclose(moved, PLANTED_SCALE * np.repeat(kth, PLANTED_PER_ROW), rtol=1e-4)
+    unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    cos_kth = np.full(20, 0.2)  # cosine distance 0.2 is a unit-row distance of sqrt(0.4)
+    c_copies, _ = planted_copies(unit, cos_kth, metric="cosine",
+                                 assign=lambda c: np.zeros(len(c), dtype=np.int64), random_state=0)
+    np.testing.assert_allclose(np.linalg.norm(c_copies, axis=1), 1.0, rtol=1e-5)
+    chord = np.linalg.norm(c_copies - np.repeat(unit, PLANTED_PER_ROW, axis=0), axis=1)
+    # renormalising drops the radial part of the move: the chord is a little shorter
+    assert np.all(np.abs(chord - PLANTED_SCALE * np.sqrt(0.4)) < 0.2 * PLANTED_SCALE * np.sqrt(0.4))
+
+
+def test_near_copies_are_found_where_distances_concentrate(rng):
+    """On high-dimensional blobs the graph stops at few probes; the planted-copy rule keeps
+    the real near copies (a few hundredths of the k-th neighbour distance) reachable."""
+    centres = rng.normal(size=(20, 96))
+    x = (centres[rng.integers(0, 20, 40_000)] + rng.normal(size=(40_000, 96))).astype(np.float32)
+    src = rng.choice(40_000, 400, replace=False)
+    dst = rng.choice(np.setdiff1d(np.arange(40_000), src), 400, replace=False)
+    noise = rng.normal(size=(400, 96)).astype(np.float32)
+    x[dst] = x[src] + 0.4 * noise / np.linalg.norm(noise, axis=1, keepdims=True)  # ~3 % of d_k
+    g = knn_graph(x, k=10, metric="euclidean", method="ivf")
+    assert g.info["sample_near_copies"] >= 0.99
+    found = (g.indices[dst] == src[:, None]).any(axis=1) | (g.indices[src] == dst[:, None]).any(
+        axis=1)
+    assert found.mean() >= 0.99, (found.mean(), g.info)
+
+
+def test_probe_count_waits_for_the_planted_copies(rng, monkeypatch):
+    """The stopping rule reads the planted copies: asking all of them to be reachable widens the
+    probes past what the distances alone need, and the share is reported."""
+    from assay._kernels import ivf
+
+    centres = rng.normal(size=(10, 64))
+    x = (centres[rng.integers(0, 10, 30_000)] + rng.normal(size=(30_000, 64))).astype(np.float32)
+    monkeypatch.setattr(ivf, "NEAR_COPY_TARGET", 0.0)
+    loose = knn_graph(x, k=10, metric="euclidean", method="ivf")
+    monkeypatch.setattr(ivf, "NEAR_COPY_TARGET", 1.0)
+    strict = knn_graph(x, k=10, metric="euclidean", method="ivf")
+    assert strict.info["sample_near_copies"] == 1.0
+    assert loose.info["sample_near_copies"] < 1.0
+    assert strict.info["nprobe"] > loose.info["nprobe"]

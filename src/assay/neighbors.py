@@ -137,7 +137,7 @@ def knn_graph(
         )
     if method == "auto":
         method = "ivf" if n > EXACT_MAX_ROWS else "exact"
-    if metric == "cosine":
+    if metric == "cosine" and method != "ivf":  # the inverted file divides rows as it reads them
         x = normalise_rows(x)
     if method == "exact":
         idx, dist = blocked_topk(x, x, k=k, metric=metric, exclude_self=True, block=block_size)

@@ -22,6 +22,7 @@ served when it is found, so the duplicates the graph feeds are not traded away.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -118,14 +119,19 @@ class Quantizer:
     def n_lists(self) -> int:
         return int(self.centres.shape[0])
 
-    def assign(self, x: np.ndarray, *, block: int = 8192) -> np.ndarray:
-        """The list of every row of ``x`` (float32), in row blocks."""
-        if self.coarse is None:
-            return assign_rows(x, self.centres, block=block)[0]
+    def assign(self, x: np.ndarray, *, norms: np.ndarray | None = None,
+               block: int = 8192) -> np.ndarray:
+        """The list of every row of ``x`` (float32; divided by ``norms`` when given), in row
+        blocks."""
         c_sq = np.einsum("ij,ij->i", self.centres, self.centres)
         out = np.empty(x.shape[0], dtype=np.int64)
         for start in range(0, x.shape[0], block):
-            xb = x[start:start + block]
+            xb = unit_rows(x[start:start + block],
+                           None if norms is None else norms[start:start + block])
+            if self.coarse is None:
+                out[start:start + block] = np.argmin(
+                    c_sq[None, :] - 2.0 * (xb @ self.centres.T), axis=1)
+                continue
             near = _two_nearest(xb, self.coarse)
             best = np.full(xb.shape[0], np.inf, dtype=np.float32)
             pick = np.zeros(xb.shape[0], dtype=np.int64)
@@ -142,6 +148,22 @@ class Quantizer:
         return out
 
 
+def unit_rows(x: np.ndarray, norms: np.ndarray | None) -> np.ndarray:
+    """``x`` divided row-wise by ``norms`` (zero norms count as 1), as float32; ``x`` itself
+    when ``norms`` is None. The same values as :func:`assay._kernels.knn.normalise_rows`."""
+    if norms is None:
+        return x
+    return np.asarray(x / np.where(norms == 0, 1.0, norms)[:, None], dtype=np.float32)
+
+
+def row_norms(x: np.ndarray, *, block: int = 65_536) -> np.ndarray:
+    """L2 norm of every row (float32, as :func:`numpy.linalg.norm` gives it), in row blocks."""
+    out = np.empty(x.shape[0], dtype=np.float32)
+    for start in range(0, x.shape[0], block):
+        out[start:start + block] = np.linalg.norm(x[start:start + block], axis=1)
+    return out
+
+
 def _two_nearest(xb: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Indices of the two nearest ``centres`` (squared euclidean) of each row, shape (m, 2)."""
     d = np.einsum("ij,ij->i", centres, centres)[None, :] - 2.0 * (xb @ centres.T)
@@ -154,8 +176,10 @@ class ListIndex:
     """Rows grouped by their k-means list, and each list's probe order (nearest lists first,
     the ``MAX_PROBES`` nearest kept)."""
 
-    def __init__(self, x: np.ndarray, centres: np.ndarray, assign: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, centres: np.ndarray, assign: np.ndarray,
+                 norms: np.ndarray | None = None) -> None:
         self.x = x
+        self.norms = norms
         self.assign = assign
         self.order = np.argsort(assign, kind="stable")
         nlist = centres.shape[0]
@@ -175,6 +199,11 @@ class ListIndex:
                 self.probe_order[start:start + 1024] = np.take_along_axis(part, order, axis=1)
             else:
                 self.probe_order[start:start + 1024] = np.argsort(cd, axis=1, kind="stable")
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of the data as searched: divided by their norms for cosine (computed
+        here, so no unit-norm copy of the whole matrix is held)."""
+        return unit_rows(self.x[idx], None if self.norms is None else self.norms[idx])
 
     def centre_dist(self, lst: int) -> np.ndarray:
         """Squared distances from list ``lst``'s centre to every centre."""
@@ -206,8 +235,8 @@ def list_topk(
     for the ``k`` kept only.
     """
     cand = index.candidates(lst, nprobe, k + 1)
-    ref = index.x[cand]
-    q = index.x[rows]
+    ref = index.rows(cand)
+    q = index.rows(rows)
     score = q @ ref.T
     if metric == "euclidean":
         score -= 0.5 * np.einsum("ij,ij->i", ref, ref)[None, :]
@@ -307,6 +336,39 @@ def n_lists(n: int) -> int:
     return int(max(16, round(np.sqrt(n)), round(n / LIST_ROWS)))
 
 
+#: Planted near copies per sampled row, their distance as a share of the row's k-th neighbour
+#: distance, and the share of them that must fall in a list probed from the row's own list.
+PLANTED_PER_ROW = 4
+PLANTED_SCALE = 0.1
+NEAR_COPY_TARGET = 0.99
+
+
+def planted_copies(
+    rows: np.ndarray, kth_dist: np.ndarray, *, metric: str,
+    assign: Callable[[np.ndarray], np.ndarray], random_state: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Near copies of sampled ``rows`` (as searched: unit rows for cosine), and their lists.
+
+    Each row is moved ``PLANTED_PER_ROW`` times in a random direction by ``PLANTED_SCALE`` times
+    its exact ``k``-th neighbour distance (cosine distances are taken as unit-row euclidean
+    ones, and the copies renormalised). A near copy that k-means puts in a list that neither
+    row's list probes is never compared with the row: the search misses the pair, whatever its
+    recall elsewhere. The share of copies that stay reachable is what the probe count must keep
+    high for the duplicates check, which reads the same graph; the distances alone cannot, as
+    a sample of a few hundred rows rarely holds a real copy.
+    """
+    gen = np.random.default_rng(random_state + 1)  # the graph's own draws are left as they were
+    dk = np.sqrt(2.0 * np.maximum(kth_dist, 0.0)) if metric == "cosine" else kth_dist
+    base = np.repeat(rows.astype(np.float32), PLANTED_PER_ROW, axis=0)
+    noise = gen.normal(size=base.shape).astype(np.float32)
+    noise *= (PLANTED_SCALE * np.repeat(dk, PLANTED_PER_ROW)
+              / np.maximum(np.linalg.norm(noise, axis=1), 1e-12))[:, None].astype(np.float32)
+    copies = base + noise
+    if metric == "cosine":
+        copies = unit_rows(copies, np.linalg.norm(copies, axis=1))
+    return copies, assign(copies)
+
+
 def ivf_graph(
     x: np.ndarray,
     *,
@@ -320,26 +382,37 @@ def ivf_graph(
     """Approximate k-NN graph of ``x`` (float32, unit rows for cosine) with measured quality.
 
     The probe count widens until, on ``n_sample`` sampled rows, the recall or the share
-    :func:`served` within ``1 + eps`` reaches ``target``. Returns indices (N, k) int64, distances (N, k) float32
+    :func:`served` within ``1 + eps`` reaches ``target``, and ``NEAR_COPY_TARGET`` of the
+    :func:`planted_copies` of those rows fall in a probed list. Returns indices (N, k) int64, distances (N, k) float32
     (ascending; cosine distance for ``metric="cosine"``, euclidean otherwise) and an info dict
-    (``nlist``, ``nprobe``, ``eps``, ``sample_served``, ``sample_recall``).
+    (``nlist``, ``nprobe``, ``eps``, ``sample_served``, ``sample_recall``,
+    ``sample_near_copies``).
     """
     n = x.shape[0]
     rng = np.random.default_rng(random_state)
     nlist = n_lists(n)
     n_train = min(n, 32 * nlist)
-    train = x[np.sort(rng.choice(n, size=n_train, replace=False))]
+    # cosine: rows are divided by their norms where they are read, not copied as unit rows
+    norms = row_norms(x) if metric == "cosine" else None
+    train_rows = np.sort(rng.choice(n, size=n_train, replace=False))
+    train = unit_rows(x[train_rows], None if norms is None else norms[train_rows])
     quantizer = Quantizer(train, nlist, n_iter=8, rng=rng)
     nlist = quantizer.n_lists
-    assign = quantizer.assign(x)
-    index = ListIndex(x, quantizer.centres, assign)
+    assign = quantizer.assign(x, norms=norms)
+    index = ListIndex(x, quantizer.centres, assign, norms)
     max_probe = index.probe_order.shape[1]
 
     sample = np.sort(rng.choice(n, size=min(n, n_sample), replace=False))
     # exact neighbours of the sample in one pass over the rows, 65,536 at a time (2.5 s at 2M
     # rows; 12 s when every distance was computed and partitioned)
-    exact, exact_dist = scan_topk(x[sample], x, k=k + 1, metric=metric)
+    exact, exact_dist = scan_topk(index.rows(sample), x, k=k + 1, metric=metric,
+                                  ref_norms=norms)
     exact_idx, exact_dist = drop_self(exact, exact_dist, sample, k)
+    copies, copy_lists = planted_copies(index.rows(sample), exact_dist[:, -1], metric=metric,
+                                        assign=lambda c: quantizer.assign(c),
+                                        random_state=random_state)
+    own_lists = np.repeat(assign[sample], PLANTED_PER_ROW)
+    del copies
     # the smallest probe count on the schedule 2, 3, 4, 6, 8, 11, 16, 23, ... (steps of about
     # sqrt(2): doubling overshot, e.g. 16 probes at 2M rows where 11 reach the target)
     nprobe = min(max_probe, 2)
@@ -352,7 +425,10 @@ def ivf_graph(
                                                   metric=metric, nprobe=nprobe)
         quality = served(found_dist, exact_dist, metric=metric, eps=eps)
         recall = float((found[:, :, None] == exact_idx[:, None, :]).any(axis=2).mean())
-        if max(quality, recall) >= target or nprobe >= max_probe:
+        po = index.probe_order[:, :nprobe]
+        near = float(((po[own_lists] == copy_lists[:, None]).any(axis=1)
+                      | (po[copy_lists] == own_lists[:, None]).any(axis=1)).mean())
+        if (max(quality, recall) >= target and near >= NEAR_COPY_TARGET) or nprobe >= max_probe:
             break
         nprobe = min(max_probe, max(nprobe + 1, round(nprobe * np.sqrt(2))))
 
@@ -367,5 +443,5 @@ def ivf_graph(
                                               out_idx=out_idx, out_dist=out_dist), chunks))
     info: dict[str, float | int] = {"nlist": nlist, "nprobe": nprobe, "n_train": n_train,
                                     "eps": eps, "sample_served": quality,
-                                    "sample_recall": recall}
+                                    "sample_recall": recall, "sample_near_copies": near}
     return out_idx, out_dist, info

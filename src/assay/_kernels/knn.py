@@ -68,8 +68,12 @@ def scan_topk(
     k: int,
     metric: str,
     chunk: int = 65_536,
+    ref_norms: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` reference rows of a few queries, one pass over ``reference`` in chunks.
+
+    With ``ref_norms`` (cosine), each chunk of ``reference`` is divided by its rows' norms as it
+    is read (zero norms count as 1), so the caller needs no unit-norm copy of it.
 
     For a small sample of queries against many rows (the sample that measures an approximate
     graph). Ranks by the score ``q.r`` (cosine, unit rows) or ``q.r - |r|^2 / 2`` (euclidean),
@@ -86,6 +90,9 @@ def scan_topk(
     bound = np.full(n_q, -np.inf, dtype=np.float32)
     for start in range(0, reference.shape[0], chunk):
         ref = np.asarray(reference[start:start + chunk], dtype=np.float32)
+        if ref_norms is not None:
+            norms = ref_norms[start:start + chunk]
+            ref = np.asarray(ref / np.where(norms == 0, 1.0, norms)[:, None], dtype=np.float32)
         score = queries @ ref.T
         if metric == "euclidean":
             score -= 0.5 * np.einsum("ij,ij->i", ref, ref)[None, :]

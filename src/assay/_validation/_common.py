@@ -137,8 +137,8 @@ def check_labels(labels: Any, *, name: str = "labels", min_classes: int = 2) -> 
     return arr
 
 
-#: Rows of pred_probs checked at a time.
-_PROBS_BLOCK = 65_536
+#: Rows checked at a time (pred_probs, features): no N x K or N x d temporaries.
+_ROW_BLOCK = 65_536
 
 
 def check_pred_probs(
@@ -169,8 +169,8 @@ def check_pred_probs(
         )
     # in row blocks: no N x K temporaries (a million rows x 100 classes is 800 MB per copy)
     low, high, worst, worst_sum, n_bad = np.inf, -np.inf, 0.0, 1.0, 0
-    for start in range(0, arr.shape[0], _PROBS_BLOCK):
-        b = arr[start:start + _PROBS_BLOCK]
+    for start in range(0, arr.shape[0], _ROW_BLOCK):
+        b = arr[start:start + _ROW_BLOCK]
         finite = np.isfinite(b).all(axis=1)
         if not finite.all():
             n_bad += int(np.count_nonzero(~finite))
@@ -258,8 +258,10 @@ def check_features(features: Any, *, name: str = "features", n_rows: int | None 
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputValidationError(f"{name} is empty (shape {arr.shape}).")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.sum(~np.isfinite(arr).all(axis=1)))
+    bad = 0
+    for start in range(0, arr.shape[0], _ROW_BLOCK):  # no N x d boolean temporary
+        bad += int(np.count_nonzero(~np.isfinite(arr[start:start + _ROW_BLOCK]).all(axis=1)))
+    if bad:
         raise InputValidationError(
             f"{name} has NaN or infinite values in {bad} row(s). Impute or drop them first."
         )
