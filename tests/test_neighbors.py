@@ -223,14 +223,20 @@ def test_two_level_quantizer_assigns_within_the_nearest_coarse_cells(rng, monkey
     q = ivf.Quantizer(x[:2000], 64, n_iter=5, rng=np.random.default_rng(0))
     assert q.coarse is not None and q.coarse.shape[0] == 8
     assert sorted(np.concatenate(q.cells).tolist()) == list(range(q.n_lists))
-    assign = q.assign(x, block=333)
+    assign, second, margin = q.assign(x, block=333)
     d_coarse = ((x[:, None, :] - q.coarse[None]) ** 2).sum(-1)
     two = np.argsort(d_coarse, axis=1)[:, :2]
     d_fine = ((x[:, None, :] - q.centres[None]) ** 2).sum(-1)
     for i in rng.choice(5000, 300, replace=False):
         allowed = np.concatenate([q.cells[c] for c in two[i]])
-        assert assign[i] in allowed
-        assert d_fine[i, assign[i]] <= d_fine[i, allowed].min() + 1e-3
+        assert assign[i] in allowed and second[i] in allowed and second[i] != assign[i]
+        ranked = allowed[np.argsort(d_fine[i, allowed], kind="stable")]
+        assert d_fine[i, assign[i]] <= d_fine[i, ranked[0]] + 1e-3
+        assert d_fine[i, second[i]] <= d_fine[i, ranked[1]] + 1e-3
+        # the margin is the distance to the plane bisecting the two centres
+        c1, c2 = q.centres[assign[i]], q.centres[second[i]]
+        normal = (c2 - c1) / np.linalg.norm(c2 - c1)
+        assert abs(margin[i] - (x[i] - (c1 + c2) / 2) @ -normal) < 1e-3
     g = knn_graph(x, k=8, method="ivf", metric="euclidean")
     exact = knn_graph(x, k=8, method="exact", metric="euclidean")
     hits = (g.indices[:, :, None] == exact.indices[:, None, :]).any(axis=2).mean()
@@ -323,6 +329,7 @@ def test_probe_count_waits_for_the_planted_copies(rng, monkeypatch):
 
     centres = rng.normal(size=(10, 64))
     x = (centres[rng.integers(0, 10, 30_000)] + rng.normal(size=(30_000, 64))).astype(np.float32)
+    monkeypatch.setattr(ivf, "PLANTED_SCALE", 1.0)  # copies as far as the k-th neighbour
     monkeypatch.setattr(ivf, "NEAR_COPY_TARGET", 0.0)
     loose = knn_graph(x, k=10, metric="euclidean", method="ivf")
     monkeypatch.setattr(ivf, "NEAR_COPY_TARGET", 1.0)
@@ -330,3 +337,24 @@ def test_probe_count_waits_for_the_planted_copies(rng, monkeypatch):
     assert strict.info["sample_near_copies"] == 1.0
     assert loose.info["sample_near_copies"] < 1.0
     assert strict.info["nprobe"] > loose.info["nprobe"]
+
+
+def test_merge_topk_keeps_each_index_once_nearest_first():
+    from assay._kernels.ivf import merge_topk
+
+    gen = np.random.default_rng(2)
+    for _ in range(200):
+        m, k = int(gen.integers(1, 6)), int(gen.integers(1, 6))
+        ia, ib = gen.integers(0, 12, (m, k)), gen.integers(0, 12, (m, k))
+        da = np.round(gen.random((m, k)), 1).astype(np.float32)
+        db = np.round(gen.random((m, k)), 1).astype(np.float32)
+        idx, dist = merge_topk(ia, da, ib, db, k)
+        for r in range(m):
+            best: dict[int, float] = {}
+            for i, d in zip(np.r_[ia[r], ib[r]], np.r_[da[r], db[r]], strict=True):
+                best[int(i)] = min(best.get(int(i), np.inf), float(d))
+            ref = sorted(best.items(), key=lambda t: (t[1], t[0]))[:k]
+            got = [(int(i), float(d)) for i, d in zip(idx[r], dist[r], strict=True)
+                   if np.isfinite(d)]
+            assert got == [(i, np.float32(d)) for i, d in ref][:len(got)]
+            assert len(got) == min(k, len(best))

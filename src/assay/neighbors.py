@@ -100,8 +100,11 @@ def knn_graph(
         served by a (1 + 0.05)-approximate k-NN graph: each of their ``k`` distances within
         5 % of the exact distance of the same rank (``info["sample_served"]``). The second
         bounds the error of every distance-based score (outliers) where distances concentrate
-        and which neighbours are nearest is nearly arbitrary. ``"auto"`` is exact up to
-        ``EXACT_MAX_ROWS`` rows and ``"ivf"`` above.
+        and which neighbours are nearest is nearly arbitrary. For ``"ivf"`` also 99 % of
+        near copies planted around the sampled rows (at a tenth of their k-th neighbour
+        distance) must fall in a probed list (``info["sample_near_copies"]``), so near
+        duplicates are not traded for speed. ``"auto"`` is exact up to ``EXACT_MAX_ROWS`` rows
+        and ``"ivf"`` above.
     block_size : int, default=2048
         Rows per block in exact search.
     random_state : int, default=0

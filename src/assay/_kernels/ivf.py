@@ -120,32 +120,52 @@ class Quantizer:
         return int(self.centres.shape[0])
 
     def assign(self, x: np.ndarray, *, norms: np.ndarray | None = None,
-               block: int = 8192) -> np.ndarray:
-        """The list of every row of ``x`` (float32; divided by ``norms`` when given), in row
-        blocks."""
+               block: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The nearest and second-nearest list of every row of ``x`` (float32; divided by
+        ``norms`` when given), in row blocks, and the row's distance to the plane that bisects
+        their centres (how far it is from the border; inf with one list)."""
         c_sq = np.einsum("ij,ij->i", self.centres, self.centres)
-        out = np.empty(x.shape[0], dtype=np.int64)
+        first = np.empty(x.shape[0], dtype=np.int64)
+        second = np.empty(x.shape[0], dtype=np.int64)
+        margin = np.empty(x.shape[0], dtype=np.float32)
         for start in range(0, x.shape[0], block):
             xb = unit_rows(x[start:start + block],
                            None if norms is None else norms[start:start + block])
-            if self.coarse is None:
-                out[start:start + block] = np.argmin(
-                    c_sq[None, :] - 2.0 * (xb @ self.centres.T), axis=1)
-                continue
-            near = _two_nearest(xb, self.coarse)
-            best = np.full(xb.shape[0], np.inf, dtype=np.float32)
-            pick = np.zeros(xb.shape[0], dtype=np.int64)
-            for c in np.unique(near):
-                rows = np.flatnonzero((near == c).any(axis=1))
-                ids = self.cells[int(c)]
+            m = xb.shape[0]
+            best = np.full((m, 2), np.inf, dtype=np.float64)
+            pick = np.zeros((m, 2), dtype=np.int64)
+            groups = ([(np.arange(m), np.arange(self.n_lists))] if self.coarse is None else
+                      [(np.flatnonzero((near == c).any(axis=1)), self.cells[int(c)])
+                       for near in [_two_nearest(xb, self.coarse)] for c in np.unique(near)])
+            for rows, ids in groups:
                 d = c_sq[ids][None, :] - 2.0 * (xb[rows] @ self.centres[ids].T)
-                a = np.argmin(d, axis=1)
-                val = d[np.arange(rows.size), a]
-                better = val < best[rows]
-                best[rows[better]] = val[better]
-                pick[rows[better]] = ids[a[better]]
-            out[start:start + block] = pick
-        return out
+                at = np.arange(rows.size)
+                a1 = np.argmin(d, axis=1)  # two argmin passes: 3x faster than a partition
+                v1 = d[at, a1]
+                if ids.size > 1:
+                    d[at, a1] = np.inf
+                    a2 = np.argmin(d, axis=1)
+                    v2 = d[at, a2]
+                else:
+                    a2, v2 = a1, np.full(rows.size, np.inf, dtype=d.dtype)
+                part = np.stack([a1, a2], axis=1)
+                vals = np.stack([v1, v2], axis=1)
+                # merge this group's best two with the best two so far (a row sits in two
+                # coarse cells, whose lists are disjoint)
+                all_vals = np.concatenate([best[rows], vals], axis=1)
+                all_ids = np.concatenate([pick[rows], ids[part]], axis=1)
+                order = np.argsort(all_vals, axis=1, kind="stable")[:, :2]
+                best[rows] = np.take_along_axis(all_vals, order, axis=1)
+                pick[rows] = np.take_along_axis(all_ids, order, axis=1)
+            two_found = np.isfinite(best[:, 1])
+            first[start:start + block] = pick[:, 0]
+            second[start:start + block] = np.where(two_found, pick[:, 1], pick[:, 0])
+            # |x - c2|^2 - |x - c1|^2 = 2 |c1 - c2| * (distance of x to the bisecting plane)
+            gap = np.linalg.norm(self.centres[pick[:, 0]] - self.centres[pick[:, 1]], axis=1)
+            margin[start:start + block] = np.where(
+                two_found & (gap > 0), (best[:, 1] - best[:, 0]) / np.maximum(2.0 * gap, 1e-30),
+                np.inf)
+        return first, second, margin
 
 
 def unit_rows(x: np.ndarray, norms: np.ndarray | None) -> np.ndarray:
@@ -320,6 +340,51 @@ def served(found: np.ndarray, exact: np.ndarray, *, metric: str, eps: float) -> 
     return float(ok.mean()) if ok.size else 1.0
 
 
+def _search_second(
+    index: ListIndex, rows: np.ndarray, lst: int, *, k: int, metric: str,
+    out_idx: np.ndarray, out_dist: np.ndarray,
+) -> None:
+    """Search ``rows`` (none of them in list ``lst``) against the members of ``lst`` and merge
+    what they find into their top ``k``."""
+    cand = index.members(lst)
+    if not cand.size:
+        return
+    q = index.rows(rows)
+    ref = index.rows(cand)
+    score = q @ ref.T
+    if metric == "euclidean":
+        score -= 0.5 * np.einsum("ij,ij->i", ref, ref)[None, :]
+    kk = min(k, cand.size)
+    part = np.argpartition(-score, kk - 1, axis=1)[:, :kk] if kk < cand.size else np.broadcast_to(
+        np.arange(cand.size), score.shape)
+    vals = np.take_along_axis(score, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    cols, top = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+    if metric == "cosine":
+        dist = np.clip(1.0 - top, 0.0, 2.0)
+    else:
+        q_sq = np.einsum("ij,ij->i", q, q)
+        dist = np.sqrt(np.maximum(q_sq[:, None] - 2.0 * top, 0.0))
+    out_idx[rows], out_dist[rows] = merge_topk(out_idx[rows], out_dist[rows], cand[cols],
+                                               dist.astype(np.float32), k)
+
+
+def merge_topk(
+    idx_a: np.ndarray, dist_a: np.ndarray, idx_b: np.ndarray, dist_b: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest of two neighbour lists per row, each index once, ties by index."""
+    idx = np.concatenate([idx_a, idx_b], axis=1)
+    dist = np.concatenate([dist_a, dist_b], axis=1).astype(np.float32)
+    by_idx = np.lexsort((dist, idx), axis=1)  # by index, then distance: repeats side by side
+    idx_s = np.take_along_axis(idx, by_idx, axis=1)
+    dist_s = np.take_along_axis(dist, by_idx, axis=1)
+    repeat = np.zeros(idx_s.shape, dtype=bool)
+    repeat[:, 1:] = idx_s[:, 1:] == idx_s[:, :-1]
+    dist_s = np.where(repeat, np.inf, dist_s)
+    order = np.lexsort((idx_s, dist_s), axis=1)[:, :k]
+    return np.take_along_axis(idx_s, order, axis=1), np.take_along_axis(dist_s, order, axis=1)
+
+
 #: Rows per list from which the number of lists grows with N rather than with sqrt(N).
 LIST_ROWS = 1000
 
@@ -398,7 +463,7 @@ def ivf_graph(
     train = unit_rows(x[train_rows], None if norms is None else norms[train_rows])
     quantizer = Quantizer(train, nlist, n_iter=8, rng=rng)
     nlist = quantizer.n_lists
-    assign = quantizer.assign(x, norms=norms)
+    assign, second, margin = quantizer.assign(x, norms=norms)
     index = ListIndex(x, quantizer.centres, assign, norms)
     max_probe = index.probe_order.shape[1]
 
@@ -408,11 +473,17 @@ def ivf_graph(
     exact, exact_dist = scan_topk(index.rows(sample), x, k=k + 1, metric=metric,
                                   ref_norms=norms)
     exact_idx, exact_dist = drop_self(exact, exact_dist, sample, k)
-    copies, copy_lists = planted_copies(index.rows(sample), exact_dist[:, -1], metric=metric,
-                                        assign=lambda c: quantizer.assign(c),
-                                        random_state=random_state)
-    own_lists = np.repeat(assign[sample], PLANTED_PER_ROW)
+    copies, (copy_lists, copy_second, copy_margin) = planted_copies(
+        index.rows(sample), exact_dist[:, -1], metric=metric,
+        assign=lambda c: quantizer.assign(c), random_state=random_state)
     del copies
+    own_lists = np.repeat(assign[sample], PLANTED_PER_ROW)
+    own_second = np.repeat(second[sample], PLANTED_PER_ROW)
+    own_margin = np.repeat(margin[sample], PLANTED_PER_ROW)
+    # rows this close to their list's border are also searched against their second list
+    kth = exact_dist[:, -1].astype(np.float64)
+    kth = np.sqrt(2.0 * np.maximum(kth, 0.0)) if metric == "cosine" else kth
+    border = float(PLANTED_SCALE * np.quantile(kth, 0.9)) if kth.size else 0.0
     # the smallest probe count on the schedule 2, 3, 4, 6, 8, 11, 16, 23, ... (steps of about
     # sqrt(2): doubling overshot, e.g. 16 probes at 2M rows where 11 reach the target)
     nprobe = min(max_probe, 2)
@@ -425,9 +496,13 @@ def ivf_graph(
                                                   metric=metric, nprobe=nprobe)
         quality = served(found_dist, exact_dist, metric=metric, eps=eps)
         recall = float((found[:, :, None] == exact_idx[:, None, :]).any(axis=2).mean())
+        # a pair is compared when either list probes the other, or one row's second-nearest
+        # list is the other's (the second-list pass below searches it)
         po = index.probe_order[:, :nprobe]
         near = float(((po[own_lists] == copy_lists[:, None]).any(axis=1)
-                      | (po[copy_lists] == own_lists[:, None]).any(axis=1)).mean())
+                      | (po[copy_lists] == own_lists[:, None]).any(axis=1)
+                      | ((own_second == copy_lists) & (own_margin <= border))
+                      | ((copy_second == own_lists) & (copy_margin <= border))).mean())
         if (max(quality, recall) >= target and near >= NEAR_COPY_TARGET) or nprobe >= max_probe:
             break
         nprobe = min(max_probe, max(nprobe + 1, round(nprobe * np.sqrt(2))))
@@ -441,6 +516,18 @@ def ivf_graph(
     with threadpool_limits(1), ThreadPoolExecutor(n_threads) as pool:
         list(pool.map(lambda c: _search_lists(index, c, k=k, metric=metric, nprobe=nprobe,
                                               out_idx=out_idx, out_dist=out_dist), chunks))
+        # Second-list pass: a row near the border of its list is also searched against its
+        # second-nearest list when its own list does not probe that one, so a near copy just
+        # across the border is found without probing more lists for every row.
+        probed = (index.probe_order[assign, :nprobe] == second[:, None]).any(axis=1)
+        extra = np.flatnonzero(~probed & (second != assign) & (margin <= border))
+        by_list = np.argsort(second[extra], kind="stable")
+        extra = extra[by_list]
+        cuts = np.flatnonzero(np.diff(second[extra])) + 1
+        groups = np.split(extra, cuts) if extra.size else []
+        list(pool.map(lambda g: _search_second(index, g, int(second[g[0]]), k=k, metric=metric,
+                                               out_idx=out_idx, out_dist=out_dist),
+                      groups))
     info: dict[str, float | int] = {"nlist": nlist, "nprobe": nprobe, "n_train": n_train,
                                     "eps": eps, "sample_served": quality,
                                     "sample_recall": recall, "sample_near_copies": near}
