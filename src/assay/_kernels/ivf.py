@@ -15,8 +15,13 @@ recall is reached first (distances spread, so a missed neighbour is often more t
 than its replacement). Where the data have a high intrinsic dimension, distances concentrate:
 many rows lie nearly as close as the exact neighbours, so finding *which* ones needs many probes
 (recall 0.97 took 8 probes at 1M Gaussian-blob rows and 16 at 2M) while the distances, which
-the outlier scores read, are within 5 % at 3 and 6 probes. A near copy at distance ~0 is only
-served when it is found, so the duplicates the graph feeds are not traded away.
+the outlier scores read, are within 5 % at 3 and 6 probes.
+
+Near copies need more than the sample's distances: a sample of a few hundred rows rarely holds
+one, and a pair split across two lists that do not probe each other is never compared. So the
+probe count also waits until 99 % of near copies planted around the sampled rows are reachable
+(:func:`planted_copies`), and a row close to its list's border is also searched against its
+second-nearest list when that list is not probed (the second-list pass of :func:`ivf_graph`).
 """
 
 from __future__ import annotations
@@ -394,9 +399,9 @@ def n_lists(n: int) -> int:
 
     A row is compared with ``nprobe`` lists of about ``N / nlist`` rows, so sqrt(N) lists make
     the search grow as N^1.5 at a fixed probe count: from 1M to 2M rows 2.8x. Lists of a fixed
-    size keep each probe's cost fixed (the probe count still grows where the recall target needs
-    it: 8 probes at 1M Gaussian-blob rows, 16 at 2M); the k-means assignment, N x nlist
-    products, grows as N^2 but is a small share up to a few million rows.
+    size keep each probe's cost fixed (the probe count still grows where the quality rule needs
+    it); above ``FLAT_MAX_LISTS`` lists the assignment goes through the two-level
+    :class:`Quantizer`, so it does not grow as N x nlist.
     """
     return int(max(16, round(np.sqrt(n)), round(n / LIST_ROWS)))
 
