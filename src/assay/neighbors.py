@@ -91,9 +91,11 @@ def knn_graph(
         Distance. Cosine distance is ``1 - cos``; rows of zeros have distance 1 to everything.
     method : {"auto", "exact", "ivf", "faiss"}, default="auto"
         ``"exact"`` uses blocked float32 matrix products (never N x N in memory). ``"ivf"``
-        clusters the rows into about sqrt(N) k-means lists and searches each list's rows
-        against the rows of its nearest lists with one matrix product per list (threads share
-        the lists). ``"faiss"`` uses faiss's inverted-file index (extra ``fast``). For both
+        clusters the rows into k-means lists (about sqrt(N) up to 1M rows, then 1,000 rows
+        each; a two-level quantizer above 1,024 lists) and searches each list's rows against
+        the rows of its nearest lists with one matrix product per list (threads share the
+        lists); for cosine it divides rows by their norms as it reads them, holding no
+        unit-norm copy. ``"faiss"`` uses faiss's inverted-file index (extra ``fast``). For both
         approximate methods the number of probed lists widens (steps of about sqrt(2)) until,
         on a sample of 256 rows against exact search, the recall (share of the exact
         neighbours found, ``info["sample_recall"]``) reaches 0.97, or 97 % of the rows are
@@ -102,8 +104,9 @@ def knn_graph(
         bounds the error of every distance-based score (outliers) where distances concentrate
         and which neighbours are nearest is nearly arbitrary. For ``"ivf"`` also 99 % of
         near copies planted around the sampled rows (at a tenth of their k-th neighbour
-        distance) must fall in a probed list (``info["sample_near_copies"]``), so near
-        duplicates are not traded for speed. ``"auto"`` is exact up to ``EXACT_MAX_ROWS`` rows
+        distance) must be reachable (``info["sample_near_copies"]``): in a probed list, or in
+        the second-nearest list that rows near their list's border are also searched against.
+        So near duplicates are not traded for speed. ``"auto"`` is exact up to ``EXACT_MAX_ROWS`` rows
         and ``"ivf"`` above.
     block_size : int, default=2048
         Rows per block in exact search.
@@ -221,7 +224,8 @@ def _faiss_graph(
     index.train(train)
     index.add(x)
     # Measure the graph on a sample of rows against exact search and widen the probe until the
-    # sample is served within 1 + eps: the graph's quality is measured, not assumed.
+    # recall or the share served within 1 + eps reaches the target: the graph's quality is
+    # measured, not assumed.
     sample = np.sort(rng.choice(n, size=min(n, 256), replace=False))
     exact_idx, exact_dist = scan_topk(x[sample], x, k=k + 1, metric=metric)
     exact_idx, exact_dist = drop_self(exact_idx, exact_dist, sample, k)

@@ -94,6 +94,8 @@ class Quantizer:
     nearest list of its two nearest coarse cells: about 3 sqrt(nlist) products per row instead
     of nlist (10,000 lists: 300 instead of 10,000). A row near a coarse border may miss its very
     nearest list, which the measured quality of the graph accounts for like any other miss.
+    :meth:`assign` also gives each row's second-nearest list and its distance to the border
+    between the two, for the second-list pass of :func:`ivf_graph`.
     """
 
     def __init__(self, train: np.ndarray, nlist: int, *, n_iter: int,
@@ -415,9 +417,11 @@ NEAR_COPY_TARGET = 0.99
 
 def planted_copies(
     rows: np.ndarray, kth_dist: np.ndarray, *, metric: str,
-    assign: Callable[[np.ndarray], np.ndarray], random_state: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Near copies of sampled ``rows`` (as searched: unit rows for cosine), and their lists.
+    assign: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    random_state: int,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Near copies of sampled ``rows`` (as searched: unit rows for cosine), and what ``assign``
+    (:meth:`Quantizer.assign`) says of them: their lists, second lists and border distances.
 
     Each row is moved ``PLANTED_PER_ROW`` times in a random direction by ``PLANTED_SCALE`` times
     its exact ``k``-th neighbour distance (cosine distances are taken as unit-row euclidean
@@ -449,14 +453,15 @@ def ivf_graph(
     random_state: int,
     n_sample: int = 256,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
-    """Approximate k-NN graph of ``x`` (float32, unit rows for cosine) with measured quality.
+    """Approximate k-NN graph of ``x`` (float32, any norms: for cosine the rows are divided by
+    their norms as they are read) with measured quality.
 
     The probe count widens until, on ``n_sample`` sampled rows, the recall or the share
     :func:`served` within ``1 + eps`` reaches ``target``, and ``NEAR_COPY_TARGET`` of the
-    :func:`planted_copies` of those rows fall in a probed list. Returns indices (N, k) int64, distances (N, k) float32
-    (ascending; cosine distance for ``metric="cosine"``, euclidean otherwise) and an info dict
-    (``nlist``, ``nprobe``, ``eps``, ``sample_served``, ``sample_recall``,
-    ``sample_near_copies``).
+    :func:`planted_copies` of those rows are reachable (a probed list, or a second list searched
+    by the second-list pass). Returns indices (N, k) int64, distances (N, k) float32 (ascending;
+    cosine distance for ``metric="cosine"``, euclidean otherwise) and an info dict (``nlist``,
+    ``nprobe``, ``eps``, ``sample_served``, ``sample_recall``, ``sample_near_copies``).
     """
     n = x.shape[0]
     rng = np.random.default_rng(random_state)
