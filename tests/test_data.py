@@ -70,7 +70,7 @@ def test_large_embeddings_file_is_mapped_not_read_and_checked_in_blocks(tmp_path
     and its NaN rows are counted block by block, across block borders."""
     import mmap
 
-    import assay.data._dataset as dataset_module
+    import assay._validation._common as validation_module
 
     n = 20_000
     emb = np.random.default_rng(0).normal(size=(n, 128)).astype(np.float32)  # 10 MB
@@ -83,7 +83,7 @@ def test_large_embeddings_file_is_mapped_not_read_and_checked_in_blocks(tmp_path
     assert isinstance(ds.embeddings.base, np.memmap | mmap.mmap)
     ds.embeddings[0] = 0.0  # copy-on-write: stays in this process
     np.testing.assert_array_equal(np.load(path)[0], emb[0])
-    monkeypatch.setattr(dataset_module, "_FINITE_BLOCK", 999)
+    monkeypatch.setattr(validation_module, "_ROW_BLOCK", 999)
     emb[[5, 998, 999, 19_999], 3] = np.nan
     emb[7_000, 0] = np.inf
     np.save(path, emb)

@@ -12,6 +12,33 @@ def normalise_rows(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x / norms, dtype=np.float32)
 
 
+def unit_rows(x: np.ndarray, norms: np.ndarray | None) -> np.ndarray:
+    """``x`` divided row-wise by ``norms`` (zero norms count as 1), as float32; ``x`` itself
+    when ``norms`` is None. The same values as :func:`normalise_rows`."""
+    if norms is None:
+        return x
+    return np.asarray(x / np.where(norms == 0, 1.0, norms)[:, None], dtype=np.float32)
+
+
+def rank_scores(q: np.ndarray, ref: np.ndarray, metric: str) -> np.ndarray:
+    """Scores that order ``ref`` rows like their distance to each ``q`` row, best highest:
+    ``q.r`` for cosine (unit rows), ``q.r - |r|^2 / 2`` for euclidean (no square roots)."""
+    score = q @ ref.T
+    if metric == "euclidean":
+        score -= 0.5 * np.einsum("ij,ij->i", ref, ref)[None, :]
+    return score
+
+
+def score_distances(q: np.ndarray, top: np.ndarray, metric: str) -> np.ndarray:
+    """The distances (float32) of the kept :func:`rank_scores` ``top`` of each ``q`` row."""
+    if metric == "cosine":
+        dist = np.clip(1.0 - top, 0.0, 2.0)
+    else:
+        q_sq = np.einsum("ij,ij->i", q, q)
+        dist = np.sqrt(np.maximum(q_sq[:, None] - 2.0 * top, 0.0))
+    return dist.astype(np.float32)
+
+
 def blocked_topk(
     queries: np.ndarray,
     reference: np.ndarray,
@@ -89,13 +116,9 @@ def scan_topk(
     best_col = np.zeros((n_q, 0), dtype=np.int64)
     bound = np.full(n_q, -np.inf, dtype=np.float32)
     for start in range(0, reference.shape[0], chunk):
-        ref = np.asarray(reference[start:start + chunk], dtype=np.float32)
-        if ref_norms is not None:
-            norms = ref_norms[start:start + chunk]
-            ref = np.asarray(ref / np.where(norms == 0, 1.0, norms)[:, None], dtype=np.float32)
-        score = queries @ ref.T
-        if metric == "euclidean":
-            score -= 0.5 * np.einsum("ij,ij->i", ref, ref)[None, :]
+        ref = unit_rows(np.asarray(reference[start:start + chunk], dtype=np.float32),
+                        None if ref_norms is None else ref_norms[start:start + chunk])
+        score = rank_scores(queries, ref, metric)
         if best_val.shape[1] < k:  # first chunk(s): the chunk's own k-th best is a bound
             kk = min(k, score.shape[1])
             bound = np.maximum(bound, np.partition(score, score.shape[1] - kk, axis=1)[
@@ -113,9 +136,4 @@ def scan_topk(
         best_val, best_col = vals[pick], cols[pick]
         if width == k:
             bound = best_val[:, -1].copy()
-    if metric == "cosine":
-        dist = np.clip(1.0 - best_val, 0.0, 2.0)
-    else:
-        q_sq = np.einsum("ij,ij->i", queries, queries)
-        dist = np.sqrt(np.maximum(q_sq[:, None] - 2.0 * best_val, 0.0))
-    return best_col.astype(np.int64), dist.astype(np.float32)
+    return best_col.astype(np.int64), score_distances(queries, best_val, metric)

@@ -13,6 +13,7 @@ from assay._validation._common import (
     check_predictions,
     check_random_state,
     check_same_length,
+    count_nonfinite_rows,
     did_you_mean,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "check_predictions",
     "check_random_state",
     "check_same_length",
+    "count_nonfinite_rows",
     "did_you_mean",
 ]

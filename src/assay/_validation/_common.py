@@ -258,14 +258,21 @@ def check_features(features: Any, *, name: str = "features", n_rows: int | None 
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputValidationError(f"{name} is empty (shape {arr.shape}).")
-    bad = 0
-    for start in range(0, arr.shape[0], _ROW_BLOCK):  # no N x d boolean temporary
-        bad += int(np.count_nonzero(~np.isfinite(arr[start:start + _ROW_BLOCK]).all(axis=1)))
+    bad = count_nonfinite_rows(arr)
     if bad:
         raise InputValidationError(
             f"{name} has NaN or infinite values in {bad} row(s). Impute or drop them first."
         )
     return np.ascontiguousarray(arr)
+
+
+def count_nonfinite_rows(arr: np.ndarray) -> int:
+    """Rows of the 2-d ``arr`` holding a NaN or an infinity, counted in row blocks (no N x d
+    boolean temporary)."""
+    bad = 0
+    for start in range(0, arr.shape[0], _ROW_BLOCK):
+        bad += int(np.count_nonzero(~np.isfinite(arr[start:start + _ROW_BLOCK]).all(axis=1)))
+    return bad
 
 
 def check_counts(counts: Any, *, name: str = "train_counts") -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._validation import did_you_mean
+from assay._validation import count_nonfinite_rows, did_you_mean
 from assay.data._images import IMAGE_SUFFIXES, scan_image_folder
 from assay.data._io import check_unique_columns, read_table
 from assay.data._scratch import load_npy
@@ -383,18 +383,12 @@ def _load_embeddings(
     if arr.dtype.kind not in "fiub":
         raise InputValidationError(f"Embeddings must be numeric; got dtype {arr.dtype}.")
     arr = np.ascontiguousarray(arr, dtype=np.float32)  # a float32 map stays a map: no copy
-    bad = 0
-    for start in range(0, arr.shape[0], _FINITE_BLOCK):  # no N x d boolean temporary
-        bad += int(np.count_nonzero(~np.isfinite(arr[start:start + _FINITE_BLOCK]).all(axis=1)))
+    bad = count_nonfinite_rows(arr)
     if bad:
         raise InputValidationError(
             f"Embeddings have NaN or infinite values in {bad} row(s). Recompute or drop them."
         )
     return arr, column
-
-
-#: Rows per block when embeddings are checked for NaN and infinite values.
-_FINITE_BLOCK = 65_536
 
 
 def is_image_path(value: str) -> bool:
