@@ -163,3 +163,30 @@ def test_results_do_not_depend_on_memory_order():
         assert np.array_equal(a.error_probability, b.error_probability)
         assert np.array_equal(a.noise_matrix, b.noise_matrix)
         assert np.array_equal(a.flagged, b.flagged)
+
+
+def test_memory_mapped_probabilities_are_read_in_class_groups(tmp_path, monkeypatch):
+    # a mapped matrix is gathered in sequential passes over groups of classes (here a budget of
+    # ~3 classes' rows): the same flags as the matrix in memory, ties included (rounded rows)
+    import assay._kernels.confident as cl
+    from assay.labels import find_label_issues
+
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 8, size=600)
+    p = np.round(rng.dirichlet(np.ones(8) * 0.5, size=600), 2)
+    p[np.arange(600), y] += 0.3
+    p /= p.sum(axis=1, keepdims=True)
+    np.save(tmp_path / "p.npy", p)
+    mapped = np.load(tmp_path / "p.npy", mmap_mode="r")
+    assert cl._memory_mapped(np.asarray(mapped)) and not cl._memory_mapped(p)
+    monkeypatch.setattr(cl, "GATHER_BYTES", 3 * 75 * 8 * 8)
+    order = np.argsort(y, kind="stable")
+    bounds = np.searchsorted(y[order], np.arange(9))
+    got = list(cl._class_rows(np.asarray(mapped), y, order, bounds, [0, 2, 3, 5, 7]))
+    assert [c for c, _, _ in got] == [0, 2, 3, 5, 7]
+    for c, rows, sub in got:
+        np.testing.assert_array_equal(rows, np.flatnonzero(y == c))
+        np.testing.assert_array_equal(sub, p[rows])
+    for method in ("prune_by_noise_rate", "hybrid"):
+        np.testing.assert_array_equal(find_label_issues(y, mapped, method=method),
+                                      find_label_issues(y, p, method=method))

@@ -76,6 +76,20 @@ def test_hash_rows_equal_for_equal_rows_and_negative_zero():
     assert h[0] == h[1] != h[2]
 
 
+def test_hash_rows_in_blocks_equals_one_pass(monkeypatch):
+    # blocks of 7 rows (with a ragged last block) give the hashes of one pass over the matrix,
+    # for float32, float64 with -0.0 and integer rows
+    import assay.duplicates as dup
+
+    rng = np.random.default_rng(0)
+    mats = [rng.normal(size=(50, 5)).astype(np.float32), np.where(rng.random((50, 3)) < 0.3,
+            -0.0, rng.normal(size=(50, 3))), rng.integers(0, 3, size=(50, 4))]
+    whole = [hash_rows(m) for m in mats]
+    monkeypatch.setattr(dup, "HASH_BLOCK_ROWS", 7)
+    for m, want in zip(mats, whole, strict=True):
+        np.testing.assert_array_equal(hash_rows(m), want)
+
+
 def test_content_length_mismatch():
     with pytest.raises(InputValidationError, match="content has 2 rows but features have 3"):
         find_duplicates(np.eye(3), k=1, content=np.zeros((2, 1)))
@@ -290,3 +304,48 @@ def test_well_separated_clusters_are_not_outliers():
     res = find_outliers(x, k=10)
     assert res.is_outlier.mean() < 0.05
     assert not res.detached.any()
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_detached_rows_distance_to_the_rest_without_a_copy(monkeypatch, metric):
+    # two tight far groups of 6 rows (k = 5): detached. Their distance to the rest searched among
+    # all rows (detached ones dropped) equals the search among a copy of the other rows
+    import assay.outliers as out
+
+    rng = np.random.default_rng(2)
+    x = np.vstack([4.0 + rng.normal(size=(300, 4)),  # directions near (1, 1, 1, 1)
+                   np.r_[8.0, -8.0, -8.0, 8.0] + 0.01 * rng.normal(size=(6, 4)),
+                   np.r_[-8.0, 8.0, -8.0, 8.0] + 0.01 * rng.normal(size=(6, 4))])
+    res = find_outliers(x, k=5, metric=metric)
+    assert res.detached[-12:].all() and not res.detached[:300].any()
+    monkeypatch.setattr(out, "DETACHED_QUERY_MAX", 0)
+    copied = find_outliers(x, k=5, metric=metric)
+    np.testing.assert_allclose(res.mean_distance, copied.mean_distance, rtol=1e-6, atol=1e-7)
+
+
+def test_mean_distance_skips_missing_neighbours_in_blocks():
+    from assay.outliers import _mean_distances
+
+    d = np.array([[1.0, 3.0], [np.inf, 2.0], [np.inf, np.inf], [0.5, 0.5]], dtype=np.float32)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        got = _mean_distances(d, block=3)
+    np.testing.assert_array_equal(got, [2.0, 2.0, np.nan, 0.5])
+
+
+def test_find_duplicates_in_row_blocks_equals_one_pass(monkeypatch):
+    # the intrinsic dimension, the near pairs and their distances read the graph in blocks of
+    # 7 rows: the same result as one block
+    import assay.duplicates as dup
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(120, 6))
+    x[100:110] = x[:10] + 1e-3 * rng.normal(size=(10, 6))
+    x[110:115] = x[20:25]
+    whole = find_duplicates(x)
+    monkeypatch.setattr(dup, "HASH_BLOCK_ROWS", 7)
+    blocks = find_duplicates(x)
+    assert blocks.intrinsic_dim == whole.intrinsic_dim and blocks.threshold == whole.threshold
+    np.testing.assert_array_equal(blocks.pairs, whole.pairs)
+    np.testing.assert_array_equal(blocks.pair_distances, whole.pair_distances)
+    np.testing.assert_array_equal(blocks.duplicate_set, whole.duplicate_set)
+    assert whole.is_near_duplicate[:10].all() and whole.is_exact_duplicate[110:115].all()

@@ -354,6 +354,47 @@ def test_input_conflict_statistic_is_pearsons_chi_square_of_homogeneity():
     assert got.n_groups == 3 and got.in_conflict.all()
 
 
+@pytest.mark.parametrize("min_group", [1, 2, 5])
+def test_input_conflicts_match_a_dictionary_reference(min_group):
+    # mostly unique rows (the counts table is kept for repeated inputs only) beside groups of
+    # 2-30 identical rows with mixed labels; everything is recomputed here from a dictionary
+    from scipy.stats import chi2
+
+    from assay.labels import input_label_conflicts
+
+    rng = np.random.default_rng(3)
+    grouped = np.repeat(np.arange(60.0), rng.integers(2, 31, size=60))
+    x = np.r_[grouped, 1000.0 + np.arange(700)][:, None]
+    y = rng.integers(0, 4, size=x.shape[0])
+    y[: grouped.size] = np.where(rng.random(grouped.size) < 0.7, (grouped % 4).astype(int),
+                                 y[: grouped.size])
+    got = input_label_conflicts(x, y, min_group=min_group)
+    by_input: dict[float, list[int]] = {}
+    for v, lab in zip(x[:, 0], y, strict=True):
+        by_input.setdefault(float(v), []).append(int(lab))
+    want_conflict = np.array([len(set(by_input[float(v)])) > 1 for v in x[:, 0]])
+    np.testing.assert_array_equal(got.in_conflict, want_conflict)
+    big = {v: labs for v, labs in by_input.items() if len(labs) >= min_group}
+    assert got.n_groups == len(big)
+    assert got.share_in_groups == pytest.approx(sum(len(b) for b in big.values()) / x.shape[0])
+    stat, dof, rates = 0.0, 0, []
+    by_major: dict[int, list[tuple[int, int]]] = {}
+    for labs in big.values():
+        counts = np.bincount(labs, minlength=4)
+        by_major.setdefault(int(counts.argmax()), []).append((len(labs), len(labs) - counts.max()))
+        rates.append((len(labs) - counts.max()) / len(labs))
+    for groups in by_major.values():
+        n_g = np.array([g[0] for g in groups], float)
+        minority = np.array([g[1] for g in groups], float)
+        rate = minority.sum() / n_g.sum()
+        if len(groups) < 2 or not 0 < rate < 1:
+            continue
+        stat += float(np.sum((minority - n_g * rate) ** 2 / (n_g * rate * (1 - rate))))
+        dof += len(groups) - 1
+    assert got.p_value == pytest.approx(float(chi2.sf(stat, dof)), rel=1e-9)
+    assert (got.min_rate, got.max_rate) == pytest.approx((min(rates), max(rates)))
+
+
 def test_constant_noise_on_identical_inputs_is_not_called_an_outcome():
     from assay.labels import input_label_conflicts
 
@@ -478,3 +519,19 @@ def test_label_estimate_holds_no_recalibrated_copy(monkeypatch):
         tracemalloc.stop()
         sizes.append(p.nbytes)
     assert peaks[1] - peaks[0] < 0.5 * (sizes[1] - sizes[0]), (peaks, sizes)
+
+
+def test_best_other_class_in_blocks_equals_the_masked_matrix():
+    # suggest_labels and the normalized margin read the best class other than the label in row
+    # blocks (a ragged last block here): the same as masking the whole matrix at once
+    from assay.labels import _best_other
+
+    rng = np.random.default_rng(4)
+    p = rng.dirichlet(np.ones(6), size=40)
+    y = rng.integers(0, 6, size=40)
+    masked = p.copy()
+    masked[np.arange(40), y] = -np.inf
+    top, best = _best_other(y, p, block=7)
+    np.testing.assert_array_equal(top, masked.argmax(axis=1))
+    np.testing.assert_array_equal(best, masked.max(axis=1))
+    np.testing.assert_array_equal(suggest_labels(y, p), masked.argmax(axis=1))

@@ -358,3 +358,38 @@ def test_merge_topk_keeps_each_index_once_nearest_first():
                    if np.isfinite(d)]
             assert got == [(i, np.float32(d)) for i, d in ref][:len(got)]
             assert len(got) == min(k, len(best))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 60), k=st.integers(1, 4), seed=st.integers(0, 10_000),
+       missing=st.floats(0.0, 0.9))
+def test_weak_components_match_scipy(n, k, seed, missing):
+    # union-find by blocks of 7 rows against scipy's connected components of the undirected
+    # graph; labels are the smallest row of each component
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from assay._kernels.knn import weak_components
+
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n, k))
+    idx[rng.random((n, k)) < missing] = -1
+    got = weak_components(idx, block=7)
+    ok = idx.ravel() >= 0
+    rows = np.repeat(np.arange(n), k)[ok]
+    _, comp = connected_components(coo_matrix((np.ones(rows.size), (rows, idx.ravel()[ok])),
+                                              shape=(n, n)), directed=False)
+    smallest = {c: int(np.flatnonzero(comp == c).min()) for c in np.unique(comp)}
+    np.testing.assert_array_equal(got, [smallest[c] for c in comp])
+
+
+def test_weak_components_of_a_long_chain():
+    # one path through all rows in a random order, each row linked to the next on the path:
+    # one component whatever the order (pointer jumping, not one round per step)
+    from assay._kernels.knn import weak_components
+
+    n = 5_000
+    path = np.random.default_rng(0).permutation(n)
+    idx = np.full((n, 1), -1)
+    idx[path[:-1], 0] = path[1:]
+    np.testing.assert_array_equal(weak_components(idx, block=64), 0)

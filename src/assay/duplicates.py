@@ -41,6 +41,9 @@ NEAR_ALPHA = 1e-3
 #: The local scale is the row's k-th neighbour distance, floored at this quantile of those
 #: distances over all rows (a set of more than k near copies would otherwise be its own scale).
 LOCAL_SCALE_FLOOR_QUANTILE = 0.05
+#: Rows hashed (:func:`hash_rows`) or read from the graph at a time: the temporaries are a few
+#: copies of one block, not of the N x d rows or N x k neighbours.
+HASH_BLOCK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -100,14 +103,19 @@ def hash_rows(values: Any) -> np.ndarray:
 
     if isinstance(values, pd.DataFrame):
         return pd.util.hash_pandas_object(values, index=False).to_numpy()
-    arr = np.ascontiguousarray(values)
+    arr = np.asarray(values)
     if arr.ndim != 2:
         raise InputValidationError(f"hash_rows needs a 2-d array; got shape {arr.shape}.")
-    if arr.dtype.kind == "f":
-        arr = arr + 0.0  # -0.0 and 0.0 hash alike
     if arr.dtype == object:
         return pd.util.hash_pandas_object(pd.DataFrame(arr), index=False).to_numpy()
-    return _hash_bytes(np.ascontiguousarray(arr))
+    # in row blocks: a memory-mapped matrix is read once, and no N x d copy is made
+    out = np.empty(arr.shape[0], dtype=np.uint64)
+    for start in range(0, arr.shape[0], HASH_BLOCK_ROWS):
+        block = arr[start:start + HASH_BLOCK_ROWS]
+        if block.dtype.kind == "f":
+            block = block + 0.0  # -0.0 and 0.0 hash alike
+        out[start:start + HASH_BLOCK_ROWS] = _hash_bytes(np.ascontiguousarray(block))
+    return out
 
 
 def _hash_bytes(arr: np.ndarray) -> np.ndarray:
@@ -158,19 +166,22 @@ def intrinsic_dimension(distances: Any) -> float:
     >>> round(intrinsic_dimension(knn_graph(x, k=10, metric="euclidean").distances))
     3
     """
-    d = np.asarray(distances, dtype=np.float64)
-    if d.ndim != 2 or d.shape[1] < 2:
+    dist = np.asarray(distances)
+    if dist.ndim != 2 or dist.shape[1] < 2:
         raise InputValidationError(
             f"intrinsic_dimension needs an (N, k) array of neighbour distances with k >= 2; got "
-            f"shape {d.shape}. Build the graph with k >= 2."
+            f"shape {dist.shape}. Build the graph with k >= 2."
         )
-    ok = (d[:, 0] > 0) & np.isfinite(d).all(axis=1)
-    d = d[ok]
-    logs = np.log(d[:, -1:] / d[:, :-1]).sum(axis=1)
-    logs = logs[logs > 0]
-    if not logs.size:
+    per_row = []
+    for start in range(0, dist.shape[0], HASH_BLOCK_ROWS):  # row blocks: no N x k copies
+        d = dist[start:start + HASH_BLOCK_ROWS].astype(np.float64)
+        d = d[(d[:, 0] > 0) & np.isfinite(d).all(axis=1)]
+        logs = np.log(d[:, -1:] / d[:, :-1]).sum(axis=1)
+        per_row.append((d.shape[1] - 1) / logs[logs > 0])
+    estimates = np.concatenate(per_row)
+    if not estimates.size:
         return float("nan")
-    return float(np.median((d.shape[1] - 1) / logs))
+    return float(np.median(estimates))
 
 
 def near_ratio(intrinsic_dim: float, k: int, *, alpha: float = NEAR_ALPHA) -> float:
@@ -288,33 +299,36 @@ def find_duplicates(
                                empty, np.empty(0, dtype=np.float32), 0.0, "global", None, None,
                                metric)
     graph = knn if knn is not None else knn_graph(x, k=min(k, n - 1), metric=metric)
-    dist_all = graph.distances.astype(np.float64)
     rule, ratio, dim = "global", None, None
     if near_fraction is None and graph.k >= 3:
-        dim = intrinsic_dimension(dist_all)
+        dim = intrinsic_dimension(graph.distances)
         if np.isfinite(dim):
             rule = "ratio"
             ratio = near_ratio(dim, graph.k, alpha=alpha)
-            dk = dist_all[:, -1]
+            dk = graph.distances[:, -1].astype(np.float64)
             positive_dk = dk[np.isfinite(dk) & (dk > 0)]
             floor = (float(np.quantile(positive_dk, LOCAL_SCALE_FLOOR_QUANTILE))
                      if positive_dk.size else 0.0)
             row_threshold = ratio * np.maximum(np.where(np.isfinite(dk), dk, 0.0), floor)
             threshold = float(np.median(row_threshold))
     if rule == "global":
-        nn = dist_all[:, 0]
+        nn = graph.distances[:, 0].astype(np.float64)
         positive = nn[nn > 0]
         median = float(np.median(positive)) if positive.size else 0.0
         threshold = (NEAR_FRACTION if near_fraction is None else near_fraction) * median
         row_threshold = np.full(n, threshold)
-    rows = np.repeat(np.arange(n), graph.k)
-    cols = graph.indices.ravel()
-    dist = dist_all.ravel()
-    near = ((dist <= np.repeat(row_threshold, graph.k)) & (cols >= 0)
-            & (hashes[rows] != hashes[np.maximum(cols, 0)]))
-    a, b = np.minimum(rows[near], cols[near]), np.maximum(rows[near], cols[near])
-    pairs, first = np.unique(np.stack([a, b], axis=1), axis=0, return_index=True)
-    pair_dist = dist[near][first].astype(np.float32)
+    found, found_dist = [], []
+    for start in range(0, n, HASH_BLOCK_ROWS):  # row blocks: no N x k temporaries
+        cols = graph.indices[start:start + HASH_BLOCK_ROWS]
+        dist = graph.distances[start:start + HASH_BLOCK_ROWS].astype(np.float64)
+        rows = np.broadcast_to(np.arange(start, start + cols.shape[0])[:, None], cols.shape)
+        near = ((dist <= row_threshold[start:start + HASH_BLOCK_ROWS, None]) & (cols >= 0)
+                & (hashes[rows] != hashes[np.maximum(cols, 0)]))
+        found.append(np.stack([np.minimum(rows[near], cols[near]),
+                               np.maximum(rows[near], cols[near])], axis=1))
+        found_dist.append(dist[near])
+    pairs, first = np.unique(np.concatenate(found), axis=0, return_index=True)
+    pair_dist = np.concatenate(found_dist)[first].astype(np.float32)
     is_near = np.zeros(n, dtype=bool)
     is_near[pairs.ravel()] = True
     sets = _components(n, inverse, pairs)

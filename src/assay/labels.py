@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from assay._kernels import confident as cl
-from assay._validation import check_choice, check_labels, check_pred_probs
+from assay._validation import argmax_rows, check_choice, check_labels, check_pred_probs
 from assay.exceptions import InputValidationError, InvalidParameterError
 
 __all__ = [
@@ -200,7 +200,7 @@ def is_weak_model(labels: Any, pred_probs: Any) -> bool:
     """
     y = np.asarray(labels)
     p = np.asarray(pred_probs)
-    return bool(np.mean(p.argmax(axis=1) == y) < WEAK_MODEL_ACCURACY)
+    return bool(np.mean(argmax_rows(p) == y) < WEAK_MODEL_ACCURACY)
 
 
 def calibration_gap(labels: Any, pred_probs: Any) -> float:
@@ -219,7 +219,7 @@ def calibration_gap(labels: Any, pred_probs: Any) -> float:
     """
     y = np.asarray(labels)
     p = np.asarray(pred_probs)
-    return float(p.max(axis=1).mean() - np.mean(p.argmax(axis=1) == y))
+    return float(p.max(axis=1).mean() - np.mean(argmax_rows(p) == y))
 
 
 def _softmax_at(p: np.ndarray, temperature: float, block: int = 65_536) -> np.ndarray:
@@ -298,13 +298,10 @@ def label_quality_scores(
     """
     method = check_choice("method", method, _SCORE_METHODS, owner="label_quality_scores")
     y, p = _inputs(labels, pred_probs)
-    idx = np.arange(len(y))
-    given = p[idx, y]
+    given = p[np.arange(len(y)), y]
     if method == "self_confidence":
         return given.copy()
-    others = p.copy()
-    others[idx, y] = -np.inf
-    return np.clip((given - others.max(axis=1) + 1.0) / 2.0, 0.0, 1.0)
+    return np.clip((given - _best_other(y, p)[1] + 1.0) / 2.0, 0.0, 1.0)
 
 
 def suggest_labels(labels: Any, pred_probs: Any) -> np.ndarray:
@@ -318,9 +315,22 @@ def suggest_labels(labels: Any, pred_probs: Any) -> np.ndarray:
     [1, 1]
     """
     y, p = _inputs(labels, pred_probs)
-    masked = p.copy()
-    masked[np.arange(len(y)), y] = -np.inf
-    return masked.argmax(axis=1).astype(np.int64)
+    return _best_other(y, p)[0]
+
+
+def _best_other(y: np.ndarray, p: np.ndarray,
+                block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's most probable class other than its label, and that probability (in row
+    blocks: one block is copied, not the N x K matrix)."""
+    top = np.empty(len(y), dtype=np.int64)
+    best = np.empty(len(y), dtype=np.float64)
+    for start in range(0, len(y), block):
+        masked = np.array(p[start:start + block], dtype=np.float64)
+        rows = np.arange(masked.shape[0])
+        masked[rows, y[start:start + block]] = -np.inf
+        top[start:start + block] = masked.argmax(axis=1)
+        best[start:start + block] = masked[rows, top[start:start + block]]
+    return top, best
 
 
 def knn_label_agreement(labels: Any, neighbor_indices: Any) -> np.ndarray:
@@ -488,7 +498,7 @@ def estimate_label_issues(
         )
     precision = float(err[mask].mean()) if mask.any() else float("nan")
     n_est = int(round(float(err.sum())))
-    accuracy = float(np.mean(p.argmax(axis=1) == y))
+    accuracy = float(np.mean(argmax_rows(p) == y))
     gap = calibration_gap(y, p)
     decided = top_clean >= DECIDED_POSTERIOR
     total = float(err.sum())
@@ -666,18 +676,22 @@ def input_label_conflicts(inputs: Any, labels: Any, *,
         raise InputValidationError(
             f"inputs have {len(hashes)} rows but labels {len(y)}. Pass aligned rows."
         )
-    _, group = np.unique(hashes, return_inverse=True)
+    _, group, sizes = np.unique(hashes, return_inverse=True, return_counts=True)
+    group = group.reshape(-1)
     k = int(y.max()) + 1
-    counts = np.zeros((int(group.max()) + 1, k), dtype=np.int64)
-    np.add.at(counts, (group, y), 1)
-    n_labels = (counts > 0).sum(axis=1)
-    in_conflict = n_labels[group] > 1
-    sizes = counts.sum(axis=1)
+    # label counts only for the groups that can conflict or be tested (2 rows or more): with
+    # unique inputs a (groups x classes) table would be N x K
+    kept = np.flatnonzero(sizes[group] >= min(min_group, 2))
+    kept_groups, local = np.unique(group[kept], return_inverse=True)
+    counts = np.zeros((kept_groups.size, k), dtype=np.int64)
+    np.add.at(counts, (local.reshape(-1), y[kept]), 1)
+    in_conflict = np.zeros(y.size, dtype=bool)
+    in_conflict[kept] = ((counts > 0).sum(axis=1) > 1)[local.reshape(-1)]
     big = sizes >= min_group
     if big.sum() < 2:
         return InputConflicts(in_conflict, int(big.sum()), float(big[group].mean()),
                               float("nan"), float("nan"), float("nan"), False)
-    sub = counts[big]
+    sub = counts[sizes[kept_groups] >= min_group]
     n_g = sub.sum(axis=1).astype(np.float64)
     major = sub.argmax(axis=1)
     minority = n_g - sub.max(axis=1)

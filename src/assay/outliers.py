@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from assay._kernels.ivf import row_norms
+from assay._kernels.knn import normalise_rows, scan_topk, weak_components
 from assay._validation import check_choice, check_features, check_int
 from assay.exceptions import InputValidationError, InvalidParameterError
 from assay.neighbors import KnnGraph, knn_graph, knn_query
@@ -35,6 +37,9 @@ IQR_FACTOR = 1.7
 DETACHED_MAX_SHARE = 0.02
 #: ... and never more than this many rows.
 DETACHED_MAX_ROWS = 50
+#: Detached rows up to which their distance to the rest is searched among all rows (see
+#: ``_distance_to_rest``); beyond, among a copy of the other rows.
+DETACHED_QUERY_MAX = 2_000
 
 
 @dataclass(frozen=True)
@@ -109,18 +114,14 @@ def find_outliers(
         raise InvalidParameterError("iqr_factor", "a float >= 0", iqr_factor, owner="find_outliers")
     metric = check_choice("metric", metric, ("euclidean", "cosine"), owner="find_outliers")
     graph = knn if knn is not None else knn_graph(x, k=min(k, x.shape[0] - 1), metric=metric)
-    d = graph.distances.astype(np.float64)
-    d = np.where(np.isfinite(d), d, np.nan)
-    mean_d = np.nanmean(d, axis=1)
+    mean_d = _mean_distances(graph.distances)
     detached = np.zeros(x.shape[0], dtype=bool)
     max_size = max(2 * graph.k, min(int(DETACHED_MAX_SHARE * x.shape[0]), DETACHED_MAX_ROWS))
     for rows in _detached_groups(graph, max_size):
         detached[rows] = True
     if detached.any() and (~detached).sum() >= 1:
         rows = np.flatnonzero(detached)
-        k_out = min(graph.k, int((~detached).sum()))
-        _, dist_out = knn_query(x[~detached], x[rows], k=k_out, metric=graph.metric)
-        mean_d[rows] = dist_out.astype(np.float64).mean(axis=1)
+        mean_d[rows] = _distance_to_rest(x, rows, detached, graph)
     q1, med, q3 = np.quantile(mean_d, [0.25, 0.5, 0.75])
     threshold = float(q3 + iqr_factor * (q3 - q1))
     scale = med if med > 0 else (mean_d.max() if mean_d.max() > 0 else 1.0)
@@ -130,20 +131,51 @@ def find_outliers(
                          score_threshold)
 
 
+def _mean_distances(distances: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """Mean of each row's finite k-NN distances (NaN where none is finite), in float64, in row
+    blocks (no N x k float64 copies)."""
+    out = np.empty(distances.shape[0], dtype=np.float64)
+    for start in range(0, distances.shape[0], block):
+        d = distances[start:start + block].astype(np.float64)
+        d[~np.isfinite(d)] = np.nan
+        out[start:start + block] = np.nanmean(d, axis=1)
+    return out
+
+
+def _distance_to_rest(x: np.ndarray, rows: np.ndarray, detached: np.ndarray,
+                      graph: KnnGraph) -> np.ndarray:
+    """Mean distance of each detached row to its k nearest rows outside every detached group.
+
+    Up to ``DETACHED_QUERY_MAX`` detached rows, the neighbours are searched among all rows in
+    one bounded pass (``k + len(rows)`` of them) and the detached ones dropped (exact: at most
+    ``len(rows)`` are detached), so no copy of the other rows, nor a unit-norm one, is made;
+    beyond, among a copy of the other rows.
+    """
+    n_rest = int((~detached).sum())
+    k_out = min(graph.k, n_rest)
+    if rows.size > DETACHED_QUERY_MAX:
+        _, dist = knn_query(x[~detached], x[rows], k=k_out, metric=graph.metric)
+        return dist.astype(np.float64).mean(axis=1)
+    queries, norms = x[rows], None
+    if graph.metric == "cosine":  # unit queries; the rows are divided by their norms as read
+        queries, norms = normalise_rows(queries), row_norms(x)
+    idx, dist = scan_topk(queries, x, k=min(x.shape[0], k_out + rows.size), metric=graph.metric,
+                          chunk=8_192, ref_norms=norms)
+    keep = (idx >= 0) & ~detached[np.maximum(idx, 0)]
+    # the first k_out kept neighbours of each row, in distance order
+    rank = np.cumsum(keep, axis=1)
+    take = keep & (rank <= k_out)
+    return np.where(take, dist.astype(np.float64), 0.0).sum(axis=1) / k_out
+
+
 def _detached_groups(graph: KnnGraph, max_size: int) -> list[np.ndarray]:
     """Rows of each undirected k-NN component with at most ``max_size`` rows (not the largest)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    n, k = graph.indices.shape
-    cols = graph.indices.ravel()
-    ok = cols >= 0
-    rows = np.repeat(np.arange(n), k)[ok]
-    adj = coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols[ok])), shape=(n, n))
-    n_comp, comp = connected_components(adj, directed=False)
+    roots, comp, sizes = np.unique(weak_components(graph.indices), return_inverse=True,
+                                   return_counts=True)
+    n_comp = roots.size
     if n_comp < 2:
         return []
-    sizes = np.bincount(comp)
+    comp = comp.reshape(-1)
     largest = int(sizes.argmax())
     small = [c for c in range(n_comp) if c != largest and sizes[c] <= max_size]
     order = np.argsort(comp, kind="stable")

@@ -310,7 +310,12 @@ def audit(
         needed = {n for s in runnable for n in (*s.needs, *s.uses) if ctx.available(n)}
         for artifact in _NEEDS_ARTIFACT:
             if artifact in needed:
+                if progress is not None:
+                    progress(artifact, 0, 1)
+                start = time.perf_counter()
                 getattr(ctx, artifact)
+                # "features" and "knn" time themselves (without a cache hit's lookup)
+                ctx.timings.setdefault(artifact, time.perf_counter() - start)
         for i, spec in enumerate(runnable):
             if progress is not None:
                 progress(f"check {spec.name}", i, len(runnable))

@@ -13,11 +13,15 @@ and ``cleanlab.filter.find_label_issues``. ``np.argsort``'s order among equal va
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 EPS = 1e-6  # fuzzy comparison of probabilities
 THRESHOLD_FLOOR = 2e-6  # confident thresholds are clipped from below to this
 BLOCK = 65_536  # rows at a time where a row-wise copy is needed
+#: Bytes of class rows gathered per sequential pass over a memory-mapped matrix (``_class_rows``).
+GATHER_BYTES = 512 * 2**20
 
 
 def confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
@@ -48,10 +52,20 @@ def true_label_guess(
     """Guess of each row's true class, and whether the row is confidently any class.
 
     A row counts for class j when p_j >= t_j; with several such classes the argmax wins.
+    In row blocks: the N x K comparison and numpy's copy of a read-only matrix for ``argmax``
+    are one block's.
     """
-    confident = pred_probs >= thresholds - EPS
-    n_conf = confident.sum(axis=1)
-    guess = np.where(n_conf > 1, pred_probs.argmax(axis=1), confident.argmax(axis=1))
+    n = pred_probs.shape[0]
+    guess = np.empty(n, dtype=np.intp)
+    n_conf = np.empty(n, dtype=np.intp)
+    cut = thresholds - EPS
+    for start in range(0, n, BLOCK):
+        block = pred_probs[start:start + BLOCK]
+        confident = block >= cut
+        count = confident.sum(axis=1)
+        guess[start:start + BLOCK] = np.where(count > 1, block.argmax(axis=1),
+                                              confident.argmax(axis=1))
+        n_conf[start:start + BLOCK] = count
     return guess, n_conf > 0
 
 
@@ -124,11 +138,9 @@ def prune_by_noise_rate(
     mask = np.zeros(n, dtype=bool)
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
-    for given in range(k):
-        rows = order[bounds[given] : bounds[given + 1]]
-        if rows.size <= 1:
-            continue
-        sub = pred_probs[rows]
+    pruned = [g for g in range(k) if bounds[g + 1] - bounds[g] > 1
+              and np.delete(prune[:, g], g).max(initial=0) > 0]
+    for given, rows, sub in _class_rows(pred_probs, labels, order, bounds, pruned):
         for true in np.flatnonzero(prune[:, given] > 0):
             if true == given:
                 continue
@@ -143,6 +155,61 @@ def prune_by_noise_rate(
                 top = np.argsort(neg)[:count]
             mask[rows[top]] = True
     return mask
+
+
+def _class_rows(pred_probs: np.ndarray, labels: np.ndarray, order: np.ndarray,
+                bounds: np.ndarray,
+                classes: list[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(c, rows, pred_probs[rows])`` for each class ``c`` of ``classes``, ``rows`` its
+    rows in ascending order.
+
+    A matrix in memory is indexed class by class. A memory-mapped one is read in sequential
+    passes instead, each filling the rows of as many classes as fit ``GATHER_BYTES``: indexing
+    one class's rows touches pages all over the file, and when the file does not fit in memory
+    beside the rest (10M rows x 100 classes is 8 GB) every class would read it from disk again.
+    """
+    if not _memory_mapped(pred_probs):
+        for c in classes:
+            rows = order[bounds[c]:bounds[c + 1]]
+            yield c, rows, pred_probs[rows]
+        return
+    n, k = pred_probs.shape
+    rank = np.empty(n, dtype=np.int64)  # each row's place among its class's rows
+    rank[order] = np.arange(n) - bounds[labels[order]]
+    per_row = k * pred_probs.dtype.itemsize
+    start_class = 0
+    while start_class < len(classes):
+        group: list[int] = []
+        total = 0
+        for c in classes[start_class:]:
+            size = int(bounds[c + 1] - bounds[c])
+            if group and (total + size) * per_row > GATHER_BYTES:
+                break
+            group.append(c)
+            total += size
+        start_class += len(group)
+        offset = np.full(k, -1, dtype=np.int64)
+        sizes = np.array([bounds[c + 1] - bounds[c] for c in group])
+        offset[group] = np.r_[0, np.cumsum(sizes)[:-1]]
+        buf = np.empty((total, k), dtype=pred_probs.dtype)
+        for lo in range(0, n, BLOCK):
+            lab = labels[lo:lo + BLOCK]
+            sel = np.flatnonzero(offset[lab] >= 0)
+            buf[offset[lab[sel]] + rank[lo + sel]] = pred_probs[lo:lo + BLOCK][sel]
+        for c, off, size in zip(group, offset[group], sizes, strict=True):
+            yield c, order[bounds[c]:bounds[c + 1]], buf[off:off + size]
+
+
+def _memory_mapped(arr: np.ndarray) -> bool:
+    """Whether ``arr`` is a view of a memory map (``numpy.memmap`` or ``mmap.mmap``)."""
+    import mmap
+
+    base: object = arr
+    while base is not None:
+        if isinstance(base, np.memmap | mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 def given_is_predicted(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Checks at the public boundary. Private: import the functions, not the package path."""
 
 from assay._validation._common import (
+    argmax_rows,
     check_1d,
     check_choice,
     check_class_order,
@@ -30,6 +31,7 @@ __all__ = [
     "check_predictions",
     "check_random_state",
     "check_same_length",
+    "argmax_rows",
     "count_nonfinite_rows",
     "did_you_mean",
 ]

@@ -222,7 +222,7 @@ def check_class_order(
     from scipy.optimize import linear_sum_assignment
 
     conf = np.zeros((k, k))
-    np.add.at(conf, (labels, pred_probs.argmax(axis=1)), 1.0)
+    np.add.at(conf, (labels, argmax_rows(pred_probs)), 1.0)
     rows, cols = linear_sum_assignment(-conf)
     as_given = float(np.trace(conf)) / n
     best = float(conf[rows, cols].sum()) / n
@@ -264,6 +264,29 @@ def check_features(features: Any, *, name: str = "features", n_rows: int | None 
             f"{name} has NaN or infinite values in {bad} row(s). Impute or drop them first."
         )
     return np.ascontiguousarray(arr)
+
+
+def argmax_rows(arr: np.ndarray) -> np.ndarray:
+    """Row-wise ``argmax`` of a 2-d array without copying a read-only one whole.
+
+    numpy 2.4's ``argmax`` (and ``argmin``) copies a read-only array in full before reducing,
+    so on a memory-mapped N x K matrix of probabilities it allocates N x K x 8 bytes (measured:
+    77 MB for 100k x 100 float64, against 0.8 MB for a writeable one). Done in row blocks, the
+    copy is one block.
+
+    Examples
+    --------
+    >>> p = np.array([[0.2, 0.8], [0.6, 0.4]])
+    >>> p.flags.writeable = False
+    >>> argmax_rows(p).tolist()
+    [1, 0]
+    """
+    if arr.flags.writeable or arr.shape[0] <= _ROW_BLOCK:
+        return arr.argmax(axis=1)
+    out = np.empty(arr.shape[0], dtype=np.intp)
+    for start in range(0, arr.shape[0], _ROW_BLOCK):
+        out[start:start + _ROW_BLOCK] = arr[start:start + _ROW_BLOCK].argmax(axis=1)
+    return out
 
 
 def count_nonfinite_rows(arr: np.ndarray) -> int:
@@ -353,7 +376,7 @@ def check_predictions(predictions: Any, *, n_rows: int) -> np.ndarray:
     """
     arr = np.asarray(predictions)
     if arr.ndim == 2:
-        return check_pred_probs(arr, n_rows=n_rows, copy=False).argmax(axis=1).astype(np.int64)
+        return argmax_rows(check_pred_probs(arr, n_rows=n_rows, copy=False)).astype(np.int64)
     pred = check_labels(arr, name="predictions", min_classes=1)
     check_same_length(labels=np.empty(n_rows), predictions=pred)
     return pred
