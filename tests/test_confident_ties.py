@@ -178,7 +178,7 @@ def test_memory_mapped_probabilities_are_read_in_class_groups(tmp_path, monkeypa
     p /= p.sum(axis=1, keepdims=True)
     np.save(tmp_path / "p.npy", p)
     mapped = np.load(tmp_path / "p.npy", mmap_mode="r")
-    assert cl._memory_mapped(np.asarray(mapped)) and not cl._memory_mapped(p)
+    assert cl.memory_mapped(np.asarray(mapped)) and not cl.memory_mapped(p)
     monkeypatch.setattr(cl, "GATHER_BYTES", 3 * 75 * 8 * 8)
     order = np.argsort(y, kind="stable")
     bounds = np.searchsorted(y[order], np.arange(9))

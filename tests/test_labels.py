@@ -535,3 +535,19 @@ def test_best_other_class_in_blocks_equals_the_masked_matrix():
     np.testing.assert_array_equal(top, masked.argmax(axis=1))
     np.testing.assert_array_equal(best, masked.max(axis=1))
     np.testing.assert_array_equal(suggest_labels(y, p), masked.argmax(axis=1))
+
+
+def test_estimate_reads_accuracy_and_gap_in_one_pass():
+    # the estimate's accuracy and calibration gap (from one blockwise pass for the top class)
+    # are those of is_weak_model's accuracy and calibration_gap; flags equal find_label_issues
+    from assay.labels import calibration_gap, estimate_label_issues, find_label_issues
+
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 5, size=3000)
+    p = rng.dirichlet(np.ones(5), size=3000)
+    p[np.arange(3000), y] += rng.uniform(0, 1.5, size=3000)
+    p /= p.sum(axis=1, keepdims=True)
+    est = estimate_label_issues(y, p)
+    assert est.model_accuracy == float(np.mean(p.argmax(axis=1) == y))
+    assert est.calibration_gap == calibration_gap(y, p)
+    np.testing.assert_array_equal(est.flagged, find_label_issues(y, p))

@@ -393,3 +393,37 @@ def test_weak_components_of_a_long_chain():
     idx = np.full((n, 1), -1)
     idx[path[:-1], 0] = path[1:]
     np.testing.assert_array_equal(weak_components(idx, block=64), 0)
+
+
+def test_rows_copied_in_list_order_by_sequential_parts():
+    # the copy into a store is the rows in list order, whatever the part size (here parts of
+    # ~1 KB: many parts, each reordered after the appends); positions point at each row
+    from assay._kernels.ivf import _list_ordered
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 4)).astype(np.float32)
+    assign = rng.integers(0, 23, size=500)
+    order = np.argsort(assign, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(assign, minlength=23))]
+    for part_bytes in (1, 1_000, 10**9):
+        out, position = _list_ordered(x, order, bounds, lambda shape: np.zeros(shape, np.float32),
+                                      part_bytes=part_bytes)
+        np.testing.assert_array_equal(out, x[order])
+        np.testing.assert_array_equal(out[position], x)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_graph_searched_from_a_list_ordered_store_is_the_same(tmp_path, monkeypatch, metric):
+    # a memory-mapped input above LIST_ORDER_BYTES is searched from a list-ordered scratch
+    # copy: the same graph as from the rows in memory
+    import assay.neighbors as nb
+
+    x = np.random.default_rng(2).normal(size=(30_000, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    plain = knn_graph(x, k=5, metric=metric, method="ivf")
+    monkeypatch.setattr(nb, "LIST_ORDER_BYTES", 1)
+    stored = knn_graph(mapped, k=5, metric=metric, method="ivf")
+    assert stored.info["list_ordered_copy"] and not plain.info["list_ordered_copy"]
+    np.testing.assert_array_equal(stored.indices, plain.indices)
+    np.testing.assert_array_equal(stored.distances, plain.distances)

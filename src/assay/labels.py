@@ -166,8 +166,10 @@ def find_label_issues(
     return _find(y, p, method)
 
 
-def _find(y: np.ndarray, p: np.ndarray, method: str, err: np.ndarray | None = None) -> np.ndarray:
-    """Flags by ``method``; ``err``: the rows' error probabilities, when already computed."""
+def _find(y: np.ndarray, p: np.ndarray, method: str, err: np.ndarray | None = None, *,
+          accuracy: float | None = None) -> np.ndarray:
+    """Flags by ``method``; ``err``: the rows' error probabilities, ``accuracy``: the top
+    class's accuracy against ``y``, when already computed."""
     k = p.shape[1]
     guess, confident = cl.true_label_guess(p, cl.confident_thresholds(y, p))
     if method == "off_diagonal":
@@ -178,7 +180,8 @@ def _find(y: np.ndarray, p: np.ndarray, method: str, err: np.ndarray | None = No
     else:
         cj = cl.calibrate_joint(cl.confident_joint(y, guess, confident, k), np.bincount(y, minlength=k))
         mask = cl.prune_by_noise_rate(y, p, cl.keep_at_least_one(cj.T))
-        if method == "hybrid" and not is_weak_model(y, p):
+        weak = is_weak_model(y, p) if accuracy is None else accuracy < WEAK_MODEL_ACCURACY
+        if method == "hybrid" and not weak:
             err = _error_probability(y, p)[0] if err is None else err
             mask |= err > POSTERIOR_THRESHOLD
     mask[cl.given_is_predicted(y, p)] = False
@@ -220,6 +223,17 @@ def calibration_gap(labels: Any, pred_probs: Any) -> float:
     y = np.asarray(labels)
     p = np.asarray(pred_probs)
     return float(p.max(axis=1).mean() - np.mean(argmax_rows(p) == y))
+
+
+def _top_class(p: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's top class and its probability, in one pass of row blocks."""
+    top = np.empty(p.shape[0], dtype=np.intp)
+    top_p = np.empty(p.shape[0], dtype=p.dtype)
+    for start in range(0, p.shape[0], block):
+        b = p[start:start + block]
+        top[start:start + block] = b.argmax(axis=1)
+        top_p[start:start + block] = b.max(axis=1)
+    return top, top_p
 
 
 def _softmax_at(p: np.ndarray, temperature: float, block: int = 65_536) -> np.ndarray:
@@ -491,15 +505,18 @@ def estimate_label_issues(
     y, p = _inputs(labels, pred_probs)
     n = len(y)
     err, noise, temperature, top_clean = _error_probability(y, p)
-    mask = _find(y, p, "hybrid", err) if flagged is None else np.asarray(flagged, bool)
+    # one pass for the top class and its probability (accuracy, calibration gap, weak model)
+    top, top_p = _top_class(p)
+    accuracy = float(np.mean(top == y))
+    gap = float(top_p.mean() - accuracy)  # calibration_gap(y, p)
+    mask = (_find(y, p, "hybrid", err, accuracy=accuracy) if flagged is None
+            else np.asarray(flagged, bool))
     if mask.shape != (n,):
         raise InputValidationError(
             f"flagged must be a boolean array of length {n}; got shape {mask.shape}."
         )
     precision = float(err[mask].mean()) if mask.any() else float("nan")
     n_est = int(round(float(err.sum())))
-    accuracy = float(np.mean(argmax_rows(p) == y))
-    gap = calibration_gap(y, p)
     decided = top_clean >= DECIDED_POSTERIOR
     total = float(err.sum())
     undecided_share = float(err[~decided].sum() / total) if total > 0 else 0.0

@@ -196,7 +196,8 @@ class ListIndex:
     the ``MAX_PROBES`` nearest kept)."""
 
     def __init__(self, x: np.ndarray, centres: np.ndarray, assign: np.ndarray,
-                 norms: np.ndarray | None = None) -> None:
+                 norms: np.ndarray | None = None,
+                 store: Callable[[tuple[int, int]], np.ndarray] | None = None) -> None:
         self.x = x
         self.norms = norms
         self.assign = assign
@@ -204,6 +205,12 @@ class ListIndex:
         nlist = centres.shape[0]
         counts = np.bincount(assign, minlength=nlist)
         self.bounds = np.concatenate([[0], np.cumsum(counts)])
+        # with a store: the rows copied into it in list order, so each list is read as one
+        # contiguous range (``position[i]``: where row i went)
+        self.sorted: np.ndarray | None = None
+        self.position: np.ndarray | None = None
+        if store is not None:
+            self.sorted, self.position = _list_ordered(x, self.order, self.bounds, store)
         self.centres = centres
         self.c_sq = c_sq = np.einsum("ij,ij->i", centres, centres)
         keep = min(nlist, MAX_PROBES)
@@ -222,7 +229,11 @@ class ListIndex:
     def rows(self, idx: np.ndarray) -> np.ndarray:
         """Rows ``idx`` of the data as searched: divided by their norms for cosine (computed
         here, so no unit-norm copy of the whole matrix is held)."""
-        return unit_rows(self.x[idx], None if self.norms is None else self.norms[idx])
+        if self.sorted is None or self.position is None:
+            held = self.x[idx]
+        else:
+            held = self.sorted[self.position[idx]]
+        return unit_rows(held, None if self.norms is None else self.norms[idx])
 
     def centre_dist(self, lst: int) -> np.ndarray:
         """Squared distances from list ``lst``'s centre to every centre."""
@@ -242,6 +253,47 @@ class ListIndex:
         enough = int(np.searchsorted(np.cumsum(sizes), need)) + 1
         chosen = probes[: max(nprobe, enough)]
         return np.concatenate([self.members(int(c)) for c in chosen])
+
+
+def _list_ordered(x: np.ndarray, order: np.ndarray, bounds: np.ndarray,
+                  store: Callable[[tuple[int, int]], np.ndarray],
+                  part_bytes: int = 256 * 2**20) -> tuple[np.ndarray, np.ndarray]:
+    """``x``'s rows in list order (``order``), written into ``store((N, d))`` (a file-backed
+    array), and each row's position there.
+
+    In sequential passes, so that a memory-mapped ``x`` larger than memory is read once in order
+    and no page is written at random: the lists are cut into parts of about ``part_bytes``; each
+    block of ``x`` appends its rows to their parts' ranges (one contiguous write per part), then
+    each part, read whole, is put in list order and written back.
+    """
+    n, d = x.shape
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    out = store((n, d))
+    per_row = max(1, d * x.dtype.itemsize)
+    # part boundaries on list boundaries: about part_bytes of rows each
+    cuts = [0]
+    for b in bounds[1:-1]:
+        if (b - cuts[-1]) * per_row >= part_bytes:
+            cuts.append(int(b))
+    cuts.append(n)
+    starts = np.asarray(cuts[:-1], dtype=np.int64)
+    cursor = starts.copy()
+    held_by = np.empty(n, dtype=np.int64)  # which row each slot holds until the reordering
+    for lo in range(0, n, 65_536):
+        block = np.asarray(x[lo:lo + 65_536])
+        part = np.searchsorted(starts, position[lo:lo + 65_536], side="right") - 1
+        by_part = np.argsort(part, kind="stable")
+        split = np.flatnonzero(np.diff(part[by_part])) + 1
+        for rows in np.split(by_part, split) if by_part.size else []:
+            p = int(part[rows[0]])
+            out[cursor[p]:cursor[p] + rows.size] = block[rows]
+            held_by[cursor[p]:cursor[p] + rows.size] = lo + rows
+            cursor[p] += rows.size
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        chunk = np.array(out[a:b])
+        out[position[held_by[a:b]]] = chunk
+    return out, position
 
 
 def list_topk(
@@ -428,9 +480,14 @@ def ivf_graph(
     eps: float,
     random_state: int,
     n_sample: int = 256,
+    store: Callable[[tuple[int, int]], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
     """Approximate k-NN graph of ``x`` (float32, any norms: for cosine the rows are divided by
     their norms as they are read) with measured quality.
+
+    ``store``, given a shape, returns a writable file-backed array: the rows are then copied
+    into it in list order and searched from there (for a memory-mapped ``x``, whose rows of one
+    list would otherwise be read from pages all over the file).
 
     The probe count widens until, on ``n_sample`` sampled rows, the recall or the share
     :func:`served` within ``1 + eps`` reaches ``target``, and ``NEAR_COPY_TARGET`` of the
@@ -450,7 +507,7 @@ def ivf_graph(
     quantizer = Quantizer(train, nlist, n_iter=8, rng=rng)
     nlist = quantizer.n_lists
     assign, second, margin = quantizer.assign(x, norms=norms)
-    index = ListIndex(x, quantizer.centres, assign, norms)
+    index = ListIndex(x, quantizer.centres, assign, norms, store=store)
     max_probe = index.probe_order.shape[1]
 
     sample = np.sort(rng.choice(n, size=min(n, n_sample), replace=False))

@@ -12,6 +12,20 @@ def normalise_rows(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x / norms, dtype=np.float32)
 
 
+def memory_mapped(arr: np.ndarray) -> bool:
+    """Whether ``arr`` is a view of a memory map (``numpy.memmap`` or ``mmap.mmap``): a file
+    whose pages are read as they are touched, so scattered reads cost disk reads when it does
+    not fit in memory."""
+    import mmap
+
+    base: object = arr
+    while base is not None:
+        if isinstance(base, np.memmap | mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
 def unit_rows(x: np.ndarray, norms: np.ndarray | None) -> np.ndarray:
     """``x`` divided row-wise by ``norms`` (zero norms count as 1), as float32; ``x`` itself
     when ``norms`` is None. The same values as :func:`normalise_rows`."""
