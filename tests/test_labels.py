@@ -551,3 +551,22 @@ def test_estimate_reads_accuracy_and_gap_in_one_pass():
     assert est.model_accuracy == float(np.mean(p.argmax(axis=1) == y))
     assert est.calibration_gap == calibration_gap(y, p)
     np.testing.assert_array_equal(est.flagged, find_label_issues(y, p))
+
+
+def test_ambiguous_pair_examples_read_in_row_blocks(monkeypatch):
+    # the example rows of every pair come from one pass in row blocks (here 37 rows, a ragged
+    # last block): the rows with the largest cross-class margin, as computed over all rows
+    import assay.labels as labels_module
+
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 4, size=500)
+    p = rng.dirichlet(np.ones(4), size=500)
+    whole = ambiguous_class_pairs(y, p)
+    monkeypatch.setattr(labels_module, "_PAIR_BLOCK", 37)
+    blocks = ambiguous_class_pairs(y, p)
+    assert blocks["examples"].tolist() == whole["examples"].tolist()
+    for rec in whole.to_dict("records"):
+        i, j = rec["class_a"], rec["class_b"]
+        rows = np.flatnonzero((y == i) | (y == j))
+        margin = p[rows, np.where(y[rows] == i, j, i)] - p[rows, y[rows]]
+        assert rec["examples"] == rows[np.argsort(-margin, kind="stable")[:5]].tolist()

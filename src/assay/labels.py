@@ -225,6 +225,10 @@ def calibration_gap(labels: Any, pred_probs: Any) -> float:
     return float(p.max(axis=1).mean() - np.mean(argmax_rows(p) == y))
 
 
+#: Rows read at a time by :func:`ambiguous_class_pairs` for its example rows.
+_PAIR_BLOCK = 65_536
+
+
 def _top_class(p: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
     """Each row's top class and its probability, in one pass of row blocks."""
     top = np.empty(p.shape[0], dtype=np.intp)
@@ -905,11 +909,19 @@ def ambiguous_class_pairs(
     keep = conf >= max(min_count, 1)
     order = np.argsort(-conf[keep], kind="stable")[:top]
     a, b = a[keep][order], b[keep][order]
+    pairs = list(zip(a.tolist(), b.tolist(), strict=True))
+    found: list[list[np.ndarray]] = [[] for _ in pairs]
+    margins: list[list[np.ndarray]] = [[] for _ in pairs]
+    for start in range(0, len(y), _PAIR_BLOCK):  # one pass in row blocks for every pair
+        yb, pb = y[start:start + _PAIR_BLOCK], p[start:start + _PAIR_BLOCK]
+        for at, (i, j) in enumerate(pairs):
+            in_pair = np.flatnonzero((yb == i) | (yb == j))
+            other = np.where(yb[in_pair] == i, j, i)
+            found[at].append(start + in_pair)
+            margins[at].append(pb[in_pair, other] - pb[in_pair, yb[in_pair]])
     rows = []
-    for i, j in zip(a.tolist(), b.tolist(), strict=True):
-        in_pair = np.flatnonzero((y == i) | (y == j))
-        other = np.where(y[in_pair] == i, j, i)
-        margin = p[in_pair, other] - p[in_pair, y[in_pair]]
+    for at, (i, j) in enumerate(pairs):
+        in_pair, margin = np.concatenate(found[at]), np.concatenate(margins[at])
         ex = in_pair[np.argsort(-margin, kind="stable")[:n_examples]]
         n_conf = int(cj[i, j] + cj[j, i])
         rows.append({
