@@ -197,6 +197,8 @@ def main() -> None:
               flush=True)
         if "note" in ours:
             print("          assay failed:", ours["note"])
+    if cgroup is not None:
+        cgroup.rmdir()  # empty once the child has exited
 
 
 if __name__ == "__main__":
