@@ -85,7 +85,7 @@ def test_hash_rows_in_blocks_equals_one_pass(monkeypatch):
     mats = [rng.normal(size=(50, 5)).astype(np.float32), np.where(rng.random((50, 3)) < 0.3,
             -0.0, rng.normal(size=(50, 3))), rng.integers(0, 3, size=(50, 4))]
     whole = [hash_rows(m) for m in mats]
-    monkeypatch.setattr(dup, "HASH_BLOCK_ROWS", 7)
+    monkeypatch.setattr(dup, "BLOCK_ROWS", 7)
     for m, want in zip(mats, whole, strict=True):
         np.testing.assert_array_equal(hash_rows(m), want)
 
@@ -342,7 +342,7 @@ def test_find_duplicates_in_row_blocks_equals_one_pass(monkeypatch):
     x[100:110] = x[:10] + 1e-3 * rng.normal(size=(10, 6))
     x[110:115] = x[20:25]
     whole = find_duplicates(x)
-    monkeypatch.setattr(dup, "HASH_BLOCK_ROWS", 7)
+    monkeypatch.setattr(dup, "BLOCK_ROWS", 7)
     blocks = find_duplicates(x)
     assert blocks.intrinsic_dim == whole.intrinsic_dim and blocks.threshold == whole.threshold
     np.testing.assert_array_equal(blocks.pairs, whole.pairs)

@@ -562,7 +562,7 @@ def test_ambiguous_pair_examples_read_in_row_blocks(monkeypatch):
     y = rng.integers(0, 4, size=500)
     p = rng.dirichlet(np.ones(4), size=500)
     whole = ambiguous_class_pairs(y, p)
-    monkeypatch.setattr(labels_module, "_PAIR_BLOCK", 37)
+    monkeypatch.setattr(labels_module, "_BLOCK", 37)
     blocks = ambiguous_class_pairs(y, p)
     assert blocks["examples"].tolist() == whole["examples"].tolist()
     for rec in whole.to_dict("records"):
@@ -570,3 +570,41 @@ def test_ambiguous_pair_examples_read_in_row_blocks(monkeypatch):
         rows = np.flatnonzero((y == i) | (y == j))
         margin = p[rows, np.where(y[rows] == i, j, i)] - p[rows, y[rows]]
         assert rec["examples"] == rows[np.argsort(-margin, kind="stable")[:5]].tolist()
+
+
+def test_label_paths_in_small_blocks_equal_one_block(monkeypatch):
+    # every blockwise pass on the label side (the confident-learning guess, the recalibrated
+    # passes, the top class, the best other class, the ambiguous pairs, argmax_rows on a
+    # read-only matrix) with blocks of 7 rows gives the result of one block
+    import assay._kernels.confident as cl
+    import assay._validation._common as common
+    import assay.labels as labels_module
+    from assay._validation import argmax_rows
+    from assay.labels import estimate_label_issues, find_label_issues, label_quality_scores
+
+    rng = np.random.default_rng(10)
+    y = rng.integers(0, 4, size=400)
+    p = rng.dirichlet(np.ones(4), size=400)
+    p[np.arange(400), y] += rng.uniform(0, 2, size=400)
+    p /= p.sum(axis=1, keepdims=True)
+    p.flags.writeable = False
+
+    def run():
+        est = estimate_label_issues(y, p)
+        return (est.flagged, est.n_estimated, est.model_accuracy, est.calibration_gap,
+                find_label_issues(y, p, method="prune_by_noise_rate"), suggest_labels(y, p),
+                label_quality_scores(y, p, method="normalized_margin"),
+                ambiguous_class_pairs(y, p)["examples"].tolist(), argmax_rows(p))
+
+    whole = run()
+    for module, name in ((cl, "BLOCK"), (common, "_ROW_BLOCK"), (labels_module, "_BLOCK")):
+        monkeypatch.setattr(module, name, 7)
+    blocks = run()
+    np.testing.assert_array_equal(blocks[-1], p.argmax(axis=1))
+    for got, want in zip(blocks, whole, strict=True):
+        if isinstance(want, np.ndarray):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        elif isinstance(want, list):
+            assert got == want
+        else:
+            assert got == pytest.approx(want, abs=1e-12)

@@ -43,7 +43,7 @@ NEAR_ALPHA = 1e-3
 LOCAL_SCALE_FLOOR_QUANTILE = 0.05
 #: Rows hashed (:func:`hash_rows`) or read from the graph at a time: the temporaries are a few
 #: copies of one block, not of the N x d rows or N x k neighbours.
-HASH_BLOCK_ROWS = 65_536
+BLOCK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,11 @@ def hash_rows(values: Any) -> np.ndarray:
         return pd.util.hash_pandas_object(pd.DataFrame(arr), index=False).to_numpy()
     # in row blocks: a memory-mapped matrix is read once, and no N x d copy is made
     out = np.empty(arr.shape[0], dtype=np.uint64)
-    for start in range(0, arr.shape[0], HASH_BLOCK_ROWS):
-        block = arr[start:start + HASH_BLOCK_ROWS]
+    for start in range(0, arr.shape[0], BLOCK_ROWS):
+        block = arr[start:start + BLOCK_ROWS]
         if block.dtype.kind == "f":
             block = block + 0.0  # -0.0 and 0.0 hash alike
-        out[start:start + HASH_BLOCK_ROWS] = _hash_bytes(np.ascontiguousarray(block))
+        out[start:start + BLOCK_ROWS] = _hash_bytes(np.ascontiguousarray(block))
     return out
 
 
@@ -173,8 +173,8 @@ def intrinsic_dimension(distances: Any) -> float:
             f"shape {dist.shape}. Build the graph with k >= 2."
         )
     per_row = []
-    for start in range(0, dist.shape[0], HASH_BLOCK_ROWS):  # row blocks: no N x k copies
-        d = dist[start:start + HASH_BLOCK_ROWS].astype(np.float64)
+    for start in range(0, dist.shape[0], BLOCK_ROWS):  # row blocks: no N x k copies
+        d = dist[start:start + BLOCK_ROWS].astype(np.float64)
         d = d[(d[:, 0] > 0) & np.isfinite(d).all(axis=1)]
         logs = np.log(d[:, -1:] / d[:, :-1]).sum(axis=1)
         per_row.append((d.shape[1] - 1) / logs[logs > 0])
@@ -318,11 +318,11 @@ def find_duplicates(
         threshold = (NEAR_FRACTION if near_fraction is None else near_fraction) * median
         row_threshold = np.full(n, threshold)
     found, found_dist = [], []
-    for start in range(0, n, HASH_BLOCK_ROWS):  # row blocks: no N x k temporaries
-        cols = graph.indices[start:start + HASH_BLOCK_ROWS]
-        dist = graph.distances[start:start + HASH_BLOCK_ROWS].astype(np.float64)
+    for start in range(0, n, BLOCK_ROWS):  # row blocks: no N x k temporaries
+        cols = graph.indices[start:start + BLOCK_ROWS]
+        dist = graph.distances[start:start + BLOCK_ROWS].astype(np.float64)
         rows = np.broadcast_to(np.arange(start, start + cols.shape[0])[:, None], cols.shape)
-        near = ((dist <= row_threshold[start:start + HASH_BLOCK_ROWS, None]) & (cols >= 0)
+        near = ((dist <= row_threshold[start:start + BLOCK_ROWS, None]) & (cols >= 0)
                 & (hashes[rows] != hashes[np.maximum(cols, 0)]))
         found.append(np.stack([np.minimum(rows[near], cols[near]),
                                np.maximum(rows[near], cols[near])], axis=1))

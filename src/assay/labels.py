@@ -225,12 +225,9 @@ def calibration_gap(labels: Any, pred_probs: Any) -> float:
     return float(p.max(axis=1).mean() - np.mean(argmax_rows(p) == y))
 
 
-#: Rows read at a time by :func:`ambiguous_class_pairs` for its example rows.
-_PAIR_BLOCK = 65_536
-
-
-def _top_class(p: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+def _top_class(p: np.ndarray, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each row's top class and its probability, in one pass of row blocks."""
+    block = _BLOCK if block is None else block
     top = np.empty(p.shape[0], dtype=np.intp)
     top_p = np.empty(p.shape[0], dtype=p.dtype)
     for start in range(0, p.shape[0], block):
@@ -337,9 +334,10 @@ def suggest_labels(labels: Any, pred_probs: Any) -> np.ndarray:
 
 
 def _best_other(y: np.ndarray, p: np.ndarray,
-                block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+                block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each row's most probable class other than its label, and that probability (in row
     blocks: one block is copied, not the N x K matrix)."""
+    block = _BLOCK if block is None else block
     top = np.empty(len(y), dtype=np.int64)
     best = np.empty(len(y), dtype=np.float64)
     for start in range(0, len(y), block):
@@ -704,10 +702,11 @@ def input_label_conflicts(inputs: Any, labels: Any, *,
     # unique inputs a (groups x classes) table would be N x K
     kept = np.flatnonzero(sizes[group] >= min(min_group, 2))
     kept_groups, local = np.unique(group[kept], return_inverse=True)
+    local = local.reshape(-1)
     counts = np.zeros((kept_groups.size, k), dtype=np.int64)
-    np.add.at(counts, (local.reshape(-1), y[kept]), 1)
+    np.add.at(counts, (local, y[kept]), 1)
     in_conflict = np.zeros(y.size, dtype=bool)
-    in_conflict[kept] = ((counts > 0).sum(axis=1) > 1)[local.reshape(-1)]
+    in_conflict[kept] = ((counts > 0).sum(axis=1) > 1)[local]
     big = sizes >= min_group
     if big.sum() < 2:
         return InputConflicts(in_conflict, int(big.sum()), float(big[group].mean()),
@@ -912,8 +911,8 @@ def ambiguous_class_pairs(
     pairs = list(zip(a.tolist(), b.tolist(), strict=True))
     found: list[list[np.ndarray]] = [[] for _ in pairs]
     margins: list[list[np.ndarray]] = [[] for _ in pairs]
-    for start in range(0, len(y), _PAIR_BLOCK):  # one pass in row blocks for every pair
-        yb, pb = y[start:start + _PAIR_BLOCK], p[start:start + _PAIR_BLOCK]
+    for start in range(0, len(y), _BLOCK):  # one pass in row blocks for every pair
+        yb, pb = y[start:start + _BLOCK], p[start:start + _BLOCK]
         for at, (i, j) in enumerate(pairs):
             in_pair = np.flatnonzero((yb == i) | (yb == j))
             other = np.where(yb[in_pair] == i, j, i)

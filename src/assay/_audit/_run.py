@@ -316,6 +316,8 @@ def audit(
                 getattr(ctx, artifact)
                 # "features" and "knn" time themselves (without a cache hit's lookup)
                 ctx.timings.setdefault(artifact, time.perf_counter() - start)
+                if progress is not None:
+                    progress(artifact, 1, 1)
         for i, spec in enumerate(runnable):
             if progress is not None:
                 progress(f"check {spec.name}", i, len(runnable))

@@ -562,8 +562,10 @@ def ivf_graph(
         # Second-list pass: a row near the border of its list is also searched against its
         # second-nearest list when its own list does not probe that one, so a near copy just
         # across the border is found without probing more lists for every row.
-        probed = (index.probe_order[assign, :nprobe] == second[:, None]).any(axis=1)
-        extra = np.flatnonzero(~probed & (second != assign) & (margin <= border))
+        border_rows = np.flatnonzero((second != assign) & (margin <= border))
+        probed = (index.probe_order[assign[border_rows], :nprobe]
+                  == second[border_rows, None]).any(axis=1)
+        extra = border_rows[~probed]
         by_list = np.argsort(second[extra], kind="stable")
         extra = extra[by_list]
         cuts = np.flatnonzero(np.diff(second[extra])) + 1
