@@ -34,7 +34,7 @@ def test_issue_columns_are_stable(demo_result):
     expected = ["row", "id", "given_label", "label_score", "is_label_issue", "suggested_label",
                 "label_error_probability", "label_decided", "knn_label_agreement",
                 "is_exact_duplicate",
-                "is_near_duplicate", "duplicate_set", "outlier_score", "is_outlier",
+                "is_near_duplicate", "duplicate_set", "copy_of_row", "outlier_score", "is_outlier",
                 "in_weak_slice", "weak_slice"]
     assert list(result.issues.columns) == expected
     assert len(result.issues) == result.summary["n_rows"]

@@ -198,7 +198,8 @@ def test_round_trip_every_format(tmp_path, suffix, kind):
     pd.testing.assert_frame_equal(out, expected)
     assert res.fingerprint == new_ds.fingerprint != res.parent_fingerprint
     assert res.counts == {"relabelled": 1, "relabel_same_label": 0, "removed": 1,
-                          "duplicates_removed": 0, "kept": 1, "deferred": 1, "conflicts": 0,
+                          "duplicates_removed": 0, "dedup_removed": 0, "kept": 1, "deferred": 1,
+                          "conflicts": 0,
                           "undecided": 2, "rows_before": 6, "rows_after": 5}
     log = json.loads((tmp_path / "v2" / "changelog.json").read_text())
     assert log["parent_fingerprint"] == ds.fingerprint and log["fingerprint"] == res.fingerprint

@@ -18,7 +18,8 @@ import pandas as pd
 from assay._validation import check_1d, check_int
 from assay.exceptions import InputValidationError, InvalidParameterError
 
-__all__ = ["CurationFunnel", "audit_funnel", "balanced_quota", "curation_funnel", "quality_rank"]
+__all__ = ["CurationFunnel", "audit_funnel", "audit_scores", "balanced_quota", "curation_funnel",
+           "keep_one_per_copy", "quality_rank", "set_representatives"]
 
 _OWNER = "curation_funnel"
 DEFAULT_STAGES = ("automatic", "amateur", "expert")
@@ -316,6 +317,173 @@ def _cut(ranked: np.ndarray, quota: int, codes: np.ndarray | None) -> np.ndarray
     return ranked[pos < take[c]]
 
 
+def set_representatives(sets: Any, score: Any = None, *, eligible: Any = None) -> np.ndarray:
+    """The row that stands for each duplicate set: the best-scored, ties to the first row.
+
+    Parameters
+    ----------
+    sets : array-like of shape (N,)
+        Each row's duplicate set (``duplicate_set`` of the audit): an integer >= 0, or -1 (or
+        missing) outside any set.
+    score : array-like of shape (N,), optional
+        Higher is better (:func:`quality_rank`). Default: every row equal, so the first row of
+        each set stands for it.
+    eligible : array-like of shape (N,), bool, optional
+        Rows that may stand for their set (default all). A set without an eligible row has no
+        representative.
+
+    Returns
+    -------
+    ndarray of shape (N,), int64
+        For each row in a set with a representative, that representative's position (the
+        representative points at itself); -1 elsewhere.
+
+    Examples
+    --------
+    >>> set_representatives([0, -1, 0, 1, 1], [0.2, 0.9, 0.5, 0.7, 0.7]).tolist()
+    [2, -1, 2, 3, 3]
+    """
+    codes = pd.to_numeric(pd.Series(np.asarray(sets).ravel()), errors="coerce")
+    sets_arr = codes.fillna(-1).to_numpy(dtype=np.int64)
+    n = sets_arr.size
+    score_arr = np.zeros(n) if score is None else np.asarray(score, dtype=float).ravel()
+    ok = np.ones(n, dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool).ravel()
+    if score_arr.size != n or ok.size != n:
+        raise InputValidationError(
+            f"set_representatives needs one score and one eligibility value per row: {n} sets, "
+            f"{score_arr.size} scores, {ok.size} eligibility values."
+        )
+    out = np.full(n, -1, dtype=np.int64)
+    cand = np.flatnonzero((sets_arr >= 0) & ok)
+    if not cand.size:
+        return out
+    # by set, best score first, then the first row: each set's first entry stands for it
+    order = cand[np.lexsort((cand, -score_arr[cand], sets_arr[cand]))]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = sets_arr[order][1:] != sets_arr[order][:-1]
+    reps = order[first]
+    rep_of_set = pd.Series(reps, index=sets_arr[reps])
+    in_set = np.flatnonzero(sets_arr >= 0)
+    found = rep_of_set.reindex(sets_arr[in_set]).to_numpy()
+    has = ~pd.isna(found)
+    out[in_set[has]] = found[has].astype(np.int64)
+    return out
+
+
+def keep_one_per_copy(
+    copy_of: Any, exact: Any, score: Any = None, *, eligible: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which duplicates to drop so that every dropped row is a copy of a row that stays.
+
+    A duplicate set is a connected component of copy links, so keeping one row per set can drop
+    a row that is a copy of nothing kept (in a chain ``a ~ b ~ c`` keeping ``a`` would drop
+    ``c``, which is not near ``a``). Here the rows are visited best first: identical rows
+    (``exact``, linked through ``copy_of``) as one group that keeps its best row; a row or group
+    stays unless one of its direct links (``copy_of``, either way) already stays, and is
+    dropped as a copy of that row otherwise. Only each row's nearest link is known, so in a
+    group of mutual near copies more than one row can stay; none is dropped without a kept copy.
+
+    Parameters
+    ----------
+    copy_of : array-like of shape (N,), int
+        Each row's direct copy (``DuplicateResult.copy_of``; the audit's ``copy_of_row``), -1
+        for none.
+    exact : array-like of shape (N,), bool
+        Rows with an identical copy (``is_exact_duplicate``); their ``copy_of`` is identical.
+    score : array-like of shape (N,), optional
+        Higher is better (:func:`quality_rank`); default equal, so the first row stays.
+    eligible : array-like of shape (N,), bool, optional
+        Rows that may stay (default all); the others are neither kept nor dropped here.
+
+    Returns
+    -------
+    drop : ndarray of shape (N,), bool
+    kept_copy : ndarray of shape (N,), int64
+        For a dropped row, the kept row it is a copy of (directly, or identical to one that is);
+        -1 elsewhere.
+
+    Examples
+    --------
+    >>> drop, kept = keep_one_per_copy([1, 0, 1, -1], [False] * 4, [0.9, 0.5, 0.1, 0.0])
+    >>> drop.tolist(), kept.tolist()   # row 2 is a copy of row 1, which is dropped: 2 stays
+    ([False, True, False, False], [-1, 0, -1, -1])
+    """
+    link = np.asarray(copy_of, dtype=np.int64).ravel()
+    n = link.size
+    same = np.asarray(exact, dtype=bool).ravel()
+    score_arr = np.zeros(n) if score is None else np.asarray(score, dtype=float).ravel()
+    ok = np.ones(n, dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool).ravel()
+    if same.size != n or score_arr.size != n or ok.size != n:
+        raise InputValidationError(
+            f"keep_one_per_copy needs one value per row in each argument: {n} links, "
+            f"{same.size} exact flags, {score_arr.size} scores, {ok.size} eligibility values."
+        )
+    if np.any((link < -1) | (link >= n)):
+        raise InputValidationError(
+            f"copy_of must hold row positions in [0, {n}) or -1; got values from "
+            f"{int(link.min())} to {int(link.max())}."
+        )
+    drop = np.zeros(n, dtype=bool)
+    kept_copy = np.full(n, -1, dtype=np.int64)
+    linked = link >= 0
+    linked[link[linked]] = True  # a row named by a link is in the graph, links of its own or not
+    rows = np.flatnonzero(linked)
+    if not rows.size:
+        return drop, kept_copy
+    has_link = link[rows] >= 0
+    # identical rows form one node named by its lowest row (their links form a star there)
+    node = np.arange(n)
+    in_group = rows[has_link & same[rows] & same[np.maximum(link[rows], 0)]]
+    node[in_group] = np.minimum(in_group, link[in_group])
+    # each node's best eligible member, and its rank (best score first, then lowest row)
+    members = rows[np.lexsort((rows, -score_arr[rows], node[rows]))]
+    best = pd.Series(members[ok[members]]).groupby(node[members[ok[members]]]).first()
+    nodes = np.unique(node[rows])
+    best_of = pd.Series(best).reindex(nodes).fillna(-1).to_numpy(dtype=np.int64)
+    rank_score = np.where(best_of >= 0, score_arr[np.maximum(best_of, 0)], -np.inf)
+    order = np.lexsort((nodes, -rank_score))
+    # links between nodes, both ways (identical rows' own links stay inside their node)
+    loose = rows[has_link & (node[rows] != node[np.maximum(link[rows], 0)])]
+    a = np.searchsorted(nodes, node[loose])
+    b = np.searchsorted(nodes, node[link[loose]])
+    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+    by = np.argsort(src, kind="stable")
+    src, dst = src[by], dst[by]
+    starts = np.searchsorted(src, np.arange(nodes.size + 1))
+    kept_row = np.full(nodes.size, -1, dtype=np.int64)  # the row that stays, per kept node
+    copy_row = np.full(nodes.size, -1, dtype=np.int64)  # the kept copy, per dropped node
+    for v in order.tolist():
+        nbr = dst[starts[v]:starts[v + 1]]
+        kept_nbr = nbr[kept_row[nbr] >= 0]
+        if kept_nbr.size:
+            copy_row[v] = kept_row[kept_nbr[0]]
+        elif best_of[v] >= 0:
+            kept_row[v] = best_of[v]
+        # else nothing here may stay, and no copy of it stays: left to the caller
+    at = np.searchsorted(nodes, node[rows])
+    stays = kept_row[at]
+    kept_copy[rows] = np.where(stays >= 0, np.where(stays != rows, stays, -1), copy_row[at])
+    drop = kept_copy >= 0
+    return drop, kept_copy
+
+
+def audit_scores(issues: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The quality signals of an audit's per-row table, as :func:`quality_rank` takes them.
+
+    The ``label_score``, ``outlier_score`` and ``data_value`` columns with at least one finite
+    value; a missing value is filled with the column's median.
+    """
+    signals: dict[str, np.ndarray] = {}
+    for col, name in AUDIT_SIGNALS.items():
+        if col not in issues:
+            continue
+        vals = pd.to_numeric(issues[col], errors="coerce").to_numpy(dtype=float)
+        finite = np.isfinite(vals)
+        if finite.any():
+            signals[name] = np.where(finite, vals, np.median(vals[finite]))
+    return signals
+
+
 def audit_funnel(
     issues: pd.DataFrame,
     quotas: Sequence[int],
@@ -329,7 +497,9 @@ def audit_funnel(
     ``data_value`` columns, those present with at least one finite value (a missing value is
     filled with the column's median). In each duplicate set (``duplicate_set`` >= 0) the
     best-scored member enters the funnel (ties: the first row) and the other members are
-    excluded as redundant copies. The cuts are :func:`curation_funnel`'s on these signals.
+    excluded as redundant copies (with the audit's ``copy_of_row``, only rows that are copies of
+    a row that stays: :func:`keep_one_per_copy`). The cuts are :func:`curation_funnel`'s on
+    these signals.
 
     Parameters
     ----------
@@ -359,14 +529,7 @@ def audit_funnel(
     >>> table.groupby("stage", sort=False)["row_id"].agg(list).to_dict()
     {'automatic': ['a', 'c', 'd'], 'amateur': ['a', 'c'], 'expert': ['a']}
     """
-    signals: dict[str, Any] = {}
-    for col, name in AUDIT_SIGNALS.items():
-        if col not in issues:
-            continue
-        vals = pd.to_numeric(issues[col], errors="coerce").to_numpy(dtype=float)
-        finite = np.isfinite(vals)
-        if finite.any():
-            signals[name] = np.where(finite, vals, np.median(vals[finite]))
+    signals = audit_scores(issues)
     if not signals:
         raise InputValidationError(
             "The audit has no per-row quality signal to rank by (label_score, outlier_score or "
@@ -379,16 +542,13 @@ def audit_funnel(
             "Leave out --balance-by-class, or audit with --label."
         )
     is_duplicate = None
-    if "duplicate_set" in issues:
-        sets = pd.to_numeric(issues["duplicate_set"], errors="coerce").fillna(-1).to_numpy()
-        score = quality_rank(**signals)
-        in_set = np.flatnonzero(sets >= 0)
-        # best score first within each set, then the first row: the set's first entry stays
-        order = in_set[np.lexsort((in_set, -score[in_set], sets[in_set]))]
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = sets[order][1:] != sets[order][:-1]
-        is_duplicate = np.zeros(len(issues), dtype=bool)
-        is_duplicate[order[~first]] = True
+    if "copy_of_row" in issues and "is_exact_duplicate" in issues:
+        is_duplicate, _ = keep_one_per_copy(
+            pd.to_numeric(issues["copy_of_row"], errors="coerce").fillna(-1).to_numpy(np.int64),
+            issues["is_exact_duplicate"].to_numpy(bool), quality_rank(**signals))
+    elif "duplicate_set" in issues:  # an audit recorded before copy links were stored
+        rep = set_representatives(issues["duplicate_set"], quality_rank(**signals))
+        is_duplicate = (rep >= 0) & (rep != np.arange(len(issues)))
     funnel = curation_funnel(**signals, is_duplicate=is_duplicate, labels=labels,
                              quotas=quotas, stage_names=stage_names,
                              class_balanced=class_balanced)

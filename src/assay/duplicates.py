@@ -20,7 +20,7 @@ intrinsic dimension says how small a ratio chance alone produces (``benchmarks/r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,13 @@ class DuplicateResult:
         With the ratio test: the intrinsic dimension estimated from the k-NN distances.
     metric : str
         The distance of the k-NN graph used.
+    copy_of : ndarray of shape (N,), int64
+        For a row in a set, the row it is a direct copy of: for an exact copy the first row of
+        its identical group (for that first row, the second); else its nearest near-pair
+        partner (ties to the lower row). -1 outside sets. Sets are connected components, so
+        two members of one set need not be copies of each other (a chain ``a ~ b ~ c``);
+        ``copy_of`` names a direct link, which :func:`assay.curate.keep_one_per_copy` uses so
+        that every dropped row is a copy of a row that stays.
     """
 
     is_exact_duplicate: np.ndarray
@@ -82,6 +89,7 @@ class DuplicateResult:
     ratio: float | None = None
     intrinsic_dim: float | None = None
     metric: str = ""
+    copy_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_sets(self) -> int:
@@ -297,7 +305,7 @@ def find_duplicates(
         empty = np.empty((0, 2), dtype=np.int64)
         return DuplicateResult(is_exact, np.zeros(n, dtype=bool), _components(n, inverse, empty),
                                empty, np.empty(0, dtype=np.float32), 0.0, "global", None, None,
-                               metric)
+                               metric, _copy_of(inverse, empty, np.empty(0, dtype=np.float32)))
     graph = knn if knn is not None else knn_graph(x, k=min(k, n - 1), metric=metric)
     rule, ratio, dim = "global", None, None
     if near_fraction is None and graph.k >= 3:
@@ -333,7 +341,36 @@ def find_duplicates(
     is_near[pairs.ravel()] = True
     sets = _components(n, inverse, pairs)
     return DuplicateResult(is_exact, is_near, sets, pairs.astype(np.int64), pair_dist,
-                           float(threshold), rule, ratio, dim, graph.metric)
+                           float(threshold), rule, ratio, dim, graph.metric,
+                           _copy_of(inverse, pairs, pair_dist))
+
+
+def _copy_of(hash_group: np.ndarray, pairs: np.ndarray, pair_dist: np.ndarray) -> np.ndarray:
+    """Each row's direct copy (see ``DuplicateResult.copy_of``): exact links first, else the
+    nearest near-pair partner; -1 for a row with neither."""
+    n = hash_group.size
+    out = np.full(n, -1, dtype=np.int64)
+    if pairs.size:
+        a = np.concatenate([pairs[:, 0], pairs[:, 1]])
+        b = np.concatenate([pairs[:, 1], pairs[:, 0]])
+        d = np.concatenate([pair_dist, pair_dist]).astype(np.float64)
+        order = np.lexsort((b, d, a))  # by row, nearest first, ties to the lower partner
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = a[order][1:] != a[order][:-1]
+        out[a[order][first]] = b[order][first]
+    if n:
+        order = np.argsort(hash_group, kind="stable")  # each group's rows, lowest first
+        g = hash_group[order]
+        start = np.ones(n, dtype=bool)
+        start[1:] = g[1:] != g[:-1]
+        head = order[start][np.cumsum(start) - 1]  # the first row of each row's group
+        second = np.full(n, -1, dtype=np.int64)
+        at = np.flatnonzero(start[:-1] & ~start[1:])  # groups of two or more
+        second[order[at]] = order[at + 1]
+        exact = head != order
+        out[order[exact]] = head[exact]
+        out[order[at]] = second[order[at]]
+    return out
 
 
 def _components(n: int, hash_group: np.ndarray, pairs: np.ndarray) -> np.ndarray:

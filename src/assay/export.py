@@ -111,6 +111,7 @@ def export_version(
     reviewer: str | Sequence[str] | None = None,
     allow_new_classes: bool = False,
     force: bool = False,
+    dedup: bool = False,
 ) -> ExportResult:
     """Write the reviewed, corrected version of an audited dataset into the folder ``out``.
 
@@ -166,6 +167,17 @@ def export_version(
         Allow ``relabel`` to a class the dataset does not have yet.
     force : bool, default False
         Replace a non-empty ``out`` (never the source or the workspace).
+    dedup : bool, default False
+        Also drop the audit's duplicates (exact and near), keeping the best by
+        :func:`assay.curate.quality_rank` of the audit's signals (ties: the first row): a row
+        is dropped only as a ``duplicate`` of a row that stays, which it is identical to or a
+        direct near copy of (:func:`assay.curate.keep_one_per_copy`; a duplicate set can chain
+        rows that are not copies of each other, and those are not dropped). The drops have
+        stage ``"dedup"`` in the changelog and are counted in ``counts["dedup_removed"]``. A
+        row with a review decision keeps its decision, and a row a reviewer dropped does not
+        stay for its copies. The embeddings file beside the data, if any, is cut to the kept
+        rows block by block, so a version of millions of rows is written without holding the
+        embeddings in memory.
 
     Returns
     -------
@@ -208,6 +220,8 @@ def export_version(
                                     owner="export_version")
     if not isinstance(force, bool):
         raise InvalidParameterError("force", "a bool", force, owner="export_version")
+    if not isinstance(dedup, bool):
+        raise InvalidParameterError("dedup", "a bool", dedup, owner="export_version")
     check_choice("policy", policy, DECISION_POLICIES, owner="export_version")
     reviewers = _check_reviewers(reviewer)
     ws = workspace if isinstance(workspace, Workspace) else _open_workspace(workspace)
@@ -249,11 +263,15 @@ def export_version(
     out_path = _check_out(Path(out), src, is_folder=is_folder, ws_path=ws.path, force=force)
 
     resolved = resolve_decisions(frame, policy=policy)
+    if dedup:
+        resolved = pd.concat([resolved, _dedup_decisions(ws, run_info, dataset, resolved)],
+                             ignore_index=True)
     task = str((run_info.get("summary") or {}).get("task") or "classification")
     plan = _plan(dataset, resolved, allow_new_classes=allow_new_classes, task=task)
 
     params = {"run": run_info["run_id"], "out": str(out_path), "source": str(src),
-              "policy": policy, "reviewers": reviewers, "allow_new_classes": allow_new_classes}
+              "policy": policy, "reviewers": reviewers, "allow_new_classes": allow_new_classes,
+              "dedup": dedup}
     with ws.record_run("export", params, fingerprint=parent_fp) as rec:
         from assay.data import remove_stale_temps, temp_name
 
@@ -561,14 +579,15 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
     new_values: dict[int, Any] = {}
     is_folder = dataset.source is not None and Path(dataset.source).is_dir()
     counts = dict.fromkeys(("relabelled", "relabel_same_label", "removed", "duplicates_removed",
-                            "kept", "deferred", "conflicts"), 0)
+                            "dedup_removed", "kept", "deferred", "conflicts"), 0)
     sets = _LabelSets(dataset) if task == "multilabel" else None
     sequences = _TagSequences(dataset) if task == "tokens" else None
     boxes = _BoxCells(dataset) if task == "detection" else None
     for r in resolved.itertuples(index=False):
         if r.action in _DROP_ACTIONS:
             keep[r.pos] = False
-            counts["duplicates_removed" if r.action == "duplicate" else "removed"] += 1
+            counts["dedup_removed" if r.stage == DEDUP_STAGE else
+                   "duplicates_removed" if r.action == "duplicate" else "removed"] += 1
         elif r.action == "relabel":
             if task == "regression":
                 value = _number_value(r.new_label, dataset, row_id=r.row_id)
@@ -597,7 +616,7 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
             counts["deferred"] += 1
         else:
             counts["conflicts"] += 1
-    counts["undecided"] = n - len(resolved)
+    counts["undecided"] = n - len(resolved)  # neither a review decision nor a dedup drop
     counts["rows_before"] = n
     counts["rows_after"] = int(keep.sum())
     if counts["rows_after"] == 0:
@@ -1090,13 +1109,96 @@ def _write_version(dataset: Any, src: Path, tmp: Path, plan: _Plan,
             _link_table_images(table[image], src.parent, tmp)
         data_rel = src.name
     if emb_src is not None:
-        emb = np.load(emb_src, allow_pickle=False)
-        with open(tmp / emb_src.name, "wb") as fh:
-            np.save(fh, emb[plan.keep])
-            _flush(fh)
+        _write_kept_rows(emb_src, tmp / emb_src.name, plan.keep)
     for e in entries:
         e.pop("_pos")
     return data_rel, entries
+
+
+def _write_kept_rows(src: Path, dst: Path, keep: np.ndarray,
+                     block_bytes: int = 256 * 2**20) -> None:
+    """Copy the rows ``keep`` of the ``.npy`` file ``src`` to ``dst``, a block of rows at a time
+    (the source memory-mapped, so a file larger than memory is copied in bounded memory)."""
+    from numpy.lib.format import open_memmap
+
+    arr = np.load(src, mmap_mode="r", allow_pickle=False)
+    kept = np.flatnonzero(keep)
+    out = open_memmap(dst, mode="w+", dtype=arr.dtype, shape=(kept.size, *arr.shape[1:]))
+    row_bytes = max(1, int(arr.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64))))
+    step = max(1, block_bytes // row_bytes)
+    for start in range(0, kept.size, step):
+        rows = kept[start:start + step]
+        out[start:start + rows.size] = arr[rows]  # ascending rows: one forward pass over src
+    out.flush()
+    del out
+    with open(dst, "rb+") as fh:
+        _flush(fh)
+
+
+#: The changelog stage of the drops that ``dedup=True`` adds (not a review stage).
+DEDUP_STAGE = "dedup"
+
+
+def _dedup_decisions(ws: Any, run_info: Mapping[str, Any], dataset: Any,
+                     resolved: pd.DataFrame) -> pd.DataFrame:
+    """Drop decisions for the audit's duplicates that are copies of a row that stays
+    (:func:`assay.curate.keep_one_per_copy`, best-scored rows first); rows with a review
+    decision are left to it, and a row a reviewer dropped does not stay for its copies."""
+    from assay import AuditResult
+    from assay.curate import audit_scores, keep_one_per_copy, quality_rank
+
+    run_id = run_info["run_id"]
+    doc = ws.results_dir(run_id) / "audit.json"
+    if run_info.get("command") != "audit" or not doc.exists():
+        raise ExportError(
+            f"--dedup drops the duplicates an audit found, but run {run_id} "
+            f"('{run_info.get('command')}') has no stored audit result. Pass --run with a "
+            "completed audit run (see 'assay runs --command audit')."
+        )
+    issues = AuditResult.from_json(doc).issues
+    if "duplicate_set" not in issues:
+        raise ExportError(
+            f"Audit run {run_id} has no duplicate sets: it ran without the duplicates check. "
+            "Re-run 'assay audit' with its default checks (or --checks duplicates), then export "
+            "with --dedup."
+        )
+    n = dataset.n_rows
+    if len(issues) != n:
+        raise ExportError(
+            f"Audit run {run_id} holds {len(issues)} rows but the dataset has {n}; the duplicate "
+            "sets cannot be matched to rows. Re-run the audit on this dataset."
+        )
+    keys = _row_keys(dataset)
+    decided = np.zeros(n, dtype=bool)
+    dropped = np.zeros(n, dtype=bool)
+    if len(resolved):
+        pos = pd.Series(np.arange(n), index=pd.Index(keys)).reindex(
+            resolved["row_id"].to_numpy())
+        known = ~pd.isna(pos.to_numpy())  # unknown ids are reported by the plan
+        at = pos.to_numpy()[known].astype(np.int64)
+        decided[at] = True
+        dropped[at] = resolved["action"].isin(list(_DROP_ACTIONS)).to_numpy()[known]
+    if "copy_of_row" not in issues:
+        raise ExportError(
+            f"Audit run {run_id} was recorded by an older assay, which did not store which row "
+            "each duplicate copies, so --dedup cannot tell which rows are safe to drop. Re-run "
+            "'assay audit' on the data, then export with --dedup."
+        )
+    signals = audit_scores(issues)
+    _, copy = keep_one_per_copy(
+        pd.to_numeric(issues["copy_of_row"], errors="coerce").fillna(-1).to_numpy(np.int64),
+        issues["is_exact_duplicate"].to_numpy(bool),
+        quality_rank(**signals) if signals else None, eligible=~dropped)
+    drop = np.flatnonzero((copy >= 0) & ~decided)
+    rep = copy
+    none = np.array([None] * drop.size + [0], dtype=object)[:-1]  # object column, no NaN
+    return pd.DataFrame({
+        "row_id": keys[drop], "action": "duplicate", "new_label": none,
+        "duplicate_of": keys[rep[drop]], "stage": DEDUP_STAGE,
+        "reviewers": [[] for _ in range(drop.size)],
+        "decision_ids": [[] for _ in range(drop.size)],
+        "n_superseded": np.zeros(drop.size, dtype=np.int64), "queues": none,
+    })
 
 
 def _entries(dataset: Any, plan: _Plan) -> list[dict[str, Any]]:

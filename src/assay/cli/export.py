@@ -34,6 +34,9 @@ def register(app: typer.Typer) -> None:
         allow_new_classes: bool = typer.Option(
             False, "--allow-new-classes", help="Allow relabelling to a class the data lacks."),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
+        dedup: bool = typer.Option(
+            False, "--dedup", help="Also drop the audit's duplicates: one row stays per "
+            "duplicate set (the best-scored); review decisions take precedence."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Write a corrected dataset version (same format) with a changelog; the source is untouched."""
@@ -44,6 +47,7 @@ def register(app: typer.Typer) -> None:
         res = export_version(
             ws_path, out, run=run, source=source, policy=policy,
             reviewer=reviewer or None, allow_new_classes=allow_new_classes, force=force,
+            dedup=dedup,
         )
         if as_json:
             print_json(res.to_dict())
@@ -52,7 +56,9 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"Exported {c['rows_after']:,} of {c['rows_before']:,} rows: "
             f"{c['relabelled']} relabelled, {c['removed']} removed, "
-            f"{c['duplicates_removed']} duplicates removed, {c['kept']} kept, "
+            f"{c['duplicates_removed']} duplicates removed"
+            + (f" (+{c['dedup_removed']:,} by --dedup)" if dedup else "")
+            + f", {c['kept']} kept, "
             f"{c['deferred']} deferred, {c['conflicts']} conflicts "
             f"→ {escape(str(res.data_path))} (fingerprint {res.fingerprint}, "
             f"parent {res.parent_fingerprint})",

@@ -52,6 +52,7 @@ def check_duplicates(ctx: AuditContext) -> CheckResult:
         "is_exact_duplicate": res.is_exact_duplicate,
         "is_near_duplicate": res.is_near_duplicate,
         "duplicate_set": res.duplicate_set,
+        "copy_of_row": res.copy_of,  # a direct copy (row position), for keeping one per copy
     })
     in_set = res.duplicate_set >= 0
     share = float(in_set.mean())
