@@ -11,8 +11,10 @@ commands on a table of N rows (an id and a label per row, Parquet) with given 12
 
 Data: as ``dedup_throughput.py`` (100 Gaussian classes, 128-d, cosine; 0.5 % of the rows exact
 copies of other rows and 1 % near copies, the copied row plus noise of 2 % of its norm). The
-check: of each injected (source, copy) pair exactly one row is left, and how many rows outside
-the injected pairs the export dropped. No peer runs here: fastdup needs the images, and its
+check: of each injected (source, copy) pair exactly one row is left (both left: a copy kept;
+both dropped: each dropped as a copy of some other kept row, through a near link the audit
+found), and how many rows outside the injected pairs the export dropped (rows whose near link
+to a kept row is not an injected copy: the ratio test's false links, or natural near copies). No peer runs here: fastdup needs the images, and its
 published rate (about 31 images per second per core for ImageNet-21k, feature extraction
 included) is printed for scale only.
 
@@ -94,8 +96,9 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"load average at start: {os.getloadavg()[0]:.2f}; cores: {cores}")
     print("| rows | audit s | audit GiB | export s | export GiB | rows left | one left per "
-          "injected pair | dropped outside pairs | rows/s per core (both) | x fastdup's 31/s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "injected pair | pairs both left | pairs both dropped | dropped outside pairs | "
+          "rows/s per core (both) | x fastdup's 31/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -112,6 +115,8 @@ def main() -> None:
             kept = np.zeros(n, dtype=bool)
             kept[np.char.lstrip(left.to_numpy().astype(str), "r").astype(np.int64)] = True
             one_left = float(np.mean(kept[src] ^ kept[dst]))
+            both_left = int((kept[src] & kept[dst]).sum())
+            both_dropped = int((~kept[src] & ~kept[dst]).sum())
             in_pairs = np.zeros(n, dtype=bool)
             in_pairs[src] = in_pairs[dst] = True
             outside = int((~kept & ~in_pairs).sum())
@@ -119,7 +124,8 @@ def main() -> None:
             assert emb_left == kept.sum(), (emb_left, kept.sum())
             rate = n / (t_audit + t_export) / cores
             print(f"| {n:,} | {t_audit:.1f} | {m_audit:.2f} | {t_export:.1f} | {m_export:.2f} | "
-                  f"{int(kept.sum()):,} | {one_left:.4f} | {outside:,} | {rate:,.0f} | "
+                  f"{int(kept.sum()):,} | {one_left:.4f} | {both_left} | {both_dropped} | "
+                  f"{outside:,} | {rate:,.0f} | "
                   f"{rate / FASTDUP_PER_CORE:,.0f}x |", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
