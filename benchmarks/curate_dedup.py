@@ -24,7 +24,6 @@ Run: ``python benchmarks/curate_dedup.py`` (``--sizes 200000,1000000``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys

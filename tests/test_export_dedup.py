@@ -131,7 +131,6 @@ def test_dedup_keeps_the_best_scored_member_of_each_set(tmp_path):
 
 def test_review_decisions_take_precedence_over_dedup(tmp_path):
     ws, run_id, result, _ = _audit(tmp_path)
-    sets = result.issues["duplicate_set"].to_numpy()
     first = _expected_drops(result)
     # the set of three: a reviewer removes the row that would stand for it, and keeps one that
     # dedup would drop
@@ -239,7 +238,7 @@ def test_copy_of_names_a_direct_copy():
         if res.is_exact_duplicate[i]:
             assert np.array_equal(x[i], x[j])
         else:  # the nearest of its near pairs
-            mine = [(d, int(p[0] + p[1] - i)) for p, d in zip(res.pairs, res.pair_distances)
+            mine = [(d, int(p[0] + p[1] - i)) for p, d in zip(res.pairs, res.pair_distances, strict=True)
                     if i in p]
             assert (res.pair_distances[[k for k, p in enumerate(res.pairs) if i in p]].min()
                     == min(mine)[0]) and j == min(mine)[1]

@@ -63,3 +63,48 @@ def test_load_npy_maps_large_files_copy_on_write(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError):
         load_npy(tmp_path / "obj.npy")  # never unpickled
+
+
+@pytest.mark.parametrize("block_bytes", [1, 72, 1 << 20])
+def test_widened_equals_astype_in_memory_and_on_disk(block_bytes):
+    from assay.data import widened
+
+    a = np.random.default_rng(1).random((301, 9)).astype(np.float32)
+    on_disk = widened(a, block_bytes=block_bytes, on_disk_bytes=0)
+    assert isinstance(on_disk, np.memmap) and on_disk.dtype == np.float64
+    np.testing.assert_array_equal(on_disk, a.astype(np.float64))
+    in_memory = widened(a, block_bytes=block_bytes)  # 21 kB: below the 1 GiB bound
+    assert not isinstance(in_memory, np.memmap) and in_memory.dtype == np.float64
+    np.testing.assert_array_equal(in_memory, a.astype(np.float64))
+    b = a.astype(np.float64)
+    assert widened(b, on_disk_bytes=0) is b  # float64 as it is
+    assert widened(np.zeros((0, 3), np.float32), on_disk_bytes=0).shape == (0, 3)
+
+
+def test_audit_with_float32_probabilities_widened_on_disk(monkeypatch):
+    """The audit gives the same result for float32 probabilities widened on disk as for the
+    float64 ones, and never makes the float64 copy in memory."""
+    import pandas as pd
+
+    import assay
+    import assay.data._scratch as scratch
+
+    rng = np.random.default_rng(0)
+    n, k = 600, 4
+    y = rng.integers(0, k, n)
+    x = rng.normal(size=(n, 5)) + np.eye(k, 5)[y] * 2.0
+    logits = rng.normal(size=(n, k)) + 2.5 * np.eye(k)[y]
+    p32 = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
+    p32 /= p32.sum(1, keepdims=True)
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(5)]).assign(y=y)
+    checks = ["label_issues", "duplicates", "outliers"]
+    ref = assay.audit(frame, label="y", pred_probs=p32.astype(np.float64), checks=checks)
+    made = []
+    real = scratch.disk_array
+    monkeypatch.setattr(scratch, "WIDEN_ON_DISK_BYTES", 0)
+    monkeypatch.setattr(scratch, "disk_array", lambda *a, **kw: made.append(a) or real(*a, **kw))
+    got = assay.audit(frame, label="y", pred_probs=p32, checks=checks)
+    assert made and made[0][0] == (n, k) and made[0][1] == np.float64
+    pd.testing.assert_frame_equal(got.issues, ref.issues)
+    assert (got.checks["label_issues"].summary["n_estimated_errors"]
+            == ref.checks["label_issues"].summary["n_estimated_errors"])

@@ -467,13 +467,13 @@ def keep_one_per_copy(
     return drop, kept_copy
 
 
-def audit_scores(issues: pd.DataFrame) -> dict[str, np.ndarray]:
+def audit_scores(issues: pd.DataFrame) -> dict[str, Any]:
     """The quality signals of an audit's per-row table, as :func:`quality_rank` takes them.
 
     The ``label_score``, ``outlier_score`` and ``data_value`` columns with at least one finite
     value; a missing value is filled with the column's median.
     """
-    signals: dict[str, np.ndarray] = {}
+    signals: dict[str, Any] = {}
     for col, name in AUDIT_SIGNALS.items():
         if col not in issues:
             continue

@@ -257,6 +257,12 @@ def audit(
         # the user's matrix itself when it is float64 in [0, 1] (no 800 MB copy per million rows
         # x 100 classes), behind a read-only view: a check that wrote into it would raise
         # instead of changing the caller's data
+        if isinstance(pred_probs, np.ndarray) and pred_probs.dtype.kind == "f":
+            # float32 probabilities of many rows are widened on disk, not in memory (10M x 100:
+            # an 8 GB float64 copy); float64 ones are used as they are
+            from assay.data import widened
+
+            pred_probs = widened(pred_probs)
         user_probs = check_pred_probs(pred_probs, n_rows=dataset.n_rows,
                                       n_classes=dataset.n_classes, classes=dataset.classes,
                                       copy=False).view()

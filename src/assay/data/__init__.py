@@ -27,7 +27,7 @@ from assay.data._outputs import (
     temp_name,
 )
 from assay.data._pixels import PixelLayout, parse_image_shape, pixel_layout
-from assay.data._scratch import MAP_BYTES, disk_array, load_npy
+from assay.data._scratch import MAP_BYTES, WIDEN_ON_DISK_BYTES, disk_array, load_npy, widened
 from assay.data._sequences import (
     CONLL_SUFFIXES,
     format_sequence,
@@ -41,7 +41,8 @@ from assay.data._task import TASKS, TaskChoice, infer_task, numeric_target
 
 __all__ = [
     "CONLL_SUFFIXES", "SEPARATORS", "TASKS", "Dataset", "Features", "PixelLayout", "Roles", "TaskChoice", "atomic_path",
-    "check_output_dir", "check_output_file", "disk_array", "load_npy", "MAP_BYTES", "embedding_metric", "encode_labels", "featurize",
+    "check_output_dir", "check_output_file", "disk_array", "load_npy", "MAP_BYTES",
+    "WIDEN_ON_DISK_BYTES", "widened", "embedding_metric", "encode_labels", "featurize",
     "file_hashes", "format_label_set", "infer_task", "is_label_set_column",
     "label_set_form", "load", "numeric_target", "parse_image_shape", "parse_label_sets", "pixel_layout",
     "read_table", "remove_stale_temps", "robust_scale", "row_content", "temp_name",

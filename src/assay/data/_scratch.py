@@ -19,10 +19,12 @@ import numpy as np
 
 from assay.exceptions import InputValidationError
 
-__all__ = ["MAP_BYTES", "disk_array", "load_npy"]
+__all__ = ["MAP_BYTES", "WIDEN_ON_DISK_BYTES", "disk_array", "load_npy", "widened"]
 
 #: From this size an ``.npy`` file is memory-mapped (copy-on-write) by :func:`load_npy`.
 MAP_BYTES = 8 * 2**20
+#: From this size (of the float64 result) :func:`widened` writes its copy to a :func:`disk_array`.
+WIDEN_ON_DISK_BYTES = 2**30
 
 
 def disk_array(shape: tuple[int, ...], dtype: Any = np.float32, *,
@@ -88,3 +90,39 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
     """
     big = os.path.getsize(path) >= MAP_BYTES
     return np.load(path, allow_pickle=False, mmap_mode="c" if big else None)
+
+
+def widened(arr: np.ndarray, *, block_bytes: int = 256 * 2**20,
+            on_disk_bytes: int | None = None) -> np.ndarray:
+    """``arr`` as float64: itself when it is float64 already; else a copy made block by block,
+    held in a :func:`disk_array` when the copy reaches ``WIDEN_ON_DISK_BYTES`` (1 GiB).
+
+    Ten million rows of float32 probabilities over 100 classes are 4 GB; their float64 copy is
+    8 GB, more than an 8 GiB machine holds beside the rest of an audit. On disk, the copy's pages
+    are written back and dropped by the operating system as they are used, so what the process
+    holds is one block at a time. The values are those of ``arr.astype(np.float64)`` (widening a
+    float is exact).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from assay.data import widened
+    >>> a = np.array([[0.25, 0.75]], dtype=np.float32)
+    >>> w = widened(a, on_disk_bytes=0)   # on disk, whatever the size
+    >>> w.dtype, w.tolist(), type(w).__name__
+    (dtype('float64'), [[0.25, 0.75]], 'memmap')
+    """
+    if arr.dtype == np.float64:
+        return arr
+    limit = WIDEN_ON_DISK_BYTES if on_disk_bytes is None else on_disk_bytes
+    nbytes = arr.size * 8
+    if nbytes < limit or arr.ndim == 0:
+        return np.asarray(arr, dtype=np.float64)
+    out = disk_array(arr.shape, np.float64)
+    if out.size == 0:
+        return out
+    row_bytes = max(1, nbytes // max(arr.shape[0], 1))
+    step = max(1, block_bytes // row_bytes)
+    for start in range(0, arr.shape[0], step):
+        out[start:start + step] = arr[start:start + step]
+    return out
