@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
             False, "--allow-new-classes", help="Allow relabelling to a class the data lacks."),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
         dedup: bool = typer.Option(
-            False, "--dedup", help="Also drop the audit's duplicates: one row stays per "
-            "duplicate set (the best-scored); review decisions take precedence."),
+            False, "--dedup", help="Also drop the audit's duplicates, each only as a copy of "
+            "a row that stays (the best-scored stays); review decisions take precedence."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Write a corrected dataset version (same format) with a changelog; the source is untouched."""
