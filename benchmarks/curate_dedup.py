@@ -2,21 +2,25 @@
 
 The curation funnel starts from deduplicated data. This benchmark runs the two documented
 commands on a table of N rows (an id and a label per row, Parquet) with given 128-d embeddings
-(``.npy``), each in its own process, and reports the wall time and peak RSS of each:
+(``.npy``), each in its own process, and reports the wall time, the peak RSS and the peak own
+(anonymous) memory of each:
 
 1. ``assay audit data.parquet --label label --id uid --embeddings emb.npy --checks duplicates -w
    WS`` - the exact (hash) and near (k-NN ratio test) duplicate sets, stored in the workspace;
-2. ``assay export -w WS -o v2 --dedup`` - the curated version: one row per set stays, the
-   others are dropped; the table and the embeddings are written, the embeddings block by block.
+2. ``assay export -w WS -o v2 --dedup`` - the curated version: a duplicate is dropped only as
+   a copy of a row that stays; the table and the embeddings are written, the embeddings block
+   by block.
 
 Data: as ``dedup_throughput.py`` (100 Gaussian classes, 128-d, cosine; 0.5 % of the rows exact
 copies of other rows and 1 % near copies, the copied row plus noise of 2 % of its norm). The
 check: of each injected (source, copy) pair exactly one row is left (both left: a copy kept;
 both dropped: each dropped as a copy of some other kept row, through a near link the audit
 found), and how many rows outside the injected pairs the export dropped (rows whose near link
-to a kept row is not an injected copy: the ratio test's false links, or natural near copies). No peer runs here: fastdup needs the images, and its
-published rate (about 31 images per second per core for ImageNet-21k, feature extraction
-included) is printed for scale only.
+to a kept row is not an injected copy: the ratio test's false links, or natural near copies).
+No peer runs here: fastdup needs the images, and its published rate (about 31 images per
+second per core for ImageNet-21k, feature extraction included) is printed for scale only.
+The own memory is what must fit in a machine; the RSS also counts the mapped pages of the
+embeddings, which the kernel drops when memory is short.
 
 Run: ``python benchmarks/curate_dedup.py`` (``--sizes 200000,1000000``).
 """
@@ -38,12 +42,22 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_throughput import FASTDUP_PER_CORE  # noqa: E402 - published, images/s per core
 
-#: Runs one CLI command in this process and prints its peak RSS (GiB) as the last line.
+#: Runs one CLI command in this process and prints its peak RSS and its peak own (anonymous)
+#: memory, sampled every 0.2 s, in GiB as the last line. RSS counts the mapped file pages read
+#: (the embeddings), which the kernel can drop at will; the own memory is what must fit.
 RUNNER = textwrap.dedent("""
-    import resource, sys
+    import resource, sys, threading, time
     from assay.cli.main import main
+    peak = [0.0]
+    def sample():
+        while True:
+            for line in open("/proc/self/status"):
+                if line.startswith("RssAnon"):
+                    peak[0] = max(peak[0], int(line.split()[1]) / 2**20)
+            time.sleep(0.2)
+    threading.Thread(target=sample, daemon=True).start()
     rc = main(sys.argv[1:])
-    print("PEAK_GIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+    print("PEAK_GIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, peak[0])
     sys.exit(rc)
 """)
 
@@ -79,14 +93,14 @@ def make_data(n: int, folder: Path, block: int = 500_000) -> tuple[np.ndarray, n
     return src, dst
 
 
-def _run(runner: Path, args: list[str]) -> tuple[float, float]:
+def _run(runner: Path, args: list[str]) -> tuple[float, float, float]:
     t = time.perf_counter()
     out = subprocess.run([sys.executable, str(runner), *args], capture_output=True, text=True)
     wall = time.perf_counter() - t
     if out.returncode != 0:
         raise SystemExit(f"assay {' '.join(args)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    peak = float(out.stdout.strip().splitlines()[-1].split()[1])
-    return wall, peak
+    _, rss, own = out.stdout.strip().splitlines()[-1].split()
+    return wall, float(rss), float(own)
 
 
 def main() -> None:
@@ -95,8 +109,9 @@ def main() -> None:
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     print(f"load average at start: {os.getloadavg()[0]:.2f}; cores: {cores}")
-    print("| rows | audit s | audit GiB | export s | export GiB | rows left | one left per "
-          "injected pair | pairs both left | pairs both dropped | dropped outside pairs | "
+    print("| rows | audit s | audit GiB (own) | export s | export GiB (own) | rows left | "
+          "one left per injected pair | pairs both left | pairs both dropped | "
+          "dropped outside pairs | "
           "rows/s per core (both) | x fastdup's 31/s |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",")):
@@ -106,11 +121,11 @@ def main() -> None:
             runner.write_text(RUNNER)
             src, dst = make_data(n, folder)
             ws = str(folder / "ws")
-            t_audit, m_audit = _run(runner, [
+            t_audit, m_audit, o_audit = _run(runner, [
                 "audit", str(folder / "data.parquet"), "--label", "label", "--id", "uid",
                 "--embeddings", str(folder / "emb.npy"), "--checks", "duplicates", "-w", ws])
-            t_export, m_export = _run(runner, ["export", "-w", ws, "-o", str(folder / "v2"),
-                                               "--dedup"])
+            t_export, m_export, o_export = _run(
+                runner, ["export", "-w", ws, "-o", str(folder / "v2"), "--dedup"])
             left = pd.read_parquet(folder / "v2" / "data.parquet", columns=["uid"])["uid"]
             kept = np.zeros(n, dtype=bool)
             kept[np.char.lstrip(left.to_numpy().astype(str), "r").astype(np.int64)] = True
@@ -123,7 +138,8 @@ def main() -> None:
             emb_left = np.load(folder / "v2" / "emb.npy", mmap_mode="r").shape[0]
             assert emb_left == kept.sum(), (emb_left, kept.sum())
             rate = n / (t_audit + t_export) / cores
-            print(f"| {n:,} | {t_audit:.1f} | {m_audit:.2f} | {t_export:.1f} | {m_export:.2f} | "
+            print(f"| {n:,} | {t_audit:.1f} | {m_audit:.2f} ({o_audit:.2f}) | {t_export:.1f} | "
+                  f"{m_export:.2f} ({o_export:.2f}) | "
                   f"{int(kept.sum()):,} | {one_left:.4f} | {both_left} | {both_dropped} | "
                   f"{outside:,} | {rate:,.0f} | "
                   f"{rate / FASTDUP_PER_CORE:,.0f}x |", flush=True)
