@@ -551,19 +551,30 @@ class _Plan:
     task: str = "classification"         # the audit's task ("detection": box cells, COCO)
 
 
-def _row_keys(dataset: Any) -> np.ndarray:
+def _row_keys(dataset: Any, at: np.ndarray | None = None) -> np.ndarray:
+    """The rows' ids as text (the id column, else the row number); of rows ``at`` only, if
+    given (10M ids as Python strings are gigabytes)."""
     if dataset.roles.id is not None:
-        return dataset.table[dataset.roles.id].astype(str).to_numpy(dtype=object)
-    return np.arange(dataset.n_rows).astype(str).astype(object)
+        col = dataset.table[dataset.roles.id]
+        return (col if at is None else col.iloc[at]).astype(str).to_numpy(dtype=object)
+    rows = np.arange(dataset.n_rows) if at is None else np.asarray(at, dtype=np.int64)
+    return rows.astype(str).astype(object)
 
 
 def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
           task: str = "classification") -> _Plan:
     n = dataset.n_rows
-    keys = _row_keys(dataset)
-    pos_of = pd.Series(np.arange(n), index=pd.Index(keys))
-    pos = pos_of.reindex(resolved["row_id"].to_numpy()).to_numpy()
-    unknown = resolved["row_id"].to_numpy()[pd.isna(pos)]
+    # rows that come with their position (the dedup drops) are not looked up by id: with no
+    # review decision, no index of N row ids is built (10M ids: gigabytes)
+    known = (resolved["pos"].to_numpy() if "pos" in resolved
+             else np.full(len(resolved), np.nan, dtype=object))
+    pos = np.array(pd.to_numeric(pd.Series(known, dtype=object), errors="coerce"),
+                   dtype=np.float64)  # a writable copy
+    ask = np.flatnonzero(np.isnan(pos))
+    if ask.size:
+        pos_of = pd.Series(np.arange(n), index=pd.Index(_row_keys(dataset)))
+        pos[ask] = pos_of.reindex(resolved["row_id"].to_numpy()[ask]).to_numpy(dtype=np.float64)
+    unknown = resolved["row_id"].to_numpy()[np.isnan(pos)]
     if unknown.size:
         what = f"id column '{dataset.roles.id}'" if dataset.roles.id else "row numbers 0..N-1"
         raise InputValidationError(
@@ -1168,11 +1179,10 @@ def _dedup_decisions(ws: Any, run_info: Mapping[str, Any], dataset: Any,
             f"Audit run {run_id} holds {len(issues)} rows but the dataset has {n}; the duplicate "
             "sets cannot be matched to rows. Re-run the audit on this dataset."
         )
-    keys = _row_keys(dataset)
     decided = np.zeros(n, dtype=bool)
     dropped = np.zeros(n, dtype=bool)
     if len(resolved):
-        pos = pd.Series(np.arange(n), index=pd.Index(keys)).reindex(
+        pos = pd.Series(np.arange(n), index=pd.Index(_row_keys(dataset))).reindex(
             resolved["row_id"].to_numpy())
         known = ~pd.isna(pos.to_numpy())  # unknown ids are reported by the plan
         at = pos.to_numpy()[known].astype(np.int64)
@@ -1193,11 +1203,12 @@ def _dedup_decisions(ws: Any, run_info: Mapping[str, Any], dataset: Any,
     rep = copy
     none = np.array([None] * drop.size + [0], dtype=object)[:-1]  # object column, no NaN
     return pd.DataFrame({
-        "row_id": keys[drop], "action": "duplicate", "new_label": none,
-        "duplicate_of": keys[rep[drop]], "stage": DEDUP_STAGE,
+        "row_id": _row_keys(dataset, drop), "action": "duplicate", "new_label": none,
+        "duplicate_of": _row_keys(dataset, rep[drop]), "stage": DEDUP_STAGE,
         "reviewers": [[] for _ in range(drop.size)],
         "decision_ids": [[] for _ in range(drop.size)],
         "n_superseded": np.zeros(drop.size, dtype=np.int64), "queues": none,
+        "pos": drop,  # known: _plan does not look these rows up by id
     })
 
 
