@@ -421,7 +421,8 @@ def keep_one_per_copy(
     if np.any((link < -1) | (link >= n)):
         raise InputValidationError(
             f"copy_of must hold row positions in [0, {n}) or -1; got values from "
-            f"{int(link.min())} to {int(link.max())}."
+            f"{int(link.min())} to {int(link.max())}. Pass the audit's copy_of_row column (or "
+            "DuplicateResult.copy_of) of these same rows, unchanged."
         )
     drop = np.zeros(n, dtype=bool)
     kept_copy = np.full(n, -1, dtype=np.int64)
@@ -439,7 +440,7 @@ def keep_one_per_copy(
     members = rows[np.lexsort((rows, -score_arr[rows], node[rows]))]
     best = pd.Series(members[ok[members]]).groupby(node[members[ok[members]]]).first()
     nodes = np.unique(node[rows])
-    best_of = pd.Series(best).reindex(nodes).fillna(-1).to_numpy(dtype=np.int64)
+    best_of = best.reindex(nodes).fillna(-1).to_numpy(dtype=np.int64)
     rank_score = np.where(best_of >= 0, score_arr[np.maximum(best_of, 0)], -np.inf)
     order = np.lexsort((nodes, -rank_score))
     # links between nodes, both ways (identical rows' own links stay inside their node)

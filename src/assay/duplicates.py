@@ -359,18 +359,24 @@ def _copy_of(hash_group: np.ndarray, pairs: np.ndarray, pair_dist: np.ndarray) -
         first[1:] = a[order][1:] != a[order][:-1]
         out[a[order][first]] = b[order][first]
     if n:
-        order = np.argsort(hash_group, kind="stable")  # each group's rows, lowest first
-        g = hash_group[order]
-        start = np.ones(n, dtype=bool)
-        start[1:] = g[1:] != g[:-1]
-        head = order[start][np.cumsum(start) - 1]  # the first row of each row's group
-        second = np.full(n, -1, dtype=np.int64)
-        at = np.flatnonzero(start[:-1] & ~start[1:])  # groups of two or more
-        second[order[at]] = order[at + 1]
-        exact = head != order
-        out[order[exact]] = head[exact]
-        out[order[at]] = second[order[at]]
+        head = _group_heads(hash_group)
+        copies = np.flatnonzero(head != np.arange(n))  # not the first row of their group
+        out[copies] = head[copies]
+        # a group's first row links its second: the lowest of the group's other rows
+        second = np.full(n, n, dtype=np.int64)
+        np.minimum.at(second, head[copies], copies)
+        firsts = np.flatnonzero(second < n)
+        out[firsts] = second[firsts]
     return out
+
+
+def _group_heads(hash_group: np.ndarray) -> np.ndarray:
+    """The lowest row of each row's identical (same hash) group."""
+    n = hash_group.size
+    first_of_group = np.empty(hash_group.max() + 1 if n else 0, dtype=np.int64)
+    rows = np.arange(n)[::-1]
+    first_of_group[hash_group[rows]] = rows  # the last write, the lowest row, stays
+    return first_of_group[hash_group]
 
 
 def _components(n: int, hash_group: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -379,11 +385,8 @@ def _components(n: int, hash_group: np.ndarray, pairs: np.ndarray) -> np.ndarray
     from scipy.sparse.csgraph import connected_components
 
     # link every row to the first row of its hash group, then add near pairs
-    order = np.argsort(hash_group, kind="stable")
-    first_of_group = np.empty(hash_group.max() + 1 if n else 0, dtype=np.int64)
-    first_of_group[hash_group[order[::-1]]] = order[::-1]
     src = np.concatenate([np.arange(n), pairs[:, 0]])
-    dst = np.concatenate([first_of_group[hash_group], pairs[:, 1]])
+    dst = np.concatenate([_group_heads(hash_group), pairs[:, 1]])
     graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     sizes = np.bincount(comp)

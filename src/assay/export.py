@@ -566,10 +566,8 @@ def _plan(dataset: Any, resolved: pd.DataFrame, *, allow_new_classes: bool,
     n = dataset.n_rows
     # rows that come with their position (the dedup drops) are not looked up by id: with no
     # review decision, no index of N row ids is built (10M ids: gigabytes)
-    known = (resolved["pos"].to_numpy() if "pos" in resolved
-             else np.full(len(resolved), np.nan, dtype=object))
-    pos = np.array(pd.to_numeric(pd.Series(known, dtype=object), errors="coerce"),
-                   dtype=np.float64)  # a writable copy
+    pos = (pd.to_numeric(resolved["pos"], errors="coerce").to_numpy(np.float64, copy=True)
+           if "pos" in resolved else np.full(len(resolved), np.nan))
     ask = np.flatnonzero(np.isnan(pos))
     if ask.size:
         pos_of = pd.Series(np.arange(n), index=pd.Index(_row_keys(dataset)))
