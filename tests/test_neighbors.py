@@ -132,10 +132,11 @@ def test_errors():
         knn_graph(np.zeros(5), k=1)
 
 
-def test_top_scores_equals_a_full_sort_with_ties_and_excluded_cells():
-    """The bound-and-filter top-k of the inverted file equals sorting every row (best first,
-    ties to the lower column), whatever the prefix that gives the bound."""
-    from assay._kernels.ivf import top_scores
+def test_dense_topk_and_group_bound_equal_a_full_sort_with_ties():
+    """The inverted file's selection: the k best entries of each row from scattered (row, id,
+    value) entries equal sorting every row (best first, ties to the lower id); the group bound
+    never exceeds a row's k-th best."""
+    from assay._kernels.ivf import dense_topk, group_bound
 
     gen = np.random.default_rng(1)
     for trial in range(300):
@@ -146,10 +147,51 @@ def test_top_scores_equals_a_full_sort_with_ties_and_excluded_cells():
         s[gen.random((m, c)) < 0.05] = -np.inf  # excluded (the row itself)
         if (np.isfinite(s).sum(axis=1) < k).any():
             continue
-        cols, vals = top_scores(s, k, prefix=int(gen.integers(1, c + 1)))
-        ref = np.lexsort((np.broadcast_to(np.arange(c), s.shape), -s), axis=1)[:, :k]
-        np.testing.assert_array_equal(cols, ref)
-        np.testing.assert_array_equal(vals, np.take_along_axis(s, ref, axis=1))
+        ids = gen.permutation(10 * c)[:c]  # candidate row ids, not in column order
+        ref = np.lexsort((np.broadcast_to(ids, s.shape), -s), axis=1)[:, :k]
+        ref_vals = np.take_along_axis(s, ref, axis=1)
+        assert (group_bound(s, k) <= ref_vals[:, -1]).all()
+        keep = s >= (group_bound(s, k) if trial % 2 else np.full(m, -np.inf))[:, None]
+        rows, cols = np.nonzero(keep)
+        order = gen.permutation(rows.size)  # entries arrive in any order
+        got_ids, got_vals = dense_topk(rows[order], ids[cols[order]], s[rows, cols][order], m, k)
+        np.testing.assert_array_equal(got_ids, ids[ref])
+        np.testing.assert_array_equal(got_vals, ref_vals)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_row_topk_is_the_exact_top_k_over_each_rows_probed_lists(rng, metric):
+    """Each row's neighbours are exactly its k nearest among the rows of the lists it probes
+    (its own list and its nprobe nearest lists by centre), ties by index; a row whose ``also``
+    list is in the probe order searches it too."""
+    from assay._kernels import ivf
+    from assay._kernels.knn import normalise_rows
+
+    x = rng.normal(size=(3000, 8)).astype(np.float32)
+    x[100:140] = x[100]  # exact copies: ties
+    q_all = normalise_rows(x) if metric == "cosine" else x
+    gen = np.random.default_rng(0)
+    quantizer = ivf.Quantizer(q_all[gen.choice(3000, 800, replace=False)], 40, n_iter=4, rng=gen)
+    assign, second, _ = quantizer.assign(q_all)
+    norms = np.linalg.norm(x, axis=1) if metric == "cosine" else None
+    index = ivf.ListIndex(x, quantizer.centres, assign, norms)
+    for lst in range(0, 40, 7):
+        rows = index.members(lst)
+        also = np.where(np.arange(rows.size) % 3 == 0, second[rows], -1)
+        idx, dist, searched = ivf.row_topk(index, rows, lst, k=6, metric=metric, nprobe=3,
+                                           also=also)
+        po, mask = ivf.row_probes(index, index.rows(rows), lst, 3, 7)
+        assert mask[:, np.flatnonzero(po == lst)].all() and (mask.sum(axis=1) >= 3).all()
+        for i, r in enumerate(rows):
+            lists = set(po[mask[i]].tolist()) | ({int(also[i])} if searched[i] else set())
+            cand = np.flatnonzero(np.isin(assign, list(lists)) & (np.arange(3000) != r))
+            q = q_all[r].astype(np.float64)
+            ref = q_all[cand].astype(np.float64)
+            d = (1.0 - ref @ q) if metric == "cosine" else np.linalg.norm(ref - q, axis=1)
+            order = np.lexsort((cand, np.round(d, 5)))[:6]
+            np.testing.assert_allclose(dist[i], d[order], atol=1e-5)
+            assert set(idx[i][dist[i] < np.sort(d)[5] - 1e-5]) <= set(cand[order])
+        assert searched[also >= 0].all()  # second lists lie in the probe order here
 
 
 def test_list_count_grows_linearly_past_a_million_rows():
