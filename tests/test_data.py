@@ -66,11 +66,11 @@ def test_embeddings_npy_array_and_column(frame, tmp_path):
 
 
 def test_large_embeddings_file_is_mapped_not_read_and_checked_in_blocks(tmp_path, monkeypatch):
-    """From 8 MiB an embeddings file is memory-mapped (copy-on-write: the file never changes)
-    and its NaN rows are counted block by block, across block borders."""
-    import mmap
-
+    """From 8 MiB an embeddings file is memory-mapped (copy-on-write, and behind a read-only
+    view: the file never changes) and its NaN rows are counted block by block, across block
+    borders."""
     import assay._validation._common as validation_module
+    from assay._kernels.knn import memory_mapped
 
     n = 20_000
     emb = np.random.default_rng(0).normal(size=(n, 128)).astype(np.float32)  # 10 MB
@@ -80,8 +80,9 @@ def test_large_embeddings_file_is_mapped_not_read_and_checked_in_blocks(tmp_path
     ds = load(table, label="y", embeddings=path)
     # a view of the mapping (np.ascontiguousarray drops the memmap subclass), not a copy
     assert not ds.embeddings.flags.owndata and ds.embeddings.dtype == np.float32
-    assert isinstance(ds.embeddings.base, np.memmap | mmap.mmap)
-    ds.embeddings[0] = 0.0  # copy-on-write: stays in this process
+    assert memory_mapped(ds.embeddings)
+    with pytest.raises(ValueError, match="read-only"):
+        ds.embeddings[0] = 0.0
     np.testing.assert_array_equal(np.load(path)[0], emb[0])
     monkeypatch.setattr(validation_module, "_ROW_BLOCK", 999)
     emb[[5, 998, 999, 19_999], 3] = np.nan
@@ -279,3 +280,39 @@ def test_file_hashes(tmp_path):
     assert h.dtype == np.uint64 and h[0] == h[1] != h[2]
     with pytest.raises(InputValidationError, match=r"File not found: .*missing.*\(row 1\)"):
         file_hashes([tmp_path / "a", tmp_path / "missing"])
+
+
+def test_validated_inputs_are_not_scanned_again_and_only_read_only_ones_count(monkeypatch):
+    """The audit checks its probabilities and embeddings once; a later check of the same
+    read-only object skips the scan of the values, while a writeable array (which could have
+    changed) or another object is scanned again."""
+    import assay._validation._common as validation_module
+    from assay._validation import check_features, check_pred_probs, mark_validated
+
+    scans = []
+    real = validation_module.count_nonfinite_rows
+    monkeypatch.setattr(validation_module, "count_nonfinite_rows",
+                        lambda a: scans.append(a.shape) or real(a))
+    x = np.ones((50, 3), dtype=np.float32)
+    x.flags.writeable = False
+    mark_validated(x, "features")
+    assert check_features(x) is x and scans == []
+    with pytest.raises(InputValidationError, match="has 50 rows but the data has 7"):
+        check_features(x, n_rows=7)  # the shape is still checked
+    check_features(x.view())  # another object: scanned
+    assert len(scans) == 1
+    w = np.ones((50, 3), dtype=np.float32)
+    mark_validated(w, "features")  # writeable: not recorded
+    check_features(w)
+    assert len(scans) == 2
+
+    p = np.full((40, 4), 0.25)
+    p.flags.writeable = False
+    bad = p.copy()
+    bad[0] = [2.0, -1.0, 0.0, 0.0]
+    bad.flags.writeable = False
+    mark_validated(p, "pred_probs")
+    assert check_pred_probs(p, n_rows=40, copy=False) is p
+    with pytest.raises(InputValidationError, match="must lie in"):
+        check_pred_probs(bad, copy=False)  # not recorded: scanned, and refused
+    assert check_pred_probs(p, copy=True) is not p  # a copy is still a copy

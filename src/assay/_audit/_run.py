@@ -20,7 +20,13 @@ from assay._audit._registry import (
     registered_checks,
 )
 from assay._audit._result import AuditResult, CheckResult
-from assay._validation import check_choice, check_class_order, check_int, check_pred_probs
+from assay._validation import (
+    check_choice,
+    check_class_order,
+    check_int,
+    check_pred_probs,
+    mark_validated,
+)
 from assay.data import Dataset, TaskChoice, load, parse_image_shape, pixel_layout
 from assay.distributed import BACKENDS, backend_context
 from assay.exceptions import InputValidationError, InvalidParameterError
@@ -267,6 +273,7 @@ def audit(
                                       n_classes=dataset.n_classes, classes=dataset.classes,
                                       copy=False).view()
         user_probs.flags.writeable = False
+        mark_validated(user_probs, "pred_probs")  # the label functions need not scan it again
         check_class_order(dataset.labels, user_probs, dataset.classes)
     shape = parse_image_shape(image_shape, owner="audit")
     if isinstance(shape, tuple):  # the pixel columns must be there: say so before the audit

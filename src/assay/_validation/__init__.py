@@ -16,6 +16,7 @@ from assay._validation._common import (
     check_same_length,
     count_nonfinite_rows,
     did_you_mean,
+    mark_validated,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "argmax_rows",
     "count_nonfinite_rows",
     "did_you_mean",
+    "mark_validated",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -140,6 +141,30 @@ def check_labels(labels: Any, *, name: str = "labels", min_classes: int = 2) -> 
 #: Rows checked at a time (pred_probs, features): no N x K or N x d temporaries.
 _ROW_BLOCK = 65_536
 
+#: Read-only arrays that passed a full check, by kind and identity (see :func:`mark_validated`).
+_VALIDATED: weakref.WeakValueDictionary[tuple[str, int], np.ndarray] = (
+    weakref.WeakValueDictionary())
+
+
+def mark_validated(arr: np.ndarray, kind: str) -> np.ndarray:
+    """Record that the read-only ``arr`` passed :func:`check_pred_probs` (``kind``
+    ``"pred_probs"``, default tolerance) or :func:`check_features` (``"features"``), so that a
+    later check of the same object skips its scan of the values; returns ``arr``.
+
+    For the audit, which validates its inputs once and hands them to functions that each check
+    what they are given: at 10M rows x 100 classes every scan reads 8 GB. Only a read-only array
+    is recorded (one that could be written to could change between two checks), by identity and
+    for as long as it lives.
+    """
+    if isinstance(arr, np.ndarray) and not arr.flags.writeable:
+        _VALIDATED[(kind, id(arr))] = arr
+    return arr
+
+
+def _validated(arr: Any, kind: str) -> bool:
+    return (isinstance(arr, np.ndarray) and not arr.flags.writeable
+            and _VALIDATED.get((kind, id(arr))) is arr)
+
 
 def check_pred_probs(
     pred_probs: Any, *, n_rows: int | None = None, n_classes: int | None = None,
@@ -167,6 +192,8 @@ def check_pred_probs(
             f"pred_probs has {arr.shape[1]} columns but labels contain {n_classes} classes. "
             f"Pass one column per class, in the order of `classes`{order}."
         )
+    if not copy and atol >= 1e-3 and arr is pred_probs and _validated(arr, "pred_probs"):
+        return arr
     # in row blocks: no N x K temporaries (a million rows x 100 classes is 800 MB per copy)
     low, high, worst, worst_sum, n_bad = np.inf, -np.inf, 0.0, 1.0, 0
     for start in range(0, arr.shape[0], _ROW_BLOCK):
@@ -258,6 +285,8 @@ def check_features(features: Any, *, name: str = "features", n_rows: int | None 
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputValidationError(f"{name} is empty (shape {arr.shape}).")
+    if arr is features and _validated(arr, "features") and arr.flags.c_contiguous:
+        return arr
     bad = count_nonfinite_rows(arr)
     if bad:
         raise InputValidationError(

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay._validation import count_nonfinite_rows, did_you_mean
+from assay._validation import count_nonfinite_rows, did_you_mean, mark_validated
 from assay.data._images import IMAGE_SUFFIXES, scan_image_folder
 from assay.data._io import check_unique_columns, read_table
 from assay.data._scratch import load_npy
@@ -388,7 +388,11 @@ def _load_embeddings(
         raise InputValidationError(
             f"Embeddings have NaN or infinite values in {bad} row(s). Recompute or drop them."
         )
-    return arr, column
+    # read-only: no check writes into the user's embeddings (nor into private pages of a map),
+    # and checked once (a scan of 10M x 128 reads 5 GB), not again by every function given them
+    arr = arr.view()
+    arr.flags.writeable = False
+    return mark_validated(arr, "features"), column
 
 
 def is_image_path(value: str) -> bool:
