@@ -452,6 +452,13 @@ def test_rows_copied_in_list_order_by_sequential_parts():
                                       part_bytes=part_bytes)
         np.testing.assert_array_equal(out, x[order])
         np.testing.assert_array_equal(out[position], x)
+    # for cosine the rows are written divided by their norms, as the search reads them
+    from assay._kernels.knn import unit_rows
+
+    norms = np.linalg.norm(x, axis=1)
+    out, position = _list_ordered(x, order, bounds, lambda shape: np.zeros(shape, np.float32),
+                                  part_bytes=1_000, norms=norms)
+    np.testing.assert_array_equal(out[position], unit_rows(x, norms))
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])

@@ -578,29 +578,57 @@ def _error_probability(
     temperature = _match_confidence(y, p)
     spans = [(start, min(start + block, n)) for start in range(0, n, block)]
     own = np.empty(n, dtype=np.float64)  # the confident thresholds are means of these per class
-    for start, stop in spans:
+
+    def own_prob(start: int, stop: int) -> None:
         own[start:stop] = _recalibrated(p, temperature, start, stop)[
             np.arange(stop - start), y[start:stop]]
+
+    _over_spans(spans, own_prob)
     thresholds = cl.class_means(y, own, k)
     guess = np.empty(n, dtype=np.int64)
     confident = np.empty(n, dtype=bool)
-    for start, stop in spans:
+
+    def guess_label(start: int, stop: int) -> None:
         guess[start:stop], confident[start:stop] = cl.true_label_guess(
             _recalibrated(p, temperature, start, stop), thresholds)
+
+    _over_spans(spans, guess_label)
     cj = cl.calibrate_joint(cl.confident_joint(y, guess, confident, k),
                             np.bincount(y, minlength=k)).astype(np.float64)
     col = cj.sum(axis=0, keepdims=True)
     noise = np.divide(cj, col, out=np.eye(k), where=col > 0)  # P(given=i | true=j)
     err = np.empty(n, dtype=np.float64)
     top = np.empty(n, dtype=np.float64)
-    for start, stop in spans:
+
+    def posterior(start: int, stop: int) -> None:
         yb = y[start:stop]
         clean = _clean_posterior(_recalibrated(p, temperature, start, stop), noise)
-        top[start:start + block] = clean.max(axis=1)
+        top[start:stop] = clean.max(axis=1)
         lik = clean * noise[yb, :]  # q_j(x) * P(given = y | true = j)
         post_given = lik[np.arange(yb.size), yb] / np.maximum(lik.sum(axis=1), 1e-300)
-        err[start:start + block] = np.clip(1.0 - post_given, 0.0, 1.0)
+        err[start:stop] = np.clip(1.0 - post_given, 0.0, 1.0)
+
+    _over_spans(spans, posterior)
     return err, noise, temperature, top
+
+
+def _over_spans(spans: list[tuple[int, int]], work: Any) -> None:
+    """``work(start, stop)`` for every span of rows, in threads when there are several spans
+    and cores (numpy's reductions, logs and products release the GIL), each thread with a
+    one-thread BLAS. Each span writes its own rows, so the result is that of one loop."""
+    import os
+
+    n_threads = min(os.cpu_count() or 1, 16, len(spans))
+    if n_threads <= 1:
+        for start, stop in spans:
+            work(start, stop)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(lambda span: work(*span), spans))
 
 
 def _clean_posterior(p: np.ndarray, noise: np.ndarray) -> np.ndarray:
