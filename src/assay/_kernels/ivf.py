@@ -249,8 +249,9 @@ class ListIndex:
                 self.probe_order[start:start + 1024] = np.argsort(cd, axis=1, kind="stable")
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
-        """Rows ``idx`` of the data as searched: divided by their norms for cosine (computed
-        here, so no unit-norm copy of the whole matrix is held)."""
+        """Rows ``idx`` of the data as searched: divided by their norms for cosine (here, so no
+        unit-norm copy of the whole matrix is held in memory; a list-ordered store holds them
+        divided already)."""
         if self.sorted is None or self.position is None:
             return unit_rows(self.x[idx], None if self.norms is None else self.norms[idx])
         return self.sorted[self.position[idx]]  # divided when written
@@ -619,9 +620,10 @@ def ivf_graph(
     The probe count is the smallest at which, on ``n_sample`` sampled rows, the recall or the
     share :func:`served` within ``1 + eps`` reaches ``target``, and ``NEAR_COPY_TARGET`` of the
     :func:`planted_copies` of those rows are reachable (a probed list, or a second list the row
-    searches for being near its list's border). Returns indices (N, k) int64, distances (N, k) float32 (ascending;
-    cosine distance for ``metric="cosine"``, euclidean otherwise) and an info dict (``nlist``,
-    ``nprobe``, ``eps``, ``sample_served``, ``sample_recall``, ``sample_near_copies``).
+    searches for being near its list's border). Returns indices (N, k) int64, distances (N, k)
+    float32 (ascending; cosine distance for ``metric="cosine"``, euclidean otherwise) and an
+    info dict (``nlist``, ``nprobe``, ``eps``, ``sample_served``, ``sample_recall``,
+    ``sample_near_copies``).
     """
     n = x.shape[0]
     rng = np.random.default_rng(random_state)
