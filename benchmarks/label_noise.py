@@ -124,6 +124,8 @@ def run(datasets: list[str], noises: list[str], seeds: int) -> pd.DataFrame:
                     "est_errors_ratio": est.n_estimated / max(int(truth.sum()), 1),
                     "calibration_gap": est.calibration_gap, "reliable": float(est.reliable),
                     "est_minus_actual_seed": est.estimated_precision - p,
+                    "in_interval": (float(est.precision_low <= p <= est.precision_high)
+                                    if est.reliable else float("nan")),
                     "spot_n": m, "spot_err_q95": float(np.quantile(spot_err, 0.95)),
                     "spot_within_0.1": float(np.mean(spot_err <= 0.1)),
                     "spot_covers": float(spot_cover),
@@ -162,7 +164,9 @@ def main() -> None:
     rel = df[df["reliable"] == 1.0]
     if len(rel):
         print(f"runs assay called reliable: {len(rel)} / {len(df)}; max |estimated - actual| "
-              f"among them {rel['est_minus_actual_seed'].abs().max():.3f}; error count "
+              f"among them {rel['est_minus_actual_seed'].abs().max():.3f}; the stated "
+              f"interval holds the actual in {int(rel['in_interval'].sum())} / {len(rel)}; "
+              f"error count "
               f"estimated / true {rel['est_errors_ratio'].min():.2f}-"
               f"{rel['est_errors_ratio'].max():.2f}")
     print(f"spot check ({df['spot_n'].min()}-{df['spot_n'].max()} random flagged rows reviewed, "

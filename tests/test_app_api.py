@@ -328,6 +328,11 @@ def test_label_spot_check_measures_precision_on_a_random_sample(client):
     assert (got["low"], got["high"]) == pytest.approx((want.low, want.high))
     assert got["sample_size"] == len(sample_ids) and got["n_flagged"] == len(flagged_ids)
     assert got["estimated_precision"] is not None and got["estimates_reliable"] in (True, False)
+    bounds = [got["estimated_precision_low"], got["estimated_precision_high"]]
+    if got["estimates_reliable"]:  # the audit's interval around its estimate, as JSON numbers
+        assert bounds[0] < got["estimated_precision"] < bounds[1]
+    else:
+        assert bounds == [None, None]
     # a second reviewer who disagrees on a confirmed row makes it a conflict: left out
     assert len(sample_ids) > 5
     body = {"row_id": sample_ids[0], "queue": "label_spot_check", "action": "keep",

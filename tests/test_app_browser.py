@@ -142,6 +142,9 @@ def test_keyboard_review_survives_a_restart(workspace, browser, tmp_path):
         panel = page.inner_text("#spotcheck")
         assert "0 / " in panel and "random flagged rows reviewed" in panel
         assert "audit's estimate" in panel
+        spot = httpx.get(again.base + "/api/spot_check",
+                         headers={"X-Assay-Token": again.token}).json()
+        assert ("plausibly" in panel) is bool(spot["estimates_reliable"])
         listed = httpx.get(again.base + "/api/decisions",
                            headers={"X-Assay-Token": again.token}).json()["decisions"]
         assert [d["action"] for d in listed] == [a for _, a in expected]

@@ -25,8 +25,15 @@ def test_demo_audit_finds_what_was_injected(demo_result):
     assert scores["precision"] > 0.65 and scores["recall"] > 0.8
     assert scores["near_duplicate_recall"] == 1.0 and scores["exact_duplicate_recall"] == 1.0
     assert scores["suggested_label_accuracy"] > 0.85
-    est = result.checks["label_issues"].summary["estimated_precision"]
+    summary = result.checks["label_issues"].summary
+    est = summary["estimated_precision"]
     assert abs(est - scores["precision"]) < 0.1
+    # reliable here: the interval holds the measured precision and the message states both
+    assert summary["estimates_reliable"]
+    low, high = summary["estimated_precision_low"], summary["estimated_precision_high"]
+    assert low <= scores["precision"] <= high and low < est < high
+    message = result.checks["label_issues"].message
+    assert f"plausibly {low:.0%} to {high:.0%}" in message and "label_spot_check" in message
 
 
 def test_issue_columns_are_stable(demo_result):

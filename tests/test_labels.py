@@ -131,6 +131,68 @@ def test_estimate_close_to_truth(digits_noisy):
     assert ((est.error_probability >= 0) & (est.error_probability <= 1)).all()
 
 
+def test_precision_interval_is_the_stated_formula():
+    """e -+ (PRECISION_MISS + 1.96 sqrt(max(e (1 - e), 0.0025) / n)), clipped, by hand."""
+    from assay.labels import PRECISION_MISS, precision_interval
+
+    r = np.random.default_rng(5)
+    for n in (1, 7, 40, 900):
+        err = r.uniform(size=1000)
+        mask = np.zeros(1000, bool)
+        mask[r.choice(1000, n, replace=False)] = True
+        e = err[mask].sum() / n
+        half = PRECISION_MISS + 1.96 * np.sqrt(max(e * (1 - e), 0.0025) / n)
+        np.testing.assert_allclose(precision_interval(err, mask),
+                                   (max(0.0, e - half), min(1.0, e + half)))
+    # the floor on e (1 - e): a flagged set of certain errors still has a spread
+    low, high = precision_interval(np.ones(50), np.ones(50, bool))
+    assert high == 1.0 and low == pytest.approx(1 - PRECISION_MISS - 1.96 * 0.05 / np.sqrt(50))
+    assert np.isnan(precision_interval(np.ones(3), np.zeros(3, bool))).all()
+    with pytest.raises(InputValidationError, match="shape"):
+        precision_interval(np.ones(3), np.ones(4, bool))
+
+
+def test_precision_interval_covers_by_simulation(monkeypatch):
+    """With exact error probabilities and no allowance for their miss, the binomial part alone
+    holds the measured precision about 95 % of the time; with the allowance, nearly always."""
+    import assay.labels as labels
+
+    r = np.random.default_rng(11)
+    full = labels.PRECISION_MISS
+    hits = {0.0: 0, full: 0}
+    for _ in range(400):
+        err = r.beta(2, 2, size=60)
+        wrong = r.uniform(size=60) < err
+        mask = np.ones(60, bool)
+        for miss in hits:
+            monkeypatch.setattr(labels, "PRECISION_MISS", miss)
+            low, high = labels.precision_interval(err, mask)
+            hits[miss] += int(low <= wrong.mean() <= high)
+    assert 0.9 <= hits[0.0] / 400 <= 0.99
+    assert hits[full] / 400 > 0.995
+
+
+def test_estimate_states_a_precision_interval_only_when_reliable(digits_noisy):
+    from assay.labels import precision_interval
+
+    _, _, noisy, flip, probs = digits_noisy
+    est = estimate_label_issues(noisy, probs)
+    assert est.reliable
+    assert (est.precision_low, est.precision_high) == precision_interval(
+        est.error_probability, est.flagged)
+    assert est.precision_low < est.estimated_precision < est.precision_high
+    assert est.precision_low <= flip[est.flagged].mean() <= est.precision_high
+    # another flagged set gets its own interval; an unreliable estimate gets none
+    other = est.for_flagged(est.error_probability > 0.9)
+    assert (other.precision_low, other.precision_high) == precision_interval(
+        est.error_probability, est.error_probability > 0.9)
+    sharp = probs**4
+    sharp /= sharp.sum(axis=1, keepdims=True)
+    bad = estimate_label_issues(noisy, sharp)
+    assert not bad.reliable and np.isnan([bad.precision_low, bad.precision_high]).all()
+    assert np.isnan(bad.for_flagged(bad.flagged).precision_low)
+
+
 def test_confidence_matching_temperature():
     """After matching, mean top-class probability equals accuracy; the ranking is unchanged."""
     from assay.labels import _match_confidence, _softmax_at, calibration_gap

@@ -54,6 +54,8 @@ def constructed(*, reliable=True, run_id="20261205-abcd", error=True):
     checks = {
         "label_issues": CheckResult("label_issues", "fail", summary={
             "n_flagged": 20, "n_estimated_errors": 15, "estimated_precision": 0.7,
+            "estimated_precision_low": 0.4 if reliable else float("nan"),
+            "estimated_precision_high": 0.95 if reliable else float("nan"),
             "estimates_reliable": reliable, "spot_check_size": 18,
             "unreliable_reason": "" if reliable else "weak_model"}),
         "duplicates": CheckResult("duplicates", "warn", summary={
@@ -119,6 +121,7 @@ def test_content_of_each_step():
     label = steps["label_issues"]
     # 20 flagged at an estimated precision of 0.7: 14 real errors; 15 in the whole data
     assert label.rows == 20 and "about 14 of them" in label.worth and "15 label errors" in label.worth
+    assert "(estimated precision 70%, plausibly 40% to 95%)" in label.worth
     assert label.command == review
     # no curve run measured what cleaning is worth: the step says how to measure it
     assert label.worth.endswith("; run the curve command to measure what cleaning is worth "

@@ -547,6 +547,14 @@ def test_unreliable_label_estimates_are_shown_as_upper_bounds():
         html = render_report(res)
         assert "80.0%" in html and "rows to spot-check" in html and ">73<" in html
         assert ("an upper bound" in html) is (not reliable)
+    # a reliable estimate is shown with its interval; NaN bounds (older runs) are left out
+    label.summary.update({"estimates_reliable": True, "estimated_precision_low": 0.62,
+                          "estimated_precision_high": 0.97})
+    assert "80.0% (plausibly 62.0% to 97.0%)" in render_report(res)
+    label.summary.update({"estimated_precision_low": float("nan")})
+    html = render_report(res)
+    assert "80.0%" in html and "plausibly" not in html and "nan" not in html.lower().split(
+        "<script")[0]
 
 
 def test_report_names_the_next_step():

@@ -352,7 +352,10 @@ def _label_issues(check: Any, ctx: _Context) -> list[dict[str, Any]]:
         expected = ("probably none of them is a real error" if not real else
                     "about 1 of them is expected to be a real error" if real == 1 else
                     f"about {real:,} of them are expected to be real errors")
-        worth = (f"{expected} (estimated precision {_float(precision):.0%}); about "
+        low, high = s.get("estimated_precision_low"), s.get("estimated_precision_high")
+        band = (f", plausibly {_float(low):.0%} to {_float(high):.0%}"
+                if _finite_number(low) and _finite_number(high) else "")
+        worth = (f"{expected} (estimated precision {_float(precision):.0%}{band}); about "
                  f"{_plural(_int(est), 'label error')} in the whole data")
     return [_step("labels", "label_issues", "label_issues",
                   f"Relabel or drop the {_plural(n, 'row')} flagged as label errors (review "

@@ -496,6 +496,8 @@ def register(app: typer.Typer) -> None:
         scores = score_demo(demo, result.issues)
         est = result.checks["label_issues"].summary
         scores["estimated_precision"] = est["estimated_precision"]
+        scores["estimated_precision_low"] = est.get("estimated_precision_low")
+        scores["estimated_precision_high"] = est.get("estimated_precision_high")
         scores["estimated_errors"] = est["n_estimated_errors"]
         if as_json:
             print_json({"scores": scores, "outputs": {k: str(v) for k, v in paths.items()}})
@@ -506,7 +508,11 @@ def register(app: typer.Typer) -> None:
         t.add_column("value", justify="right")
         t.add_row("label issues flagged / injected", f"{scores['n_flagged']} / {scores['n_flipped']}")
         t.add_row("precision (actual)", f"{scores['precision']:.3f}")
-        t.add_row("precision (assay's own estimate)", f"{scores['estimated_precision']:.3f}")
+        low, high = scores["estimated_precision_low"], scores["estimated_precision_high"]
+        band = (f" ({low:.2f}-{high:.2f})" if isinstance(low, float) and isinstance(high, float)
+                and np.isfinite(low) and np.isfinite(high) else "")
+        t.add_row("precision (assay's own estimate)",
+                  f"{scores['estimated_precision']:.3f}{band}")
         t.add_row("recall", f"{scores['recall']:.3f}")
         t.add_row("F1", f"{scores['f1']:.3f}")
         t.add_row("errors estimated / injected", f"{scores['estimated_errors']} / {scores['n_flipped']}")

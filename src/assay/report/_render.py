@@ -519,8 +519,11 @@ def _label_issues(check: dict, checks: dict, sel: _Selector, summary: dict) -> d
     n, pos = sel.flagged("is_label_issue", "label_score")
     s = check["summary"]
     precision = _fmt_pct(s.get("estimated_precision"))
+    bounds = [s.get("estimated_precision_low"), s.get("estimated_precision_high")]
     if precision is not None and s.get("estimates_reliable") is False:
         precision += " (an upper bound: the model is weak or overconfident)"
+    elif precision is not None and all(_real_number(b) for b in bounds):
+        precision += f" (plausibly {_fmt_pct(bounds[0])} to {_fmt_pct(bounds[1])})"
     return {
         "count": int(s.get("n_flagged", n)),
         "shown": int(pos.size),
@@ -860,6 +863,11 @@ def _num(v: Any, default: float = 0.0) -> float:
 
 def _int(v: Any) -> int:
     return int(_num(v))
+
+
+def _real_number(v: Any) -> bool:
+    """A finite number (not NaN, not a boolean, not text or ``None``)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _fmt_pct(v: Any) -> str | None:

@@ -92,6 +92,8 @@ def check_label_issues(ctx: AuditContext) -> CheckResult:
             "n_estimated_errors": est.n_estimated,
             "estimated_noise_rate": est.noise_rate,
             "estimated_precision": est.estimated_precision,
+            "estimated_precision_low": est.precision_low,
+            "estimated_precision_high": est.precision_high,
             "method": method,
             "pred_probs": "user" if ctx.user_pred_probs is not None else "out-of-fold",
             "model_accuracy": est.model_accuracy,
@@ -129,7 +131,9 @@ def _message(n_flagged: int, rate: float, est: LabelIssueEstimate, n_spot: int) 
     if est.reliable:
         return (f"{n_flagged} rows ({rate:.1%}) look mislabelled; about {est.n_estimated} errors "
                 f"estimated in the data, and about {est.estimated_precision:.0%} of the flagged "
-                "rows are expected to be real errors.")
+                f"rows are expected to be real errors (plausibly {est.precision_low:.0%} to "
+                f"{est.precision_high:.0%}); the {n_spot} random rows of the label_spot_check "
+                "queue in 'assay review' measure it within 0.1.")
     return (f"{n_flagged} rows ({rate:.1%}) have labels that disagree with what the features "
             f"predict; the estimates (about {est.n_estimated} errors, "
             f"{est.estimated_precision:.0%} precision) are not reliable: {_reason(est)}. Review "

@@ -711,8 +711,11 @@ async function loadSpotCheck() {
                  `(95 %: ${(c.low * 100).toFixed(0)}-${(c.high * 100).toFixed(0)} %)`);
     }
     if (c.estimated_precision !== null) {
+      const band = (c.estimated_precision_low !== null && c.estimated_precision_high !== null)
+        ? ` (plausibly ${(c.estimated_precision_low * 100).toFixed(0)}-` +
+          `${(c.estimated_precision_high * 100).toFixed(0)} %)` : "";
       lines.push(`audit's estimate ${(c.estimated_precision * 100).toFixed(0)} %` +
-                 (c.estimates_reliable === false ? " (unreliable)" : ""));
+                 (c.estimates_reliable === false ? " (unreliable)" : band));
     }
     if (c.n_deferred) lines.push(`${c.n_deferred} skipped: not counted`);
     box.replaceChildren(...lines.map((t) => el("div", t)));
