@@ -77,9 +77,9 @@ UNDECIDED_ERROR_SHARE = 0.3
 #: beyond the binomial spread of the flagged rows. Where the estimates were called reliable on
 #: the 40 real tables of benchmarks/real_data.py (10 % injected, 24 runs) the estimate missed by
 #: -0.15 to +0.20: it runs high where part of the label is an outcome that passes every test
-#: (a vote, a product option) and low where the model is weak on real flips it still flags. The
-#: smallest allowance that put every one of those 24 runs inside ``precision_interval`` (13 held
-#: out tables, 5 reliable runs, all inside: docs/benchmarks/real_data.md).
+#: (a vote, a product option) and low where the model is unsure of real flips it still flags.
+#: 0.12 is the smallest allowance that put all 24 runs inside ``precision_interval``; on 13
+#: tables run only after it was fixed, 5 reliable runs, all inside (docs/benchmarks/real_data.md).
 PRECISION_MISS = 0.12
 
 
