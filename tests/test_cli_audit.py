@@ -100,6 +100,18 @@ def test_demo_json(tmp_path, capsys):
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["scores"]["f1"] > 0.75 and doc["scores"]["near_duplicate_recall"] == 1.0
+    s = doc["scores"]  # reliable at 10 %: the interval holds the measured precision
+    assert s["estimated_precision_low"] <= s["precision"] <= s["estimated_precision_high"]
+
+
+def test_demo_json_with_unreliable_estimates(tmp_path, capsys):
+    """At 30 % noise the estimate is not called reliable: no interval, null in the JSON (a NaN
+    there made json.dumps fail)."""
+    rc = main(["demo", "--out", str(tmp_path / "demo"), "--json", "--noise", "0.3"])
+    assert rc == 0
+    s = json.loads(capsys.readouterr().out)["scores"]
+    assert s["estimated_precision_low"] is None and s["estimated_precision_high"] is None
+    assert 0 < s["estimated_precision"] <= 1
 
 
 def test_model_option_as_a_subprocess(csv_path, tmp_path):

@@ -147,6 +147,19 @@ def test_content_of_each_step():
             parse_command(s.command)
 
 
+def test_a_reliable_estimate_without_bounds_states_the_point_alone():
+    """An audit.json written before the interval (no keys), or NaN bounds: no band, no 'nan'."""
+    for bounds in ({}, {"estimated_precision_low": float("nan"),
+                        "estimated_precision_high": float("nan")}):
+        res = constructed()
+        summary = res.checks["label_issues"].summary
+        del summary["estimated_precision_low"], summary["estimated_precision_high"]
+        summary.update(bounds)
+        label = next(s for s in res.next_steps() if s.kind == "label_issues")
+        assert "(estimated precision 70%); about 15 label errors" in label.worth
+        assert "nan" not in label.worth.lower()
+
+
 def test_unreliable_estimates_put_the_spot_check_first():
     steps = constructed(reliable=False, error=False).next_steps()
     kinds = [s.kind for s in steps]

@@ -468,6 +468,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
     ) -> None:
         """Audit scikit-learn's digits with injected label noise and duplicates; score the audit."""
+        from assay._audit import jsonable
         from assay.data import atomic_path, check_output_dir
         from assay.demo import make_demo_data, score_demo
 
@@ -500,7 +501,9 @@ def register(app: typer.Typer) -> None:
         scores["estimated_precision_high"] = est.get("estimated_precision_high")
         scores["estimated_errors"] = est["n_estimated_errors"]
         if as_json:
-            print_json({"scores": scores, "outputs": {k: str(v) for k, v in paths.items()}})
+            # NaN bounds (an unreliable estimate) become null: JSON has no NaN
+            print_json({"scores": jsonable(scores),
+                        "outputs": {k: str(v) for k, v in paths.items()}})
             return
         print_result(result)
         t = Table(title="Scored against the injected truth", show_header=True)
