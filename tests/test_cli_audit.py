@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assay.cli.audit import evaluate_fail_on, parse_fail_on
+from assay.cli.audit import evaluate_fail_on, parse_fail_on, unevaluated_fail_on
 from assay.cli.main import main
 from assay.exceptions import InvalidParameterError
 
@@ -93,6 +93,27 @@ def test_parse_fail_on():
     assert evaluate_fail_on([("label", ">", 0.05)], {"label": 0.1}) == ["label = 0.1 > 0.05"]
     with pytest.raises(InvalidParameterError):
         parse_fail_on("label")
+
+
+def test_fail_on_a_metric_the_run_did_not_measure_is_said(tmp_path, capsys):
+    """Labels the features cannot predict: the estimate is not reliable, so its precision
+    interval is NaN. A rule on it neither passes nor fails in silence: one line says so."""
+    rules = [("a", "<", 0.5), ("b", "<", 0.5)]
+    assert evaluate_fail_on(rules, {"a": float("nan"), "b": 0.1}) == ["b = 0.1 < 0.5"]
+    assert unevaluated_fail_on(rules, {"a": float("nan"), "b": 0.1}) == [
+        "a < 0.5: a is not measured in this run (NaN)"]
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.csv"
+    pd.DataFrame({"x": rng.normal(size=300), "z": rng.normal(size=300),
+                  "y": rng.choice(["a", "b"], 300)}).to_csv(path, index=False)
+    args = ["audit", str(path), "--label", "y", "--no-workspace", "--checks", "label_issues",
+            "--fail-on", "label_issues.estimated_precision_low<0.5"]
+    assert main([*args, "--out", str(tmp_path / "o1")]) == 0
+    err = capsys.readouterr().err
+    assert "--fail-on not evaluated: label_issues.estimated_precision_low < 0.5" in err
+    assert main([*args, "--out", str(tmp_path / "o2"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["fail_on"] == [] and len(doc["fail_on_not_evaluated"]) == 1
 
 
 def test_demo_json(tmp_path, capsys):

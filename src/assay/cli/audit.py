@@ -64,6 +64,17 @@ def evaluate_fail_on(
     return broken
 
 
+def unevaluated_fail_on(
+    rules: list[tuple[str, str, float]], metrics: dict[str, float]
+) -> list[str]:
+    """The rules whose metric this run could not measure (NaN): they neither pass nor fail, and
+    the CLI says so rather than passing them in silence (e.g. the precision interval of an
+    estimate the audit did not call reliable)."""
+    return [f"{name} {op} {value:g}: {name} is not measured in this run (NaN)"
+            for name, op, value in rules
+            if name in metrics and not np.isfinite(metrics[name])]
+
+
 def _progress(enabled: bool) -> Any:
     from assay.cli._common import progress_bar
 
@@ -423,6 +434,7 @@ def register(app: typer.Typer) -> None:
             paths = {"issues": folder / "issues.parquet", "json": folder / "audit.json",
                      "issues_csv": folder / "issues.csv", "report": folder / "report.html"}
         broken = evaluate_fail_on(rules, result.metrics()) if rules else []
+        unevaluated = unevaluated_fail_on(rules, result.metrics()) if rules else []
         mlflow_run = None
         if mlflow:
             from assay.tracking import log_mlflow
@@ -438,6 +450,7 @@ def register(app: typer.Typer) -> None:
             payload["summary"].pop("map", None)  # the report's 2-D map: in audit.json, not here
             payload["outputs"] = {k: str(v) for k, v in paths.items()}
             payload["fail_on"] = broken
+            payload["fail_on_not_evaluated"] = unevaluated
             payload["run_id"] = run_id
             payload["mlflow_run_id"] = mlflow_run
             payload["next_steps"] = [s.to_dict() for s in result.next_steps(
@@ -456,6 +469,8 @@ def register(app: typer.Typer) -> None:
                              run_id=run_id)
             for rule in broken:
                 err_console.print(f"[red]--fail-on exceeded:[/] {rule}")
+            for rule in unevaluated:
+                err_console.print(f"[yellow]--fail-on not evaluated:[/] {rule}")
         if broken:
             raise typer.Exit(1)
 
