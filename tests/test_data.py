@@ -316,3 +316,29 @@ def test_validated_inputs_are_not_scanned_again_and_only_read_only_ones_count(mo
     with pytest.raises(InputValidationError, match="must lie in"):
         check_pred_probs(bad, copy=False)  # not recorded: scanned, and refused
     assert check_pred_probs(p, copy=True) is not p  # a copy is still a copy
+
+
+def test_finite_or_none_reads_figures_back():
+    """Finite numbers (numpy's too) become floats; NaN, infinities, booleans, text, None: None."""
+    from assay._validation import finite_or_none
+
+    assert finite_or_none(3) == 3.0 and isinstance(finite_or_none(np.float32(0.5)), float)
+    for value in (float("nan"), float("inf"), np.float64("-inf"), True, "0.5", None, [1.0]):
+        assert finite_or_none(value) is None
+
+
+def test_map_in_threads_is_the_plain_loop():
+    """Spans writing their own rows in threads give what the loop gives, in item order."""
+    from assay._kernels.threads import map_in_threads
+
+    x = np.random.default_rng(0).normal(size=(10_000, 8))
+    out = np.empty(10_000)
+    spans = [(lo, min(lo + 999, 10_000)) for lo in range(0, 10_000, 999)]
+
+    def work(span: tuple[int, int]) -> int:
+        out[span[0]:span[1]] = (x[span[0]:span[1]] ** 2).sum(axis=1)
+        return span[0]
+
+    assert map_in_threads(work, spans) == [lo for lo, _ in spans]
+    np.testing.assert_array_equal(out, (x**2).sum(axis=1))
+    assert map_in_threads(work, []) == []

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from assay._kernels import confident as cl
+from assay._kernels.threads import map_in_threads
 from assay._validation import argmax_rows, check_choice, check_labels, check_pred_probs
 from assay.exceptions import InputValidationError, InvalidParameterError
 
@@ -656,7 +657,7 @@ def _error_probability(
         own[start:stop] = _recalibrated(p, temperature, start, stop)[
             np.arange(stop - start), y[start:stop]]
 
-    _over_spans(spans, own_prob)
+    map_in_threads(lambda span: own_prob(*span), spans)
     thresholds = cl.class_means(y, own, k)
     guess = np.empty(n, dtype=np.int64)
     confident = np.empty(n, dtype=bool)
@@ -665,7 +666,7 @@ def _error_probability(
         guess[start:stop], confident[start:stop] = cl.true_label_guess(
             _recalibrated(p, temperature, start, stop), thresholds)
 
-    _over_spans(spans, guess_label)
+    map_in_threads(lambda span: guess_label(*span), spans)
     cj = cl.calibrate_joint(cl.confident_joint(y, guess, confident, k),
                             np.bincount(y, minlength=k)).astype(np.float64)
     col = cj.sum(axis=0, keepdims=True)
@@ -681,27 +682,8 @@ def _error_probability(
         post_given = lik[np.arange(yb.size), yb] / np.maximum(lik.sum(axis=1), 1e-300)
         err[start:stop] = np.clip(1.0 - post_given, 0.0, 1.0)
 
-    _over_spans(spans, posterior)
+    map_in_threads(lambda span: posterior(*span), spans)
     return err, noise, temperature, top
-
-
-def _over_spans(spans: list[tuple[int, int]], work: Any) -> None:
-    """``work(start, stop)`` for every span of rows, in threads when there are several spans
-    and cores (numpy's reductions, logs and products release the GIL), each thread with a
-    one-thread BLAS. Each span writes its own rows, so the result is that of one loop."""
-    import os
-
-    n_threads = min(os.cpu_count() or 1, 16, len(spans))
-    if n_threads <= 1:
-        for start, stop in spans:
-            work(start, stop)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1), ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(lambda span: work(*span), spans))
 
 
 def _clean_posterior(p: np.ndarray, noise: np.ndarray) -> np.ndarray:

@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
+from assay._validation import finite_or_none
+
 if TYPE_CHECKING:
     from assay._audit._result import AuditResult
 
@@ -354,7 +356,7 @@ def _label_issues(check: Any, ctx: _Context) -> list[dict[str, Any]]:
                     f"about {real:,} of them are expected to be real errors")
         low, high = s.get("estimated_precision_low"), s.get("estimated_precision_high")
         band = (f", plausibly {_float(low):.0%} to {_float(high):.0%}"
-                if _finite_number(low) and _finite_number(high) else "")
+                if finite_or_none(low) is not None and finite_or_none(high) is not None else "")
         worth = (f"{expected} (estimated precision {_float(precision):.0%}{band}); about "
                  f"{_plural(_int(est), 'label error')} in the whole data")
     return [_step("labels", "label_issues", "label_issues",
@@ -375,14 +377,14 @@ def _with_cleaning_worth(known: str, ctx: _Context) -> str:
     """
     multiplier, run = ctx.clean.get("multiplier"), ctx.clean.get("run_id")
     extra: Any = ctx.clean.get("extra_to_match")
-    if _finite_number(multiplier):
+    if finite_or_none(multiplier) is not None:
         m = max(float(cast(float, multiplier)), 0.0)  # 0: the cleaned curve never reaches the as-is score
         source = f" (from curve run {run})" if run else ""
         head = f"cleaning is worth about {m:.2f}x the data"
-        if _finite_number(extra) and float(extra) >= 1:
+        if finite_or_none(extra) is not None and float(extra) >= 1:
             worth = (f"{head}: as is, about {_plural(round(float(extra)), 'more sample')} would "
                      f"reach the cleaned score, by the relabel-or-collect estimate{source}")
-        elif _finite_number(extra):
+        elif finite_or_none(extra) is not None:
             worth = (f"{head}: no samples to gain by the relabel-or-collect estimate{source}")
         else:
             worth = (f"{head}: more samples as they are would not reach the cleaned score, by "
@@ -394,11 +396,6 @@ def _with_cleaning_worth(known: str, ctx: _Context) -> str:
         worth = ("assay.curves.relabel_or_collect measures what cleaning is worth against "
                  "collecting")
     return f"{known}; {worth}" if known else worth
-
-
-def _finite_number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and bool(np.isfinite(value)))
 
 
 def _regression_labels(check: Any, ctx: _Context) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from assay._validation._common import (
     check_same_length,
     count_nonfinite_rows,
     did_you_mean,
+    finite_or_none,
     mark_validated,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "argmax_rows",
     "count_nonfinite_rows",
     "did_you_mean",
+    "finite_or_none",
     "mark_validated",
 ]

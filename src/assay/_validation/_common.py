@@ -318,6 +318,14 @@ def argmax_rows(arr: np.ndarray) -> np.ndarray:
     return out
 
 
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number; None for NaN, infinities, booleans,
+    text and ``None`` (a figure read back from JSON or a summary that may be missing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
 def count_nonfinite_rows(arr: np.ndarray) -> int:
     """Rows of the 2-d ``arr`` holding a NaN or an infinity, counted in row blocks (no N x d
     boolean temporary)."""

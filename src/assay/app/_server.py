@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay._validation import finite_or_none
 from assay.app._db import BATCH_PREFIX, WorkspaceThread, append_batch, batch_of
 from assay.app._queues import (
     STAGES,
@@ -1092,9 +1093,9 @@ def spot_check_summary(session: ReviewSession, dec: pd.DataFrame, *,
                            "n_flagged": 0 if flagged is None else int(len(flagged)),
                            "n_deferred": 0,
                            "estimated_precision": summary.get("estimated_precision"),
-                           "estimated_precision_low": _finite_or_none(
+                           "estimated_precision_low": finite_or_none(
                                summary.get("estimated_precision_low")),
-                           "estimated_precision_high": _finite_or_none(
+                           "estimated_precision_high": finite_or_none(
                                summary.get("estimated_precision_high")),
                            "estimates_reliable": summary.get("estimates_reliable")}
     actions = pd.Series([], dtype=object)
@@ -1109,13 +1110,6 @@ def spot_check_summary(session: ReviewSession, dec: pd.DataFrame, *,
                                   n_flagged=out["n_flagged"] or None)
     out.update(measured.to_dict())
     return out
-
-
-def _finite_or_none(value: Any) -> float | None:
-    """A finite number as a float; None for anything else (NaN included: JSON has no NaN)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if np.isfinite(value) else None
 
 
 def review_agreement(dec: pd.DataFrame) -> dict[str, Any]:

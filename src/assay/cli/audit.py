@@ -13,6 +13,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from assay._validation import finite_or_none
 from assay.cli._common import (
     N_JOBS_HELP,
     RAY_HELP,
@@ -72,7 +73,7 @@ def unevaluated_fail_on(
     estimate the audit did not call reliable)."""
     return [f"{name} {op} {value:g}: {name} is not measured in this run (NaN)"
             for name, op, value in rules
-            if name in metrics and not np.isfinite(metrics[name])]
+            if name in metrics and finite_or_none(metrics[name]) is None]
 
 
 def _progress(enabled: bool) -> Any:
@@ -433,14 +434,15 @@ def register(app: typer.Typer) -> None:
             folder = Path(ws_path) / "runs" / run_id  # the run's folder (Workspace.results_dir)
             paths = {"issues": folder / "issues.parquet", "json": folder / "audit.json",
                      "issues_csv": folder / "issues.csv", "report": folder / "report.html"}
-        broken = evaluate_fail_on(rules, result.metrics()) if rules else []
-        unevaluated = unevaluated_fail_on(rules, result.metrics()) if rules else []
+        metrics = result.metrics() if rules or mlflow else {}
+        broken = evaluate_fail_on(rules, metrics) if rules else []
+        unevaluated = unevaluated_fail_on(rules, metrics) if rules else []
         mlflow_run = None
         if mlflow:
             from assay.tracking import log_mlflow
 
             mlflow_run = log_mlflow(
-                run_name=run_id or "assay-audit", params=params, metrics=result.metrics(),
+                run_name=run_id or "assay-audit", params=params, metrics=metrics,
                 artifacts=[paths["report"], paths["json"]], experiment=mlflow_experiment,
                 tags={"assay.command": "audit", "assay.fingerprint": dataset.fingerprint,
                       "assay.status": result.status, **({"assay.run_id": run_id} if run_id else {})},
@@ -526,9 +528,9 @@ def register(app: typer.Typer) -> None:
         t.add_column("value", justify="right")
         t.add_row("label issues flagged / injected", f"{scores['n_flagged']} / {scores['n_flipped']}")
         t.add_row("precision (actual)", f"{scores['precision']:.3f}")
-        low, high = scores["estimated_precision_low"], scores["estimated_precision_high"]
-        band = (f" ({low:.2f}-{high:.2f})" if isinstance(low, float) and isinstance(high, float)
-                and np.isfinite(low) and np.isfinite(high) else "")
+        low, high = (finite_or_none(scores[f"estimated_precision_{end}"])
+                     for end in ("low", "high"))
+        band = f" ({low:.2f}-{high:.2f})" if low is not None and high is not None else ""
         t.add_row("precision (assay's own estimate)",
                   f"{scores['estimated_precision']:.3f}{band}")
         t.add_row("recall", f"{scores['recall']:.3f}")

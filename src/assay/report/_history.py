@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from assay._validation import finite_or_none
 from assay.exceptions import InputValidationError
 from assay.report._plots import _short
 from assay.report._render import _environment, _fmt_value, _static, _version
@@ -57,15 +58,9 @@ def metric_series(runs: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, 
               and isinstance((r.get("summary") or {}).get("metrics"), Mapping)]
     audits.sort(key=lambda r: (str(r.get("started") or ""), str(r.get("run_id"))))
     names = sorted({str(k) for r in audits for k in r["summary"]["metrics"]})
-    series = {name: [_finite(r["summary"]["metrics"].get(name)) for r in audits]
+    series = {name: [finite_or_none(r["summary"]["metrics"].get(name)) for r in audits]
               for name in names}
     return audits, series
-
-
-def _finite(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return float(v) if math.isfinite(v) else None
 
 
 def _geometry(values: Sequence[float | None], spec: Mapping[str, int],

@@ -24,7 +24,7 @@ import pandas as pd
 
 from assay._audit import SCHEMA_VERSION
 from assay._audit import jsonable as _jsonable
-from assay._validation import check_int
+from assay._validation import check_int, finite_or_none
 from assay.exceptions import InputValidationError
 from assay.report._plots import data_map, score_histogram
 from assay.slices import slice_name
@@ -522,7 +522,7 @@ def _label_issues(check: dict, checks: dict, sel: _Selector, summary: dict) -> d
     bounds = [s.get("estimated_precision_low"), s.get("estimated_precision_high")]
     if precision is not None and s.get("estimates_reliable") is False:
         precision += " (an upper bound: the model is weak or overconfident)"
-    elif precision is not None and all(_real_number(b) for b in bounds):
+    elif precision is not None and all(finite_or_none(b) is not None for b in bounds):
         precision += f" (plausibly {_fmt_pct(bounds[0])} to {_fmt_pct(bounds[1])})"
     return {
         "count": int(s.get("n_flagged", n)),
@@ -863,11 +863,6 @@ def _num(v: Any, default: float = 0.0) -> float:
 
 def _int(v: Any) -> int:
     return int(_num(v))
-
-
-def _real_number(v: Any) -> bool:
-    """A finite number (not NaN, not a boolean, not text or ``None``)."""
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _fmt_pct(v: Any) -> str | None:
